@@ -1,0 +1,1 @@
+"""Kafka tables, and the Redis and Cassandra writers of window results."""

@@ -1,0 +1,92 @@
+"""Window results to Redis sorted sets, one MULTI/EXEC per window result.
+
+Keys, for window label W (``1m``, ``1h``, ``1d``, ``all``), dimension D, value V and the
+window start in epoch minutes S (0 for the all-time view)::
+
+    topk:W:D:V:S          ZSET  item -> estimated count        (read with ZREVRANGE ... WITHSCORES)
+    topk:W:D:V:S:meta     HASH  windowStart, windowEnd, k, totalEvents, errorBound, capacity, lastUpdated
+    topk:W:D:V:S:bounds   HASH  item -> "lower,upper"          (guaranteed bounds on the true count)
+    topk:W:D:V:index      ZSET  S -> S                         (the windows written, for range queries)
+
+A rewrite replaces the whole window (DEL then ZADD), so replays are idempotent.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+
+import redis
+from pyflink.datastream import FlatMapFunction, RuntimeContext
+from redis.backoff import ExponentialBackoff
+from redis.retry import Retry
+
+from udfs.window_result import WindowResult
+
+MIN_TTL_S = 86_400
+TTL_WINDOWS = 48
+
+
+def window_key(window: str, dimension: str, value: str, start_ms: int) -> str:
+    return f"topk:{window}:{dimension}:{value}:{start_ms // 60_000}"
+
+
+def index_key(window: str, dimension: str, value: str) -> str:
+    return f"topk:{window}:{dimension}:{value}:index"
+
+
+def ttl_seconds(window_ms: int) -> int | None:
+    """Keep 48 windows, at least a day; the all-time view (size 0) never expires."""
+    return max(MIN_TTL_S, TTL_WINDOWS * window_ms // 1000) if window_ms else None
+
+
+def connect(url: str) -> redis.Redis:
+    retry = Retry(ExponentialBackoff(cap=10, base=0.1), retries=10)
+    return redis.Redis.from_url(
+        url, retry=retry, retry_on_error=[redis.ConnectionError, redis.TimeoutError], decode_responses=True
+    )
+
+
+def write_result(client: redis.Redis, r: WindowResult, window_ms: int) -> None:
+    key = window_key(r.window, r.dimension, r.value, r.window_start)
+    meta = {
+        "windowStart": r.window_start,
+        "windowEnd": r.window_end,
+        "k": r.k,
+        "capacity": r.capacity,
+        "totalEvents": r.total_events,
+        "errorBound": r.error_bound,
+        "lastUpdated": int(time.time() * 1000),
+    }
+    ttl = ttl_seconds(window_ms)
+    with client.pipeline(transaction=True) as pipe:
+        pipe.delete(key, f"{key}:bounds")
+        if r.items:
+            pipe.zadd(key, {i.item: i.estimate for i in r.items})
+            pipe.hset(f"{key}:bounds", mapping={i.item: f"{i.lower_bound},{i.upper_bound}" for i in r.items})
+        pipe.hset(f"{key}:meta", mapping=meta)
+        pipe.zadd(index_key(r.window, r.dimension, r.value), {str(r.window_start // 60_000): r.window_start // 60_000})
+        if ttl:
+            for k in (key, f"{key}:bounds", f"{key}:meta"):
+                pipe.expire(k, ttl)
+        pipe.execute()
+
+
+class RedisWriter(FlatMapFunction):
+    """Writes each ``WindowResult``; emits nothing."""
+
+    def __init__(self, url: str, window_sizes_ms: dict[str, int]) -> None:
+        self.url = url
+        self.window_sizes_ms = window_sizes_ms
+        self.client: redis.Redis | None = None
+
+    def open(self, runtime_context: RuntimeContext) -> None:
+        self.client = connect(self.url)
+
+    def flat_map(self, value: WindowResult) -> Iterator[None]:
+        write_result(self.client, value, self.window_sizes_ms[value.window])
+        return iter(())
+
+    def close(self) -> None:
+        if self.client is not None:
+            self.client.close()

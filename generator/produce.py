@@ -1,0 +1,64 @@
+"""Produce a synthetic Zipf event stream to Kafka.
+
+topk-produce --bootstrap-servers 127.0.0.1:9092 --topic events --events 200000 --skew 1.1
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+from collections.abc import Iterable
+
+from kafka import KafkaProducer
+from kafka.admin import KafkaAdminClient, NewTopic
+from kafka.errors import TopicAlreadyExistsError
+
+from generator.events import StreamSpec, encode, generate
+
+
+def ensure_topic(bootstrap: str, topic: str, partitions: int) -> None:
+    admin = KafkaAdminClient(bootstrap_servers=bootstrap)
+    try:
+        admin.create_topics([NewTopic(topic, num_partitions=partitions, replication_factor=1)])
+    except TopicAlreadyExistsError:
+        pass
+    finally:
+        admin.close()
+
+
+def send(bootstrap: str, topic: str, records: Iterable[bytes], rate: float = 0.0) -> int:
+    """Send records (optionally at ``rate`` records/s); returns how many were sent."""
+    producer = KafkaProducer(bootstrap_servers=bootstrap, linger_ms=20, batch_size=256 * 1024, acks="all")
+    started, sent = time.monotonic(), 0
+    for sent, record in enumerate(records, 1):
+        producer.send(topic, record)
+        if rate and sent % 1000 == 0:
+            time.sleep(max(0.0, sent / rate - (time.monotonic() - started)))
+    producer.flush()
+    producer.close()
+    return sent
+
+
+def main(argv: list[str] | None = None) -> None:
+    d = StreamSpec()
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--bootstrap-servers", default="127.0.0.1:9092")
+    p.add_argument("--topic", default="events")
+    p.add_argument("--partitions", type=int, default=2)
+    p.add_argument("--events", type=int, default=d.events)
+    p.add_argument("--universe", type=int, default=d.universe, help="distinct items")
+    p.add_argument("--skew", type=float, default=d.skew, help="Zipf exponent")
+    p.add_argument("--start-ms", type=int, default=None, help="event time of the first event (default: now - span)")
+    p.add_argument("--span-ms", type=int, default=d.span_ms)
+    p.add_argument("--seed", type=int, default=d.seed)
+    p.add_argument("--rate", type=float, default=0.0, help="events per second (0: as fast as possible)")
+    a = p.parse_args(argv)
+    start = a.start_ms if a.start_ms is not None else int(time.time() * 1000) - a.span_ms
+    spec = StreamSpec(a.events, a.universe, a.skew, start, a.span_ms, d.jitter_ms, a.seed)
+    ensure_topic(a.bootstrap_servers, a.topic, a.partitions)
+    n = send(a.bootstrap_servers, a.topic, (encode(e) for e in generate(spec)), a.rate)
+    print(f"produced {n} events to {a.topic} (event time {start} .. {start + a.span_ms})")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,1 @@
+"""Flink job entry points: each wires source -> operators -> sinks."""

@@ -1,0 +1,151 @@
+"""Job parameters: parsed from the command line, validated before anything starts."""
+
+from __future__ import annotations
+
+import argparse
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+_UNITS_MS = {"m": 60_000, "h": 3_600_000, "d": 86_400_000}
+ALL_TIME = "all"
+
+
+@dataclass(frozen=True)
+class WindowSpec:
+    """A tumbling window size; ``size_ms == 0`` is the all-time view."""
+
+    label: str
+    size_ms: int
+
+    @property
+    def is_all_time(self) -> bool:
+        return self.size_ms == 0
+
+    def start_of(self, ts_ms: int) -> int:
+        return 0 if self.is_all_time else ts_ms - ts_ms % self.size_ms
+
+
+def parse_window(label: str) -> WindowSpec:
+    """``"1m"``, ``"15m"``, ``"1h"``, ``"1d"`` or ``"all"`` (whole minutes: Redis keys count minutes)."""
+    if label == ALL_TIME:
+        return WindowSpec(ALL_TIME, 0)
+    match = re.fullmatch(r"([1-9][0-9]*)([mhd])", label)
+    if not match:
+        raise ValueError(f"unknown window size {label!r}: use e.g. 1m, 15m, 1h, 1d or all")
+    return WindowSpec(label, int(match.group(1)) * _UNITS_MS[match.group(2)])
+
+
+@dataclass(frozen=True)
+class JobSettings:
+    bootstrap_servers: str = "127.0.0.1:9092"
+    topic: str = "events"
+    dead_letter_topic: str = "events-dlq"
+    group_id: str = "topk-job"
+    windows: tuple[WindowSpec, ...] = field(
+        default_factory=lambda: tuple(map(parse_window, ("1m", "1h", "1d", ALL_TIME)))
+    )
+    dimensions: tuple[str, ...] = ("region", "category")
+    k: int = 100
+    capacity: int = 1024
+    cms_width: int = 2048
+    cms_depth: int = 5
+    out_of_orderness_ms: int = 5_000
+    idle_timeout_ms: int = 10_000
+    max_future_ms: int = 3_600_000
+    max_past_ms: int = 7 * 86_400_000
+    max_item_length: int = 1024
+    max_weight: int = 1_000_000
+    redis_url: str = "redis://127.0.0.1:6379/0"
+    cassandra_hosts: tuple[str, ...] = ("127.0.0.1",)
+    cassandra_port: int = 9042
+    cassandra_keyspace: str = "topk"
+    cassandra_protocol_version: int | None = None
+    checkpoint_dir: str = ""
+    checkpoint_interval_ms: int = 10_000
+    parallelism: int = 1
+    bounded: bool = False
+
+    @property
+    def base_window(self) -> WindowSpec:
+        """The finest window: events are pre-aggregated at this size in the JVM."""
+        return min((w for w in self.windows if not w.is_all_time), key=lambda w: w.size_ms)
+
+    def validate(self) -> JobSettings:
+        sized = [w for w in self.windows if not w.is_all_time]
+        if not sized:
+            raise ValueError("at least one sized window (e.g. 1m) is required")
+        if len({w.label for w in self.windows}) != len(self.windows):
+            raise ValueError("window sizes must be distinct")
+        base = self.base_window.size_ms
+        for w in sized:
+            if w.size_ms % base:
+                raise ValueError(f"window {w.label} is not a multiple of the finest window {self.base_window.label}")
+        if not 1 <= self.k <= self.capacity:
+            raise ValueError(f"need 1 <= k <= capacity, got k={self.k}, capacity={self.capacity}")
+        for name in self.dimensions:
+            if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", name) or name == "all":
+                raise ValueError(f"bad dimension name {name!r}")
+        return self
+
+
+def _csv(text: str) -> tuple[str, ...]:
+    return tuple(part.strip() for part in text.split(",") if part.strip())
+
+
+def parse_args(argv: Sequence[str] | None = None) -> JobSettings:
+    d = JobSettings()
+    p = argparse.ArgumentParser(description="Streaming top-K heavy hitters: Kafka -> Flink -> Redis + Cassandra")
+    p.add_argument("--bootstrap-servers", default=d.bootstrap_servers)
+    p.add_argument("--topic", default=d.topic)
+    p.add_argument("--dead-letter-topic", default=d.dead_letter_topic)
+    p.add_argument("--group-id", default=d.group_id)
+    p.add_argument("--windows", default="1m,1h,1d,all", help="comma-separated tumbling window sizes and/or all")
+    p.add_argument("--dimensions", default=",".join(d.dimensions), help="payload fields to group by, besides 'all'")
+    p.add_argument("--k", type=int, default=d.k)
+    p.add_argument("--capacity", type=int, default=d.capacity, help="Space-Saving counters per window (>= k)")
+    p.add_argument("--cms-width", type=int, default=d.cms_width)
+    p.add_argument("--cms-depth", type=int, default=d.cms_depth)
+    p.add_argument("--out-of-orderness-ms", type=int, default=d.out_of_orderness_ms)
+    p.add_argument("--idle-timeout-ms", type=int, default=d.idle_timeout_ms)
+    p.add_argument("--max-future-ms", type=int, default=d.max_future_ms, help="event time ahead of the Kafka timestamp")
+    p.add_argument("--max-past-ms", type=int, default=d.max_past_ms, help="event time behind the Kafka timestamp")
+    p.add_argument("--max-item-length", type=int, default=d.max_item_length)
+    p.add_argument("--max-weight", type=int, default=d.max_weight)
+    p.add_argument("--redis-url", default=d.redis_url)
+    p.add_argument("--cassandra-hosts", default=",".join(d.cassandra_hosts))
+    p.add_argument("--cassandra-port", type=int, default=d.cassandra_port)
+    p.add_argument("--cassandra-keyspace", default=d.cassandra_keyspace)
+    p.add_argument("--cassandra-protocol-version", type=int, default=None, help="default: negotiate")
+    p.add_argument("--checkpoint-dir", default=d.checkpoint_dir, help="file:// or s3:// URI; default: cluster config")
+    p.add_argument("--checkpoint-interval-ms", type=int, default=d.checkpoint_interval_ms)
+    p.add_argument("--parallelism", type=int, default=d.parallelism)
+    p.add_argument("--bounded", action="store_true", help="stop at the topic's end offsets at start-up")
+    a = p.parse_args(argv)
+    return JobSettings(
+        bootstrap_servers=a.bootstrap_servers,
+        topic=a.topic,
+        dead_letter_topic=a.dead_letter_topic,
+        group_id=a.group_id,
+        windows=tuple(parse_window(w) for w in _csv(a.windows)),
+        dimensions=_csv(a.dimensions),
+        k=a.k,
+        capacity=a.capacity,
+        cms_width=a.cms_width,
+        cms_depth=a.cms_depth,
+        out_of_orderness_ms=a.out_of_orderness_ms,
+        idle_timeout_ms=a.idle_timeout_ms,
+        max_future_ms=a.max_future_ms,
+        max_past_ms=a.max_past_ms,
+        max_item_length=a.max_item_length,
+        max_weight=a.max_weight,
+        redis_url=a.redis_url,
+        cassandra_hosts=_csv(a.cassandra_hosts),
+        cassandra_port=a.cassandra_port,
+        cassandra_keyspace=a.cassandra_keyspace,
+        cassandra_protocol_version=a.cassandra_protocol_version,
+        checkpoint_dir=a.checkpoint_dir,
+        checkpoint_interval_ms=a.checkpoint_interval_ms,
+        parallelism=a.parallelism,
+        bounded=a.bounded,
+    ).validate()

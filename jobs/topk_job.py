@@ -1,0 +1,82 @@
+"""The top-K job: Kafka -> parse (SQL) -> exact finest-window counts (SQL) -> sketches (Python)
+-> Redis + Cassandra; rejected records -> dead-letter topic.
+
+Run locally (MiniCluster):   python -m jobs.topk_job --bounded ...
+Submit to a cluster:        scripts/submit.sh run ...
+"""
+
+from __future__ import annotations
+
+import sys
+
+from pyflink.common import Configuration, Types
+from pyflink.datastream import StreamExecutionEnvironment
+from pyflink.datastream.connectors import Sink
+from pyflink.table import StreamTableEnvironment
+
+from connectors.cassandra_store import CassandraWriter
+from connectors.kafka_jars import kafka_jar_urls
+from connectors.kafka_tables import create_dead_letter_sink, create_raw_events
+from connectors.redis_sink import RedisWriter
+from jobs.settings import JobSettings, parse_args
+from udfs.dead_letter_metrics import DeadLetterCounter
+from udfs.parse_events import create_parsed_views, dead_letter_insert
+from udfs.topk_window import TopKWindowFunction
+from udfs.window_counts import window_count_batches
+
+DISCARD = "org.apache.flink.streaming.api.functions.sink.v2.DiscardingSink"
+
+
+def environment(settings: JobSettings) -> tuple[StreamExecutionEnvironment, StreamTableEnvironment]:
+    conf = Configuration()
+    conf.set_string("table.local-time-zone", "UTC")
+    conf.set_string("table.exec.source.idle-timeout", f"{settings.idle_timeout_ms} ms")
+    if settings.checkpoint_dir:
+        conf.set_string("execution.checkpointing.dir", settings.checkpoint_dir)
+        conf.set_string("execution.checkpointing.interval", f"{settings.checkpoint_interval_ms} ms")
+    env = StreamExecutionEnvironment.get_execution_environment(conf)
+    env.set_parallelism(settings.parallelism)
+    env.add_jars(*kafka_jar_urls())
+    return env, StreamTableEnvironment.create(env)
+
+
+def build(settings: JobSettings) -> StreamExecutionEnvironment:
+    env, t_env = environment(settings)
+    create_raw_events(t_env, settings)
+    create_dead_letter_sink(t_env, settings)
+    create_parsed_views(t_env, settings)
+
+    dead_letters = t_env.create_statement_set()
+    dead_letters.add_insert_sql(dead_letter_insert())
+    dead_letters.attach_as_datastream()
+    t_env.to_data_stream(t_env.sql_query("SELECT reason FROM rejected_events")).flat_map(DeadLetterCounter()).sink_to(
+        Sink(DISCARD)
+    )
+
+    sizes = {w.label: w.size_ms for w in settings.windows}
+    results = (
+        t_env.to_data_stream(window_count_batches(t_env, settings))
+        .key_by(lambda row: (row.dim, row.val), key_type=Types.TUPLE([Types.STRING(), Types.STRING()]))
+        .process(TopKWindowFunction(settings))
+        .name("topk-sketches")
+    )
+    results.flat_map(RedisWriter(settings.redis_url, sizes)).name("redis-sink").sink_to(Sink(DISCARD))
+    results.flat_map(
+        CassandraWriter(
+            settings.cassandra_hosts,
+            settings.cassandra_port,
+            settings.cassandra_keyspace,
+            settings.cassandra_protocol_version,
+            sizes,
+        )
+    ).name("cassandra-sink").sink_to(Sink(DISCARD))
+    return env
+
+
+def main(argv: list[str] | None = None) -> None:
+    settings = parse_args(argv)
+    build(settings).execute(f"topk:{settings.topic}")
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])

@@ -1,0 +1,1 @@
+"""Reading top-K results back from Redis and Cassandra."""

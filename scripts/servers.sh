@@ -1,0 +1,65 @@
+#!/usr/bin/env bash
+# Start or stop the local servers on 127.0.0.1, each tracked by a PID file.
+# usage: scripts/servers.sh start|stop|status [kafka] [redis] [cassandra]   (default: all three)
+# env:   TOPK_STATE_DIR (default .local/), KAFKA_PORT (9092), REDIS_PORT (6379), CASSANDRA_PORT (9042)
+set -euo pipefail
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+STATE=${TOPK_STATE_DIR:-$ROOT/.local}
+VENV=${TOPK_VENV:-$ROOT/.venv}
+KAFKA_PORT=${KAFKA_PORT:-9092}; REDIS_PORT=${REDIS_PORT:-6379}; CASSANDRA_PORT=${CASSANDRA_PORT:-9042}
+mkdir -p "$STATE"
+
+port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+
+wait_port() {  # name port seconds
+  local i
+  for ((i = 0; i < $3 * 10; i++)); do
+    port_open "$2" && return 0
+    kill -0 "$(cat "$STATE/$1.pid")" 2>/dev/null || { echo "$1 exited; see $STATE/$1.log" >&2; tail -20 "$STATE/$1.log" >&2; return 1; }
+    sleep 0.1
+  done
+  echo "$1 did not open port $2 in $3 s; see $STATE/$1.log" >&2; return 1
+}
+
+running() { [[ -f "$STATE/$1.pid" ]] && kill -0 "$(cat "$STATE/$1.pid")" 2>/dev/null; }
+
+start_one() {
+  local name=$1 port
+  if running "$name"; then echo "$name already running (pid $(cat "$STATE/$name.pid"))"; return 0; fi
+  case $name in
+    kafka) port=$KAFKA_PORT
+      # run the binary itself (the noida-db console script forks it, so its PID would not be the broker's)
+      "$("$VENV/bin/python" -c 'import noida_db,os;print(os.path.dirname(noida_db.__file__))')/noida-db" start --only kafka --kafka-port "$port" --host 127.0.0.1 --data-dir "$STATE/kafka-data" \
+        >"$STATE/kafka.log" 2>&1 & ;;
+    redis) port=$REDIS_PORT
+      redis-server --port "$port" --bind 127.0.0.1 --save '' --appendonly no --dir "$STATE" >"$STATE/redis.log" 2>&1 & ;;
+    cassandra) port=$CASSANDRA_PORT
+      PYTHON="$VENV/bin/python" "$ROOT/scripts/cassandra.sh" "$STATE/cassandra-data" "$port" >"$STATE/cassandra.log" 2>&1 & ;;
+    *) echo "unknown server $name" >&2; return 2 ;;
+  esac
+  echo $! >"$STATE/$name.pid"
+  wait_port "$name" "$port" 90
+  echo "$name up on 127.0.0.1:$port (pid $(cat "$STATE/$name.pid"))"
+}
+
+stop_one() {
+  local name=$1 pid i
+  [[ -f "$STATE/$name.pid" ]] || return 0
+  pid=$(cat "$STATE/$name.pid")
+  if kill -0 "$pid" 2>/dev/null; then
+    kill "$pid"
+    for ((i = 0; i < 300; i++)); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+    kill -0 "$pid" 2>/dev/null && kill -9 "$pid"
+    echo "$name stopped (pid $pid)"
+  fi
+  rm -f "$STATE/$name.pid"
+}
+
+cmd=${1:-}; shift || true
+names=("$@"); [[ ${#names[@]} -gt 0 ]] || names=(kafka redis cassandra)
+case $cmd in
+  start) for n in "${names[@]}"; do start_one "$n"; done ;;
+  stop) for n in "${names[@]}"; do stop_one "$n"; done ;;
+  status) for n in "${names[@]}"; do running "$n" && echo "$n: running (pid $(cat "$STATE/$n.pid"))" || echo "$n: stopped"; done ;;
+  *) echo "usage: $0 start|stop|status [kafka] [redis] [cassandra]" >&2; exit 2 ;;
+esac

@@ -1,0 +1,122 @@
+"""Count-Min Sketch (Cormode & Muthukrishnan, 2005) with deterministic mmh3 hashing.
+
+Error bounds, for a sketch of ``width`` w and ``depth`` d that has seen total weight N
+(non-negative weights only):
+
+* ``estimate(x) >= f(x)`` always (it never under-estimates);
+* ``estimate(x) <= f(x) + epsilon * N`` with probability at least ``1 - delta``,
+  where ``epsilon = e / w`` and ``delta = exp(-d)``.
+
+Row ``i`` hashes an item to ``(h1 + i * h2) mod w`` where ``(h1, h2)`` are the two
+64-bit halves of ``mmh3.hash128(item, seed)`` (Kirsch-Mitzenmacher double hashing).
+The seed is fixed, so a sketch restored in another process indexes the same cells.
+"""
+
+from __future__ import annotations
+
+import math
+import struct
+from collections.abc import Iterable, Sequence
+
+import mmh3
+import numpy as np
+
+FORMAT_VERSION = 1
+_MAGIC = b"CM"
+_HEADER = struct.Struct("<2sBIIIq")  # magic, version, depth, width, seed, total weight
+DEFAULT_SEED = 0x70704B  # fixed: changing it makes stored sketches unmergeable
+
+
+class CountMinSketch:
+    """Frequency estimates for any item, never below the true count."""
+
+    def __init__(self, width: int = 2048, depth: int = 5, seed: int = DEFAULT_SEED) -> None:
+        if width < 1 or depth < 1:
+            raise ValueError("width and depth must be positive")
+        self.width = width
+        self.depth = depth
+        self.seed = seed
+        self.total_weight = 0
+        self._table = np.zeros((depth, width), dtype=np.int64)
+        self._rows = np.arange(depth, dtype=np.uint64)
+
+    @classmethod
+    def for_error(cls, epsilon: float, delta: float, seed: int = DEFAULT_SEED) -> CountMinSketch:
+        """The smallest sketch with relative error ``epsilon`` at failure probability ``delta``."""
+        return cls(math.ceil(math.e / epsilon), math.ceil(math.log(1.0 / delta)), seed)
+
+    @property
+    def epsilon(self) -> float:
+        return math.e / self.width
+
+    @property
+    def delta(self) -> float:
+        return math.exp(-self.depth)
+
+    def _columns(self, items: Iterable[str]) -> np.ndarray:
+        """Cell index per (row, item): shape (depth, n)."""
+        pairs = np.array([mmh3.hash64(s, self.seed, signed=False) for s in items], dtype=np.uint64)
+        if pairs.size == 0:
+            return np.empty((self.depth, 0), dtype=np.int64)
+        pairs = pairs.reshape(-1, 2)
+        with np.errstate(over="ignore"):
+            mixed = pairs[:, 0][None, :] + self._rows[:, None] * pairs[:, 1][None, :]
+        return (mixed % np.uint64(self.width)).astype(np.int64)
+
+    def update(self, item: str, weight: int = 1) -> None:
+        self.update_batch([item], [weight])
+
+    def update_batch(self, items: Sequence[str], weights: Sequence[int] | np.ndarray) -> None:
+        """Add ``weights[i]`` to ``items[i]`` for all i (weights must be >= 0)."""
+        w = np.asarray(weights, dtype=np.int64)
+        if w.size and w.min() < 0:
+            raise ValueError("Count-Min weights must be non-negative")
+        cols = self._columns(items)
+        for row in range(self.depth):
+            np.add.at(self._table[row], cols[row], w)
+        self.total_weight += int(w.sum())
+
+    def estimate(self, item: str) -> int:
+        return int(self.estimate_batch([item])[0])
+
+    def estimate_batch(self, items: Sequence[str]) -> np.ndarray:
+        cols = self._columns(items)
+        return self._table[self._rows.astype(np.int64)[:, None], cols].min(axis=0)
+
+    def upper_bound(self, item: str) -> int:
+        """Never below the true count (same as ``estimate``)."""
+        return self.estimate(item)
+
+    def error_bound(self) -> float:
+        """``epsilon * N``: the over-estimate holds within this with probability ``1 - delta``."""
+        return self.epsilon * self.total_weight
+
+    def merge(self, other: CountMinSketch) -> None:
+        """Add ``other`` into this sketch; both must share width, depth and seed."""
+        if (self.width, self.depth, self.seed) != (other.width, other.depth, other.seed):
+            raise ValueError("cannot merge Count-Min sketches of different shape or seed")
+        self._table += other._table
+        self.total_weight += other.total_weight
+
+    def serialize(self) -> bytes:
+        header = _HEADER.pack(_MAGIC, FORMAT_VERSION, self.depth, self.width, self.seed, self.total_weight)
+        return header + self._table.astype("<i8").tobytes()
+
+    @classmethod
+    def deserialize(cls, data: bytes) -> CountMinSketch:
+        magic, version, depth, width, seed, total = _HEADER.unpack_from(data)
+        if magic != _MAGIC or version != FORMAT_VERSION:
+            raise ValueError(f"not a Count-Min sketch of format {FORMAT_VERSION}: {magic!r} v{version}")
+        sketch = cls(width, depth, seed)
+        sketch.total_weight = total
+        table = np.frombuffer(data, dtype="<i8", count=depth * width, offset=_HEADER.size)
+        sketch._table = table.reshape(depth, width).astype(np.int64)
+        return sketch
+
+    def __eq__(self, other: object) -> bool:
+        return (
+            isinstance(other, CountMinSketch)
+            and (self.width, self.depth, self.seed, self.total_weight)
+            == (other.width, other.depth, other.seed, other.total_weight)
+            and bool(np.array_equal(self._table, other._table))
+        )

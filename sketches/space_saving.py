@@ -1,0 +1,167 @@
+"""Space-Saving summary (Metwally, Agrawal & El Abbadi, 2005) with weighted, mergeable updates.
+
+The summary monitors at most ``capacity`` (m) items, each with a counter ``c(x)`` and an
+error ``e(x)``, and keeps a ``floor``: the most any unmonitored item can have been seen.
+For a stream of total weight N (non-negative weights), these hold deterministically,
+also after any sequence of ``merge`` calls (Cafaro et al., "parallel Space Saving"):
+
+* monitored x:   ``c(x) - e(x) <= f(x) <= c(x)``;
+* unmonitored x: ``f(x) <= floor``;
+* ``floor <= N / m``, so every item with ``f(x) > N / m`` is monitored.
+
+Ties are broken by item, so the same input in the same order always gives the same summary.
+"""
+
+from __future__ import annotations
+
+import heapq
+import struct
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+FORMAT_VERSION = 1
+_MAGIC = b"SS"
+_HEADER = struct.Struct("<2sBIIqq")  # magic, version, capacity, n items, floor, total weight
+
+
+@dataclass(frozen=True)
+class FrequentItem:
+    """One monitored item: ``lower_bound <= true count <= upper_bound``."""
+
+    item: str
+    estimate: int
+    lower_bound: int
+    upper_bound: int
+
+
+class SpaceSaving:
+    """Top-k frequent items with guaranteed per-item bounds."""
+
+    def __init__(self, capacity: int = 1024) -> None:
+        if capacity < 1:
+            raise ValueError("capacity must be positive")
+        self.capacity = capacity
+        self.total_weight = 0
+        self.floor = 0
+        self._counts: dict[str, int] = {}
+        self._errors: dict[str, int] = {}
+        self._heap: list[tuple[int, str]] = []  # (count, item), lazily updated
+
+    def __len__(self) -> int:
+        return len(self._counts)
+
+    @property
+    def maximum_error(self) -> int:
+        """Largest possible over-estimate of any item, monitored or not (<= N / capacity).
+
+        Every error ``e(x)`` was the floor when ``x`` was admitted, and the floor never falls.
+        """
+        return self.floor
+
+    def update(self, item: str, weight: int = 1) -> None:
+        """Add ``weight`` (>= 0) to ``item``; evicts the smallest counter when full."""
+        if weight < 0:
+            raise ValueError("Space-Saving weights must be non-negative")
+        self.total_weight += weight
+        if item in self._counts:
+            self._counts[item] += weight
+        else:
+            if len(self._counts) >= self.capacity:
+                self.floor = max(self.floor, self._evict_min())
+            self._counts[item] = self.floor + weight
+            self._errors[item] = self.floor
+        heapq.heappush(self._heap, (self._counts[item], item))
+        if len(self._heap) > 4 * self.capacity + 16:
+            self._rebuild_heap()
+
+    def update_batch(self, items: Sequence[str], weights: Sequence[int] | np.ndarray) -> None:
+        """Add a batch of (item, weight) pairs, merged as one exact summary."""
+        exact: dict[str, int] = {}
+        for item, w in zip(items, np.asarray(weights, dtype=np.int64).tolist(), strict=True):
+            if w < 0:
+                raise ValueError("Space-Saving weights must be non-negative")
+            exact[item] = exact.get(item, 0) + w
+        self._merge_counters(exact, dict.fromkeys(exact, 0), 0, sum(exact.values()))
+
+    def merge(self, other: SpaceSaving) -> None:
+        """Merge ``other`` into this summary; the bounds above still hold for the union."""
+        self._merge_counters(other._counts, other._errors, other.floor, other.total_weight)
+
+    def _merge_counters(self, counts: dict[str, int], errors: dict[str, int], floor: int, total: int) -> None:
+        mine, my_err, my_floor = self._counts, self._errors, self.floor
+        keys = mine.keys() | counts.keys()
+        merged = {x: mine.get(x, my_floor) + counts.get(x, floor) for x in keys}
+        merged_err = {x: my_err.get(x, my_floor) + errors.get(x, floor) for x in keys}
+        new_floor = my_floor + floor
+        if len(merged) > self.capacity:
+            ranked = sorted(merged.items(), key=lambda kv: (-kv[1], kv[0]))
+            new_floor = max(new_floor, ranked[self.capacity][1])
+            merged = dict(ranked[: self.capacity])
+            merged_err = {x: merged_err[x] for x in merged}
+        self._counts, self._errors, self.floor = merged, merged_err, new_floor
+        self.total_weight += total
+        self._rebuild_heap()
+
+    def _evict_min(self) -> int:
+        while True:
+            count, item = heapq.heappop(self._heap)
+            if self._counts.get(item) == count:
+                del self._counts[item]
+                del self._errors[item]
+                return count
+
+    def _rebuild_heap(self) -> None:
+        self._heap = [(c, x) for x, c in self._counts.items()]
+        heapq.heapify(self._heap)
+
+    def estimate(self, item: str) -> int:
+        """Upper-bound estimate: the counter if monitored, else ``floor``."""
+        return self._counts.get(item, self.floor)
+
+    def lower_bound(self, item: str) -> int:
+        return self._counts[item] - self._errors[item] if item in self._counts else 0
+
+    def upper_bound(self, item: str) -> int:
+        return self.estimate(item)
+
+    def top_k(self, k: int) -> list[FrequentItem]:
+        """The ``k`` largest counters, highest first (ties by item)."""
+        ranked = heapq.nsmallest(k, self._counts.items(), key=lambda kv: (-kv[1], kv[0]))
+        return [FrequentItem(x, c, c - self._errors[x], c) for x, c in ranked]
+
+    def items(self) -> Iterable[FrequentItem]:
+        return self.top_k(len(self._counts))
+
+    def serialize(self) -> bytes:
+        ranked = sorted(self._counts.items(), key=lambda kv: (-kv[1], kv[0]))
+        encoded = [x.encode("utf-8") for x, _ in ranked]
+        header = _HEADER.pack(_MAGIC, FORMAT_VERSION, self.capacity, len(ranked), self.floor, self.total_weight)
+        counts = np.array([c for _, c in ranked], dtype="<i8")
+        errors = np.array([self._errors[x] for x, _ in ranked], dtype="<i8")
+        lengths = np.array([len(b) for b in encoded], dtype="<u4")
+        return b"".join([header, counts.tobytes(), errors.tobytes(), lengths.tobytes(), *encoded])
+
+    @classmethod
+    def deserialize(cls, data: bytes) -> SpaceSaving:
+        magic, version, capacity, n, floor, total = _HEADER.unpack_from(data)
+        if magic != _MAGIC or version != FORMAT_VERSION:
+            raise ValueError(f"not a Space-Saving summary of format {FORMAT_VERSION}: {magic!r} v{version}")
+        off = _HEADER.size
+        counts = np.frombuffer(data, "<i8", n, off).tolist()
+        errors = np.frombuffer(data, "<i8", n, off + 8 * n).tolist()
+        lengths = np.frombuffer(data, "<u4", n, off + 16 * n).tolist()
+        pos, items = off + 20 * n, []
+        for length in lengths:
+            items.append(data[pos : pos + length].decode("utf-8"))
+            pos += length
+        summary = cls(capacity)
+        summary.floor, summary.total_weight = floor, total
+        summary._counts = dict(zip(items, counts, strict=True))
+        summary._errors = dict(zip(items, errors, strict=True))
+        summary._rebuild_heap()
+        return summary
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, SpaceSaving) and self.serialize() == other.serialize()

@@ -1,0 +1,24 @@
+"""What the sketch operator emits when a window closes, and what the sinks store."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sketches import ItemCount
+
+
+@dataclass(frozen=True)
+class WindowResult:
+    """Top-K of one (window, dimension, value). The all-time view has ``window_start == 0``."""
+
+    window: str
+    dimension: str
+    value: str
+    window_start: int  # epoch ms, inclusive
+    window_end: int  # epoch ms, exclusive
+    total_events: int  # total weight counted
+    error_bound: int  # guaranteed: no count is over-estimated by more than this
+    k: int
+    capacity: int
+    items: tuple[ItemCount, ...]
+    summary: bytes  # HeavyHittersSketch.serialize(), for merging on the query side
