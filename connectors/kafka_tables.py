@@ -1,4 +1,4 @@
-"""Kafka as Flink SQL tables: the raw event source and the dead-letter sink.
+"""Kafka as a Flink SQL table: the raw event source.
 
 The source keeps each record's original bytes and derives event time in the JVM, so the
 watermark never waits on Python. A record whose timestamp is missing, unparseable, or
@@ -37,13 +37,6 @@ def time_in_range(settings: JobSettings) -> str:
     )
 
 
-def _kafka_options(settings: JobSettings, topic: str) -> str:
-    return (
-        f"'connector' = 'kafka', 'topic' = '{topic}', "
-        f"'properties.bootstrap.servers' = '{settings.bootstrap_servers}', 'format' = 'raw'"
-    )
-
-
 def create_raw_events(t_env: StreamTableEnvironment, settings: JobSettings) -> None:
     """Table ``raw_events``: original bytes, Kafka coordinates, event time and watermark."""
     bounded = ", 'scan.bounded.mode' = 'latest-offset'" if settings.bounded else ""
@@ -56,18 +49,9 @@ def create_raw_events(t_env: StreamTableEnvironment, settings: JobSettings) -> N
           `event_time` AS CASE WHEN {time_in_range(settings)} THEN {PARSED_TIME}
                           ELSE TO_TIMESTAMP_LTZ(0, 3) END,
           WATERMARK FOR `event_time` AS `event_time` - {interval(settings.out_of_orderness_ms)}
-        ) WITH ({_kafka_options(settings, settings.topic)},
+        ) WITH ('connector' = 'kafka', 'topic' = '{settings.topic}', 'format' = 'raw',
+          'properties.bootstrap.servers' = '{settings.bootstrap_servers}',
           'properties.group.id' = '{settings.group_id}',
           'scan.startup.mode' = 'group-offsets',
           'properties.auto.offset.reset' = 'earliest'{bounded})
-    """)
-
-
-def create_dead_letter_sink(t_env: StreamTableEnvironment, settings: JobSettings) -> None:
-    """Table ``dead_letters``: original bytes as the value, the reason in a Kafka header."""
-    t_env.execute_sql(f"""
-        CREATE TEMPORARY TABLE dead_letters (
-          `value` BYTES,
-          `headers` MAP<STRING, BYTES> METADATA
-        ) WITH ({_kafka_options(settings, settings.dead_letter_topic)})
     """)

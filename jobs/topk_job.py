@@ -15,14 +15,15 @@ from pyflink.datastream.connectors import Sink
 from pyflink.table import StreamTableEnvironment
 
 from connectors.cassandra_store import CassandraWriter
+from connectors.dead_letter_sink import dead_letter_sink
 from connectors.kafka_jars import kafka_jar_urls
-from connectors.kafka_tables import create_dead_letter_sink, create_raw_events
+from connectors.kafka_tables import create_raw_events
 from connectors.redis_sink import RedisWriter
 from jobs.settings import JobSettings, parse_args
-from udfs.dead_letter_metrics import DeadLetterCounter
-from udfs.parse_events import create_parsed_views, dead_letter_insert
+from udfs.dead_letters import DeadLetterEnvelope
+from udfs.parse_events import create_parsed_views
+from udfs.route import COUNTS, DEAD_LETTER, routed_table
 from udfs.topk_window import TopKWindowFunction
-from udfs.window_counts import window_count_batches
 
 DISCARD = "org.apache.flink.streaming.api.functions.sink.v2.DiscardingSink"
 
@@ -43,33 +44,29 @@ def environment(settings: JobSettings) -> tuple[StreamExecutionEnvironment, Stre
 def build(settings: JobSettings) -> StreamExecutionEnvironment:
     env, t_env = environment(settings)
     create_raw_events(t_env, settings)
-    create_dead_letter_sink(t_env, settings)
     create_parsed_views(t_env, settings)
+    routed = t_env.to_data_stream(routed_table(t_env, settings))
 
-    dead_letters = t_env.create_statement_set()
-    dead_letters.add_insert_sql(dead_letter_insert())
-    dead_letters.attach_as_datastream()
-    t_env.to_data_stream(t_env.sql_query("SELECT reason FROM rejected_events")).flat_map(DeadLetterCounter()).sink_to(
-        Sink(DISCARD)
-    )
+    routed.filter(lambda row: row.kind == DEAD_LETTER).map(
+        DeadLetterEnvelope(settings.topic), output_type=Types.STRING()
+    ).name("dead-letters").sink_to(dead_letter_sink(settings))
 
     sizes = {w.label: w.size_ms for w in settings.windows}
     results = (
-        t_env.to_data_stream(window_count_batches(t_env, settings))
+        routed.filter(lambda row: row.kind == COUNTS)
         .key_by(lambda row: (row.dim, row.val), key_type=Types.TUPLE([Types.STRING(), Types.STRING()]))
         .process(TopKWindowFunction(settings))
         .name("topk-sketches")
     )
     results.flat_map(RedisWriter(settings.redis_url, sizes)).name("redis-sink").sink_to(Sink(DISCARD))
-    results.flat_map(
-        CassandraWriter(
-            settings.cassandra_hosts,
-            settings.cassandra_port,
-            settings.cassandra_keyspace,
-            settings.cassandra_protocol_version,
-            sizes,
-        )
-    ).name("cassandra-sink").sink_to(Sink(DISCARD))
+    cassandra = CassandraWriter(
+        settings.cassandra_hosts,
+        settings.cassandra_port,
+        settings.cassandra_keyspace,
+        settings.cassandra_protocol_version,
+        sizes,
+    )
+    results.flat_map(cassandra).name("cassandra-sink").sink_to(Sink(DISCARD))
     return env
 
 

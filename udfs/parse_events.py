@@ -70,12 +70,3 @@ def create_parsed_views(t_env: StreamTableEnvironment, settings: JobSettings) ->
     """)
     t_env.execute_sql("CREATE TEMPORARY VIEW valid_events AS SELECT * FROM classified WHERE reason IS NULL")
     t_env.execute_sql("CREATE TEMPORARY VIEW rejected_events AS SELECT * FROM classified WHERE reason IS NOT NULL")
-
-
-def dead_letter_insert() -> str:
-    """SQL that writes each rejected record's original bytes, with its reason as a header."""
-    return (
-        "INSERT INTO dead_letters SELECT `value`, MAP['reason', ENCODE(reason, 'UTF-8'), "
-        "'source', ENCODE(CONCAT(CAST(`partition` AS STRING), ':', CAST(`offset` AS STRING)), 'UTF-8')] "
-        "FROM rejected_events"
-    )

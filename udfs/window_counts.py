@@ -8,12 +8,13 @@ a JSON object ``{item: exact count}``. Only these rows cross into Python, not si
 
 from __future__ import annotations
 
-from pyflink.table import StreamTableEnvironment, Table
+from pyflink.table import StreamTableEnvironment
 
 from jobs.settings import JobSettings
 
 
-def window_count_batches(t_env: StreamTableEnvironment, settings: JobSettings) -> Table:
+def create_window_counts(t_env: StreamTableEnvironment, settings: JobSettings) -> None:
+    """View ``window_counts``: dim, val, counts (JSON), window_time."""
     parts = ["SELECT event_time, item, weight, 'all' AS dim, 'all' AS val FROM valid_events"]
     parts += [
         f"SELECT event_time, item, weight, '{d}', `{d}` FROM valid_events "
@@ -28,7 +29,8 @@ def window_count_batches(t_env: StreamTableEnvironment, settings: JobSettings) -
         FROM TABLE(TUMBLE(TABLE dimensioned, DESCRIPTOR(event_time), INTERVAL '{size_s}' SECOND))
         GROUP BY window_start, window_end, window_time, dim, val, item
     """)
-    return t_env.sql_query("""
+    t_env.execute_sql("""
+        CREATE TEMPORARY VIEW window_counts AS
         SELECT dim, val, JSON_OBJECTAGG(KEY item VALUE cnt) AS counts, window_time
         FROM item_counts GROUP BY window_start, window_end, window_time, dim, val
     """)

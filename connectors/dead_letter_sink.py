@@ -1,0 +1,25 @@
+"""The dead-letter topic: one JSON envelope per rejected record (see ``udfs.dead_letters``)."""
+
+from __future__ import annotations
+
+from pyflink.common.serialization import SimpleStringSchema
+from pyflink.datastream.connectors import DeliveryGuarantee
+from pyflink.datastream.connectors.kafka import KafkaRecordSerializationSchema, KafkaSink
+
+from jobs.settings import JobSettings
+
+
+def dead_letter_sink(settings: JobSettings) -> KafkaSink:
+    serializer = (
+        KafkaRecordSerializationSchema.builder()
+        .set_topic(settings.dead_letter_topic)
+        .set_value_serialization_schema(SimpleStringSchema())
+        .build()
+    )
+    return (
+        KafkaSink.builder()
+        .set_bootstrap_servers(settings.bootstrap_servers)
+        .set_record_serializer(serializer)
+        .set_delivery_guarantee(DeliveryGuarantee.AT_LEAST_ONCE)
+        .build()
+    )

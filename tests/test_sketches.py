@@ -1,0 +1,154 @@
+"""Sketch error bounds checked against exact counts."""
+
+from collections import Counter
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from generator.events import zipf_ranks
+from sketches import CountMinSketch, HeavyHittersSketch, SpaceSaving
+
+
+def zipf_stream(n: int, universe: int, skew: float, seed: int) -> list[str]:
+    return [f"i{r}" for r in zipf_ranks(np.random.default_rng(seed), n, universe, skew)]
+
+
+def assert_space_saving_bounds(ss: SpaceSaving, truth: Counter) -> None:
+    n = sum(truth.values())
+    assert ss.total_weight == n
+    assert ss.maximum_error <= n / ss.capacity
+    monitored = {f.item: f for f in ss.items()}
+    assert len(monitored) <= ss.capacity
+    for item, f in monitored.items():
+        assert f.lower_bound <= truth[item] <= f.upper_bound, item
+        assert f.upper_bound - f.lower_bound <= ss.maximum_error
+    for item, count in truth.items():
+        assert count <= ss.upper_bound(item)
+        if count > n / ss.capacity:
+            assert item in monitored, f"{item} has {count} > N/m = {n / ss.capacity} but is not monitored"
+
+
+@pytest.mark.parametrize("skew", [0.8, 1.1, 1.5])
+def test_space_saving_single_updates_keep_guarantees(skew):
+    stream = zipf_stream(30_000, 5_000, skew, seed=1)
+    ss = SpaceSaving(100)
+    for item in stream:
+        ss.update(item)
+    assert_space_saving_bounds(ss, Counter(stream))
+
+
+def test_space_saving_batches_keep_guarantees_and_find_the_top():
+    stream = zipf_stream(50_000, 20_000, 1.1, seed=2)
+    ss = SpaceSaving(256)
+    for i in range(0, len(stream), 3_000):
+        chunk = stream[i : i + 3_000]
+        ss.update_batch(chunk, np.ones(len(chunk), dtype=np.int64))
+    truth = Counter(stream)
+    assert_space_saving_bounds(ss, truth)
+    assert [f.item for f in ss.top_k(5)] == [x for x, _ in truth.most_common(5)]
+
+
+def test_space_saving_is_exact_below_capacity():
+    stream = zipf_stream(5_000, 50, 1.0, seed=3)
+    ss = SpaceSaving(50)
+    ss.update_batch(stream, [1] * len(stream))
+    truth = Counter(stream)
+    assert {f.item: f.estimate for f in ss.items()} == dict(truth)
+    assert ss.maximum_error == 0
+
+
+streams = st.lists(st.lists(st.tuples(st.integers(0, 60), st.integers(1, 20)), max_size=120), min_size=1, max_size=6)
+
+
+@settings(max_examples=150, deadline=None)
+@given(parts=streams, capacity=st.integers(1, 40), batch=st.booleans())
+def test_space_saving_bounds_hold_after_arbitrary_merges(parts, capacity, batch):
+    merged, truth = SpaceSaving(capacity), Counter()
+    for part in parts:
+        ss = SpaceSaving(capacity)
+        if batch:
+            ss.update_batch([f"x{i}" for i, _ in part], [w for _, w in part])
+        else:
+            for i, w in part:
+                ss.update(f"x{i}", w)
+        merged.merge(ss)
+        for i, w in part:
+            truth[f"x{i}"] += w
+    assert_space_saving_bounds(merged, truth)
+
+
+def test_space_saving_is_deterministic_and_round_trips():
+    stream = zipf_stream(10_000, 2_000, 1.1, seed=4)
+    a, b = SpaceSaving(64), SpaceSaving(64)
+    for item in stream:
+        a.update(item)
+        b.update(item)
+    assert a.serialize() == b.serialize()
+    restored = SpaceSaving.deserialize(a.serialize())
+    assert restored == a and restored.top_k(10) == a.top_k(10)
+    restored.update("i1", 5)
+    a.update("i1", 5)
+    assert restored == a
+
+
+def test_serialized_formats_are_versioned():
+    blob = bytearray(SpaceSaving(4).serialize())
+    blob[2] = 99
+    with pytest.raises(ValueError, match="format"):
+        SpaceSaving.deserialize(bytes(blob))
+    blob = bytearray(CountMinSketch(8, 2).serialize())
+    blob[2] = 99
+    with pytest.raises(ValueError, match="format"):
+        CountMinSketch.deserialize(bytes(blob))
+
+
+def test_count_min_never_underestimates_and_stays_within_epsilon_n():
+    stream = zipf_stream(100_000, 50_000, 0.9, seed=5)
+    cms = CountMinSketch(width=1024, depth=5)
+    cms.update_batch(stream, np.ones(len(stream), dtype=np.int64))
+    truth = Counter(stream)
+    items = list(truth)
+    est = cms.estimate_batch(items)
+    exact = np.array([truth[x] for x in items])
+    assert (est >= exact).all()
+    over = (est - exact) > cms.epsilon * cms.total_weight
+    # each item exceeds the bound with probability <= delta (~0.7%); allow 2x for sampling noise
+    assert over.mean() <= 2 * cms.delta, over.mean()
+
+
+def test_count_min_merge_equals_sketch_of_union_and_round_trips():
+    a_items, b_items = zipf_stream(5_000, 500, 1.1, seed=6), zipf_stream(5_000, 500, 1.1, seed=7)
+    a, b, both = CountMinSketch(256, 4), CountMinSketch(256, 4), CountMinSketch(256, 4)
+    a.update_batch(a_items, [1] * len(a_items))
+    b.update_batch(b_items, [2] * len(b_items))
+    both.update_batch(a_items + b_items, [1] * len(a_items) + [2] * len(b_items))
+    a.merge(b)
+    assert a == both
+    assert CountMinSketch.deserialize(a.serialize()) == a
+    with pytest.raises(ValueError):
+        a.merge(CountMinSketch(128, 4))
+
+
+def test_count_min_is_deterministic_across_instances():
+    a, b = CountMinSketch(64, 3), CountMinSketch(64, 3)
+    a.update("hello", 3)
+    b.update("hello", 3)
+    assert a == b and a.estimate("hello") == 3
+
+
+def test_heavy_hitters_bounds_use_the_tighter_of_both_sketches():
+    stream = zipf_stream(40_000, 10_000, 1.0, seed=8)
+    hh = HeavyHittersSketch(capacity=64, cms_width=4096, cms_depth=5)
+    for i in range(0, len(stream), 4_000):
+        hh.update_batch(stream[i : i + 4_000], [1] * 4_000)
+    truth = Counter(stream)
+    for found in hh.top_k(20):
+        assert found.lower_bound <= truth[found.item] <= found.upper_bound
+        assert found.upper_bound <= hh.space_saving.upper_bound(found.item)
+    for item in ("i1", "i500", "i9999", "never-seen"):
+        c = hh.count(item)
+        assert c.lower_bound <= truth[item] <= c.upper_bound
+    restored = HeavyHittersSketch.deserialize(hh.serialize())
+    assert restored.top_k(20) == hh.top_k(20) and restored.count("i500") == hh.count("i500")

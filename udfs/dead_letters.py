@@ -1,0 +1,38 @@
+"""Rejected records: counted by reason (metrics ``deadLetters.<reason>``) and wrapped for the
+dead-letter topic as JSON that keeps the original bytes::
+
+    {"reason": "invalid_json", "topic": "events", "partition": 0, "offset": 42,
+     "kafkaTimestamp": 1767225600000, "value": "<original, base64>"}
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+
+from pyflink.common import Row
+from pyflink.datastream import MapFunction, RuntimeContext
+
+from udfs.parse_events import REASONS
+
+
+class DeadLetterEnvelope(MapFunction):
+    def __init__(self, topic: str) -> None:
+        self.topic = topic
+
+    def open(self, runtime_context: RuntimeContext) -> None:
+        group = runtime_context.get_metrics_group().add_group("deadLetters")
+        self.counters = {reason: group.counter(reason) for reason in REASONS}
+
+    def map(self, row: Row) -> str:
+        self.counters[row.reason].inc()
+        return json.dumps(
+            {
+                "reason": row.reason,
+                "topic": self.topic,
+                "partition": row.partition,
+                "offset": row.offset,
+                "kafkaTimestamp": row.kafka_ts.to_epoch_milli(),
+                "value": base64.b64encode(row.raw).decode("ascii"),
+            }
+        )

@@ -1,0 +1,32 @@
+"""One stream out of the SQL stage, so the topic is read and parsed once.
+
+``to_data_stream`` plans each call separately (each with its own Kafka source), so the two
+outputs of the SQL stage travel together, told apart by ``kind``:
+
+* ``counts``:      dim, val, counts (JSON ``{item: count}``), row_time = window end - 1 ms
+* ``dead_letter``: reason, partition, offset, kafka_ts, raw (original bytes), row_time = event time
+"""
+
+from __future__ import annotations
+
+from pyflink.table import StreamTableEnvironment, Table
+
+from jobs.settings import JobSettings
+from udfs.window_counts import create_window_counts
+
+COUNTS = "counts"
+DEAD_LETTER = "dead_letter"
+
+
+def routed_table(t_env: StreamTableEnvironment, settings: JobSettings) -> Table:
+    create_window_counts(t_env, settings)
+    return t_env.sql_query(f"""
+        SELECT '{COUNTS}' AS kind, dim, val, counts,
+               CAST(NULL AS STRING) AS reason, CAST(NULL AS INT) AS `partition`, CAST(NULL AS BIGINT) AS `offset`,
+               CAST(NULL AS TIMESTAMP_LTZ(3)) AS kafka_ts, CAST(NULL AS BYTES) AS `raw`, window_time AS row_time
+        FROM window_counts
+        UNION ALL
+        SELECT '{DEAD_LETTER}', CAST(NULL AS STRING), CAST(NULL AS STRING), CAST(NULL AS STRING),
+               reason, `partition`, `offset`, kafka_ts, `value`, event_time
+        FROM rejected_events
+    """)
