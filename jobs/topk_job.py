@@ -20,8 +20,8 @@ from connectors.kafka_jars import kafka_jar_urls
 from connectors.kafka_tables import create_raw_events
 from connectors.redis_sink import RedisWriter
 from jobs.settings import JobSettings, parse_args
-from udfs.dead_letters import DeadLetterEnvelope
-from udfs.parse_events import create_parsed_views
+from udfs.dead_letters import ORIGINAL_KAFKA_TIME, DeadLetterEnvelope
+from udfs.parse_events import computed_columns, create_parsed_views
 from udfs.route import COUNTS, DEAD_LETTER, routed_table
 from udfs.topk_window import TopKWindowFunction
 
@@ -32,9 +32,12 @@ def environment(settings: JobSettings) -> tuple[StreamExecutionEnvironment, Stre
     conf = Configuration()
     conf.set_string("table.local-time-zone", "UTC")
     conf.set_string("table.exec.source.idle-timeout", f"{settings.idle_timeout_ms} ms")
+    # Always checkpoint: the window state lives in RocksDB, and Kafka sinks flush on checkpoints.
+    conf.set_string("state.backend.type", "rocksdb")
+    conf.set_string("execution.checkpointing.incremental", "true")
+    conf.set_string("execution.checkpointing.interval", f"{settings.checkpoint_interval_ms} ms")
     if settings.checkpoint_dir:
         conf.set_string("execution.checkpointing.dir", settings.checkpoint_dir)
-        conf.set_string("execution.checkpointing.interval", f"{settings.checkpoint_interval_ms} ms")
     env = StreamExecutionEnvironment.get_execution_environment(conf)
     env.set_parallelism(settings.parallelism)
     env.add_jars(*kafka_jar_urls())
@@ -43,11 +46,11 @@ def environment(settings: JobSettings) -> tuple[StreamExecutionEnvironment, Stre
 
 def build(settings: JobSettings) -> StreamExecutionEnvironment:
     env, t_env = environment(settings)
-    create_raw_events(t_env, settings)
+    create_raw_events(t_env, settings, computed_columns(settings))
     create_parsed_views(t_env, settings)
     routed = t_env.to_data_stream(routed_table(t_env, settings))
 
-    routed.filter(lambda row: row.kind == DEAD_LETTER).map(
+    routed.filter(lambda row: row.kind == DEAD_LETTER).assign_timestamps_and_watermarks(ORIGINAL_KAFKA_TIME).map(
         DeadLetterEnvelope(settings.topic), output_type=Types.STRING()
     ).name("dead-letters").sink_to(dead_letter_sink(settings))
 

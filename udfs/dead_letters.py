@@ -10,10 +10,21 @@ from __future__ import annotations
 import base64
 import json
 
-from pyflink.common import Row
+from pyflink.common import Row, WatermarkStrategy
+from pyflink.common.watermark_strategy import TimestampAssigner
 from pyflink.datastream import MapFunction, RuntimeContext
 
 from udfs.parse_events import REASONS
+
+
+class _KafkaTimestamp(TimestampAssigner):
+    def extract_timestamp(self, value: Row, record_timestamp: int) -> int:
+        return value.kafka_ts.to_epoch_milli()
+
+
+# A rejected record's stream timestamp is its event time, 0; written to Kafka with it, the
+# record would fall outside any retention. Dead letters keep their original Kafka timestamp.
+ORIGINAL_KAFKA_TIME = WatermarkStrategy.no_watermarks().with_timestamp_assigner(_KafkaTimestamp())
 
 
 class DeadLetterEnvelope(MapFunction):

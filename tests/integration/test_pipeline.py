@@ -1,0 +1,118 @@
+"""A known stream, with every kind of bad record mixed in, through the real broker, a Flink
+MiniCluster, Redis and Cassandra: the stored top-K must equal the exact top-K."""
+
+from __future__ import annotations
+
+import base64
+import json
+import time
+from collections import Counter
+
+import pytest
+import redis
+from kafka import KafkaConsumer
+
+from connectors.cassandra_store import connect
+from connectors.redis_sink import window_key
+from generator.events import StreamSpec, encode, exact_counts, generate, iso
+from generator.produce import ensure_topic, send
+
+pytestmark = pytest.mark.integration
+K = 10
+HOUR = 3_600_000
+
+
+def bad_records(now_ms: int) -> dict[bytes, str]:
+    def event(ts: object = now_ms, **payload: object) -> bytes:
+        meta = {"eventType": payload.pop("etype", "generic"), "timestamp": ts}
+        return json.dumps({"metadata": meta, "payload": payload}).encode()
+
+    return {
+        b"{not json": "invalid_json",
+        b"\xff\xfe\x00 not utf-8": "not_utf8",
+        b"[1, 2, 3]": "not_an_object",
+        event(etype="click", itemId="x"): "unknown_event_type",
+        event(etype="page_view", productId="wrong-field"): "missing_item",
+        event(itemId=""): "missing_item",
+        event(itemId="x" * 5000): "item_too_long",
+        event(itemId="x", weight="abc"): "bad_weight",
+        event(itemId="x", weight=-3): "bad_weight",
+        event(itemId="x", weight=10**15): "bad_weight",
+        json.dumps({"metadata": {"eventType": "generic"}, "payload": {"itemId": "x"}}).encode(): "missing_timestamp",
+        event(ts="yesterday", itemId="x"): "bad_timestamp",
+        event(ts=now_ms + 10 * 24 * HOUR, itemId="x"): "timestamp_out_of_range",
+        event(ts=iso(now_ms - 30 * 24 * HOUR), itemId="x"): "timestamp_out_of_range",
+    }
+
+
+def expected_top(counts: Counter, k: int = K) -> list[tuple[str, int]]:
+    return sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))[:k]
+
+
+def test_known_stream_gives_exact_top_k_in_redis_and_cassandra(servers, run_id, run_job):
+    now = int(time.time() * 1000)
+    start = now - now % HOUR - 2 * HOUR  # two full hours ago: the hour window is known exactly
+    spec = StreamSpec(events=6_000, universe=60, skew=1.1, start_ms=start, span_ms=4 * 60_000, seed=7)
+    good = list(generate(spec))
+    weighted = {"metadata": {"eventType": "generic", "timestamp": start + 1000}, "payload": {"itemId": "heavy"}}
+    weighted["payload"]["weight"] = 700
+    good.insert(0, weighted)  # in order: a late event would be dropped by the window
+    bad = bad_records(now)
+    topic, keyspace = f"events_{run_id}", f"topk_{run_id}"
+    ensure_topic(servers.bootstrap, topic, partitions=2)
+    records = [encode(e) for e in good]
+    for i, raw in enumerate(bad):  # spread the bad records through the stream
+        records.insert((i + 1) * len(records) // (len(bad) + 1), raw)
+    send(servers.bootstrap, topic, records)
+
+    run_job(
+        "--topic", topic, "--dead-letter-topic", f"{topic}-dlq", "--group-id", run_id,
+        "--windows", "1m,1h,all", "--dimensions", "region,category", "--k", str(K),
+        "--cassandra-keyspace", keyspace,
+    )  # fmt: skip
+
+    r = redis.Redis.from_url(servers.redis_url, decode_responses=True)
+    minutes = exact_counts(iter(good), 60_000)
+    assert len(minutes) == 4
+    for minute_start, counts in minutes.items():
+        stored = r.zrevrange(window_key("1m", "all", "all", minute_start), 0, -1, withscores=True)
+        assert sorted(((i, int(c)) for i, c in stored), key=lambda kv: (-kv[1], kv[0])) == expected_top(counts)
+        meta = r.hgetall(window_key("1m", "all", "all", minute_start) + ":meta")
+        assert int(meta["totalEvents"]) == sum(counts.values()) and meta["errorBound"] == "0"
+    for region in ("eu-west", "us-east"):
+        hour = exact_counts(iter(good), HOUR, "region", region)[start]
+        stored = r.zrevrange(window_key("1h", "region", region, start), 0, -1, withscores=True)
+        assert {i: int(c) for i, c in stored} == dict(expected_top(hour))
+    all_time = exact_counts(iter(good), 0)[0]
+    stored = r.zrevrange(window_key("all", "all", "all", 0), 0, 2, withscores=True)
+    assert [(i, int(c)) for i, c in stored] == expected_top(all_time, 3)
+    bounds = r.hget(window_key("1h", "all", "all", start) + ":bounds", "heavy")
+    assert bounds == "700,700"
+
+    cluster, session = connect(["127.0.0.1"], servers.cassandra_port, 1)
+    try:
+        hour = exact_counts(iter(good), HOUR)[start]
+        rows = session.execute(
+            f"SELECT rank, item, estimate, lower_bound, upper_bound FROM {keyspace}.topk_items "
+            "WHERE window_size = %s AND dimension = %s AND dim_value = %s AND window_start = %s",
+            ("1h", "all", "all", start),
+        )
+        assert [(row.item, row.estimate) for row in sorted(rows, key=lambda row: row.rank)] == expected_top(hour)
+        summaries = session.execute(
+            f"SELECT window_start, total_events FROM {keyspace}.window_summaries "
+            "WHERE window_size = %s AND dimension = %s AND dim_value = %s AND bucket = %s",
+            ("1m", "all", "all", start - start % (1440 * 60_000)),
+        )
+        assert {int(s.window_start.timestamp() * 1000): s.total_events for s in summaries} == {
+            m: sum(c.values()) for m, c in minutes.items()
+        }
+    finally:
+        cluster.shutdown()
+
+    consumer = KafkaConsumer(
+        f"{topic}-dlq", bootstrap_servers=servers.bootstrap, auto_offset_reset="earliest", consumer_timeout_ms=5000
+    )
+    letters = [json.loads(m.value) for m in consumer]
+    consumer.close()
+    assert Counter(d["reason"] for d in letters) == Counter(bad.values())
+    assert {base64.b64decode(d["value"]) for d in letters} == set(bad)
