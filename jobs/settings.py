@@ -51,7 +51,7 @@ class JobSettings:
     cms_width: int = 2048
     cms_depth: int = 5
     out_of_orderness_ms: int = 5_000
-    idle_timeout_ms: int = 10_000
+    idle_timeout_ms: int = 0  # off: a partition that is only slow must not be declared idle
     max_future_ms: int = 3_600_000
     max_past_ms: int = 7 * 86_400_000
     max_item_length: int = 1024
@@ -107,7 +107,13 @@ def parse_args(argv: Sequence[str] | None = None) -> JobSettings:
     p.add_argument("--cms-width", type=int, default=d.cms_width)
     p.add_argument("--cms-depth", type=int, default=d.cms_depth)
     p.add_argument("--out-of-orderness-ms", type=int, default=d.out_of_orderness_ms)
-    p.add_argument("--idle-timeout-ms", type=int, default=d.idle_timeout_ms)
+    p.add_argument(
+        "--idle-timeout-ms",
+        type=int,
+        default=d.idle_timeout_ms,
+        help="mark a Kafka partition idle after this long without records, so the watermark moves on "
+        "without it (0: never). Events of a partition declared idle while it still has data arrive late.",
+    )
     p.add_argument("--max-future-ms", type=int, default=d.max_future_ms, help="event time ahead of the Kafka timestamp")
     p.add_argument("--max-past-ms", type=int, default=d.max_past_ms, help="event time behind the Kafka timestamp")
     p.add_argument("--max-item-length", type=int, default=d.max_item_length)

@@ -31,7 +31,8 @@ DISCARD = "org.apache.flink.streaming.api.functions.sink.v2.DiscardingSink"
 def environment(settings: JobSettings) -> tuple[StreamExecutionEnvironment, StreamTableEnvironment]:
     conf = Configuration()
     conf.set_string("table.local-time-zone", "UTC")
-    conf.set_string("table.exec.source.idle-timeout", f"{settings.idle_timeout_ms} ms")
+    if settings.idle_timeout_ms:
+        conf.set_string("table.exec.source.idle-timeout", f"{settings.idle_timeout_ms} ms")
     # Always checkpoint: the window state lives in RocksDB, and Kafka sinks flush on checkpoints.
     conf.set_string("state.backend.type", "rocksdb")
     conf.set_string("execution.checkpointing.incremental", "true")

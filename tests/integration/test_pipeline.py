@@ -45,6 +45,20 @@ def bad_records(now_ms: int) -> dict[bytes, str]:
     }
 
 
+def read_topic(bootstrap: str, topic: str, expected: int, timeout_s: float = 60) -> list[dict]:
+    """JSON records of ``topic``: waits for ``expected`` of them, then 2 s more for any extra."""
+    consumer = KafkaConsumer(topic, bootstrap_servers=bootstrap, auto_offset_reset="earliest")
+    records: list[dict] = []
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        for batch in consumer.poll(timeout_ms=500).values():
+            records += [json.loads(m.value) for m in batch]
+        if len(records) >= expected:
+            deadline = min(deadline, time.monotonic() + 2)
+    consumer.close()
+    return records
+
+
 def expected_top(counts: Counter, k: int = K) -> list[tuple[str, int]]:
     return sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))[:k]
 
@@ -109,10 +123,6 @@ def test_known_stream_gives_exact_top_k_in_redis_and_cassandra(servers, run_id, 
     finally:
         cluster.shutdown()
 
-    consumer = KafkaConsumer(
-        f"{topic}-dlq", bootstrap_servers=servers.bootstrap, auto_offset_reset="earliest", consumer_timeout_ms=5000
-    )
-    letters = [json.loads(m.value) for m in consumer]
-    consumer.close()
+    letters = read_topic(servers.bootstrap, f"{topic}-dlq", expected=len(bad))
     assert Counter(d["reason"] for d in letters) == Counter(bad.values())
     assert {base64.b64decode(d["value"]) for d in letters} == set(bad)

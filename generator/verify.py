@@ -1,0 +1,68 @@
+"""Compare the top-K stored in Redis with the exact counts of a generated stream.
+
+    python -m generator.verify --start-ms S --events N ... --window 1h --k 10
+
+Takes the same stream arguments as ``generator.produce`` (the stream is regenerated, not read
+back). Exits 1 if any stored item's true count falls outside its bounds, or the stored top-K
+misses an item whose true count is above every count it keeps (ties aside).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from connectors.redis_sink import connect
+from generator.events import StreamSpec, exact_counts, generate
+from jobs.settings import parse_window
+from query.redis_topk import read_topk, utc_minute
+
+
+def main(argv: list[str] | None = None) -> int:
+    d = StreamSpec()
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--redis-url", default="redis://127.0.0.1:6379/0")
+    p.add_argument("--start-ms", type=int, required=True)
+    p.add_argument("--events", type=int, default=d.events)
+    p.add_argument("--universe", type=int, default=d.universe)
+    p.add_argument("--skew", type=float, default=d.skew)
+    p.add_argument("--span-ms", type=int, default=d.span_ms)
+    p.add_argument("--seed", type=int, default=d.seed)
+    p.add_argument("--window", default="1h")
+    p.add_argument("--k", type=int, default=10)
+    a = p.parse_args(argv)
+    spec = StreamSpec(a.events, a.universe, a.skew, a.start_ms, a.span_ms, d.jitter_ms, a.seed)
+    window = parse_window(a.window)
+    client = connect(a.redis_url)
+    ok = True
+    for start, truth in sorted(exact_counts(generate(spec), window.size_ms).items()):
+        stored = read_topk(client, window.label, "all", "all", start, a.k)
+        exact = sorted(truth.items(), key=lambda kv: (-kv[1], kv[0]))[: a.k]
+        if stored is None:
+            print(f"window {utc_minute(start)}: nothing stored")
+            ok = False
+            continue
+        print(
+            f"\n{window.label} window {utc_minute(start)} UTC: {stored.total_events} events stored "
+            f"({sum(truth.values())} sent), error bound +{stored.error_bound}"
+        )
+        header = ("rank", "stored item", "estimate", "bounds", "true", "exact top-K", "count")
+        print("  {:>4}  {:<16} {:>8} {:>13} {:>6}   {:<16} {:>6}".format(*header))
+        for rank, (got, (item, count)) in enumerate(zip(stored.items, exact, strict=False), 1):
+            true = truth[got.item]
+            inside = got.lower_bound <= true <= got.upper_bound
+            ok &= inside
+            bounds = f"[{got.lower_bound},{got.upper_bound}]"
+            print(
+                f"  {rank:>4}  {got.item:<16} {got.estimate:>8} {bounds:>13} {true:>6}{'' if inside else '!'}"
+                f"   {item:<16} {count:>6}"
+            )
+        kept_min = min((truth[i.item] for i in stored.items), default=0)
+        missed = [item for item, count in exact if count > kept_min and item not in {i.item for i in stored.items}]
+        ok &= not missed
+        print(f"  same top-{a.k} as exact counts: {'yes' if not missed else 'no, missed ' + ', '.join(missed)}")
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

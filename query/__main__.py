@@ -1,0 +1,40 @@
+"""Print stored top-K windows from Redis.
+
+python -m query --window 1h --dimension region --value eu-west --k 10 [--windows 3]
+"""
+
+from __future__ import annotations
+
+import argparse
+
+from connectors.redis_sink import connect
+from query.redis_topk import read_topk, utc_minute, window_starts
+
+
+def main(argv: list[str] | None = None) -> None:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--redis-url", default="redis://127.0.0.1:6379/0")
+    p.add_argument("--window", default="1h")
+    p.add_argument("--dimension", default="all")
+    p.add_argument("--value", default="all")
+    p.add_argument("--k", type=int, default=10)
+    p.add_argument("--windows", type=int, default=1, help="how many of the newest windows")
+    a = p.parse_args(argv)
+    client = connect(a.redis_url)
+    starts = window_starts(client, a.window, a.dimension, a.value)[: a.windows] or [0]
+    for start in starts:
+        top = read_topk(client, a.window, a.dimension, a.value, start, a.k)
+        if top is None:
+            print(f"no {a.window} window stored for {a.dimension}={a.value}")
+            continue
+        span = f"[{utc_minute(top.window_start)}, {utc_minute(top.window_end)}) UTC"
+        print(
+            f"top-{a.k} {a.window} {a.dimension}={a.value} {span}: "
+            f"{top.total_events} events, every count within +{top.error_bound}"
+        )
+        for rank, i in enumerate(top.items, 1):
+            print(f"  {rank:>3}. {i.item:<24} {i.estimate:>9}   true count in [{i.lower_bound}, {i.upper_bound}]")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,52 @@
+"""Read stored top-K windows back from Redis (the keys written by ``connectors.redis_sink``)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+import redis
+
+from connectors.redis_sink import index_key, window_key
+from sketches import ItemCount
+
+
+@dataclass(frozen=True)
+class StoredTopK:
+    window: str
+    dimension: str
+    value: str
+    window_start: int
+    window_end: int
+    total_events: int
+    error_bound: int
+    items: list[ItemCount]
+
+
+def utc_minute(epoch_ms: int) -> str:
+    return datetime.fromtimestamp(epoch_ms / 1000, tz=UTC).strftime("%Y-%m-%d %H:%M")
+
+
+def window_starts(client: redis.Redis, window: str, dimension: str, value: str) -> list[int]:
+    """Window starts (epoch ms) written for this view, newest first."""
+    return [int(m) * 60_000 for m in client.zrevrange(index_key(window, dimension, value), 0, -1)]
+
+
+def read_topk(client: redis.Redis, window: str, dimension: str, value: str, start_ms: int, k: int) -> StoredTopK | None:
+    """The stored top-``k`` of one window, with bounds; None if absent (never written, or expired)."""
+    key = window_key(window, dimension, value, start_ms)
+    with client.pipeline(transaction=True) as pipe:
+        pipe.zrevrange(key, 0, k - 1, withscores=True)
+        pipe.hgetall(f"{key}:meta")
+        pipe.hgetall(f"{key}:bounds")
+        ranked, meta, bounds = pipe.execute()
+    if not meta:
+        return None
+    items = []
+    for item, score in ranked:
+        lower, upper = (int(b) for b in bounds[item].split(","))
+        items.append(ItemCount(item, int(score), lower, upper))
+    return StoredTopK(
+        window, dimension, value, int(meta["windowStart"]), int(meta["windowEnd"]),
+        int(meta["totalEvents"]), int(meta["errorBound"]), items,
+    )  # fmt: skip

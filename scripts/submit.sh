@@ -1,0 +1,46 @@
+#!/usr/bin/env bash
+# Run the top-K job on a standalone Flink cluster from the pip-installed PyFlink.
+#
+#   scripts/submit.sh cluster-start | cluster-stop      local standalone cluster (PIDs in .local/flink/pids)
+#   scripts/submit.sh run [job flags]                   submit detached: flink run -d -py jobs/topk_job.py
+#   scripts/submit.sh list                              running and scheduled jobs
+#   scripts/submit.sh stop JOB_ID                       stop with a savepoint (into the configured savepoint dir)
+#   scripts/submit.sh resume SAVEPOINT [job flags]      submit again from a savepoint
+#   scripts/submit.sh cancel JOB_ID
+#
+# Cluster settings: conf/flink-conf.yaml. Job flags: python -m jobs.topk_job --help.
+set -euo pipefail
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+VENV=${TOPK_VENV:-$ROOT/.venv}
+PY=$VENV/bin/python
+PF=$("$PY" -c 'import pyflink,os;print(os.path.dirname(pyflink.__file__))')
+export FLINK_CONF_DIR=${FLINK_CONF_DIR:-$ROOT/.local/flink/conf}
+export FLINK_LOG_DIR=${FLINK_LOG_DIR:-$ROOT/.local/flink/log}
+export FLINK_PID_DIR=${FLINK_PID_DIR:-$ROOT/.local/flink/pids}
+
+prepare_conf() {  # Flink's own log configs + our settings as config.yaml
+  mkdir -p "$FLINK_CONF_DIR" "$FLINK_LOG_DIR" "$FLINK_PID_DIR" "$ROOT/.local"
+  cp "$PF"/conf/log4j*.properties "$PF"/conf/logback*.xml "$FLINK_CONF_DIR"/ 2>/dev/null || true
+  TOPK_ROOT=$ROOT TOPK_PYTHON=$PY "$PY" - "$ROOT/conf/flink-conf.yaml" "$FLINK_CONF_DIR/config.yaml" <<'PYEOF'
+import os, sys
+text = open(sys.argv[1]).read()
+for var in ("TOPK_ROOT", "TOPK_PYTHON"):
+    text = text.replace("${%s}" % var, os.environ[var])
+open(sys.argv[2], "w").write(text)
+PYEOF
+}
+
+flink() { "$PF/bin/flink" "$@"; }
+job=(-py "$ROOT/jobs/topk_job.py")
+
+cmd=${1:-}; shift || true
+case $cmd in
+  cluster-start) prepare_conf; "$PF/bin/start-cluster.sh" ;;
+  cluster-stop) "$PF/bin/stop-cluster.sh" ;;
+  run) prepare_conf; "$PY" -m jobs.settings_check "$@"; flink run -d "${job[@]}" "$@" ;;
+  list) flink list ;;
+  stop) flink stop "$1" ;;  # savepoint into execution.checkpointing.savepoint-dir
+  resume) sp=$1; shift; prepare_conf; "$PY" -m jobs.settings_check "$@"; flink run -d -s "$sp" "${job[@]}" "$@" ;;
+  cancel) flink cancel "$1" ;;
+  *) sed -n '2,11p' "$0"; exit 2 ;;
+esac
