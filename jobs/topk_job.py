@@ -16,12 +16,12 @@ from pyflink.table import StreamTableEnvironment
 
 from connectors.cassandra_store import CassandraWriter
 from connectors.dead_letter_sink import dead_letter_sink
-from connectors.kafka_jars import kafka_jar_urls
 from connectors.kafka_tables import create_raw_events
 from connectors.redis_sink import RedisWriter
+from jobs.jars import job_jar_urls
 from jobs.settings import JobSettings, parse_args
 from udfs.dead_letters import ORIGINAL_KAFKA_TIME, DeadLetterEnvelope
-from udfs.parse_events import computed_columns, create_parsed_views
+from udfs.parse_events import computed_columns, create_parsed_views, register_functions
 from udfs.route import COUNTS, DEAD_LETTER, routed_table
 from udfs.topk_window import TopKWindowFunction
 
@@ -41,12 +41,13 @@ def environment(settings: JobSettings) -> tuple[StreamExecutionEnvironment, Stre
         conf.set_string("execution.checkpointing.dir", settings.checkpoint_dir)
     env = StreamExecutionEnvironment.get_execution_environment(conf)
     env.set_parallelism(settings.parallelism)
-    env.add_jars(*kafka_jar_urls())
+    env.add_jars(*job_jar_urls())
     return env, StreamTableEnvironment.create(env)
 
 
 def build(settings: JobSettings) -> StreamExecutionEnvironment:
     env, t_env = environment(settings)
+    register_functions(t_env)
     create_raw_events(t_env, settings, computed_columns(settings))
     create_parsed_views(t_env, settings)
     routed = t_env.to_data_stream(routed_table(t_env, settings))

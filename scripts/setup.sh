@@ -1,13 +1,13 @@
 #!/usr/bin/env bash
-# Install everything the project needs on a fresh Debian 12 machine (idempotent):
-# Java 17 and redis-server (apt), the venv with PyFlink and the project, and the Kafka connector jars.
+# Install everything the project needs on a fresh Debian 12 machine (idempotent): a JDK 17 and
+# redis-server (apt), the venv with PyFlink and the project, the Kafka connector jars, our UDF jar.
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 VENV=${TOPK_VENV:-$ROOT/.venv}
 JARS=${TOPK_JARS_DIR:-$ROOT/.jars}
 
 need_apt=()
-command -v java >/dev/null || need_apt+=(openjdk-17-jre-headless)
+command -v javac >/dev/null || need_apt+=(openjdk-17-jdk-headless)
 command -v redis-server >/dev/null || need_apt+=(redis-server)
 if [[ ${#need_apt[@]} -gt 0 ]]; then
   SUDO=$([[ $(id -u) -eq 0 ]] && echo "" || echo sudo)
@@ -28,5 +28,13 @@ if [[ ! -f "$JARS/flink-connector-kafka.jar" || ! -f "$JARS/kafka-clients.jar" ]
   mkdir -p "$JARS"
   unzip -q -o -j "$tmp"/*.whl pyflink/lib/flink-connector-kafka.jar pyflink/lib/kafka-clients.jar -d "$JARS"
   rm -rf "$tmp"
+fi
+# Our JVM functions (udfs/jvm), compiled against the installed Flink: rebuilt when a source is newer.
+UDF_JAR=$JARS/topk-udfs.jar
+if [[ ! -f "$UDF_JAR" ]] || [[ -n $(find "$ROOT/udfs/jvm" -name '*.java' -newer "$UDF_JAR") ]]; then
+  PF=$("$VENV/bin/python" -c 'import pyflink,os;print(os.path.dirname(pyflink.__file__))')
+  build=$(mktemp -d)
+  javac -nowarn --release 17 -cp "$PF/lib/*" -d "$build" $(find "$ROOT/udfs/jvm" -name '*.java')
+  mkdir -p "$JARS" && jar cf "$UDF_JAR" -C "$build" . && rm -rf "$build"
 fi
 echo "setup done: venv $VENV, jars $JARS"

@@ -17,8 +17,7 @@ def create_window_counts(t_env: StreamTableEnvironment, settings: JobSettings) -
     """View ``window_counts``: dim, val, counts (JSON), window_time."""
     parts = ["SELECT event_time, item, weight, 'all' AS dim, 'all' AS val FROM valid_events"]
     parts += [
-        f"SELECT event_time, item, weight, '{d}', `{d}` FROM valid_events "
-        f"WHERE `{d}` IS NOT NULL AND CHAR_LENGTH(`{d}`) <= {settings.max_item_length}"
+        f"SELECT event_time, item, weight, '{d}', `{d}` FROM valid_events WHERE `{d}` IS NOT NULL"
         for d in settings.dimensions
     ]
     t_env.execute_sql("CREATE TEMPORARY VIEW dimensioned AS " + " UNION ALL ".join(parts))

@@ -1,0 +1,136 @@
+package topk.udfs;
+
+import java.nio.ByteBuffer;
+import java.nio.charset.CharacterCodingException;
+import java.nio.charset.CodingErrorAction;
+import java.nio.charset.StandardCharsets;
+import java.time.Instant;
+import java.time.OffsetDateTime;
+import java.time.format.DateTimeParseException;
+import java.util.HashMap;
+import java.util.Map;
+
+import org.apache.flink.shaded.jackson2.com.fasterxml.jackson.databind.JsonNode;
+import org.apache.flink.shaded.jackson2.com.fasterxml.jackson.databind.ObjectMapper;
+import org.apache.flink.table.annotation.DataTypeHint;
+import org.apache.flink.table.functions.ScalarFunction;
+import org.apache.flink.types.Row;
+
+/**
+ * Parses and validates one raw event in a single pass (the rules are documented in
+ * udfs/parse_events.py). Returns reason (null when valid), item, weight, event time in epoch ms
+ * (0 when invalid, so a bad record never moves the watermark) and the requested dimensions.
+ */
+public class ParseEvent extends ScalarFunction {
+    private static final ObjectMapper JSON = new ObjectMapper();
+    private static final Map<String, String> ITEM_FIELDS = Map.of(
+            "page_view", "url", "product_view", "productId", "search", "query", "generic", "itemId");
+    private static final String ROW_TYPE =
+            "ROW<reason STRING, item STRING, weight BIGINT, event_ms BIGINT, dims MAP<STRING, STRING>>";
+
+    @DataTypeHint(ROW_TYPE)
+    public Row eval(byte[] value, @DataTypeHint("TIMESTAMP_LTZ(3)") Instant kafkaTs, String dimensions,
+            Integer maxItemLength, Long maxWeight, Long maxPastMs, Long maxFutureMs) {
+        String text;
+        try {
+            text = StandardCharsets.UTF_8.newDecoder()
+                    .onMalformedInput(CodingErrorAction.REPORT)
+                    .onUnmappableCharacter(CodingErrorAction.REPORT)
+                    .decode(ByteBuffer.wrap(value)).toString();
+        } catch (CharacterCodingException e) {
+            return rejected("not_utf8");
+        }
+        JsonNode root;
+        try {
+            root = JSON.readTree(text);
+        } catch (Exception e) {
+            return rejected("invalid_json");
+        }
+        if (root == null || !root.isObject()) {
+            return rejected(root == null ? "invalid_json" : "not_an_object");
+        }
+        JsonNode metadata = root.path("metadata");
+        JsonNode payload = root.path("payload");
+        String eventType = scalar(metadata.get("eventType"));
+        String field = ITEM_FIELDS.get(eventType == null ? "generic" : eventType);
+        if (field == null) {
+            return rejected("unknown_event_type");
+        }
+        String item = scalar(payload.get(field));
+        if (item == null || item.isEmpty()) {
+            return rejected("missing_item");
+        }
+        if (item.codePointCount(0, item.length()) > maxItemLength) {
+            return rejected("item_too_long");
+        }
+        Long weight = weight(payload.get("weight"), maxWeight);
+        if (weight == null) {
+            return rejected("bad_weight");
+        }
+        JsonNode ts = metadata.get("timestamp");
+        if (ts == null || ts.isNull()) {
+            return rejected("missing_timestamp");
+        }
+        Long eventMs = epochMillis(ts);
+        if (eventMs == null) {
+            return rejected("bad_timestamp");
+        }
+        long kafkaMs = kafkaTs.toEpochMilli();
+        if (eventMs < kafkaMs - maxPastMs || eventMs > kafkaMs + maxFutureMs) {
+            return rejected("timestamp_out_of_range");
+        }
+        Map<String, String> dims = new HashMap<>();
+        for (String name : dimensions.split(",")) {
+            String v = scalar(payload.get(name));
+            if (!name.isEmpty() && v != null && v.codePointCount(0, v.length()) <= maxItemLength) {
+                dims.put(name, v);
+            }
+        }
+        return Row.of(null, item, weight, eventMs, dims);
+    }
+
+    private static Row rejected(String reason) {
+        return Row.of(reason, null, null, 0L, null);
+    }
+
+    /** Text of a string or number; null for missing, null, objects, arrays and booleans. */
+    private static String scalar(JsonNode node) {
+        if (node == null || !(node.isTextual() || node.isNumber())) {
+            return null;
+        }
+        return node.asText();
+    }
+
+    /** 1 when absent; the value when an integer (or digit string) in 1..max; else null. */
+    private static Long weight(JsonNode node, long max) {
+        if (node == null || node.isNull()) {
+            return 1L;
+        }
+        Long w = null;
+        if (node.isIntegralNumber() && node.canConvertToLong()) {
+            w = node.asLong();
+        } else if (node.isTextual() && node.asText().matches("[1-9][0-9]{0,17}")) {
+            w = Long.parseLong(node.asText());
+        }
+        return w != null && w >= 1 && w <= max ? w : null;
+    }
+
+    /** Epoch milliseconds (a number or digit string) or ISO-8601 with a zone; else null. */
+    private static Long epochMillis(JsonNode node) {
+        if (node.isIntegralNumber() && node.canConvertToLong()) {
+            return node.asLong();
+        }
+        if (!node.isTextual()) {
+            return null;
+        }
+        String s = node.asText();
+        if (s.matches("[0-9]{1,15}")) {
+            return Long.parseLong(s);
+        }
+        try {
+            return OffsetDateTime.parse(s).toInstant().toEpochMilli();
+        } catch (DateTimeParseException e) {
+            return null;
+        }
+    }
+}
