@@ -57,7 +57,7 @@ class TopKWindowFunction(KeyedProcessFunction):
     def on_timer(self, timestamp: int, ctx: KeyedProcessFunction.OnTimerContext) -> Iterator[WindowResult]:
         dimension, value = ctx.get_current_key()
         end = timestamp + 1
-        for wid, blob in list(self.sketches.items()):
+        for wid in list(self.sketches.keys()):
             label, start_text = wid.split(":")
             w, start = self.windows.get(label), int(start_text)
             if w is None:  # window size removed from the configuration since the savepoint
@@ -65,7 +65,7 @@ class TopKWindowFunction(KeyedProcessFunction):
                 continue
             if not w.is_all_time and start + w.size_ms != end:
                 continue
-            yield self._result(w, dimension, value, start, end, HeavyHittersSketch.deserialize(blob))
+            yield self._result(w, dimension, value, start, end, HeavyHittersSketch.deserialize(self.sketches.get(wid)))
             if not w.is_all_time:
                 self.sketches.remove(wid)
 

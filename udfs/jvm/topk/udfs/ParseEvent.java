@@ -9,6 +9,7 @@ import java.time.OffsetDateTime;
 import java.time.format.DateTimeParseException;
 import java.util.HashMap;
 import java.util.Map;
+import java.util.regex.Pattern;
 
 import org.apache.flink.shaded.jackson2.com.fasterxml.jackson.databind.JsonNode;
 import org.apache.flink.shaded.jackson2.com.fasterxml.jackson.databind.ObjectMapper;
@@ -25,6 +26,8 @@ public class ParseEvent extends ScalarFunction {
     private static final ObjectMapper JSON = new ObjectMapper();
     private static final Map<String, String> ITEM_FIELDS = Map.of(
             "page_view", "url", "product_view", "productId", "search", "query", "generic", "itemId");
+    private static final Pattern DIGITS = Pattern.compile("[0-9]{1,15}");
+    private static final Pattern POSITIVE = Pattern.compile("[1-9][0-9]{0,17}");
     private static final String ROW_TYPE =
             "ROW<reason STRING, item STRING, weight BIGINT, event_ms BIGINT, dims MAP<STRING, STRING>>";
 
@@ -109,7 +112,7 @@ public class ParseEvent extends ScalarFunction {
         Long w = null;
         if (node.isIntegralNumber() && node.canConvertToLong()) {
             w = node.asLong();
-        } else if (node.isTextual() && node.asText().matches("[1-9][0-9]{0,17}")) {
+        } else if (node.isTextual() && POSITIVE.matcher(node.asText()).matches()) {
             w = Long.parseLong(node.asText());
         }
         return w != null && w >= 1 && w <= max ? w : null;
@@ -124,7 +127,7 @@ public class ParseEvent extends ScalarFunction {
             return null;
         }
         String s = node.asText();
-        if (s.matches("[0-9]{1,15}")) {
+        if (DIGITS.matcher(s).matches()) {
             return Long.parseLong(s);
         }
         try {
