@@ -6,7 +6,11 @@ Tables (keyspace configurable)::
     window_summaries  ((window_size, dimension, dim_value, bucket), window_start DESC)
                       -> window_end, total_events, error_bound, k, capacity, summary blob
 
-``bucket`` caps a partition at 1440 windows: ``window_start - window_start % (1440 * size)``.
+    exact_counts      ((dimension, dim_value, bucket), window_start, item) -> count
+                      (only with --exact-counts: every item of every finest window, exactly)
+
+``bucket`` caps a partition at 1440 windows, ``window_start - window_start % (1440 * size)``, or
+at 60 finest windows for ``exact_counts``.
 Rows are keyed by window, so writing a window again overwrites it (idempotent).
 
 The CQL stays within what Cassandra 1.2 (used in local tests) and 4/5 both accept: no
@@ -16,6 +20,7 @@ The CQL stays within what Cassandra 1.2 (used in local tests) and 4/5 both accep
 from __future__ import annotations
 
 import contextlib
+import json
 from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime
 
@@ -23,11 +28,13 @@ from cassandra import AlreadyExists, ConsistencyLevel
 from cassandra.cluster import EXEC_PROFILE_DEFAULT, Cluster, ExecutionProfile, Session
 from cassandra.concurrent import execute_concurrent_with_args
 from cassandra.policies import RoundRobinPolicy
+from pyflink.common import Row
 from pyflink.datastream import FlatMapFunction, RuntimeContext
 
 from udfs.window_result import WindowResult
 
 BUCKET_WINDOWS = 1440
+EXACT_BUCKET_WINDOWS = 60
 
 SCHEMA = (
     """CREATE TABLE {ks}.topk_items (
@@ -39,6 +46,9 @@ SCHEMA = (
          window_end timestamp, total_events bigint, error_bound bigint, k int, capacity int, summary blob,
          PRIMARY KEY ((window_size, dimension, dim_value, bucket), window_start))
        WITH CLUSTERING ORDER BY (window_start DESC)""",
+    """CREATE TABLE {ks}.exact_counts (
+         dimension text, dim_value text, bucket timestamp, window_start timestamp, item text, count bigint,
+         PRIMARY KEY ((dimension, dim_value, bucket), window_start, item))""",
 )
 
 
@@ -64,29 +74,36 @@ def to_datetime(epoch_ms: int) -> datetime:
     return datetime.fromtimestamp(epoch_ms / 1000, tz=UTC)
 
 
-def bucket_of(window_start: int, window_ms: int) -> int:
-    return window_start - window_start % (BUCKET_WINDOWS * window_ms) if window_ms else 0
+def bucket_of(window_start: int, window_ms: int, windows: int = BUCKET_WINDOWS) -> int:
+    return window_start - window_start % (windows * window_ms) if window_ms else 0
 
 
-class CassandraWriter(FlatMapFunction):
-    """Writes each ``WindowResult`` with prepared statements; emits nothing."""
+class _CassandraFunction(FlatMapFunction):
+    """Holds a session (schema ensured) for one operator instance."""
 
-    def __init__(
-        self,
-        hosts: Sequence[str],
-        port: int,
-        keyspace: str,
-        protocol_version: int | None,
-        window_sizes_ms: dict[str, int],
-    ) -> None:
+    def __init__(self, hosts: Sequence[str], port: int, keyspace: str, protocol_version: int | None) -> None:
         self.hosts, self.port, self.keyspace = list(hosts), port, keyspace
         self.protocol_version = protocol_version
-        self.window_sizes_ms = window_sizes_ms
         self.cluster: Cluster | None = None
 
     def open(self, runtime_context: RuntimeContext) -> None:
         self.cluster, self.session = connect(self.hosts, self.port, self.protocol_version)
         ensure_schema(self.session, self.keyspace)
+
+    def close(self) -> None:
+        if self.cluster is not None:
+            self.cluster.shutdown()
+
+
+class CassandraWriter(_CassandraFunction):
+    """Writes each ``WindowResult`` with prepared statements; emits nothing."""
+
+    def __init__(self, *connection: object, window_sizes_ms: dict[str, int]) -> None:
+        super().__init__(*connection)
+        self.window_sizes_ms = window_sizes_ms
+
+    def open(self, runtime_context: RuntimeContext) -> None:
+        super().open(runtime_context)
         ks = self.keyspace
         self.insert_item = self.session.prepare(
             f"INSERT INTO {ks}.topk_items (window_size, dimension, dim_value, window_start, rank, item, "
@@ -121,6 +138,24 @@ class CassandraWriter(FlatMapFunction):
         )
         return iter(())
 
-    def close(self) -> None:
-        if self.cluster is not None:
-            self.cluster.shutdown()
+
+class ExactCountsWriter(_CassandraFunction):
+    """Writes the exact item counts of each finest window (rows of ``udfs.route``); emits nothing."""
+
+    def __init__(self, *connection: object, base_window_ms: int) -> None:
+        super().__init__(*connection)
+        self.base_window_ms = base_window_ms
+
+    def open(self, runtime_context: RuntimeContext) -> None:
+        super().open(runtime_context)
+        self.insert = self.session.prepare(
+            f"INSERT INTO {self.keyspace}.exact_counts (dimension, dim_value, bucket, window_start, item, count) "
+            "VALUES (?, ?, ?, ?, ?, ?)"
+        )
+
+    def flat_map(self, row: Row) -> Iterator[None]:
+        start = row.row_time.to_epoch_milli() + 1 - self.base_window_ms
+        part = (row.dim, row.val, to_datetime(bucket_of(start, self.base_window_ms, EXACT_BUCKET_WINDOWS)))
+        rows = [(*part, to_datetime(start), item, count) for item, count in json.loads(row.counts).items()]
+        execute_concurrent_with_args(self.session, self.insert, rows, concurrency=64)  # raises on error
+        return iter(())

@@ -6,6 +6,7 @@ window start in epoch minutes S (0 for the all-time view)::
     topk:W:D:V:S          ZSET  item -> estimated count        (read with ZREVRANGE ... WITHSCORES)
     topk:W:D:V:S:meta     HASH  windowStart, windowEnd, k, totalEvents, errorBound, capacity, lastUpdated
     topk:W:D:V:S:bounds   HASH  item -> "lower,upper"          (guaranteed bounds on the true count)
+    topk:W:D:V:S:summary  STRING the serialized sketch (sketches.HeavyHittersSketch), for range merges
     topk:W:D:V:index      ZSET  S -> S                         (the windows written, for range queries)
 
 A rewrite replaces the whole window (DEL then ZADD), so replays are idempotent.
@@ -40,10 +41,11 @@ def ttl_seconds(window_ms: int) -> int | None:
     return max(MIN_TTL_S, TTL_WINDOWS * window_ms // 1000) if window_ms else None
 
 
-def connect(url: str) -> redis.Redis:
+def connect(url: str, decode_responses: bool = True) -> redis.Redis:
+    """A client that retries with backoff; ``decode_responses=False`` to read summaries (bytes)."""
     retry = Retry(ExponentialBackoff(cap=10, base=0.1), retries=10)
     return redis.Redis.from_url(
-        url, retry=retry, retry_on_error=[redis.ConnectionError, redis.TimeoutError], decode_responses=True
+        url, retry=retry, retry_on_error=[redis.ConnectionError, redis.TimeoutError], decode_responses=decode_responses
     )
 
 
@@ -65,9 +67,10 @@ def write_result(client: redis.Redis, r: WindowResult, window_ms: int) -> None:
             pipe.zadd(key, {i.item: i.estimate for i in r.items})
             pipe.hset(f"{key}:bounds", mapping={i.item: f"{i.lower_bound},{i.upper_bound}" for i in r.items})
         pipe.hset(f"{key}:meta", mapping=meta)
+        pipe.set(f"{key}:summary", r.summary)
         pipe.zadd(index_key(r.window, r.dimension, r.value), {str(r.window_start // 60_000): r.window_start // 60_000})
         if ttl:
-            for k in (key, f"{key}:bounds", f"{key}:meta"):
+            for k in (key, f"{key}:bounds", f"{key}:meta", f"{key}:summary"):
                 pipe.expire(k, ttl)
         pipe.execute()
 

@@ -65,6 +65,7 @@ class JobSettings:
     checkpoint_interval_ms: int = 10_000
     parallelism: int = 1
     bounded: bool = False
+    exact_counts: bool = False
 
     @property
     def base_window(self) -> WindowSpec:
@@ -127,6 +128,11 @@ def parse_args(argv: Sequence[str] | None = None) -> JobSettings:
     p.add_argument("--checkpoint-interval-ms", type=int, default=d.checkpoint_interval_ms)
     p.add_argument("--parallelism", type=int, default=d.parallelism)
     p.add_argument("--bounded", action="store_true", help="stop at the topic's end offsets at start-up")
+    p.add_argument(
+        "--exact-counts",
+        action="store_true",
+        help="also store every item's exact count per finest window in Cassandra (exact range queries)",
+    )
     a = p.parse_args(argv)
     return JobSettings(
         bootstrap_servers=a.bootstrap_servers,
@@ -154,4 +160,5 @@ def parse_args(argv: Sequence[str] | None = None) -> JobSettings:
         checkpoint_interval_ms=a.checkpoint_interval_ms,
         parallelism=a.parallelism,
         bounded=a.bounded,
+        exact_counts=a.exact_counts,
     ).validate()

@@ -14,7 +14,7 @@ from pyflink.datastream import StreamExecutionEnvironment
 from pyflink.datastream.connectors import Sink
 from pyflink.table import StreamTableEnvironment
 
-from connectors.cassandra_store import CassandraWriter
+from connectors.cassandra_store import CassandraWriter, ExactCountsWriter
 from connectors.dead_letter_sink import dead_letter_sink
 from connectors.kafka_tables import create_raw_events
 from connectors.redis_sink import RedisWriter
@@ -57,21 +57,24 @@ def build(settings: JobSettings) -> StreamExecutionEnvironment:
     ).name("dead-letters").sink_to(dead_letter_sink(settings))
 
     sizes = {w.label: w.size_ms for w in settings.windows}
+    batches = routed.filter(lambda row: row.kind == COUNTS)
     results = (
-        routed.filter(lambda row: row.kind == COUNTS)
-        .key_by(lambda row: (row.dim, row.val), key_type=Types.TUPLE([Types.STRING(), Types.STRING()]))
+        batches.key_by(lambda row: (row.dim, row.val), key_type=Types.TUPLE([Types.STRING(), Types.STRING()]))
         .process(TopKWindowFunction(settings))
         .name("topk-sketches")
     )
     results.flat_map(RedisWriter(settings.redis_url, sizes)).name("redis-sink").sink_to(Sink(DISCARD))
-    cassandra = CassandraWriter(
+    cassandra = (
         settings.cassandra_hosts,
         settings.cassandra_port,
         settings.cassandra_keyspace,
         settings.cassandra_protocol_version,
-        sizes,
     )
-    results.flat_map(cassandra).name("cassandra-sink").sink_to(Sink(DISCARD))
+    results.flat_map(CassandraWriter(*cassandra, window_sizes_ms=sizes)).name("cassandra-sink").sink_to(Sink(DISCARD))
+    if settings.exact_counts:
+        batches.flat_map(ExactCountsWriter(*cassandra, base_window_ms=settings.base_window.size_ms)).name(
+            "exact-counts-sink"
+        ).sink_to(Sink(DISCARD))
     return env
 
 

@@ -1,20 +1,26 @@
 #!/usr/bin/env bash
 # End to end on this machine: install what is missing, start the local servers (broker, Redis,
 # Cassandra), produce a skewed stream, run the job on a local Flink MiniCluster, then print the
-# top-K from Redis next to the exact counts. Stops the servers it started.
-# env: DEMO_EVENTS (default 40000), DEMO_UNIVERSE (20000), DEMO_SKEW (1.1), DEMO_SPAN_MS (7200000)
+# top-K from Redis next to the exact counts, and range queries through the REST API. Stops what it started.
+# env: DEMO_EVENTS (default 40000), DEMO_UNIVERSE (20000), DEMO_SKEW (1.1), DEMO_SPAN_MS (7200000),
+#      DEMO_API_PORT (8080)
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 cd "$ROOT"
 PY=${TOPK_VENV:-$ROOT/.venv}/bin/python
 EVENTS=${DEMO_EVENTS:-40000}; UNIVERSE=${DEMO_UNIVERSE:-20000}; SKEW=${DEMO_SKEW:-1.1}; SPAN=${DEMO_SPAN_MS:-7200000}
+API_PORT=${DEMO_API_PORT:-8080}; API=http://127.0.0.1:$API_PORT
 
 bash scripts/setup.sh
 started=()
 for s in kafka redis cassandra; do
   bash scripts/servers.sh status "$s" | grep -q running || started+=("$s")
 done
-cleanup() { [[ ${#started[@]} -eq 0 ]] || bash scripts/servers.sh stop "${started[@]}"; }
+api_pid=
+cleanup() {
+  [[ -z $api_pid ]] || kill "$api_pid" 2>/dev/null || true
+  [[ ${#started[@]} -eq 0 ]] || bash scripts/servers.sh stop "${started[@]}"
+}
 trap cleanup EXIT
 [[ ${#started[@]} -eq 0 ]] || bash scripts/servers.sh start "${started[@]}"
 
@@ -28,9 +34,25 @@ echo "== producing $EVENTS events (Zipf $SKEW over $UNIVERSE ranks x 4 event typ
 "$PY" -m generator.produce --topic "$TOPIC" "${STREAM[@]}"
 echo "== running the job (local MiniCluster, bounded: stops at the end of the topic)"
 "$PY" -m jobs.topk_job --bounded --topic "$TOPIC" --dead-letter-topic "$TOPIC-dlq" --group-id "$TOPIC" \
-  --k 10 --checkpoint-dir "file://$ROOT/.local/checkpoints" --cassandra-protocol-version 1
+  --k 10 --exact-counts --checkpoint-dir "file://$ROOT/.local/checkpoints" --cassandra-protocol-version 1
 echo "== the query side: newest 1h top-10 for region=eu-west, from Redis"
 "$PY" -m query --window 1h --dimension region --value eu-west --k 10
 echo "== stored top-10 per hour (Redis) next to exact counts"
 "$PY" -m generator.verify --window 1h --k 10 "${STREAM[@]}"
 echo "== Redis keys look like:  redis-cli ZREVRANGE topk:1h:all:all:$((START / 60000)) 0 9 WITHSCORES"
+
+echo "== the REST API (python -m query.api, OpenAPI at $API/docs): range queries merging stored windows"
+"$PY" -m query.api --port "$API_PORT" --cassandra-protocol-version 1 --topic "$TOPIC" >"$ROOT/.local/api.log" 2>&1 &
+api_pid=$!
+for _ in $(seq 60); do curl -sf "$API/health/ready" >/dev/null && break; sleep 1; done
+FROM=$((START + SPAN - 4500000)); TO=$((START + SPAN))  # 15 minute windows + an hour window
+show() {
+  echo "GET $1"
+  curl -sf "$API$1" | jq -r '.metadata as $m
+    | "\($m.accuracy): [\($m.start), \($m.end)) from \($m.windows_merged) stored windows, \($m.total_events) events, counts within +\($m.error_bound)",
+      (.results[] | "  \(.rank). \(.item)  \(.count)  true count in [\(.lower_bound), \(.upper_bound)]")'
+}
+show "/api/v1/topk/historical?k=5&start=$FROM&end=$TO&dimension=region&value=eu-west"
+show "/api/v1/topk/historical?k=5&start=$FROM&end=$TO&dimension=region&value=eu-west&mode=exact"
+show "/api/v1/count/item-1?start=$FROM&end=$TO"
+echo "== API metrics: curl $API/metrics"

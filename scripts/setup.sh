@@ -9,6 +9,8 @@ JARS=${TOPK_JARS_DIR:-$ROOT/.jars}
 need_apt=()
 command -v javac >/dev/null || need_apt+=(openjdk-17-jdk-headless)
 command -v redis-server >/dev/null || need_apt+=(redis-server)
+command -v curl >/dev/null || need_apt+=(curl)
+command -v jq >/dev/null || need_apt+=(jq)  # the demo reads the REST API with them
 if [[ ${#need_apt[@]} -gt 0 ]]; then
   SUDO=$([[ $(id -u) -eq 0 ]] && echo "" || echo sudo)
   $SUDO apt-get update -qq && $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need_apt[@]}" >/dev/null

@@ -43,10 +43,10 @@ def run_id() -> str:
     return uuid.uuid4().hex[:8]
 
 
-@pytest.fixture
-def run_job(servers: Servers, tmp_path: Path) -> Callable[..., None]:
+@pytest.fixture(scope="session")
+def run_job(servers: Servers, tmp_path_factory: pytest.TempPathFactory) -> Callable[..., None]:
     """Runs the job on a local MiniCluster until the bounded source ends."""
-    return lambda *args: _run_job(servers, tmp_path.as_uri() + "/checkpoints", *args)
+    return lambda *args: _run_job(servers, tmp_path_factory.mktemp("job").as_uri() + "/checkpoints", *args)
 
 
 def _run_job(servers: Servers, checkpoint_dir: str, *args: str, timeout: int = 900) -> None:

@@ -1,0 +1,246 @@
+"""The REST query API (FastAPI). OpenAPI at /openapi.json, docs at /docs.
+
+python -m query.api --port 8080 [--windows 1m,1h,1d,all] [--api-token T] [--rate-limit-per-minute 600]
+"""
+
+import argparse
+import re
+import time
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Annotated, Literal
+
+import uvicorn
+from cassandra.cluster import NoHostAvailable
+from fastapi import Depends, FastAPI, HTTPException, Path, Query, Request
+from fastapi.responses import JSONResponse, PlainTextResponse
+from kafka import KafkaProducer
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram, generate_latest
+from pydantic import BaseModel, Field
+from redis.exceptions import RedisError
+
+from connectors.cassandra_store import connect as cassandra_connect
+from connectors.redis_sink import connect as redis_connect
+from jobs.settings import WindowSpec, parse_window
+from query.engine import APPROXIMATE, Answer, TopKQueries
+
+NAME = r"^[A-Za-z0-9_.:\-]{1,256}$"
+
+
+@dataclass(frozen=True)
+class ApiConfig:
+    windows: tuple[WindowSpec, ...]
+    max_k: int = 1024
+    topic: str = "events"
+    api_token: str = ""  # empty: no auth
+    rate_limit_per_minute: int = 0  # 0: unlimited
+
+
+class EventMetadata(BaseModel):
+    eventId: str | None = Field(None, max_length=256)
+    eventType: Literal["page_view", "product_view", "search", "generic"] = "generic"
+    source: str | None = Field(None, max_length=256)
+    timestamp: int | str
+
+
+class Event(BaseModel):
+    metadata: EventMetadata
+    payload: dict[str, str | int | float]
+
+
+def iso(ms: int) -> str:
+    return datetime.fromtimestamp(ms / 1000, tz=UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def parse_time(text: str, name: str) -> int:
+    """Epoch milliseconds or ISO-8601 (UTC when no offset is given)."""
+    if re.fullmatch(r"[0-9]{1,15}", text):
+        return int(text)
+    try:
+        parsed = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        raise HTTPException(400, f"{name}: not epoch ms or ISO-8601: {text!r}") from None
+    return int((parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)).timestamp() * 1000)
+
+
+def body(answer: Answer, dimension: str, value: str, **extra: object) -> dict:
+    return {
+        "results": [
+            {"rank": r, "item": i.item, "count": i.estimate, "lower_bound": i.lower_bound, "upper_bound": i.upper_bound}
+            for r, i in enumerate(answer.items, 1)
+        ],
+        "metadata": {
+            **extra,
+            "dimension": dimension,
+            "value": value,
+            "start": iso(answer.start),
+            "end": iso(answer.end),
+            "total_events": answer.total_events,
+            "error_bound": answer.error_bound,
+            "accuracy": answer.accuracy,
+            "windows_merged": len(answer.windows),
+            "generated_at": iso(answer.generated_at),
+        },
+    }
+
+
+class _RateLimiter:
+    """At most ``per_minute`` requests per client and calendar minute."""
+
+    def __init__(self, per_minute: int) -> None:
+        self.per_minute = per_minute
+        self.seen: dict[tuple[str, int], int] = defaultdict(int)
+
+    def allow(self, client: str) -> bool:
+        minute = int(time.time() // 60)
+        if len(self.seen) > 100_000:
+            self.seen = defaultdict(int, {k: v for k, v in self.seen.items() if k[1] == minute})
+        self.seen[(client, minute)] += 1
+        return self.seen[(client, minute)] <= self.per_minute
+
+
+def create_app(queries: TopKQueries, config: ApiConfig, producer: KafkaProducer | None = None) -> FastAPI:
+    app = FastAPI(title="Top-K heavy hitters", version="1")
+    windows = {w.label: w for w in config.windows}
+    registry = CollectorRegistry()
+    requests = Counter("topk_api_requests", "API requests", ["path", "status"], registry=registry)
+    latency = Histogram("topk_api_latency_seconds", "API latency", ["path"], registry=registry)
+    limiter = _RateLimiter(config.rate_limit_per_minute)
+
+    @app.middleware("http")
+    async def observe(request: Request, call_next):
+        started = time.perf_counter()
+        response = await call_next(request)
+        path = getattr(request.scope.get("route"), "path", "unmatched")  # the route template, not the raw URL
+        requests.labels(path, str(response.status_code)).inc()
+        latency.labels(path).observe(time.perf_counter() - started)
+        return response
+
+    @app.exception_handler(RedisError)
+    @app.exception_handler(NoHostAvailable)
+    async def backend_down(request: Request, exc: Exception) -> JSONResponse:
+        return JSONResponse({"detail": f"storage unavailable: {type(exc).__name__}"}, status_code=503)
+
+    def guard(request: Request) -> None:
+        client = request.client.host if request.client else "unknown"
+        if config.api_token:
+            if request.headers.get("authorization", "") != f"Bearer {config.api_token}":
+                raise HTTPException(401, "missing or wrong bearer token", headers={"WWW-Authenticate": "Bearer"})
+            client = config.api_token
+        if config.rate_limit_per_minute and not limiter.allow(client):
+            raise HTTPException(429, f"more than {config.rate_limit_per_minute} requests this minute")
+
+    K = Annotated[int, Query(ge=1, le=config.max_k)]
+    Dim = Annotated[str, Query(pattern=NAME)]
+    api = [Depends(guard)]
+
+    def window_of(label: str) -> WindowSpec:
+        if label not in windows:
+            raise HTTPException(400, f"unknown window {label!r}; stored windows: {', '.join(windows)}")
+        return windows[label]
+
+    def time_range(start: str, end: str) -> tuple[int, int]:
+        lo, hi = parse_time(start, "start"), parse_time(end, "end")
+        if lo >= hi:
+            raise HTTPException(400, "start must be before end")
+        return lo, hi
+
+    @app.get("/api/v1/topk", dependencies=api)
+    def topk(k: K = 10, window: str = "1h", dimension: Dim = "all", value: Dim = "all") -> dict:
+        """The newest stored window of a size: top-k items with bounds."""
+        window_of(window)
+        answer = queries.latest(k, window, dimension, value)
+        if answer is None:
+            raise HTTPException(404, f"no {window} window stored for {dimension}={value}")
+        return body(answer, dimension, value, window=window)
+
+    @app.get("/api/v1/topk/historical", dependencies=api)
+    def historical(
+        start: str,
+        end: str,
+        k: K = 10,
+        dimension: Dim = "all",
+        value: Dim = "all",
+        mode: Literal["approximate", "exact"] = APPROXIMATE,
+    ) -> dict:
+        """Top-k over any range: stored windows that tile it, merged. ``mode=exact`` sums exact counts
+        (needs the job's --exact-counts). ``start``/``end`` in the metadata are the covered interval."""
+        lo, hi = time_range(start, end)
+        answer = queries.range_topk(k, lo, hi, dimension, value, mode)
+        return body(answer, dimension, value, requested={"start": iso(lo), "end": iso(hi)})
+
+    @app.get("/api/v1/count/{item}", dependencies=api)
+    def count(
+        item: Annotated[str, Path(min_length=1, max_length=1024)],
+        start: str,
+        end: str,
+        dimension: Dim = "all",
+        value: Dim = "all",
+    ) -> dict:
+        """Bounds on one item's count over a range."""
+        lo, hi = time_range(start, end)
+        return body(queries.count(item, lo, hi, dimension, value), dimension, value)
+
+    @app.post("/api/v1/events", status_code=202, dependencies=api)
+    def post_event(event: Event) -> dict:
+        """Validate one event and send it to the job's Kafka topic."""
+        if producer is None:
+            raise HTTPException(503, "no Kafka producer configured")
+        producer.send(config.topic, event.model_dump_json(exclude_none=True).encode()).get(timeout=10)
+        return {"accepted": True, "topic": config.topic}
+
+    @app.get("/health/live")
+    def live() -> dict:
+        return {"status": "ok"}
+
+    @app.get("/health/ready")
+    def ready() -> JSONResponse:
+        checks = {}
+        try:
+            checks["redis"] = bool(queries.client.ping())
+        except RedisError:
+            checks["redis"] = False
+        try:
+            queries.session.execute("SELECT release_version FROM system.local")
+            checks["cassandra"] = True
+        except Exception:  # any driver error means not ready
+            checks["cassandra"] = False
+        return JSONResponse({"ready": all(checks.values()), **checks}, status_code=200 if all(checks.values()) else 503)
+
+    @app.get("/metrics")
+    def metrics() -> PlainTextResponse:
+        return PlainTextResponse(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
+
+    return app
+
+
+def main(argv: list[str] | None = None) -> None:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--host", default="127.0.0.1")
+    p.add_argument("--port", type=int, default=8080)
+    p.add_argument("--redis-url", default="redis://127.0.0.1:6379/0")
+    p.add_argument("--cassandra-hosts", default="127.0.0.1")
+    p.add_argument("--cassandra-port", type=int, default=9042)
+    p.add_argument("--cassandra-keyspace", default="topk")
+    p.add_argument("--cassandra-protocol-version", type=int, default=None)
+    p.add_argument("--windows", default="1m,1h,1d,all", help="the job's --windows")
+    p.add_argument("--capacity", type=int, default=1024, help="the job's --capacity: the largest k served")
+    p.add_argument("--bootstrap-servers", default="127.0.0.1:9092", help="for POST /api/v1/events")
+    p.add_argument("--topic", default="events")
+    p.add_argument("--api-token", default="", help="require 'Authorization: Bearer <token>' on /api/*")
+    p.add_argument("--rate-limit-per-minute", type=int, default=0, help="per client (token or address); 0: off")
+    a = p.parse_args(argv)
+    windows = tuple(parse_window(w.strip()) for w in a.windows.split(","))
+    _, session = cassandra_connect(a.cassandra_hosts.split(","), a.cassandra_port, a.cassandra_protocol_version)
+    queries = TopKQueries(
+        redis_connect(a.redis_url), redis_connect(a.redis_url, decode_responses=False), session,
+        a.cassandra_keyspace, list(windows),
+    )  # fmt: skip
+    config = ApiConfig(windows, a.capacity, a.topic, a.api_token, a.rate_limit_per_minute)
+    producer = KafkaProducer(bootstrap_servers=a.bootstrap_servers, acks="all")
+    uvicorn.run(create_app(queries, config, producer), host=a.host, port=a.port)
+
+
+if __name__ == "__main__":
+    main()

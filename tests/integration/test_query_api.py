@@ -1,0 +1,158 @@
+"""The query side over results the real job stored: range answers merged from many windows
+(approximate, capacity 64), exact mode from exact counts, count of one item, and the REST API's
+validation, auth and rate limit."""
+
+from __future__ import annotations
+
+import time
+from collections import Counter
+
+import pytest
+from fastapi.testclient import TestClient
+from kafka import KafkaConsumer
+
+from connectors.cassandra_store import connect as cassandra_connect
+from connectors.redis_sink import connect as redis_connect
+from generator.events import StreamSpec, encode, exact_counts, generate
+from generator.produce import ensure_topic, send
+from jobs.settings import parse_window
+from query.api import ApiConfig, create_app
+from query.engine import EXACT, TopKQueries
+
+pytestmark = pytest.mark.integration
+M, H = 60_000, 3_600_000
+K, CAPACITY = 8, 64  # the stream's 8th and 9th items are far apart (ranks 2 and 3 of each event type)
+WINDOWS = tuple(parse_window(w) for w in ("1m", "1h", "all"))
+
+
+@pytest.fixture(scope="module")
+def stored(servers, run_job):
+    """A 3-hour skewed stream through the real job; returns (spec, keyspace, events)."""
+    now = int(time.time() * 1000)
+    start = now - now % H - 4 * H
+    spec = StreamSpec(events=12_000, universe=1_000, skew=1.2, start_ms=start, span_ms=3 * H, seed=11)
+    events = list(generate(spec))
+    run_id = f"q{int(time.time())}"
+    ensure_topic(servers.bootstrap, run_id, partitions=1)
+    send(servers.bootstrap, run_id, [encode(e) for e in events])
+    run_job(
+        "--topic", run_id, "--dead-letter-topic", f"{run_id}-dlq", "--group-id", run_id,
+        "--windows", "1m,1h,all", "--dimensions", "region", "--k", str(K), "--capacity", str(CAPACITY),
+        "--cassandra-keyspace", run_id, "--exact-counts",
+    )  # fmt: skip
+    return spec, run_id, events
+
+
+@pytest.fixture(scope="module")
+def queries(servers, stored):
+    cluster, session = cassandra_connect(["127.0.0.1"], servers.cassandra_port, 1)
+    yield TopKQueries(
+        redis_connect(servers.redis_url), redis_connect(servers.redis_url, decode_responses=False), session,
+        stored[1], list(WINDOWS),
+    )  # fmt: skip
+    cluster.shutdown()
+
+
+def exact_range(events, lo, hi, dimension="all", value="all") -> Counter:
+    per_minute = exact_counts(iter(events), M, dimension, value)
+    return sum((c for s, c in per_minute.items() if lo <= s < hi), start=Counter())
+
+
+def top(counts, k):
+    return sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))[:k]
+
+
+def test_range_over_many_windows_gives_the_true_top_k_within_bounds(stored, queries):
+    spec, _, events = stored
+    lo, hi = spec.start_ms + 37 * M, spec.start_ms + 2 * H + 11 * M  # minutes, an hour, minutes
+    answer = queries.range_topk(K, lo, hi, "all", "all")
+    truth = exact_range(events, lo, hi)
+    assert (answer.start, answer.end) == (lo, hi)
+    assert len(answer.windows) == 23 + 1 + 11
+    assert answer.total_events == sum(truth.values())
+    assert answer.error_bound > 0, "capacity 64 should make this approximate"
+    assert {i.item for i in answer.items} == {x for x, _ in top(truth, K)}
+    for i in answer.items:
+        assert i.lower_bound <= truth[i.item] <= i.upper_bound
+        assert i.upper_bound - i.lower_bound <= answer.error_bound
+
+
+def test_exact_mode_equals_exact_counts(stored, queries):
+    spec, _, events = stored
+    lo, hi = spec.start_ms + 5 * M, spec.start_ms + 2 * H + 50 * M
+    answer = queries.range_topk(20, lo, hi, "region", "eu-west", mode=EXACT)
+    truth = exact_range(events, lo, hi, "region", "eu-west")
+    assert answer.accuracy == "exact" and answer.error_bound == 0
+    assert (answer.start, answer.end, len(answer.windows)) == (lo, hi, (hi - lo) // M)
+    assert [(i.item, i.estimate) for i in answer.items] == top(truth, 20)
+    assert answer.total_events == sum(truth.values())
+
+
+def test_count_of_one_item_is_within_bounds(stored, queries):
+    spec, _, events = stored
+    lo, hi = spec.start_ms, spec.start_ms + 3 * H
+    truth = exact_range(events, lo, hi)
+    for item in ("item-1", "query 2", "/page/40", "never-seen"):
+        c = queries.count(item, lo, hi, "all", "all").items[0]
+        assert c.lower_bound <= truth.get(item, 0) <= c.upper_bound, item
+
+
+def test_api_answers_and_rejects_bad_requests(servers, stored, queries):
+    spec, topic, events = stored
+    api = TestClient(create_app(queries, ApiConfig(WINDOWS, max_k=CAPACITY, topic=topic)))
+    hour = api.get("/api/v1/topk", params={"k": 5, "window": "1h"})
+    assert hour.status_code == 200
+    body = hour.json()
+    assert body["metadata"]["window"] == "1h" and body["metadata"]["accuracy"] == "approximate"
+    assert [r["rank"] for r in body["results"]] == [1, 2, 3, 4, 5]
+    lo, hi = spec.start_ms + H, spec.start_ms + 2 * H
+    hist = api.get("/api/v1/topk/historical", params={"k": 3, "start": str(lo), "end": str(hi), "mode": "exact"})
+    assert [(r["item"], r["count"]) for r in hist.json()["results"]] == top(exact_range(events, lo, hi), 3)
+    count = api.get("/api/v1/count/item-1", params={"start": str(lo), "end": str(hi)})
+    assert count.status_code == 200 and count.json()["results"][0]["item"] == "item-1"
+    assert api.get("/health/live").status_code == 200
+    assert api.get("/health/ready").json() == {"ready": True, "redis": True, "cassandra": True}
+    assert "topk_api_requests_total" in api.get("/metrics").text
+    assert "/api/v1/topk/historical" in api.get("/openapi.json").json()["paths"]
+
+    iso_lo = "2026-01-01T00:00:00Z"
+    for path, params in [
+        ("/api/v1/topk", {"k": 0}),
+        ("/api/v1/topk", {"k": CAPACITY + 1}),
+        ("/api/v1/topk", {"window": "7m"}),
+        ("/api/v1/topk", {"dimension": "bad dimension!"}),
+        ("/api/v1/topk/historical", {"start": str(hi), "end": str(lo)}),
+        ("/api/v1/topk/historical", {"start": "yesterday", "end": str(hi)}),
+        ("/api/v1/topk/historical", {"start": iso_lo}),
+        ("/api/v1/topk/historical", {"start": iso_lo, "end": "2026-01-02T00:00:00Z", "mode": "fuzzy"}),
+    ]:
+        r = api.get(path, params=params)
+        assert 400 <= r.status_code < 500, (path, params, r.status_code)
+        assert r.json()["detail"]
+    assert api.post("/api/v1/events", json={"metadata": {"eventType": "page_view"}, "payload": {}}).status_code == 422
+    json_type = {"content-type": "application/json"}
+    assert api.post("/api/v1/events", content=b"{not json", headers=json_type).status_code == 422
+
+
+def test_api_posts_events_to_kafka(servers, stored, queries):
+    from kafka import KafkaProducer
+
+    topic = f"{stored[1]}-posted"
+    producer = KafkaProducer(bootstrap_servers=servers.bootstrap)
+    api = TestClient(create_app(queries, ApiConfig(WINDOWS, topic=topic), producer))
+    event = {"metadata": {"eventType": "search", "timestamp": 1767225600000}, "payload": {"query": "flink"}}
+    assert api.post("/api/v1/events", json=event).status_code == 202
+    producer.close()
+    consumer = KafkaConsumer(topic, bootstrap_servers=servers.bootstrap, auto_offset_reset="earliest")
+    got = [m.value for batch in consumer.poll(timeout_ms=10_000).values() for m in batch]
+    consumer.close()
+    assert got and b'"query":"flink"' in got[0]
+
+
+def test_api_token_and_rate_limit(queries):
+    api = TestClient(create_app(queries, ApiConfig(WINDOWS, api_token="s3cret", rate_limit_per_minute=3)))
+    assert api.get("/api/v1/topk", params={"window": "all"}).status_code == 401
+    auth = {"Authorization": "Bearer s3cret"}
+    codes = [api.get("/api/v1/topk", params={"window": "all"}, headers=auth).status_code for _ in range(4)]
+    assert codes == [200, 200, 200, 429]
+    assert api.get("/health/live").status_code == 200  # health stays open
