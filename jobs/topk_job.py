@@ -20,7 +20,7 @@ from connectors.kafka_tables import create_raw_events
 from connectors.redis_sink import RedisWriter
 from jobs.jars import job_jar_urls
 from jobs.settings import JobSettings, parse_args
-from udfs.dead_letters import ORIGINAL_KAFKA_TIME, DeadLetterEnvelope
+from udfs.dead_letters import DeadLetterEnvelope, original_kafka_time
 from udfs.parse_events import computed_columns, create_parsed_views, register_functions
 from udfs.route import COUNTS, DEAD_LETTER, routed_table
 from udfs.topk_window import TopKWindowFunction
@@ -52,7 +52,7 @@ def build(settings: JobSettings) -> StreamExecutionEnvironment:
     create_parsed_views(t_env, settings)
     routed = t_env.to_data_stream(routed_table(t_env, settings))
 
-    routed.filter(lambda row: row.kind == DEAD_LETTER).assign_timestamps_and_watermarks(ORIGINAL_KAFKA_TIME).map(
+    routed.filter(lambda row: row.kind == DEAD_LETTER).assign_timestamps_and_watermarks(original_kafka_time()).map(
         DeadLetterEnvelope(settings.topic), output_type=Types.STRING()
     ).name("dead-letters").sink_to(dead_letter_sink(settings))
 

@@ -55,4 +55,7 @@ show() {
 show "/api/v1/topk/historical?k=5&start=$FROM&end=$TO&dimension=region&value=eu-west"
 show "/api/v1/topk/historical?k=5&start=$FROM&end=$TO&dimension=region&value=eu-west&mode=exact"
 show "/api/v1/count/item-1?start=$FROM&end=$TO"
-echo "== API metrics: curl $API/metrics"
+echo "== metrics: the API's at $API/metrics, e.g."
+curl -sf "$API/metrics" | grep '^topk_api_requests_total' || true
+echo "   the job's (topk_*, deadLetters_*) on a cluster: scripts/submit.sh cluster-start && scripts/submit.sh run ...,"
+echo "   then http://127.0.0.1:9249/metrics (JobManager) and :9250 (TaskManager); see README, Metrics"

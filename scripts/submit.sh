@@ -18,16 +18,10 @@ export FLINK_CONF_DIR=${FLINK_CONF_DIR:-$ROOT/.local/flink/conf}
 export FLINK_LOG_DIR=${FLINK_LOG_DIR:-$ROOT/.local/flink/log}
 export FLINK_PID_DIR=${FLINK_PID_DIR:-$ROOT/.local/flink/pids}
 
-prepare_conf() {  # Flink's own log configs + our settings as config.yaml
+prepare_conf() {  # Flink's own log configs + our settings as config.yaml (exit 1 on bad YAML)
   mkdir -p "$FLINK_CONF_DIR" "$FLINK_LOG_DIR" "$FLINK_PID_DIR" "$ROOT/.local"
-  cp "$PF"/conf/log4j*.properties "$PF"/conf/logback*.xml "$FLINK_CONF_DIR"/ 2>/dev/null || true
-  TOPK_ROOT=$ROOT TOPK_PYTHON=$PY "$PY" - "$ROOT/conf/flink-conf.yaml" "$FLINK_CONF_DIR/config.yaml" <<'PYEOF'
-import os, sys
-text = open(sys.argv[1]).read()
-for var in ("TOPK_ROOT", "TOPK_PYTHON"):
-    text = text.replace("${%s}" % var, os.environ[var])
-open(sys.argv[2], "w").write(text)
-PYEOF
+  cp "$PF"/conf/{log4j*.properties,logback*.xml,masters,workers} "$FLINK_CONF_DIR"/  # one JM, one TM, here
+  TOPK_ROOT=$ROOT TOPK_PYTHON=$PY "$PY" -m jobs.flink_conf "$ROOT/conf/flink-conf.yaml" "$FLINK_CONF_DIR/config.yaml"
 }
 
 flink() { "$PF/bin/flink" "$@"; }

@@ -22,9 +22,11 @@ class _KafkaTimestamp(TimestampAssigner):
         return value.kafka_ts.to_epoch_milli()
 
 
-# A rejected record's stream timestamp is its event time, 0; written to Kafka with it, the
-# record would fall outside any retention. Dead letters keep their original Kafka timestamp.
-ORIGINAL_KAFKA_TIME = WatermarkStrategy.no_watermarks().with_timestamp_assigner(_KafkaTimestamp())
+def original_kafka_time() -> WatermarkStrategy:
+    """A rejected record's stream timestamp is its event time, 0; written to Kafka with it, the
+    record would fall outside any retention. Dead letters keep their original Kafka timestamp.
+    (A function, not a module constant: building it needs the JVM, which Python workers lack.)"""
+    return WatermarkStrategy.no_watermarks().with_timestamp_assigner(_KafkaTimestamp())
 
 
 class DeadLetterEnvelope(MapFunction):

@@ -1,0 +1,40 @@
+"""Render ``conf/flink-conf.yaml`` into the ``config.yaml`` Flink 2.x reads, failing fast on bad YAML.
+
+python -m jobs.flink_conf conf/flink-conf.yaml OUT_DIR/config.yaml   (env TOPK_ROOT, TOPK_PYTHON)
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+import yaml
+
+PLACEHOLDERS = ("TOPK_ROOT", "TOPK_PYTHON")
+
+
+def load(text: str) -> dict[str, object]:
+    """The settings as a flat mapping; ``ValueError`` if the text is not a YAML mapping of settings."""
+    try:
+        settings = yaml.safe_load(text)
+    except yaml.YAMLError as err:
+        raise ValueError(f"not valid YAML: {err}") from None
+    if not isinstance(settings, dict):
+        raise ValueError("expected a mapping of Flink settings (key: value)")
+    return settings
+
+
+def render(text: str, values: dict[str, str]) -> str:
+    for name in PLACEHOLDERS:
+        text = text.replace(f"${{{name}}}", values[name])
+    load(text)
+    return text
+
+
+if __name__ == "__main__":
+    src, dst = Path(sys.argv[1]), Path(sys.argv[2])
+    try:
+        dst.write_text(render(src.read_text(), {n: os.environ[n] for n in PLACEHOLDERS}))
+    except ValueError as err:
+        sys.exit(f"{src}: {err}")

@@ -1,0 +1,106 @@
+"""scripts/submit.sh against a real local standalone cluster: the job runs there, results reach
+Redis, and the job's metrics are on the Prometheus endpoint while it runs."""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import time
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import redis
+
+from connectors.redis_sink import window_key
+from generator.events import StreamSpec, encode, exact_counts, generate
+from generator.produce import ensure_topic, send
+
+pytestmark = pytest.mark.integration
+ROOT = Path(__file__).resolve().parents[2]
+MINUTE = 60_000
+PROMETHEUS_PORTS = range(9249, 9260)  # conf/flink-conf.yaml: metrics.reporter.prom.port
+
+
+@pytest.fixture(scope="module")
+def submit(tmp_path_factory: pytest.TempPathFactory, servers) -> Iterator:
+    """``submit(*args)`` runs scripts/submit.sh with a cluster of its own (conf, logs, PIDs in tmp)."""
+    base = tmp_path_factory.mktemp("flink")
+    env = {**os.environ, **{f"FLINK_{d}_DIR": str(base / d.lower()) for d in ("CONF", "LOG", "PID")}}
+
+    def run(*args: str, check: bool = True) -> subprocess.CompletedProcess:
+        done = subprocess.run(["bash", str(ROOT / "scripts/submit.sh"), *args], env=env, capture_output=True,
+                              text=True, timeout=300)  # fmt: skip
+        assert not check or done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+        return done
+
+    try:
+        run("cluster-start")
+        yield run
+    finally:
+        run("cluster-stop", check=False)
+
+
+def scrape(pattern: str, timeout_s: float = 120) -> list[str]:
+    """Lines of the cluster's Prometheus endpoints that match ``pattern``, once any do."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        lines = []
+        for port in PROMETHEUS_PORTS:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as page:
+                    lines += page.read().decode().splitlines()
+            except OSError:
+                continue
+        found = [line for line in lines if re.search(pattern, line) and not line.startswith("#")]
+        if found:
+            return found
+        time.sleep(2)
+    return []
+
+
+def test_job_runs_on_a_standalone_cluster_with_metrics(submit, servers, run_id):
+    now = int(time.time() * 1000)
+    start = now - now % MINUTE - 10 * MINUTE
+    spec = StreamSpec(events=3_000, universe=40, skew=1.1, start_ms=start, span_ms=5 * MINUTE, seed=3)
+    events = list(generate(spec))
+    topic = f"cluster_{run_id}"
+    ensure_topic(servers.bootstrap, topic, partitions=1)
+    send(servers.bootstrap, topic, [encode(e) for e in events] + [b"{not json"])
+
+    done = submit(
+        "run", "--topic", topic, "--dead-letter-topic", f"{topic}-dlq", "--group-id", run_id,
+        "--bootstrap-servers", servers.bootstrap, "--redis-url", servers.redis_url,
+        "--cassandra-port", str(servers.cassandra_port), "--cassandra-protocol-version", "1",
+        "--cassandra-keyspace", f"c{run_id}", "--windows", "1m,all", "--dimensions", "region", "--k", "5",
+        "--checkpoint-interval-ms", "2000",
+    )  # fmt: skip
+    job_id = re.search(r"JobID ([0-9a-f]{32})", done.stdout).group(1)
+    try:
+        assert job_id in submit("list").stdout
+        r = redis.Redis.from_url(servers.redis_url, decode_responses=True)
+        first = exact_counts(iter(events), MINUTE)[start]
+        key = window_key("1m", "all", "all", start)
+        deadline = time.monotonic() + 240
+        while not r.exists(key) and time.monotonic() < deadline:
+            time.sleep(2)
+        stored = r.zrevrange(key, 0, -1, withscores=True)
+        expected = sorted(first.items(), key=lambda kv: (-kv[1], kv[0]))[:5]
+        assert sorted(((i, int(c)) for i, c in stored), key=lambda kv: (-kv[1], kv[0])) == expected
+
+        assert scrape(r"topk_windowsEmitted\{.*\} [1-9]")
+        assert scrape(r"topk_eventsCounted\{.*\} [1-9]")
+        assert scrape(r"deadLetters_invalid_json\{.*\} 1\.0")
+    finally:
+        submit("cancel", job_id, check=False)
+
+
+def test_submit_fails_fast_on_bad_settings(submit, servers):
+    bad_k = submit("run", "--bootstrap-servers", servers.bootstrap, "--k", "50", "--capacity", "10", check=False)
+    assert bad_k.returncode == 2 and "k <= capacity" in bad_k.stderr
+    no_broker = submit("run", "--bootstrap-servers", "127.0.0.1:1", check=False)
+    assert no_broker.returncode == 2 and "no Kafka broker reachable at 127.0.0.1:1" in no_broker.stderr
+    bad_window = submit("run", "--bootstrap-servers", servers.bootstrap, "--windows", "1m,7x", check=False)
+    assert bad_window.returncode == 2 and "7x" in bad_window.stderr

@@ -1,0 +1,121 @@
+"""docker/ cannot run here (no Docker engine), so check that it agrees with the rest of the project:
+versions, job flags, ports, Prometheus targets, S3 settings and volumes."""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from pathlib import Path
+
+import pytest
+import yaml
+
+from jobs.flink_conf import load
+from jobs.settings import parse_args
+
+ROOT = Path(__file__).resolve().parents[1]
+DOCKER = ROOT / "docker"
+
+
+@pytest.fixture(scope="module")
+def compose() -> dict:
+    return yaml.safe_load((DOCKER / "compose.yaml").read_text())
+
+
+@pytest.fixture(scope="module")
+def conf() -> dict:
+    return load((ROOT / "conf/flink-conf.yaml").read_text())
+
+
+def flink_version() -> str:
+    deps = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["dependencies"]
+    return next(d.split("==")[1] for d in deps if d.startswith("apache-flink=="))
+
+
+def flags(command: list[str]) -> dict[str, str]:
+    return dict(arg[2:].split("=", 1) for arg in command if arg.startswith("--") and "=" in arg)
+
+
+def flink_properties(service: dict) -> dict:
+    return yaml.safe_load(service["environment"]["FLINK_PROPERTIES"])
+
+
+def test_images_are_pinned_and_flink_matches_pyflink(compose):
+    version = flink_version()
+    dockerfile = (DOCKER / "Dockerfile").read_text()
+    assert f"ARG FLINK_VERSION={version}" in dockerfile
+    for name, service in compose["services"].items():
+        assert re.fullmatch(r"[\w./-]+:[\w.-]+", service["image"]), name
+        assert not service["image"].endswith(":latest"), name
+        if "build" in service:
+            assert service["build"]["args"]["FLINK_VERSION"] == version
+            assert service["image"].endswith(f":{version}")
+            assert service["environment"]["ENABLE_BUILT_IN_PLUGINS"] == f"flink-s3-fs-presto-{version}.jar"
+    requires = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["requires-python"]
+    python = re.search(r"uv venv --python (3\.\d+)", dockerfile).group(1)
+    assert python in requires or requires == f">={python}"
+
+
+def test_job_and_api_flags_are_valid_and_agree(compose):
+    services = compose["services"]
+    job_cmd = services["job"]["command"]
+    assert job_cmd[:4] == ["flink", "run", "-py", "/opt/topk/jobs/topk_job.py"]
+    job = flags(job_cmd)
+    settings = parse_args(job_cmd[4:])  # raises on anything the job would reject
+    api = flags(services["query-api"]["command"])
+    for name in ("topic", "windows", "capacity", "redis-url", "cassandra-hosts", "cassandra-port", "bootstrap-servers"):
+        assert api[name] == job[name], name
+    host, port = settings.bootstrap_servers.split(":")
+    assert f"PLAINTEXT://{host}:{port}" in services[host]["environment"]["KAFKA_ADVERTISED_LISTENERS"]
+    redis_host, redis_port = re.match(r"redis://([\w-]+):(\d+)/", job["redis-url"]).groups()
+    assert redis_host in services and f"{redis_port}:{redis_port}" in services[redis_host]["ports"]
+    assert job["cassandra-hosts"] in services and services[job["cassandra-hosts"]]["image"].startswith("cassandra:5")
+    assert f"{job['cassandra-port']}:{job['cassandra-port']}" in services["cassandra"]["ports"]
+
+
+def test_flink_properties_point_conf_at_the_services(compose, conf):
+    services = compose["services"]
+    props = flink_properties(services["jobmanager"])
+    for key in props:
+        assert key in conf or key.startswith("s3."), f"{key} is not in conf/flink-conf.yaml"
+    assert props["jobmanager.rpc.address"] in services and props["rest.address"] in services
+    assert f"{conf['rest.port']}:{conf['rest.port']}" in services["jobmanager"]["ports"]
+    bucket = re.match(r"s3://([\w-]+)/", props["execution.checkpointing.dir"]).group(1)
+    assert props["execution.checkpointing.savepoint-dir"].startswith(f"s3://{bucket}/")
+    assert f"s3://{bucket}" in " ".join(services["s3-init"]["entrypoint"])
+    s3_host, s3_port = re.match(r"http://([\w-]+):(\d+)$", props["s3.endpoint"]).groups()
+    assert s3_host in services and f"-s3.port={s3_port}" in services[s3_host]["command"]
+    assert props["s3.access-key"] == "${S3_ACCESS_KEY}"  # from the environment, not the file
+    assert services["jobmanager"]["depends_on"]["s3-init"]["condition"] == "service_completed_successfully"
+
+
+def test_prometheus_scrapes_flink_and_the_api(compose, conf):
+    scrape = yaml.safe_load((DOCKER / "prometheus.yml").read_text())["scrape_configs"]
+    targets = {t for job in scrape for group in job["static_configs"] for t in group["targets"]}
+    low, high = map(int, str(conf["metrics.reporter.prom.port"]).split("-"))
+    assert conf["metrics.reporter.prom.factory.class"].endswith("PrometheusReporterFactory")
+    for service in ("jobmanager", "taskmanager"):
+        port = next(int(t.split(":")[1]) for t in targets if t.startswith(f"{service}:"))
+        assert low <= port <= high
+    api_port = flags(compose["services"]["query-api"]["command"])["port"]
+    assert f"query-api:{api_port}" in targets
+    prometheus = compose["services"]["prometheus"]
+    assert "./prometheus.yml:/etc/prometheus/prometheus.yml:ro" in prometheus["volumes"]
+
+
+def test_named_volumes_are_declared(compose):
+    declared = set(compose["volumes"])
+    for name, service in compose["services"].items():
+        for volume in service.get("volumes", []):
+            source = volume.split(":")[0]
+            assert source.startswith("./") or source in declared, (name, source)
+    for line in re.findall(r"^COPY (?!--)(.+)$", (DOCKER / "Dockerfile").read_text(), re.M):
+        for path in line.split()[:-1]:
+            assert (ROOT / path).exists(), path
+
+
+def test_bad_cluster_conf_is_refused():
+    with pytest.raises(ValueError, match="not valid YAML"):
+        load("state.backend.type: rocksdb\n  bad: [indent")
+    with pytest.raises(ValueError, match="mapping"):
+        load("- just\n- a list\n")
