@@ -21,13 +21,17 @@ from __future__ import annotations
 
 import contextlib
 import json
+import time
 from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime
+from typing import ClassVar
 
-from cassandra import AlreadyExists, ConsistencyLevel
-from cassandra.cluster import EXEC_PROFILE_DEFAULT, Cluster, ExecutionProfile, Session
+from cassandra import AlreadyExists, ConsistencyLevel, OperationTimedOut, Unavailable, WriteTimeout
+from cassandra.cluster import EXEC_PROFILE_DEFAULT, Cluster, ExecutionProfile, NoHostAvailable, Session
 from cassandra.concurrent import execute_concurrent_with_args
+from cassandra.connection import ConnectionException
 from cassandra.policies import RoundRobinPolicy
+from cassandra.query import PreparedStatement
 from pyflink.common import Row
 from pyflink.datastream import FlatMapFunction, RuntimeContext
 
@@ -35,6 +39,9 @@ from udfs.window_result import WindowResult
 
 BUCKET_WINDOWS = 1440
 EXACT_BUCKET_WINDOWS = 60
+RETRY_FOR_S = 300
+# errors that mean "Cassandra is not reachable right now": retried
+UNREACHABLE = (NoHostAvailable, OperationTimedOut, Unavailable, WriteTimeout, ConnectionException, OSError)
 
 SCHEMA = (
     """CREATE TABLE {ks}.topk_items (
@@ -79,7 +86,12 @@ def bucket_of(window_start: int, window_ms: int, windows: int = BUCKET_WINDOWS) 
 
 
 class _CassandraFunction(FlatMapFunction):
-    """Holds a session (schema ensured) for one operator instance."""
+    """One session per operator instance, opened on the first write. While Cassandra is
+    unreachable, connecting and writing are retried with backoff for up to ``RETRY_FOR_S``, so an
+    outage delays results instead of failing the job; past that the error fails the task and
+    Flink restarts it from the last checkpoint. Subclasses give ``STATEMENTS`` and ``write``."""
+
+    STATEMENTS: ClassVar[dict[str, str]] = {}  # name -> CQL, ``{ks}`` for the keyspace
 
     def __init__(self, hosts: Sequence[str], port: int, keyspace: str, protocol_version: int | None) -> None:
         self.hosts, self.port, self.keyspace = list(hosts), port, keyspace
@@ -87,75 +99,74 @@ class _CassandraFunction(FlatMapFunction):
         self.cluster: Cluster | None = None
 
     def open(self, runtime_context: RuntimeContext) -> None:
-        self.cluster, self.session = connect(self.hosts, self.port, self.protocol_version)
-        ensure_schema(self.session, self.keyspace)
+        self.cluster = None  # connect on the first write: open() must not fail while Cassandra is down
+
+    def write(self, session: Session, prepared: dict[str, PreparedStatement], value: object) -> None:
+        raise NotImplementedError
+
+    def flat_map(self, value: object) -> Iterator[None]:
+        deadline, pause = time.monotonic() + RETRY_FOR_S, 0.2
+        while True:
+            try:
+                if self.cluster is None:
+                    self.cluster, self.session = connect(self.hosts, self.port, self.protocol_version)
+                    ensure_schema(self.session, self.keyspace)
+                    self.prepared = {
+                        n: self.session.prepare(q.format(ks=self.keyspace)) for n, q in self.STATEMENTS.items()
+                    }
+                self.write(self.session, self.prepared, value)
+                return iter(())
+            except UNREACHABLE as err:
+                if time.monotonic() + pause > deadline:
+                    raise RuntimeError(f"Cassandra unreachable for {RETRY_FOR_S} s") from err
+                self.close()
+                time.sleep(pause)
+                pause = min(2 * pause, 10.0)
 
     def close(self) -> None:
         if self.cluster is not None:
             self.cluster.shutdown()
+            self.cluster = None
 
 
 class CassandraWriter(_CassandraFunction):
-    """Writes each ``WindowResult`` with prepared statements; emits nothing."""
+    """Writes each ``WindowResult`` (prepared statements); emits nothing."""
+
+    STATEMENTS: ClassVar[dict[str, str]] = {
+        "item": "INSERT INTO {ks}.topk_items (window_size, dimension, dim_value, window_start, rank, item, "
+        "estimate, lower_bound, upper_bound) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        "summary": "INSERT INTO {ks}.window_summaries (window_size, dimension, dim_value, bucket, window_start, "
+        "window_end, total_events, error_bound, k, capacity, summary) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+    }
 
     def __init__(self, *connection: object, window_sizes_ms: dict[str, int]) -> None:
         super().__init__(*connection)
         self.window_sizes_ms = window_sizes_ms
 
-    def open(self, runtime_context: RuntimeContext) -> None:
-        super().open(runtime_context)
-        ks = self.keyspace
-        self.insert_item = self.session.prepare(
-            f"INSERT INTO {ks}.topk_items (window_size, dimension, dim_value, window_start, rank, item, "
-            "estimate, lower_bound, upper_bound) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
-        )
-        self.insert_summary = self.session.prepare(
-            f"INSERT INTO {ks}.window_summaries (window_size, dimension, dim_value, bucket, window_start, "
-            "window_end, total_events, error_bound, k, capacity, summary) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
-        )
-
-    def flat_map(self, r: WindowResult) -> Iterator[None]:
+    def write(self, session: Session, prepared: dict[str, PreparedStatement], r: WindowResult) -> None:
         start = to_datetime(r.window_start)
         part = (r.window, r.dimension, r.value, start)
         rows = [(*part, rank, i.item, i.estimate, i.lower_bound, i.upper_bound) for rank, i in enumerate(r.items, 1)]
-        execute_concurrent_with_args(self.session, self.insert_item, rows, concurrency=32)  # raises on error
+        execute_concurrent_with_args(session, prepared["item"], rows, concurrency=32)  # raises on error
         bucket = to_datetime(bucket_of(r.window_start, self.window_sizes_ms[r.window]))
-        self.session.execute(
-            self.insert_summary,
-            (
-                r.window,
-                r.dimension,
-                r.value,
-                bucket,
-                start,
-                to_datetime(r.window_end),
-                r.total_events,
-                r.error_bound,
-                r.k,
-                r.capacity,
-                r.summary,
-            ),
-        )
-        return iter(())
+        summary = (to_datetime(r.window_end), r.total_events, r.error_bound, r.k, r.capacity, r.summary)
+        session.execute(prepared["summary"], (r.window, r.dimension, r.value, bucket, start, *summary))
 
 
 class ExactCountsWriter(_CassandraFunction):
     """Writes the exact item counts of each finest window (rows of ``udfs.route``); emits nothing."""
 
+    STATEMENTS: ClassVar[dict[str, str]] = {
+        "count": "INSERT INTO {ks}.exact_counts (dimension, dim_value, bucket, window_start, item, count) "
+        "VALUES (?, ?, ?, ?, ?, ?)"
+    }
+
     def __init__(self, *connection: object, base_window_ms: int) -> None:
         super().__init__(*connection)
         self.base_window_ms = base_window_ms
 
-    def open(self, runtime_context: RuntimeContext) -> None:
-        super().open(runtime_context)
-        self.insert = self.session.prepare(
-            f"INSERT INTO {self.keyspace}.exact_counts (dimension, dim_value, bucket, window_start, item, count) "
-            "VALUES (?, ?, ?, ?, ?, ?)"
-        )
-
-    def flat_map(self, row: Row) -> Iterator[None]:
+    def write(self, session: Session, prepared: dict[str, PreparedStatement], row: Row) -> None:
         start = row.row_time.to_epoch_milli() + 1 - self.base_window_ms
         part = (row.dim, row.val, to_datetime(bucket_of(start, self.base_window_ms, EXACT_BUCKET_WINDOWS)))
         rows = [(*part, to_datetime(start), item, count) for item, count in json.loads(row.counts).items()]
-        execute_concurrent_with_args(self.session, self.insert, rows, concurrency=64)  # raises on error
-        return iter(())
+        execute_concurrent_with_args(session, prepared["count"], rows, concurrency=64)  # raises on error

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from pyflink.table import StreamTableEnvironment
 
-from jobs.settings import JobSettings
+from jobs.settings import JobSettings, kafka_startup
 
 
 def interval(ms: int) -> str:
@@ -23,7 +23,10 @@ def interval(ms: int) -> str:
 def create_raw_events(t_env: StreamTableEnvironment, settings: JobSettings, computed: dict[str, str]) -> None:
     """Table ``raw_events``: ``value`` (bytes), ``kafka_ts``, ``partition``, ``offset``, the
     ``computed`` columns, and a watermark on the computed ``event_time``."""
-    bounded = ", 'scan.bounded.mode' = 'latest-offset'" if settings.bounded else ""
+    options = {**kafka_startup(settings.start_from), "properties.auto.offset.reset": "earliest"}
+    if settings.bounded:
+        options["scan.bounded.mode"] = "latest-offset"
+    extra = "".join(f",\n          '{k}' = '{v}'" for k, v in options.items())
     derived = "".join(f"`{name}` AS {expr},\n" for name, expr in computed.items())
     t_env.execute_sql(f"""
         CREATE TEMPORARY TABLE raw_events (
@@ -35,7 +38,5 @@ def create_raw_events(t_env: StreamTableEnvironment, settings: JobSettings, comp
           WATERMARK FOR `event_time` AS `event_time` - {interval(settings.out_of_orderness_ms)}
         ) WITH ('connector' = 'kafka', 'topic' = '{settings.topic}', 'format' = 'raw',
           'properties.bootstrap.servers' = '{settings.bootstrap_servers}',
-          'properties.group.id' = '{settings.group_id}',
-          'scan.startup.mode' = 'group-offsets',
-          'properties.auto.offset.reset' = 'earliest'{bounded})
+          'properties.group.id' = '{settings.group_id}'{extra})
     """)

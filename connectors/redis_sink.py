@@ -1,7 +1,8 @@
 """Window results to Redis sorted sets, one MULTI/EXEC per window result.
 
 Keys, for window label W (``1m``, ``1h``, ``1d``, ``all``), dimension D, value V and the
-window start in epoch minutes S (0 for the all-time view)::
+window start in epoch minutes S (0 for the all-time view), under the prefix ``topk`` (the job's
+``--redis-prefix``; a replay can write into a fresh one)::
 
     topk:W:D:V:S          ZSET  item -> estimated count        (read with ZREVRANGE ... WITHSCORES)
     topk:W:D:V:S:meta     HASH  windowStart, windowEnd, k, totalEvents, errorBound, capacity, lastUpdated
@@ -25,15 +26,19 @@ from redis.retry import Retry
 from udfs.window_result import WindowResult
 
 MIN_TTL_S = 86_400
+WRITE_RETRIES = 36  # about 5 minutes of outage before the write fails the task (and Flink restarts it)
 TTL_WINDOWS = 48
 
 
-def window_key(window: str, dimension: str, value: str, start_ms: int) -> str:
-    return f"topk:{window}:{dimension}:{value}:{start_ms // 60_000}"
+DEFAULT_PREFIX = "topk"
 
 
-def index_key(window: str, dimension: str, value: str) -> str:
-    return f"topk:{window}:{dimension}:{value}:index"
+def window_key(window: str, dimension: str, value: str, start_ms: int, prefix: str = DEFAULT_PREFIX) -> str:
+    return f"{prefix}:{window}:{dimension}:{value}:{start_ms // 60_000}"
+
+
+def index_key(window: str, dimension: str, value: str, prefix: str = DEFAULT_PREFIX) -> str:
+    return f"{prefix}:{window}:{dimension}:{value}:index"
 
 
 def ttl_seconds(window_ms: int) -> int | None:
@@ -41,16 +46,17 @@ def ttl_seconds(window_ms: int) -> int | None:
     return max(MIN_TTL_S, TTL_WINDOWS * window_ms // 1000) if window_ms else None
 
 
-def connect(url: str, decode_responses: bool = True) -> redis.Redis:
-    """A client that retries with backoff; ``decode_responses=False`` to read summaries (bytes)."""
-    retry = Retry(ExponentialBackoff(cap=10, base=0.1), retries=10)
+def connect(url: str, decode_responses: bool = True, retries: int = 3) -> redis.Redis:
+    """A client that retries with exponential backoff (0.1 s doubling, at most 10 s apart);
+    ``decode_responses=False`` to read summaries (bytes)."""
+    retry = Retry(ExponentialBackoff(cap=10, base=0.1), retries=retries)
     return redis.Redis.from_url(
         url, retry=retry, retry_on_error=[redis.ConnectionError, redis.TimeoutError], decode_responses=decode_responses
     )
 
 
-def write_result(client: redis.Redis, r: WindowResult, window_ms: int) -> None:
-    key = window_key(r.window, r.dimension, r.value, r.window_start)
+def write_result(client: redis.Redis, r: WindowResult, window_ms: int, prefix: str = DEFAULT_PREFIX) -> None:
+    key = window_key(r.window, r.dimension, r.value, r.window_start, prefix)
     meta = {
         "windowStart": r.window_start,
         "windowEnd": r.window_end,
@@ -68,7 +74,8 @@ def write_result(client: redis.Redis, r: WindowResult, window_ms: int) -> None:
             pipe.hset(f"{key}:bounds", mapping={i.item: f"{i.lower_bound},{i.upper_bound}" for i in r.items})
         pipe.hset(f"{key}:meta", mapping=meta)
         pipe.set(f"{key}:summary", r.summary)
-        pipe.zadd(index_key(r.window, r.dimension, r.value), {str(r.window_start // 60_000): r.window_start // 60_000})
+        minute = r.window_start // 60_000
+        pipe.zadd(index_key(r.window, r.dimension, r.value, prefix), {str(minute): minute})
         if ttl:
             for k in (key, f"{key}:bounds", f"{key}:meta", f"{key}:summary"):
                 pipe.expire(k, ttl)
@@ -78,16 +85,15 @@ def write_result(client: redis.Redis, r: WindowResult, window_ms: int) -> None:
 class RedisWriter(FlatMapFunction):
     """Writes each ``WindowResult``; emits nothing."""
 
-    def __init__(self, url: str, window_sizes_ms: dict[str, int]) -> None:
-        self.url = url
-        self.window_sizes_ms = window_sizes_ms
+    def __init__(self, url: str, window_sizes_ms: dict[str, int], prefix: str) -> None:
+        self.url, self.window_sizes_ms, self.prefix = url, window_sizes_ms, prefix
         self.client: redis.Redis | None = None
 
     def open(self, runtime_context: RuntimeContext) -> None:
-        self.client = connect(self.url)
+        self.client = connect(self.url, retries=WRITE_RETRIES)
 
     def flat_map(self, value: WindowResult) -> Iterator[None]:
-        write_result(self.client, value, self.window_sizes_ms[value.window])
+        write_result(self.client, value, self.window_sizes_ms[value.window], self.prefix)
         return iter(())
 
     def close(self) -> None:

@@ -22,6 +22,7 @@ def main(argv: list[str] | None = None) -> int:
     d = StreamSpec()
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--redis-url", default="redis://127.0.0.1:6379/0")
+    p.add_argument("--redis-prefix", default="topk", help="the job's --redis-prefix")
     p.add_argument("--start-ms", type=int, required=True)
     p.add_argument("--events", type=int, default=d.events)
     p.add_argument("--universe", type=int, default=d.universe)
@@ -36,7 +37,7 @@ def main(argv: list[str] | None = None) -> int:
     client = connect(a.redis_url)
     ok = True
     for start, truth in sorted(exact_counts(generate(spec), window.size_ms).items()):
-        stored = read_topk(client, window.label, "all", "all", start, a.k)
+        stored = read_topk(client, window.label, "all", "all", start, a.k, a.redis_prefix)
         exact = sorted(truth.items(), key=lambda kv: (-kv[1], kv[0]))[: a.k]
         if stored is None:
             print(f"window {utc_minute(start)}: nothing stored")

@@ -6,6 +6,7 @@ import argparse
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 
 _UNITS_MS = {"m": 60_000, "h": 3_600_000, "d": 86_400_000}
 ALL_TIME = "all"
@@ -66,6 +67,9 @@ class JobSettings:
     parallelism: int = 1
     bounded: bool = False
     exact_counts: bool = False
+    start_from: str = "group"  # group | earliest | latest | timestamp:<epoch ms or ISO-8601> | offsets:P=O,...
+    redis_prefix: str = "topk"
+    allowed_lateness_ms: int = 0
 
     @property
     def base_window(self) -> WindowSpec:
@@ -87,7 +91,40 @@ class JobSettings:
         for name in self.dimensions:
             if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", name) or name == "all":
                 raise ValueError(f"bad dimension name {name!r}")
+        if not re.fullmatch(r"[A-Za-z0-9_.\-]+(:[A-Za-z0-9_.\-]+)*", self.redis_prefix):
+            raise ValueError(f"bad Redis prefix {self.redis_prefix!r}: letters, digits, _ . - separated by ':'")
+        if not re.fullmatch(r"[A-Za-z][A-Za-z0-9_]{0,47}", self.cassandra_keyspace):
+            raise ValueError(f"bad Cassandra keyspace {self.cassandra_keyspace!r}")
+        if self.allowed_lateness_ms < 0:
+            raise ValueError("allowed lateness must be >= 0")
+        if self.exact_counts and self.allowed_lateness_ms:
+            raise ValueError("--exact-counts counts each window once: use --out-of-orderness-ms, not allowed lateness")
+        kafka_startup(self.start_from)
         return self
+
+
+def iso_to_ms(text: str) -> int:
+    """ISO-8601 to epoch ms; UTC when no offset is given. ``ValueError`` if not ISO-8601."""
+    parsed = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    return int((parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)).timestamp() * 1000)
+
+
+def kafka_startup(start_from: str) -> dict[str, str]:
+    """The Kafka SQL connector's startup options for ``--start-from``."""
+    kind, _, arg = start_from.partition(":")
+    if kind in ("group", "earliest", "latest") and not arg:
+        return {"scan.startup.mode": {"group": "group-offsets"}.get(kind, f"{kind}-offset")}
+    if kind == "timestamp" and arg:
+        ms = int(arg) if arg.isdigit() else iso_to_ms(arg)
+        return {"scan.startup.mode": "timestamp", "scan.startup.timestamp-millis": str(ms)}
+    if kind == "offsets" and re.fullmatch(r"\d+=\d+(,\d+=\d+)*", arg):
+        parts = (p.split("=") for p in arg.split(","))
+        offsets = ";".join(f"partition:{partition},offset:{offset}" for partition, offset in parts)
+        return {"scan.startup.mode": "specific-offsets", "scan.startup.specific-offsets": offsets}
+    raise ValueError(
+        f"bad --start-from {start_from!r}: group, earliest, latest, timestamp:<epoch ms|ISO-8601> "
+        "or offsets:<partition>=<offset>,..."
+    )
 
 
 def _csv(text: str) -> tuple[str, ...]:
@@ -133,6 +170,19 @@ def parse_args(argv: Sequence[str] | None = None) -> JobSettings:
         action="store_true",
         help="also store every item's exact count per finest window in Cassandra (exact range queries)",
     )
+    p.add_argument(
+        "--start-from",
+        default=d.start_from,
+        help="where to read the topic from: group (committed offsets, else earliest), earliest, latest, "
+        "timestamp:<epoch ms|ISO-8601>, offsets:<partition>=<offset>,... (replays)",
+    )
+    p.add_argument("--redis-prefix", default=d.redis_prefix, help="Redis key namespace (replays into a fresh one)")
+    p.add_argument(
+        "--allowed-lateness-ms",
+        type=int,
+        default=d.allowed_lateness_ms,
+        help="events behind the watermark by up to this much update their (re-emitted) windows; later: dead letter",
+    )
     a = p.parse_args(argv)
     return JobSettings(
         bootstrap_servers=a.bootstrap_servers,
@@ -161,4 +211,7 @@ def parse_args(argv: Sequence[str] | None = None) -> JobSettings:
         parallelism=a.parallelism,
         bounded=a.bounded,
         exact_counts=a.exact_counts,
+        start_from=a.start_from,
+        redis_prefix=a.redis_prefix,
+        allowed_lateness_ms=a.allowed_lateness_ms,
     ).validate()

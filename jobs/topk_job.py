@@ -22,7 +22,7 @@ from jobs.jars import job_jar_urls
 from jobs.settings import JobSettings, parse_args
 from udfs.dead_letters import DeadLetterEnvelope, original_kafka_time
 from udfs.parse_events import computed_columns, create_parsed_views, register_functions
-from udfs.route import COUNTS, DEAD_LETTER, routed_table
+from udfs.route import COUNTS, DEAD_LETTER, LATE, routed_table
 from udfs.topk_window import TopKWindowFunction
 
 DISCARD = "org.apache.flink.streaming.api.functions.sink.v2.DiscardingSink"
@@ -57,13 +57,14 @@ def build(settings: JobSettings) -> StreamExecutionEnvironment:
     ).name("dead-letters").sink_to(dead_letter_sink(settings))
 
     sizes = {w.label: w.size_ms for w in settings.windows}
-    batches = routed.filter(lambda row: row.kind == COUNTS)
     results = (
-        batches.key_by(lambda row: (row.dim, row.val), key_type=Types.TUPLE([Types.STRING(), Types.STRING()]))
+        routed.filter(lambda row: row.kind in (COUNTS, LATE))
+        .key_by(lambda row: (row.dim, row.val), key_type=Types.TUPLE([Types.STRING(), Types.STRING()]))
         .process(TopKWindowFunction(settings))
         .name("topk-sketches")
     )
-    results.flat_map(RedisWriter(settings.redis_url, sizes)).name("redis-sink").sink_to(Sink(DISCARD))
+    redis = RedisWriter(settings.redis_url, sizes, settings.redis_prefix)
+    results.flat_map(redis).name("redis-sink").sink_to(Sink(DISCARD))
     cassandra = (
         settings.cassandra_hosts,
         settings.cassandra_port,
@@ -72,9 +73,8 @@ def build(settings: JobSettings) -> StreamExecutionEnvironment:
     )
     results.flat_map(CassandraWriter(*cassandra, window_sizes_ms=sizes)).name("cassandra-sink").sink_to(Sink(DISCARD))
     if settings.exact_counts:
-        batches.flat_map(ExactCountsWriter(*cassandra, base_window_ms=settings.base_window.size_ms)).name(
-            "exact-counts-sink"
-        ).sink_to(Sink(DISCARD))
+        exact = ExactCountsWriter(*cassandra, base_window_ms=settings.base_window.size_ms)
+        routed.filter(lambda row: row.kind == COUNTS).flat_map(exact).name("exact-counts-sink").sink_to(Sink(DISCARD))
     return env
 
 

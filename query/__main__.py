@@ -14,6 +14,7 @@ from query.redis_topk import read_topk, utc_minute, window_starts
 def main(argv: list[str] | None = None) -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--redis-url", default="redis://127.0.0.1:6379/0")
+    p.add_argument("--redis-prefix", default="topk", help="the job's --redis-prefix")
     p.add_argument("--window", default="1h")
     p.add_argument("--dimension", default="all")
     p.add_argument("--value", default="all")
@@ -21,9 +22,9 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--windows", type=int, default=1, help="how many of the newest windows")
     a = p.parse_args(argv)
     client = connect(a.redis_url)
-    starts = window_starts(client, a.window, a.dimension, a.value)[: a.windows] or [0]
+    starts = window_starts(client, a.window, a.dimension, a.value, a.redis_prefix)[: a.windows] or [0]
     for start in starts:
-        top = read_topk(client, a.window, a.dimension, a.value, start, a.k)
+        top = read_topk(client, a.window, a.dimension, a.value, start, a.k, a.redis_prefix)
         if top is None:
             print(f"no {a.window} window stored for {a.dimension}={a.value}")
             continue

@@ -223,6 +223,7 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--cassandra-hosts", default="127.0.0.1")
     p.add_argument("--cassandra-port", type=int, default=9042)
     p.add_argument("--cassandra-keyspace", default="topk")
+    p.add_argument("--redis-prefix", default="topk", help="the job's --redis-prefix")
     p.add_argument("--cassandra-protocol-version", type=int, default=None)
     p.add_argument("--windows", default="1m,1h,1d,all", help="the job's --windows")
     p.add_argument("--capacity", type=int, default=1024, help="the job's --capacity: the largest k served")
@@ -235,7 +236,7 @@ def main(argv: list[str] | None = None) -> None:
     _, session = cassandra_connect(a.cassandra_hosts.split(","), a.cassandra_port, a.cassandra_protocol_version)
     queries = TopKQueries(
         redis_connect(a.redis_url), redis_connect(a.redis_url, decode_responses=False), session,
-        a.cassandra_keyspace, list(windows),
+        a.cassandra_keyspace, list(windows), a.redis_prefix,
     )  # fmt: skip
     config = ApiConfig(windows, a.capacity, a.topic, a.api_token, a.rate_limit_per_minute)
     producer = KafkaProducer(bootstrap_servers=a.bootstrap_servers, acks="all")

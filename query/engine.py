@@ -16,7 +16,7 @@ from cassandra.cluster import Session
 from cassandra.concurrent import execute_concurrent_with_args
 
 from connectors.cassandra_store import EXACT_BUCKET_WINDOWS, bucket_of, to_datetime
-from connectors.redis_sink import window_key
+from connectors.redis_sink import DEFAULT_PREFIX, window_key
 from jobs.settings import WindowSpec
 from query.redis_topk import read_topk, window_starts
 from query.tiling import Tiling, tile
@@ -41,9 +41,16 @@ class Answer:
 
 class TopKQueries:
     def __init__(
-        self, client: redis.Redis, binary: redis.Redis, session: Session, keyspace: str, windows: list[WindowSpec]
+        self,
+        client: redis.Redis,
+        binary: redis.Redis,
+        session: Session,
+        keyspace: str,
+        windows: list[WindowSpec],
+        prefix: str = DEFAULT_PREFIX,
     ) -> None:
         self.client, self.binary, self.session, self.keyspace = client, binary, session, keyspace
+        self.prefix = prefix
         self.windows = {w.label: w for w in windows}
         self.base = min((w for w in windows if not w.is_all_time), key=lambda w: w.size_ms)
         self._summary = session.prepare(
@@ -57,8 +64,9 @@ class TopKQueries:
 
     def latest(self, k: int, window: str, dimension: str, value: str) -> Answer | None:
         """The newest stored window of this size (Redis)."""
-        for start in window_starts(self.client, window, dimension, value)[:1] or ([0] if window == "all" else []):
-            top = read_topk(self.client, window, dimension, value, start, k)
+        starts = window_starts(self.client, window, dimension, value, self.prefix)
+        for start in starts[:1] or ([0] if window == "all" else []):
+            top = read_topk(self.client, window, dimension, value, start, k, self.prefix)
             if top is not None:
                 return Answer(
                     top.items, top.window_start, top.window_end, top.total_events, top.error_bound, APPROXIMATE,
@@ -68,7 +76,7 @@ class TopKQueries:
 
     def _summaries(self, tiles: list[tuple[WindowSpec, int]], dimension: str, value: str) -> list[bytes | None]:
         """One serialized summary per tile: Redis first, then Cassandra; None if neither has it."""
-        keys = [window_key(w.label, dimension, value, s) + ":summary" for w, s in tiles]
+        keys = [window_key(w.label, dimension, value, s, self.prefix) + ":summary" for w, s in tiles]
         blobs = self.binary.mget(keys) if keys else []
         missing = [i for i, blob in enumerate(blobs) if blob is None]
         params = [

@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 
 import redis
 
-from connectors.redis_sink import index_key, window_key
+from connectors.redis_sink import DEFAULT_PREFIX, index_key, window_key
 from sketches import ItemCount
 
 
@@ -27,14 +27,18 @@ def utc_minute(epoch_ms: int) -> str:
     return datetime.fromtimestamp(epoch_ms / 1000, tz=UTC).strftime("%Y-%m-%d %H:%M")
 
 
-def window_starts(client: redis.Redis, window: str, dimension: str, value: str) -> list[int]:
+def window_starts(
+    client: redis.Redis, window: str, dimension: str, value: str, prefix: str = DEFAULT_PREFIX
+) -> list[int]:
     """Window starts (epoch ms) written for this view, newest first."""
-    return [int(m) * 60_000 for m in client.zrevrange(index_key(window, dimension, value), 0, -1)]
+    return [int(m) * 60_000 for m in client.zrevrange(index_key(window, dimension, value, prefix), 0, -1)]
 
 
-def read_topk(client: redis.Redis, window: str, dimension: str, value: str, start_ms: int, k: int) -> StoredTopK | None:
+def read_topk(
+    client: redis.Redis, window: str, dimension: str, value: str, start_ms: int, k: int, prefix: str = DEFAULT_PREFIX
+) -> StoredTopK | None:
     """The stored top-``k`` of one window, with bounds; None if absent (never written, or expired)."""
-    key = window_key(window, dimension, value, start_ms)
+    key = window_key(window, dimension, value, start_ms, prefix)
     with client.pipeline(transaction=True) as pipe:
         pipe.zrevrange(key, 0, k - 1, withscores=True)
         pipe.hgetall(f"{key}:meta")

@@ -32,7 +32,7 @@ start_one() {
       "$("$VENV/bin/python" -c 'import noida_db,os;print(os.path.dirname(noida_db.__file__))')/noida-db" start --only kafka --kafka-port "$port" --host 127.0.0.1 --data-dir "$STATE/kafka-data" \
         >"$STATE/kafka.log" 2>&1 & ;;
     redis) port=$REDIS_PORT
-      redis-server --port "$port" --bind 127.0.0.1 --save '' --appendonly no --dir "$STATE" >"$STATE/redis.log" 2>&1 & ;;
+      redis-server --port "$port" --bind 127.0.0.1 --save '' --appendonly yes --dir "$STATE" >"$STATE/redis.log" 2>&1 & ;;
     cassandra) port=$CASSANDRA_PORT
       PYTHON="$VENV/bin/python" "$ROOT/scripts/cassandra.sh" "$STATE/cassandra-data" "$port" >"$STATE/cassandra.log" 2>&1 & ;;
     *) echo "unknown server $name" >&2; return 2 ;;

@@ -6,6 +6,11 @@
 #   scripts/submit.sh list                              running and scheduled jobs
 #   scripts/submit.sh stop JOB_ID                       stop with a savepoint (into the configured savepoint dir)
 #   scripts/submit.sh resume SAVEPOINT [job flags]      submit again from a savepoint
+#   scripts/submit.sh replay --from FROM [--into NAME] [job flags]
+#                                                       reprocess the topic from FROM (earliest, epoch ms,
+#                                                       ISO-8601, or offsets:P=O,...) with a fresh consumer
+#                                                       group, into Redis prefix and Cassandra keyspace NAME
+#                                                       (a fresh namespace), or over the live results without --into
 #   scripts/submit.sh cancel JOB_ID
 #
 # Cluster settings: conf/flink-conf.yaml. Job flags: python -m jobs.topk_job --help.
@@ -35,6 +40,13 @@ case $cmd in
   list) flink list ;;
   stop) flink stop "$1" ;;  # savepoint into execution.checkpointing.savepoint-dir
   resume) sp=$1; shift; prepare_conf; "$PY" -m jobs.settings_check "$@"; flink run -d -s "$sp" "${job[@]}" "$@" ;;
+  replay)
+    [[ ${1:-} == --from && -n ${2:-} ]] || { sed -n '2,16p' "$0"; exit 2; }
+    case $2 in earliest | offsets:*) from=$2 ;; *) from=timestamp:$2 ;; esac
+    shift 2
+    extra=(--start-from "$from" --group-id "replay-$(date +%s)")
+    if [[ ${1:-} == --into ]]; then extra+=(--redis-prefix "$2" --cassandra-keyspace "$2"); shift 2; fi
+    prepare_conf; "$PY" -m jobs.settings_check "$@" "${extra[@]}"; flink run -d "${job[@]}" "$@" "${extra[@]}" ;;
   cancel) flink cancel "$1" ;;
-  *) sed -n '2,11p' "$0"; exit 2 ;;
+  *) sed -n '2,16p' "$0"; exit 2 ;;
 esac

@@ -9,12 +9,17 @@ An item is a JSON string or number. ``payload.weight`` is an optional positive i
 (default 1). ``metadata.timestamp`` is epoch milliseconds or ISO-8601 with an offset. Each bad
 record gets one reason code, the first that applies, in the order of ``REASONS``; a bad record
 gets event time 0, so it can never move the watermark (and make good events late).
+
+A valid event at or behind the current watermark is late: within ``--allowed-lateness-ms`` of
+it, it goes to ``late_events`` (it updates and re-emits its windows); further behind, it is
+rejected with reason ``late``.
 """
 
 from __future__ import annotations
 
 from pyflink.table import StreamTableEnvironment
 
+from connectors.kafka_tables import interval
 from jobs.settings import JobSettings
 
 REASONS = (
@@ -28,6 +33,7 @@ REASONS = (
     "missing_timestamp",
     "bad_timestamp",
     "timestamp_out_of_range",
+    "late",  # decided here in SQL, not by ParseEvent
 )
 
 
@@ -46,14 +52,21 @@ def computed_columns(settings: JobSettings) -> dict[str, str]:
 
 
 def create_parsed_views(t_env: StreamTableEnvironment, settings: JobSettings) -> None:
-    """Views ``valid_events`` (event_time, item, weight, dimensions) and ``rejected_events``."""
+    """Views ``valid_events`` and ``late_events`` (event_time, item, weight, dimensions) and
+    ``rejected_events`` (the raw columns and ``reason``)."""
     dims = "".join(f", parsed.dims['{d}'] AS `{d}`" for d in settings.dimensions)
+    columns = f"event_time, parsed.item AS item, parsed.weight AS weight{dims}"
+    wm = "CURRENT_WATERMARK(event_time)"
+    too_late = f"event_time <= {wm} - {interval(settings.allowed_lateness_ms)}"
     t_env.execute_sql(f"""
-        CREATE TEMPORARY VIEW valid_events AS
-        SELECT event_time, parsed.item AS item, parsed.weight AS weight{dims}
-        FROM raw_events WHERE parsed.reason IS NULL
+        CREATE TEMPORARY VIEW valid_events AS SELECT {columns} FROM raw_events
+        WHERE parsed.reason IS NULL AND ({wm} IS NULL OR event_time > {wm})
     """)
-    t_env.execute_sql(
-        "CREATE TEMPORARY VIEW rejected_events AS SELECT *, parsed.reason AS reason "
-        "FROM raw_events WHERE parsed.reason IS NOT NULL"
-    )
+    t_env.execute_sql(f"""
+        CREATE TEMPORARY VIEW late_events AS SELECT {columns} FROM raw_events
+        WHERE parsed.reason IS NULL AND event_time <= {wm} AND NOT ({too_late})
+    """)
+    t_env.execute_sql(f"""
+        CREATE TEMPORARY VIEW rejected_events AS SELECT *, COALESCE(parsed.reason, 'late') AS reason
+        FROM raw_events WHERE parsed.reason IS NOT NULL OR {too_late}
+    """)

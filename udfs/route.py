@@ -4,6 +4,8 @@
 outputs of the SQL stage travel together, told apart by ``kind``:
 
 * ``counts``:      dim, val, counts (JSON ``{item: count}``), row_time = window end - 1 ms
+* ``late``:        one late (but allowed) event per dimension value: dim, val, counts
+                   (``{item: weight}``), row_time = event time; only with allowed lateness
 * ``dead_letter``: reason, partition, offset, kafka_ts, raw (original bytes), row_time = event time
 """
 
@@ -12,20 +14,32 @@ from __future__ import annotations
 from pyflink.table import StreamTableEnvironment, Table
 
 from jobs.settings import JobSettings
-from udfs.window_counts import create_window_counts
+from udfs.window_counts import by_dimension, create_window_counts
 
 COUNTS = "counts"
+LATE = "late"
 DEAD_LETTER = "dead_letter"
+NO_DEAD_LETTER = (
+    "CAST(NULL AS STRING), CAST(NULL AS INT), CAST(NULL AS BIGINT), CAST(NULL AS TIMESTAMP_LTZ(3)), CAST(NULL AS BYTES)"
+)
 
 
 def routed_table(t_env: StreamTableEnvironment, settings: JobSettings) -> Table:
     create_window_counts(t_env, settings)
+    late = (  # item is never NULL here, but JSON_OBJECT wants a key of a NOT NULL type
+        f"""SELECT '{LATE}', dim, val, JSON_OBJECT(KEY COALESCE(item, '') VALUE weight), {NO_DEAD_LETTER}, event_time
+        FROM ({by_dimension("late_events", settings)})
+        UNION ALL"""
+        if settings.allowed_lateness_ms
+        else ""
+    )
     return t_env.sql_query(f"""
         SELECT '{COUNTS}' AS kind, dim, val, counts,
                CAST(NULL AS STRING) AS reason, CAST(NULL AS INT) AS `partition`, CAST(NULL AS BIGINT) AS `offset`,
                CAST(NULL AS TIMESTAMP_LTZ(3)) AS kafka_ts, CAST(NULL AS BYTES) AS `raw`, window_time AS row_time
         FROM window_counts
         UNION ALL
+        {late}
         SELECT '{DEAD_LETTER}', CAST(NULL AS STRING), CAST(NULL AS STRING), CAST(NULL AS STRING),
                reason, `partition`, `offset`, kafka_ts, `value`, event_time
         FROM rejected_events

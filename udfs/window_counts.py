@@ -13,14 +13,19 @@ from pyflink.table import StreamTableEnvironment
 from jobs.settings import JobSettings
 
 
-def create_window_counts(t_env: StreamTableEnvironment, settings: JobSettings) -> None:
-    """View ``window_counts``: dim, val, counts (JSON), window_time."""
-    parts = ["SELECT event_time, item, weight, 'all' AS dim, 'all' AS val FROM valid_events"]
+def by_dimension(events_view: str, settings: JobSettings) -> str:
+    """SQL: each event of ``events_view`` once under ``all`` and once per dimension it carries."""
+    parts = [f"SELECT event_time, item, weight, 'all' AS dim, 'all' AS val FROM {events_view}"]
     parts += [
-        f"SELECT event_time, item, weight, '{d}', `{d}` FROM valid_events WHERE `{d}` IS NOT NULL"
+        f"SELECT event_time, item, weight, '{d}', `{d}` FROM {events_view} WHERE `{d}` IS NOT NULL"
         for d in settings.dimensions
     ]
-    t_env.execute_sql("CREATE TEMPORARY VIEW dimensioned AS " + " UNION ALL ".join(parts))
+    return " UNION ALL ".join(parts)
+
+
+def create_window_counts(t_env: StreamTableEnvironment, settings: JobSettings) -> None:
+    """View ``window_counts``: dim, val, counts (JSON), window_time."""
+    t_env.execute_sql("CREATE TEMPORARY VIEW dimensioned AS " + by_dimension("valid_events", settings))
     size_s = settings.base_window.size_ms // 1000
     t_env.execute_sql(f"""
         CREATE TEMPORARY VIEW item_counts AS

@@ -12,6 +12,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.integration.helpers import kill_tree
+
 ROOT = Path(__file__).resolve().parents[2]
 PORTS = {"KAFKA_PORT": "19092", "REDIS_PORT": "16379", "CASSANDRA_PORT": "19042"}
 
@@ -21,6 +23,12 @@ class Servers:
     bootstrap: str
     redis_url: str
     cassandra_port: int
+    env: dict[str, str]
+
+    def ctl(self, action: str, *names: str) -> None:
+        """``scripts/servers.sh start|stop NAME...`` on these servers (outage tests)."""
+        script = str(ROOT / "scripts/servers.sh")
+        subprocess.run(["bash", script, action, *names], env=self.env, check=True, timeout=300)
 
 
 @pytest.fixture(scope="session")
@@ -33,6 +41,7 @@ def servers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Servers]:
             bootstrap=f"127.0.0.1:{PORTS['KAFKA_PORT']}",
             redis_url=f"redis://127.0.0.1:{PORTS['REDIS_PORT']}/0",
             cassandra_port=int(PORTS["CASSANDRA_PORT"]),
+            env=env,
         )
     finally:
         subprocess.run(["bash", script, "stop"], env=env, timeout=300)
@@ -46,19 +55,40 @@ def run_id() -> str:
 @pytest.fixture(scope="session")
 def run_job(servers: Servers, tmp_path_factory: pytest.TempPathFactory) -> Callable[..., None]:
     """Runs the job on a local MiniCluster until the bounded source ends."""
-    return lambda *args: _run_job(servers, tmp_path_factory.mktemp("job").as_uri() + "/checkpoints", *args)
+
+    def run(*args: str, timeout: int = 900) -> None:
+        cmd = job_command(servers, tmp_path_factory.mktemp("job"), "--bounded", *args)
+        done = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=timeout)
+        assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+
+    return run
 
 
-def _run_job(servers: Servers, checkpoint_dir: str, *args: str, timeout: int = 900) -> None:
-    cmd = [
-        sys.executable, "-m", "jobs.topk_job", "--bounded",
+@pytest.fixture
+def start_job(servers: Servers, tmp_path: Path) -> Iterator[Callable[..., subprocess.Popen]]:
+    """Starts the job on a local MiniCluster in the background (checkpoints in ``tmp_path``);
+    whatever is still running at the end is killed by PID, with its children."""
+    started: list[subprocess.Popen] = []
+
+    def start(*args: str) -> subprocess.Popen:
+        cmd = job_command(servers, tmp_path, *args)
+        started.append(subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True))
+        return started[-1]
+
+    yield start
+    for job in started:
+        kill_tree(job.pid)
+        job.wait(timeout=60)
+
+
+def job_command(servers: Servers, checkpoints: Path, *args: str) -> list[str]:
+    return [
+        sys.executable, "-m", "jobs.topk_job",
         "--bootstrap-servers", servers.bootstrap,
         "--redis-url", servers.redis_url,
         "--cassandra-port", str(servers.cassandra_port),
         "--cassandra-protocol-version", "1",
-        "--checkpoint-dir", checkpoint_dir,
-        "--checkpoint-interval-ms", "2000",
+        "--checkpoint-dir", checkpoints.as_uri(),
+        "--checkpoint-interval-ms", "1000",
         *args,
     ]  # fmt: skip
-    done = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=timeout)
-    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]

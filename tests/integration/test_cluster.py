@@ -17,6 +17,7 @@ import redis
 from connectors.redis_sink import window_key
 from generator.events import StreamSpec, encode, exact_counts, generate
 from generator.produce import ensure_topic, send
+from tests.integration.helpers import aligned_start, publish, stored_top, top, wait_for
 
 pytestmark = pytest.mark.integration
 ROOT = Path(__file__).resolve().parents[2]
@@ -62,13 +63,9 @@ def scrape(pattern: str, timeout_s: float = 120) -> list[str]:
 
 
 def test_job_runs_on_a_standalone_cluster_with_metrics(submit, servers, run_id):
-    now = int(time.time() * 1000)
-    start = now - now % MINUTE - 10 * MINUTE
-    spec = StreamSpec(events=3_000, universe=40, skew=1.1, start_ms=start, span_ms=5 * MINUTE, seed=3)
-    events = list(generate(spec))
-    topic = f"cluster_{run_id}"
-    ensure_topic(servers.bootstrap, topic, partitions=1)
-    send(servers.bootstrap, topic, [encode(e) for e in events] + [b"{not json"])
+    topic, start = f"cluster_{run_id}", aligned_start(MINUTE, 10)
+    spec = StreamSpec(3_000, 40, 1.1, start, 5 * MINUTE, seed=3)
+    events = publish(servers.bootstrap, topic, spec, extra=(b"{not json",))
 
     done = submit(
         "run", "--topic", topic, "--dead-letter-topic", f"{topic}-dlq", "--group-id", run_id,
@@ -86,9 +83,7 @@ def test_job_runs_on_a_standalone_cluster_with_metrics(submit, servers, run_id):
         deadline = time.monotonic() + 240
         while not r.exists(key) and time.monotonic() < deadline:
             time.sleep(2)
-        stored = r.zrevrange(key, 0, -1, withscores=True)
-        expected = sorted(first.items(), key=lambda kv: (-kv[1], kv[0]))[:5]
-        assert sorted(((i, int(c)) for i, c in stored), key=lambda kv: (-kv[1], kv[0])) == expected
+        assert stored_top(r, key) == top(first, 5)
 
         assert scrape(r"topk_windowsEmitted\{.*\} [1-9]")
         assert scrape(r"topk_eventsCounted\{.*\} [1-9]")
@@ -104,3 +99,50 @@ def test_submit_fails_fast_on_bad_settings(submit, servers):
     assert no_broker.returncode == 2 and "no Kafka broker reachable at 127.0.0.1:1" in no_broker.stderr
     bad_window = submit("run", "--bootstrap-servers", servers.bootstrap, "--windows", "1m,7x", check=False)
     assert bad_window.returncode == 2 and "7x" in bad_window.stderr
+
+
+def test_stop_with_savepoint_resume_and_replay_reproduce_the_results(submit, servers, run_id):
+    spec = StreamSpec(6_000, 50, 1.1, aligned_start(MINUTE, 20), 10 * MINUTE, seed=9)
+    events = list(generate(spec))
+    first, second = events[: len(events) // 2], events[len(events) // 2 :]  # generate() is in event-time order
+    topic, replayed = f"sp_{run_id}", f"rp_{run_id}"
+    flags = (
+        "--topic", topic, "--dead-letter-topic", f"{topic}-dlq", "--bootstrap-servers", servers.bootstrap,
+        "--redis-url", servers.redis_url, "--cassandra-port", str(servers.cassandra_port),
+        "--cassandra-protocol-version", "1", "--windows", "1m,all", "--dimensions", "region", "--k", "5",
+        "--checkpoint-interval-ms", "2000",
+    )  # fmt: skip
+    ensure_topic(servers.bootstrap, topic, partitions=1)
+    send(servers.bootstrap, topic, [encode(e) for e in first])
+    r = redis.Redis.from_url(servers.redis_url, decode_responses=True)
+    minutes = exact_counts(iter(events), MINUTE)
+    closed = sorted(minutes)[:-1]  # the last minute needs a later event to close
+
+    live = ("--group-id", topic, "--redis-prefix", topic, "--cassandra-keyspace", topic)
+    job = re.search(r"JobID ([0-9a-f]{32})", submit("run", *flags, *live).stdout).group(1)
+    assert wait_for(lambda: r.exists(window_key("1m", "all", "all", closed[2], topic)))
+    stopped = submit("stop", job).stdout
+    savepoint = re.search(r"Savepoint completed\. Path: (\S+)", stopped).group(1)
+    send(servers.bootstrap, topic, [encode(e) for e in second])
+    job = re.search(r"JobID ([0-9a-f]{32})", submit("resume", savepoint, *flags, *live).stdout).group(1)
+    try:
+        assert wait_for(lambda: r.exists(window_key("1m", "all", "all", closed[-1], topic)))
+    finally:
+        submit("cancel", job, check=False)
+    for m in closed:
+        assert stored_top(r, window_key("1m", "all", "all", m, topic)) == top(minutes[m], 5), m
+        meta = r.hgetall(window_key("1m", "all", "all", m, topic) + ":meta")
+        assert int(meta["totalEvents"]) == sum(minutes[m].values()), m
+
+    done = submit("replay", "--from", "earliest", "--into", replayed, *flags)
+    job = re.search(r"JobID ([0-9a-f]{32})", done.stdout).group(1)
+    try:
+        assert wait_for(lambda: r.exists(window_key("1m", "all", "all", closed[-1], replayed)))
+    finally:
+        submit("cancel", job, check=False)
+    for m in closed:
+        for region in ("all", "eu-west", "us-east"):
+            dim = "all" if region == "all" else "region"
+            assert stored_top(r, window_key("1m", dim, region, m, replayed)) == stored_top(
+                r, window_key("1m", dim, region, m, topic)
+            ), (m, region)

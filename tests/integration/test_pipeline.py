@@ -10,12 +10,12 @@ from collections import Counter
 
 import pytest
 import redis
-from kafka import KafkaConsumer
 
 from connectors.cassandra_store import connect
 from connectors.redis_sink import window_key
 from generator.events import StreamSpec, encode, exact_counts, generate, iso
 from generator.produce import ensure_topic, send
+from tests.integration.helpers import read_topic
 
 pytestmark = pytest.mark.integration
 K = 10
@@ -43,20 +43,6 @@ def bad_records(now_ms: int) -> dict[bytes, str]:
         event(ts=now_ms + 10 * 24 * HOUR, itemId="x"): "timestamp_out_of_range",
         event(ts=iso(now_ms - 30 * 24 * HOUR), itemId="x"): "timestamp_out_of_range",
     }
-
-
-def read_topic(bootstrap: str, topic: str, expected: int, timeout_s: float = 60) -> list[dict]:
-    """JSON records of ``topic``: waits for ``expected`` of them, then 2 s more for any extra."""
-    consumer = KafkaConsumer(topic, bootstrap_servers=bootstrap, auto_offset_reset="earliest")
-    records: list[dict] = []
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        for batch in consumer.poll(timeout_ms=500).values():
-            records += [json.loads(m.value) for m in batch]
-        if len(records) >= expected:
-            deadline = min(deadline, time.monotonic() + 2)
-    consumer.close()
-    return records
 
 
 def expected_top(counts: Counter, k: int = K) -> list[tuple[str, int]]:

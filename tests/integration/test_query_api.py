@@ -13,11 +13,11 @@ from kafka import KafkaConsumer
 
 from connectors.cassandra_store import connect as cassandra_connect
 from connectors.redis_sink import connect as redis_connect
-from generator.events import StreamSpec, encode, exact_counts, generate
-from generator.produce import ensure_topic, send
+from generator.events import StreamSpec, exact_counts
 from jobs.settings import parse_window
 from query.api import ApiConfig, create_app
 from query.engine import EXACT, TopKQueries
+from tests.integration.helpers import aligned_start, publish
 
 pytestmark = pytest.mark.integration
 M, H = 60_000, 3_600_000
@@ -28,13 +28,9 @@ WINDOWS = tuple(parse_window(w) for w in ("1m", "1h", "all"))
 @pytest.fixture(scope="module")
 def stored(servers, run_job):
     """A 3-hour skewed stream through the real job; returns (spec, keyspace, events)."""
-    now = int(time.time() * 1000)
-    start = now - now % H - 4 * H
-    spec = StreamSpec(events=12_000, universe=1_000, skew=1.2, start_ms=start, span_ms=3 * H, seed=11)
-    events = list(generate(spec))
     run_id = f"q{int(time.time())}"
-    ensure_topic(servers.bootstrap, run_id, partitions=1)
-    send(servers.bootstrap, run_id, [encode(e) for e in events])
+    spec = StreamSpec(12_000, 1_000, 1.2, aligned_start(H, 4), 3 * H, seed=11)
+    events = publish(servers.bootstrap, run_id, spec)
     run_job(
         "--topic", run_id, "--dead-letter-topic", f"{run_id}-dlq", "--group-id", run_id,
         "--windows", "1m,1h,all", "--dimensions", "region", "--k", str(K), "--capacity", str(CAPACITY),

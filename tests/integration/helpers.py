@@ -1,0 +1,72 @@
+"""Helpers for the integration tests: processes by PID, stored and exact top-K, topic reads."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import time
+from collections import Counter
+
+import psutil
+import redis
+from kafka import KafkaConsumer
+
+from generator.events import StreamSpec, encode, generate
+from generator.produce import ensure_topic, send
+
+
+def kill_tree(pid: int) -> None:
+    """SIGKILL ``pid`` and its descendants (the job's JVM and Python workers)."""
+    with contextlib.suppress(psutil.NoSuchProcess):
+        root = psutil.Process(pid)
+        for p in [*root.children(recursive=True), root]:
+            with contextlib.suppress(psutil.NoSuchProcess):
+                p.kill()
+
+
+def top(counts: Counter, k: int) -> list[tuple[str, int]]:
+    """The exact top-``k``, ties by item (the job's order)."""
+    return sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))[:k]
+
+
+def stored_top(r: redis.Redis, key: str) -> list[tuple[str, int]]:
+    """A stored window's items, in the same order as ``top``."""
+    return sorted(((i, int(c)) for i, c in r.zrevrange(key, 0, -1, withscores=True)), key=lambda kv: (-kv[1], kv[0]))
+
+
+def read_topic(bootstrap: str, topic: str, expected: int, timeout_s: float = 60) -> list[dict]:
+    """JSON records of ``topic``: waits for ``expected`` of them, then 2 s more for any extra."""
+    consumer = KafkaConsumer(topic, bootstrap_servers=bootstrap, auto_offset_reset="earliest")
+    records: list[dict] = []
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        for batch in consumer.poll(timeout_ms=500).values():
+            records += [json.loads(m.value) for m in batch]
+        if len(records) >= expected:
+            deadline = min(deadline, time.monotonic() + 2)
+    consumer.close()
+    return records
+
+
+def aligned_start(unit_ms: int, units_ago: int) -> int:
+    """The start of the ``unit_ms`` period ``units_ago`` periods before the current one."""
+    now = int(time.time() * 1000)
+    return now - now % unit_ms - units_ago * unit_ms
+
+
+def publish(bootstrap: str, topic: str, spec: StreamSpec, extra: tuple[bytes, ...] = ()) -> list[dict]:
+    """Generates ``spec``'s events, sends them (then ``extra``) to a new 1-partition topic; returns the events."""
+    events = list(generate(spec))
+    ensure_topic(bootstrap, topic, partitions=1)
+    send(bootstrap, topic, [encode(e) for e in events] + list(extra))
+    return events
+
+
+def wait_for(condition, timeout_s: float = 240) -> bool:
+    """Polls ``condition`` until it holds (True) or ``timeout_s`` passes (False)."""
+    deadline = time.monotonic() + timeout_s
+    while not condition():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.5)
+    return True
