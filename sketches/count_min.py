@@ -16,12 +16,13 @@ from __future__ import annotations
 
 import math
 import struct
+import zlib
 from collections.abc import Iterable, Sequence
 
 import mmh3
 import numpy as np
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2: the table zlib-compressed (mostly zeros in small windows); 1: raw, still read
 _MAGIC = b"CM"
 _HEADER = struct.Struct("<2sBIIIq")  # magic, version, depth, width, seed, total weight
 DEFAULT_SEED = 0x70704B  # fixed: changing it makes stored sketches unmergeable
@@ -55,10 +56,11 @@ class CountMinSketch:
 
     def _columns(self, items: Iterable[str]) -> np.ndarray:
         """Cell index per (row, item): shape (depth, n)."""
-        pairs = np.array([mmh3.hash64(s, self.seed, signed=False) for s in items], dtype=np.uint64)
-        if pairs.size == 0:
+        # the 128-bit digest read as two little-endian uint64 equals mmh3.hash64(s, seed, signed=False)
+        digests = b"".join([mmh3.hash_bytes(s, self.seed) for s in items])
+        if not digests:
             return np.empty((self.depth, 0), dtype=np.int64)
-        pairs = pairs.reshape(-1, 2)
+        pairs = np.frombuffer(digests, dtype="<u8").reshape(-1, 2)
         with np.errstate(over="ignore"):
             mixed = pairs[:, 0][None, :] + self._rows[:, None] * pairs[:, 1][None, :]
         return (mixed % np.uint64(self.width)).astype(np.int64)
@@ -71,9 +73,10 @@ class CountMinSketch:
         w = np.asarray(weights, dtype=np.int64)
         if w.size and w.min() < 0:
             raise ValueError("Count-Min weights must be non-negative")
-        cols = self._columns(items)
-        for row in range(self.depth):
-            np.add.at(self._table[row], cols[row], w)
+        cells = self._columns(items) + (np.arange(self.depth, dtype=np.int64) * self.width)[:, None]
+        # one bincount over all rows; float64 counts are exact below 2**53
+        added = np.bincount(cells.ravel(), weights=np.tile(w, self.depth), minlength=self.depth * self.width)
+        self._table += added.astype(np.int64).reshape(self.depth, self.width)
         self.total_weight += int(w.sum())
 
     def estimate(self, item: str) -> int:
@@ -100,16 +103,17 @@ class CountMinSketch:
 
     def serialize(self) -> bytes:
         header = _HEADER.pack(_MAGIC, FORMAT_VERSION, self.depth, self.width, self.seed, self.total_weight)
-        return header + self._table.astype("<i8").tobytes()
+        return header + zlib.compress(self._table.astype("<i8").tobytes(), 1)
 
     @classmethod
     def deserialize(cls, data: bytes) -> CountMinSketch:
         magic, version, depth, width, seed, total = _HEADER.unpack_from(data)
-        if magic != _MAGIC or version != FORMAT_VERSION:
-            raise ValueError(f"not a Count-Min sketch of format {FORMAT_VERSION}: {magic!r} v{version}")
+        if magic != _MAGIC or version not in (1, FORMAT_VERSION):
+            raise ValueError(f"not a Count-Min sketch of format 1 or {FORMAT_VERSION}: {magic!r} v{version}")
         sketch = cls(width, depth, seed)
         sketch.total_weight = total
-        table = np.frombuffer(data, dtype="<i8", count=depth * width, offset=_HEADER.size)
+        raw = memoryview(data)[_HEADER.size :]
+        table = np.frombuffer(raw if version == 1 else zlib.decompress(raw), dtype="<i8", count=depth * width)
         sketch._table = table.reshape(depth, width).astype(np.int64)
         return sketch
 

@@ -77,13 +77,55 @@ class SpaceSaving:
             self._rebuild_heap()
 
     def update_batch(self, items: Sequence[str], weights: Sequence[int] | np.ndarray) -> None:
-        """Add a batch of (item, weight) pairs, merged as one exact summary."""
-        exact: dict[str, int] = {}
-        for item, w in zip(items, np.asarray(weights, dtype=np.int64).tolist(), strict=True):
-            if w < 0:
-                raise ValueError("Space-Saving weights must be non-negative")
-            exact[item] = exact.get(item, 0) + w
-        self._merge_counters(exact, dict.fromkeys(exact, 0), 0, sum(exact.values()))
+        """Add a batch of (item, weight) pairs, merged as one exact summary (the guarantees above hold).
+
+        Work is one dictionary probe per pair plus a sort of at most ``2 * capacity`` counters:
+        of the items not yet monitored, only the ``capacity`` heaviest can survive the merge (ties
+        in batch order), the rest only raise the floor. Batches with repeated items are summed first.
+        """
+        w = np.asarray(weights, dtype=np.int64)
+        if len(w) != len(items):
+            raise ValueError("items and weights differ in length")
+        if w.size and w.min() < 0:
+            raise ValueError("Space-Saving weights must be non-negative")
+        batch = dict(zip(items, w.tolist(), strict=True))
+        if len(batch) < len(items):  # repeated items: sum them
+            batch = dict.fromkeys(batch, 0)
+            for item, weight in zip(items, w.tolist(), strict=True):
+                batch[item] += weight
+        counts, errors, floor = self._counts, self._errors, self.floor
+        new: list[str] = []
+        for item, weight in batch.items():
+            if item in counts:
+                counts[item] += weight
+            else:
+                new.append(item)
+        self.total_weight += int(w.sum())
+        if new:
+            new_weights = np.fromiter((batch[x] for x in new), dtype=np.int64, count=len(new))
+            order = np.argsort(-new_weights, kind="stable")
+            for i in order[: self.capacity].tolist():
+                counts[new[i]] = floor + int(new_weights[i])
+                errors[new[i]] = floor
+            if len(order) > self.capacity:  # the heaviest new item left out bounds all left out
+                self.floor = max(self.floor, floor + int(new_weights[order[self.capacity]]))
+        if len(counts) > self.capacity:
+            self._keep_largest()
+        self._rebuild_heap()
+
+    def _keep_largest(self) -> None:
+        """Keep the ``capacity`` largest counters (ties by item); the largest dropped raises the floor."""
+        keys = list(self._counts)
+        values = np.fromiter(self._counts.values(), dtype=np.int64, count=len(keys))
+        n, m = len(keys), self.capacity
+        part = np.partition(values, (n - m - 1, n - m))
+        last_kept, first_dropped = int(part[n - m]), int(part[n - m - 1])
+        kept = [keys[i] for i in np.flatnonzero(values > last_kept).tolist()]
+        tied = [keys[i] for i in np.flatnonzero(values == last_kept).tolist()]
+        kept += heapq.nsmallest(m - len(kept), tied)
+        self.floor = max(self.floor, first_dropped)
+        self._counts = {x: self._counts[x] for x in kept}
+        self._errors = {x: self._errors[x] for x in kept}
 
     def merge(self, other: SpaceSaving) -> None:
         """Merge ``other`` into this summary; the bounds above still hold for the union."""

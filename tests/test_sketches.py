@@ -1,7 +1,9 @@
 """Sketch error bounds checked against exact counts."""
 
+import struct
 from collections import Counter
 
+import mmh3
 import numpy as np
 import pytest
 from hypothesis import given, settings
@@ -152,3 +154,21 @@ def test_heavy_hitters_bounds_use_the_tighter_of_both_sketches():
         assert c.lower_bound <= truth[item] <= c.upper_bound
     restored = HeavyHittersSketch.deserialize(hh.serialize())
     assert restored.top_k(20) == hh.top_k(20) and restored.count("i500") == hh.count("i500")
+
+
+def test_count_min_hashing_is_mmh3_hash64_with_the_fixed_seed():
+    """The cell of every row comes from mmh3.hash64(item, seed): stored sketches stay readable."""
+    cms = CountMinSketch(width=1009, depth=3)
+    items = ["a", "é漢字", "/page/1", ""]
+    pairs = [mmh3.hash64(x, cms.seed, signed=False) for x in items]
+    expected = [[(h1 + row * h2) % 2**64 % 1009 for h1, h2 in pairs] for row in range(3)]
+    assert cms._columns(items).tolist() == expected
+
+
+def test_count_min_reads_its_version_1_format():
+    cms = CountMinSketch(width=64, depth=3)
+    cms.update_batch(["a", "b", "a"], [1, 2, 3])
+    header = struct.pack("<2sBIIIq", b"CM", 1, 3, 64, cms.seed, cms.total_weight)
+    v1 = header + cms._table.astype("<i8").tobytes()  # version 1 stored the table raw
+    assert CountMinSketch.deserialize(v1) == cms == CountMinSketch.deserialize(cms.serialize())
+    assert len(cms.serialize()) < len(v1)

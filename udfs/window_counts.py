@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from pyflink.table import StreamTableEnvironment
 
+from connectors.kafka_tables import interval
 from jobs.settings import JobSettings
 
 
@@ -26,11 +27,10 @@ def by_dimension(events_view: str, settings: JobSettings) -> str:
 def create_window_counts(t_env: StreamTableEnvironment, settings: JobSettings) -> None:
     """View ``window_counts``: dim, val, counts (JSON), window_time."""
     t_env.execute_sql("CREATE TEMPORARY VIEW dimensioned AS " + by_dimension("valid_events", settings))
-    size_s = settings.base_window.size_ms // 1000
     t_env.execute_sql(f"""
         CREATE TEMPORARY VIEW item_counts AS
         SELECT window_start, window_end, window_time, dim, val, item, SUM(weight) AS cnt
-        FROM TABLE(TUMBLE(TABLE dimensioned, DESCRIPTOR(event_time), INTERVAL '{size_s}' SECOND))
+        FROM TABLE(TUMBLE(TABLE dimensioned, DESCRIPTOR(event_time), {interval(settings.base_window.size_ms)}))
         GROUP BY window_start, window_end, window_time, dim, val, item
     """)
     t_env.execute_sql("""

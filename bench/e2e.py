@@ -1,0 +1,111 @@
+"""End to end on real servers: events/s of our job (Kafka -> Redis + Cassandra) at parallelism
+1 and 2 and of the all-JVM peer (bench/peer_job.py) on the same topic, in the same run.
+
+Each job runs bounded (to the topic's end offsets) twice: on an empty topic, which measures the
+fixed cost (JVM, planning, job start and finish), and on the stream. ``events/s`` is events over
+the difference; ``events/s incl. start`` is events over the whole run.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager, suppress
+from dataclasses import dataclass
+from pathlib import Path
+
+import psutil
+
+from generator.events import StreamSpec, encode, generate
+from generator.produce import ensure_topic, send
+from jobs.workers import python_workers
+
+ROOT = Path(__file__).resolve().parents[1]
+PORTS = {"KAFKA_PORT": "29092", "REDIS_PORT": "26379", "CASSANDRA_PORT": "29042"}
+BOOTSTRAP = f"127.0.0.1:{PORTS['KAFKA_PORT']}"
+
+
+@dataclass(frozen=True)
+class E2EResult:
+    name: str
+    parallelism: int
+    events: int
+    seconds: float  # whole bounded run on the stream
+    fixed_seconds: float  # the same job on an empty topic
+    peak_python_rss_mb: float  # all Python workers together, sampled every 0.2 s (0 for the peer)
+
+    @property
+    def events_per_s(self) -> float:
+        return self.events / max(1e-9, self.seconds - self.fixed_seconds)
+
+    @property
+    def events_per_s_with_start(self) -> float:
+        return self.events / self.seconds
+
+
+@contextmanager
+def servers(state_dir: Path) -> Iterator[None]:
+    env = {**os.environ, **PORTS, "TOPK_STATE_DIR": str(state_dir)}
+    script = str(ROOT / "scripts/servers.sh")
+    try:
+        subprocess.run(["bash", script, "start"], env=env, check=True)
+        yield
+    finally:
+        subprocess.run(["bash", script, "stop"], env=env)
+
+
+def produce(topic: str, spec: StreamSpec, partitions: int) -> int:
+    ensure_topic(BOOTSTRAP, topic, partitions)
+    return send(BOOTSTRAP, topic, (encode(e) for e in generate(spec)))
+
+
+def _run(cmd: list[str]) -> tuple[float, float]:
+    """Wall seconds of ``cmd`` and the peak summed RSS (MB) of its Python worker descendants."""
+    started = time.perf_counter()
+    job = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    peak = 0.0
+
+    def sample() -> None:
+        nonlocal peak
+        while job.poll() is None:
+            with suppress(psutil.Error):
+                peak = max(peak, sum(p.memory_info().rss for p in python_workers(job.pid)) / 2**20)
+            time.sleep(0.2)
+
+    sampler = threading.Thread(target=sample, daemon=True)
+    sampler.start()
+    output, _ = job.communicate()
+    sampler.join()
+    if job.returncode != 0:
+        raise RuntimeError(f"{' '.join(cmd[:4])} failed:\n{output[-3000:]}")
+    return time.perf_counter() - started, peak
+
+
+def ours(topic: str, empty: str, events: int, parallelism: int, args: list[str], checkpoints: Path) -> E2EResult:
+    def cmd(t: str) -> list[str]:
+        run = f"{t}-p{parallelism}"
+        return [
+            sys.executable, "-m", "jobs.topk_job", "--bounded", "--topic", t, "--bootstrap-servers", BOOTSTRAP,
+            "--group-id", run, "--dead-letter-topic", f"{run}-dlq", "--redis-prefix", run,
+            "--redis-url", f"redis://127.0.0.1:{PORTS['REDIS_PORT']}/0", "--cassandra-port", PORTS["CASSANDRA_PORT"],
+            "--cassandra-protocol-version", "1", "--cassandra-keyspace", run.replace("-", "_"),
+            "--parallelism", str(parallelism), "--checkpoint-dir", (checkpoints / run).as_uri(), *args,
+        ]  # fmt: skip
+
+    fixed, _ = _run(cmd(empty))
+    seconds, rss = _run(cmd(topic))
+    return E2EResult("ours (PyFlink, sketches, Redis + Cassandra)", parallelism, events, seconds, fixed, rss)
+
+
+def peer(topic: str, empty: str, events: int, parallelism: int, args: list[str]) -> E2EResult:
+    def cmd(t: str) -> list[str]:
+        return [sys.executable, "-m", "bench.peer_job", "--bootstrap-servers", BOOTSTRAP, "--topic", t,
+                "--parallelism", str(parallelism), *args]  # fmt: skip
+
+    fixed, _ = _run(cmd(empty))
+    seconds, _ = _run(cmd(topic))
+    return E2EResult("all-JVM Flink SQL Window Top-N (exact)", parallelism, events, seconds, fixed, 0.0)

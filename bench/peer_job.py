@@ -1,0 +1,72 @@
+"""The all-JVM peer: Flink SQL only (no Python function), the same windows and dimensions as the
+job, exact Window Top-N per (window, dimension, value), into a blackhole sink.
+
+python -m bench.peer_job --bootstrap-servers H:P --topic T --windows 1m,1h,1d --dimensions region,category --k 100
+"""
+
+from __future__ import annotations
+
+import argparse
+
+from pyflink.table import EnvironmentSettings, TableEnvironment
+
+from connectors.kafka_tables import interval
+from jobs.jars import job_jar_urls
+from jobs.settings import parse_window
+
+
+def main(argv: list[str] | None = None) -> None:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--bootstrap-servers", required=True)
+    p.add_argument("--topic", required=True)
+    p.add_argument("--windows", default="1m,1h,1d")
+    p.add_argument("--dimensions", default="region,category")
+    p.add_argument("--k", type=int, default=100)
+    p.add_argument("--parallelism", type=int, default=1)
+    a = p.parse_args(argv)
+    t_env = TableEnvironment.create(EnvironmentSettings.in_streaming_mode())
+    conf = t_env.get_config()
+    conf.set("table.local-time-zone", "UTC")
+    conf.set("parallelism.default", str(a.parallelism))
+    conf.set("pipeline.jars", ";".join(job_jar_urls()))
+    dims = [d for d in a.dimensions.split(",") if d]
+    payload = ", ".join(f"`{f}` STRING" for f in ["url", "productId", "query", "itemId", "weight", *dims])
+    ts = "metadata.`timestamp`"
+    t_env.execute_sql(f"""
+        CREATE TABLE events (
+          metadata ROW<eventType STRING, `timestamp` STRING>,
+          payload ROW<{payload}>,
+          event_time AS CASE WHEN REGEXP({ts}, '^[0-9]+$') THEN TO_TIMESTAMP_LTZ(CAST({ts} AS BIGINT), 3)
+            ELSE CAST(TO_TIMESTAMP(REPLACE(REPLACE({ts}, 'T', ' '), 'Z', ''), 'yyyy-MM-dd HH:mm:ss.SSS')
+                 AS TIMESTAMP_LTZ(3)) END,
+          WATERMARK FOR event_time AS event_time - {interval(5000)}
+        ) WITH ('connector' = 'kafka', 'topic' = '{a.topic}', 'format' = 'json',
+          'json.ignore-parse-errors' = 'true', 'properties.bootstrap.servers' = '{a.bootstrap_servers}',
+          'properties.group.id' = 'peer-{a.topic}', 'scan.startup.mode' = 'earliest-offset',
+          'scan.bounded.mode' = 'latest-offset')
+    """)
+    item = """CASE metadata.eventType WHEN 'page_view' THEN payload.url WHEN 'product_view' THEN payload.productId
+              WHEN 'search' THEN payload.query ELSE payload.itemId END"""
+    parts = [f"SELECT event_time, {item} AS item, 'all' AS dim, 'all' AS val FROM events"]
+    parts += [
+        f"SELECT event_time, {item}, '{d}', payload.`{d}` FROM events WHERE payload.`{d}` IS NOT NULL" for d in dims
+    ]
+    t_env.execute_sql("CREATE TEMPORARY VIEW dimensioned AS " + " UNION ALL ".join(parts))
+    t_env.execute_sql("CREATE TABLE sink (w STRING, dim STRING, val STRING, item STRING, cnt BIGINT) "
+                      "WITH ('connector' = 'blackhole')")  # fmt: skip
+    statements = t_env.create_statement_set()
+    for label in a.windows.split(","):
+        size = interval(parse_window(label).size_ms)
+        statements.add_insert_sql(f"""
+            INSERT INTO sink SELECT '{label}', dim, val, item, cnt FROM (
+              SELECT *, ROW_NUMBER() OVER (PARTITION BY window_start, window_end, dim, val ORDER BY cnt DESC) AS rn
+              FROM (SELECT window_start, window_end, dim, val, item, COUNT(*) AS cnt
+                    FROM TABLE(TUMBLE(TABLE dimensioned, DESCRIPTOR(event_time), {size}))
+                    GROUP BY window_start, window_end, dim, val, item))
+            WHERE rn <= {a.k}
+        """)
+    statements.execute().wait()
+
+
+if __name__ == "__main__":
+    main()

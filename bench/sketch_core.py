@@ -1,0 +1,118 @@
+"""Sketch core: weighted updates per second and accuracy against exact counts, for our
+Space-Saving + Count-Min, Apache DataSketches' frequent items sketch at equal memory, and a
+plain Counter (exact, unbounded memory), all on the same stream in the same run."""
+
+from __future__ import annotations
+
+import math
+import time
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import datasketches as ds
+
+from bench.stream import BenchStream
+from sketches import HeavyHittersSketch
+
+
+@dataclass(frozen=True)
+class CoreResult:
+    name: str
+    updates_per_s: float  # weighted (item, weight) updates per second, one core
+    bytes: int  # serialized size
+    top: list[tuple[str, int, int, int]]  # (item, estimate, lower, upper), best first
+
+
+def _timed(run: Callable[[], object], repeats: int) -> tuple[float, object]:
+    """Median seconds over ``repeats`` runs, and the last run's result."""
+    times, result = [], None
+    for _ in range(repeats):
+        started = time.perf_counter()
+        result = run()
+        times.append(time.perf_counter() - started)
+    return sorted(times)[len(times) // 2], result
+
+
+def ours(stream: BenchStream, capacity: int, repeats: int) -> CoreResult:
+    def run() -> HeavyHittersSketch:
+        sketch = HeavyHittersSketch(capacity)
+        for items, weights in stream.batches:
+            sketch.update_batch(items, weights)
+        return sketch
+
+    seconds, sketch = _timed(run, repeats)
+    top = [(i.item, i.estimate, i.lower_bound, i.upper_bound) for i in sketch.top_k(capacity)]
+    return CoreResult("ours: Space-Saving + Count-Min", stream.weighted_updates / seconds, len(sketch.serialize()), top)
+
+
+def datasketches_lg_k(target_bytes: int, stream: BenchStream) -> int:
+    """The DataSketches map size (log2) whose serialized sketch is closest to ``target_bytes``."""
+    sizes = {}
+    for lg in range(6, 20):
+        sketch = ds.frequent_strings_sketch(lg)
+        for items, weights in stream.batches:
+            for item, w in zip(items, weights.tolist(), strict=True):
+                sketch.update(item, w)
+        sizes[lg] = sketch.get_serialized_size_bytes()
+        if sizes[lg] > target_bytes:
+            break
+    return min(sizes, key=lambda lg: abs(sizes[lg] - target_bytes))
+
+
+def datasketches(stream: BenchStream, lg_max_k: int, repeats: int) -> CoreResult:
+    def run() -> ds.frequent_strings_sketch:
+        sketch = ds.frequent_strings_sketch(lg_max_k)
+        for items, weights in stream.batches:
+            for item, w in zip(items, weights.tolist(), strict=True):
+                sketch.update(item, w)
+        return sketch
+
+    seconds, sketch = _timed(run, repeats)
+    found = sketch.get_frequent_items(ds.frequent_items_error_type.NO_FALSE_NEGATIVES)
+    top = [(item, est, lo, hi) for item, est, lo, hi in found]
+    name = f"DataSketches frequent items (lg_max_k={lg_max_k})"
+    return CoreResult(name, stream.weighted_updates / seconds, sketch.get_serialized_size_bytes(), top)
+
+
+def counter(stream: BenchStream, repeats: int) -> CoreResult:
+    def run() -> Counter:
+        exact: Counter = Counter()
+        for items, weights in stream.batches:
+            for item, w in zip(items, weights.tolist(), strict=True):
+                exact[item] += w
+        return exact
+
+    seconds, exact = _timed(run, repeats)
+    top = [(x, c, c, c) for x, c in exact.most_common()]
+    size = sum(len(x) + 8 for x in exact)  # a lower bound on its memory: keys and counts
+    return CoreResult("plain Counter (exact)", stream.weighted_updates / seconds, size, top)
+
+
+@dataclass(frozen=True)
+class Accuracy:
+    precision: dict[int, float]  # K -> |reported top-K ∩ true top-K| / K
+    recall: dict[int, float]  # K -> share of true top-K found anywhere in the summary
+    max_error: int  # largest |estimate - true| over the reported top-100
+    mean_error: float
+    bound_violations: int  # items whose true count lies outside their stated bounds
+
+
+def accuracy(result: CoreResult, exact: Counter, ks: tuple[int, ...] = (10, 100)) -> Accuracy:
+    truth = [x for x, _ in sorted(exact.items(), key=lambda kv: (-kv[1], kv[0]))]
+    reported = [x for x, *_ in result.top]
+    precision, recall = {}, {}
+    for k in ks:
+        true_k = set(truth[:k])
+        # items tied with the k-th true count are all correct answers
+        kth = exact[truth[k - 1]]
+        precision[k] = sum(1 for x in reported[:k] if exact[x] >= kth) / k
+        recall[k] = len(true_k & set(reported)) / k
+    errors = [abs(est - exact[x]) for x, est, _, _ in result.top[:100]]
+    violations = sum(1 for x, _, lo, hi in result.top if not lo <= exact[x] <= hi)
+    return Accuracy(precision, recall, max(errors, default=0), sum(errors) / max(1, len(errors)), violations)
+
+
+def stated_bound(total: int, capacity: int) -> int:
+    """Space-Saving's guarantee for our sketch: no estimate is off by more than N / capacity."""
+    return math.floor(total / capacity)

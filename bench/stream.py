@@ -1,0 +1,33 @@
+"""The benchmark stream: Zipf-distributed item ids, cut into per-window pre-aggregated batches
+the way the job's JVM stage hands them to the sketch operator."""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass
+
+import numpy as np
+
+from generator.events import zipf_ranks
+
+
+@dataclass(frozen=True)
+class BenchStream:
+    items: list[str]  # the stream, one item per event
+    batches: list[tuple[list[str], np.ndarray]]  # (items, weights) per window, heaviest first
+    exact: Counter
+
+    @property
+    def weighted_updates(self) -> int:
+        return sum(len(items) for items, _ in self.batches)
+
+
+def make_stream(events: int, universe: int, skew: float, windows: int, seed: int = 1) -> BenchStream:
+    ranks = zipf_ranks(np.random.default_rng(seed), events, universe, skew)
+    items = [f"item-{r}" for r in ranks.tolist()]
+    batches = []
+    for chunk in np.array_split(np.arange(events), windows):
+        counts = Counter(items[chunk[0] : chunk[-1] + 1]) if len(chunk) else Counter()
+        ranked = sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))
+        batches.append(([x for x, _ in ranked], np.array([c for _, c in ranked], dtype=np.int64)))
+    return BenchStream(items, batches, Counter(items))
