@@ -46,29 +46,26 @@ def ours(stream: BenchStream, capacity: int, repeats: int) -> CoreResult:
     return CoreResult("ours: Space-Saving + Count-Min", stream.weighted_updates / seconds, len(sketch.serialize()), top)
 
 
+def _datasketch(stream: BenchStream, lg_max_k: int) -> ds.frequent_strings_sketch:
+    sketch = ds.frequent_strings_sketch(lg_max_k)
+    for items, weights in stream.batches:
+        for item, w in zip(items, weights.tolist(), strict=True):
+            sketch.update(item, w)
+    return sketch
+
+
 def datasketches_lg_k(target_bytes: int, stream: BenchStream) -> int:
     """The DataSketches map size (log2) whose serialized sketch is closest to ``target_bytes``."""
     sizes = {}
     for lg in range(6, 20):
-        sketch = ds.frequent_strings_sketch(lg)
-        for items, weights in stream.batches:
-            for item, w in zip(items, weights.tolist(), strict=True):
-                sketch.update(item, w)
-        sizes[lg] = sketch.get_serialized_size_bytes()
+        sizes[lg] = _datasketch(stream, lg).get_serialized_size_bytes()
         if sizes[lg] > target_bytes:
             break
     return min(sizes, key=lambda lg: abs(sizes[lg] - target_bytes))
 
 
 def datasketches(stream: BenchStream, lg_max_k: int, repeats: int) -> CoreResult:
-    def run() -> ds.frequent_strings_sketch:
-        sketch = ds.frequent_strings_sketch(lg_max_k)
-        for items, weights in stream.batches:
-            for item, w in zip(items, weights.tolist(), strict=True):
-                sketch.update(item, w)
-        return sketch
-
-    seconds, sketch = _timed(run, repeats)
+    seconds, sketch = _timed(lambda: _datasketch(stream, lg_max_k), repeats)
     found = sketch.get_frequent_items(ds.frequent_items_error_type.NO_FALSE_NEGATIVES)
     top = [(item, est, lo, hi) for item, est, lo, hi in found]
     name = f"DataSketches frequent items (lg_max_k={lg_max_k})"

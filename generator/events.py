@@ -10,9 +10,11 @@ import json
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 
 import numpy as np
+
+from jobs.settings import iso
 
 EVENT_TYPES = ("page_view", "product_view", "search", "generic")
 ITEM_FIELD = {"page_view": "url", "product_view": "productId", "search": "query", "generic": "itemId"}
@@ -64,10 +66,6 @@ def generate(spec: StreamSpec) -> Iterator[dict]:
             "metadata": {"eventId": f"{spec.seed}-{i}", "eventType": etype, "source": "generator", "timestamp": when},
             "payload": payload,
         }
-
-
-def iso(ts_ms: int) -> str:
-    return datetime.fromtimestamp(ts_ms / 1000, tz=UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 def encode(event: dict) -> bytes:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from connectors.redis_sink import connect
+from connectors.redis_sink import DEFAULT_PREFIX, connect
 from generator.events import StreamSpec, exact_counts, generate
 from jobs.settings import parse_window
 from query.redis_topk import read_topk, utc_minute
@@ -22,7 +22,7 @@ def main(argv: list[str] | None = None) -> int:
     d = StreamSpec()
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--redis-url", default="redis://127.0.0.1:6379/0")
-    p.add_argument("--redis-prefix", default="topk", help="the job's --redis-prefix")
+    p.add_argument("--redis-prefix", default=DEFAULT_PREFIX, help="the job's --redis-prefix")
     p.add_argument("--start-ms", type=int, required=True)
     p.add_argument("--events", type=int, default=d.events)
     p.add_argument("--universe", type=int, default=d.universe)

@@ -103,8 +103,15 @@ class JobSettings:
         return self
 
 
-def iso_to_ms(text: str) -> int:
-    """ISO-8601 to epoch ms; UTC when no offset is given. ``ValueError`` if not ISO-8601."""
+def iso(epoch_ms: int) -> str:
+    """Epoch ms as ISO-8601 in UTC with milliseconds, e.g. ``2026-01-01T10:00:00.123Z``."""
+    return datetime.fromtimestamp(epoch_ms / 1000, tz=UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def parse_time_ms(text: str) -> int:
+    """Epoch ms (1 to 15 digits) or ISO-8601 (UTC when no offset is given); ``ValueError`` otherwise."""
+    if re.fullmatch(r"[0-9]{1,15}", text):
+        return int(text)
     parsed = datetime.fromisoformat(text.replace("Z", "+00:00"))
     return int((parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)).timestamp() * 1000)
 
@@ -115,8 +122,7 @@ def kafka_startup(start_from: str) -> dict[str, str]:
     if kind in ("group", "earliest", "latest") and not arg:
         return {"scan.startup.mode": {"group": "group-offsets"}.get(kind, f"{kind}-offset")}
     if kind == "timestamp" and arg:
-        ms = int(arg) if arg.isdigit() else iso_to_ms(arg)
-        return {"scan.startup.mode": "timestamp", "scan.startup.timestamp-millis": str(ms)}
+        return {"scan.startup.mode": "timestamp", "scan.startup.timestamp-millis": str(parse_time_ms(arg))}
     if kind == "offsets" and re.fullmatch(r"\d+=\d+(,\d+=\d+)*", arg):
         parts = (p.split("=") for p in arg.split(","))
         offsets = ";".join(f"partition:{partition},offset:{offset}" for partition, offset in parts)
@@ -125,6 +131,11 @@ def kafka_startup(start_from: str) -> dict[str, str]:
         f"bad --start-from {start_from!r}: group, earliest, latest, timestamp:<epoch ms|ISO-8601> "
         "or offsets:<partition>=<offset>,..."
     )
+
+
+def parse_windows(text: str) -> tuple[WindowSpec, ...]:
+    """``"1m,1h,1d,all"`` as window specs."""
+    return tuple(parse_window(w) for w in _csv(text))
 
 
 def _csv(text: str) -> tuple[str, ...]:
@@ -189,7 +200,7 @@ def parse_args(argv: Sequence[str] | None = None) -> JobSettings:
         topic=a.topic,
         dead_letter_topic=a.dead_letter_topic,
         group_id=a.group_id,
-        windows=tuple(parse_window(w) for w in _csv(a.windows)),
+        windows=parse_windows(a.windows),
         dimensions=_csv(a.dimensions),
         k=a.k,
         capacity=a.capacity,

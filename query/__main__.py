@@ -7,14 +7,14 @@ from __future__ import annotations
 
 import argparse
 
-from connectors.redis_sink import connect
+from connectors.redis_sink import DEFAULT_PREFIX, connect
 from query.redis_topk import read_topk, utc_minute, window_starts
 
 
 def main(argv: list[str] | None = None) -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--redis-url", default="redis://127.0.0.1:6379/0")
-    p.add_argument("--redis-prefix", default="topk", help="the job's --redis-prefix")
+    p.add_argument("--redis-prefix", default=DEFAULT_PREFIX, help="the job's --redis-prefix")
     p.add_argument("--window", default="1h")
     p.add_argument("--dimension", default="all")
     p.add_argument("--value", default="all")

@@ -4,11 +4,9 @@ python -m query.api --port 8080 [--windows 1m,1h,1d,all] [--api-token T] [--rate
 """
 
 import argparse
-import re
 import time
 from collections import defaultdict
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Annotated, Literal
 
 import uvicorn
@@ -21,8 +19,9 @@ from pydantic import BaseModel, Field
 from redis.exceptions import RedisError
 
 from connectors.cassandra_store import connect as cassandra_connect
+from connectors.redis_sink import DEFAULT_PREFIX
 from connectors.redis_sink import connect as redis_connect
-from jobs.settings import WindowSpec, parse_window
+from jobs.settings import WindowSpec, iso, parse_time_ms, parse_windows
 from query.engine import APPROXIMATE, Answer, TopKQueries
 
 NAME = r"^[A-Za-z0-9_.:\-]{1,256}$"
@@ -49,19 +48,12 @@ class Event(BaseModel):
     payload: dict[str, str | int | float]
 
 
-def iso(ms: int) -> str:
-    return datetime.fromtimestamp(ms / 1000, tz=UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
-
-
 def parse_time(text: str, name: str) -> int:
-    """Epoch milliseconds or ISO-8601 (UTC when no offset is given)."""
-    if re.fullmatch(r"[0-9]{1,15}", text):
-        return int(text)
+    """Epoch milliseconds or ISO-8601 (UTC when no offset is given); 400 otherwise."""
     try:
-        parsed = datetime.fromisoformat(text.replace("Z", "+00:00"))
+        return parse_time_ms(text)
     except ValueError:
         raise HTTPException(400, f"{name}: not epoch ms or ISO-8601: {text!r}") from None
-    return int((parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)).timestamp() * 1000)
 
 
 def body(answer: Answer, dimension: str, value: str, **extra: object) -> dict:
@@ -223,7 +215,7 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--cassandra-hosts", default="127.0.0.1")
     p.add_argument("--cassandra-port", type=int, default=9042)
     p.add_argument("--cassandra-keyspace", default="topk")
-    p.add_argument("--redis-prefix", default="topk", help="the job's --redis-prefix")
+    p.add_argument("--redis-prefix", default=DEFAULT_PREFIX, help="the job's --redis-prefix")
     p.add_argument("--cassandra-protocol-version", type=int, default=None)
     p.add_argument("--windows", default="1m,1h,1d,all", help="the job's --windows")
     p.add_argument("--capacity", type=int, default=1024, help="the job's --capacity: the largest k served")
@@ -232,7 +224,7 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--api-token", default="", help="require 'Authorization: Bearer <token>' on /api/*")
     p.add_argument("--rate-limit-per-minute", type=int, default=0, help="per client (token or address); 0: off")
     a = p.parse_args(argv)
-    windows = tuple(parse_window(w.strip()) for w in a.windows.split(","))
+    windows = parse_windows(a.windows)
     _, session = cassandra_connect(a.cassandra_hosts.split(","), a.cassandra_port, a.cassandra_protocol_version)
     queries = TopKQueries(
         redis_connect(a.redis_url), redis_connect(a.redis_url, decode_responses=False), session,

@@ -129,21 +129,14 @@ class SpaceSaving:
 
     def merge(self, other: SpaceSaving) -> None:
         """Merge ``other`` into this summary; the bounds above still hold for the union."""
-        self._merge_counters(other._counts, other._errors, other.floor, other.total_weight)
-
-    def _merge_counters(self, counts: dict[str, int], errors: dict[str, int], floor: int, total: int) -> None:
         mine, my_err, my_floor = self._counts, self._errors, self.floor
-        keys = mine.keys() | counts.keys()
-        merged = {x: mine.get(x, my_floor) + counts.get(x, floor) for x in keys}
-        merged_err = {x: my_err.get(x, my_floor) + errors.get(x, floor) for x in keys}
-        new_floor = my_floor + floor
-        if len(merged) > self.capacity:
-            ranked = sorted(merged.items(), key=lambda kv: (-kv[1], kv[0]))
-            new_floor = max(new_floor, ranked[self.capacity][1])
-            merged = dict(ranked[: self.capacity])
-            merged_err = {x: merged_err[x] for x in merged}
-        self._counts, self._errors, self.floor = merged, merged_err, new_floor
-        self.total_weight += total
+        keys = mine.keys() | other._counts.keys()
+        self._counts = {x: mine.get(x, my_floor) + other._counts.get(x, other.floor) for x in keys}
+        self._errors = {x: my_err.get(x, my_floor) + other._errors.get(x, other.floor) for x in keys}
+        self.floor = my_floor + other.floor
+        self.total_weight += other.total_weight
+        if len(self._counts) > self.capacity:
+            self._keep_largest()
         self._rebuild_heap()
 
     def _evict_min(self) -> int:

@@ -19,8 +19,9 @@ from udfs.window_counts import by_dimension, create_window_counts
 COUNTS = "counts"
 LATE = "late"
 DEAD_LETTER = "dead_letter"
-NO_DEAD_LETTER = (
-    "CAST(NULL AS STRING), CAST(NULL AS INT), CAST(NULL AS BIGINT), CAST(NULL AS TIMESTAMP_LTZ(3)), CAST(NULL AS BYTES)"
+NO_DEAD_LETTER = (  # the dead-letter columns of the other kinds
+    "CAST(NULL AS STRING) AS reason, CAST(NULL AS INT) AS `partition`, CAST(NULL AS BIGINT) AS `offset`, "
+    "CAST(NULL AS TIMESTAMP_LTZ(3)) AS kafka_ts, CAST(NULL AS BYTES) AS `raw`"
 )
 
 
@@ -34,9 +35,7 @@ def routed_table(t_env: StreamTableEnvironment, settings: JobSettings) -> Table:
         else ""
     )
     return t_env.sql_query(f"""
-        SELECT '{COUNTS}' AS kind, dim, val, counts,
-               CAST(NULL AS STRING) AS reason, CAST(NULL AS INT) AS `partition`, CAST(NULL AS BIGINT) AS `offset`,
-               CAST(NULL AS TIMESTAMP_LTZ(3)) AS kafka_ts, CAST(NULL AS BYTES) AS `raw`, window_time AS row_time
+        SELECT '{COUNTS}' AS kind, dim, val, counts, {NO_DEAD_LETTER}, window_time AS row_time
         FROM window_counts
         UNION ALL
         {late}

@@ -82,8 +82,9 @@ class TopKWindowFunction(KeyedProcessFunction):
         self.update_micros.update(int((time.perf_counter() - started) * 1e6))
         self.batches.inc()
         if row.dim == "all":
-            (self.late_events if late else self.events).inc(sum(counts))
-            self.events_rate.mark_event(sum(counts))
+            events = sum(counts)
+            (self.late_events if late else self.events).inc(events)
+            self.events_rate.mark_event(events)
 
     def on_timer(self, timestamp: int, ctx: KeyedProcessFunction.OnTimerContext) -> Iterator[WindowResult]:
         """Emits the windows ending at ``timestamp + 1``; drops those past their allowed lateness."""

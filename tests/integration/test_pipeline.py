@@ -13,8 +13,9 @@ import redis
 
 from connectors.cassandra_store import connect
 from connectors.redis_sink import window_key
-from generator.events import StreamSpec, encode, exact_counts, generate, iso
+from generator.events import StreamSpec, encode, exact_counts, generate
 from generator.produce import ensure_topic, send
+from jobs.settings import iso
 from tests.integration.helpers import read_topic
 
 pytestmark = pytest.mark.integration
