@@ -14,6 +14,7 @@ import datasketches as ds
 
 from bench.stream import BenchStream
 from sketches import HeavyHittersSketch
+from sketches.accuracy import precision_at_k, recall_at_k
 
 
 @dataclass(frozen=True)
@@ -96,15 +97,9 @@ class Accuracy:
 
 
 def accuracy(result: CoreResult, exact: Counter, ks: tuple[int, ...] = (10, 100)) -> Accuracy:
-    truth = [x for x, _ in sorted(exact.items(), key=lambda kv: (-kv[1], kv[0]))]
     reported = [x for x, *_ in result.top]
-    precision, recall = {}, {}
-    for k in ks:
-        true_k = set(truth[:k])
-        # items tied with the k-th true count are all correct answers
-        kth = exact[truth[k - 1]]
-        precision[k] = sum(1 for x in reported[:k] if exact[x] >= kth) / k
-        recall[k] = len(true_k & set(reported)) / k
+    precision = {k: precision_at_k(reported, exact, k) for k in ks}
+    recall = {k: recall_at_k(reported, exact, k) for k in ks}
     errors = [abs(est - exact[x]) for x, est, _, _ in result.top[:100]]
     violations = sum(1 for x, _, lo, hi in result.top if not lo <= exact[x] <= hi)
     return Accuracy(precision, recall, max(errors, default=0), sum(errors) / max(1, len(errors)), violations)

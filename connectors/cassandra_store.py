@@ -6,11 +6,7 @@ Tables (keyspace configurable)::
     window_summaries  ((window_size, dimension, dim_value, bucket), window_start DESC)
                       -> window_end, total_events, error_bound, k, capacity, summary blob
 
-    exact_counts      ((dimension, dim_value, bucket), window_start, item) -> count
-                      (only with --exact-counts: every item of every finest window, exactly)
-
-``bucket`` caps a partition at 1440 windows, ``window_start - window_start % (1440 * size)``, or
-at 60 finest windows for ``exact_counts``.
+``bucket`` caps a partition at 1440 windows, ``window_start - window_start % (1440 * size)``.
 Rows are keyed by window, so writing a window again overwrites it (idempotent).
 
 The CQL stays within what Cassandra 1.2 (used in local tests) and 4/5 both accept: no
@@ -20,7 +16,6 @@ The CQL stays within what Cassandra 1.2 (used in local tests) and 4/5 both accep
 from __future__ import annotations
 
 import contextlib
-import json
 import time
 from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime
@@ -32,13 +27,11 @@ from cassandra.concurrent import execute_concurrent_with_args
 from cassandra.connection import ConnectionException
 from cassandra.policies import RoundRobinPolicy
 from cassandra.query import PreparedStatement
-from pyflink.common import Row
 from pyflink.datastream import FlatMapFunction, RuntimeContext
 
 from udfs.window_result import WindowResult
 
 BUCKET_WINDOWS = 1440
-EXACT_BUCKET_WINDOWS = 60
 RETRY_FOR_S = 300
 # errors that mean "Cassandra is not reachable right now": retried
 UNREACHABLE = (NoHostAvailable, OperationTimedOut, Unavailable, WriteTimeout, ConnectionException, OSError)
@@ -53,9 +46,6 @@ SCHEMA = (
          window_end timestamp, total_events bigint, error_bound bigint, k int, capacity int, summary blob,
          PRIMARY KEY ((window_size, dimension, dim_value, bucket), window_start))
        WITH CLUSTERING ORDER BY (window_start DESC)""",
-    """CREATE TABLE {ks}.exact_counts (
-         dimension text, dim_value text, bucket timestamp, window_start timestamp, item text, count bigint,
-         PRIMARY KEY ((dimension, dim_value, bucket), window_start, item))""",
 )
 
 
@@ -151,22 +141,3 @@ class CassandraWriter(_CassandraFunction):
         bucket = to_datetime(bucket_of(r.window_start, self.window_sizes_ms[r.window]))
         summary = (to_datetime(r.window_end), r.total_events, r.error_bound, r.k, r.capacity, r.summary)
         session.execute(prepared["summary"], (r.window, r.dimension, r.value, bucket, start, *summary))
-
-
-class ExactCountsWriter(_CassandraFunction):
-    """Writes the exact item counts of each finest window (rows of ``udfs.route``); emits nothing."""
-
-    STATEMENTS: ClassVar[dict[str, str]] = {
-        "count": "INSERT INTO {ks}.exact_counts (dimension, dim_value, bucket, window_start, item, count) "
-        "VALUES (?, ?, ?, ?, ?, ?)"
-    }
-
-    def __init__(self, *connection: object, base_window_ms: int) -> None:
-        super().__init__(*connection)
-        self.base_window_ms = base_window_ms
-
-    def write(self, session: Session, prepared: dict[str, PreparedStatement], row: Row) -> None:
-        start = row.row_time.to_epoch_milli() + 1 - self.base_window_ms
-        part = (row.dim, row.val, to_datetime(bucket_of(start, self.base_window_ms, EXACT_BUCKET_WINDOWS)))
-        rows = [(*part, to_datetime(start), item, count) for item, count in json.loads(row.counts).items()]
-        execute_concurrent_with_args(session, prepared["count"], rows, concurrency=64)  # raises on error

@@ -66,10 +66,13 @@ class JobSettings:
     checkpoint_interval_ms: int = 10_000
     parallelism: int = 1
     bounded: bool = False
-    exact_counts: bool = False
     start_from: str = "group"  # group | earliest | latest | timestamp:<epoch ms or ISO-8601> | offsets:P=O,...
     redis_prefix: str = "topk"
     allowed_lateness_ms: int = 0
+    archive_url: str = "s3://topk-archive"  # the archive job's Parquet datasets: <url>/events, <url>/dead_letters
+    s3_endpoint_url: str = ""  # e.g. http://127.0.0.1:8333; empty: AWS
+    archive_block_offsets: int = 100_000  # Kafka offsets per archive file (per partition and hour)
+    archive_flush_ms: int = 60_000  # rewrite the open block's files this often
 
     @property
     def base_window(self) -> WindowSpec:
@@ -97,8 +100,8 @@ class JobSettings:
             raise ValueError(f"bad Cassandra keyspace {self.cassandra_keyspace!r}")
         if self.allowed_lateness_ms < 0:
             raise ValueError("allowed lateness must be >= 0")
-        if self.exact_counts and self.allowed_lateness_ms:
-            raise ValueError("--exact-counts counts each window once: use --out-of-orderness-ms, not allowed lateness")
+        if self.archive_block_offsets < 1 or self.archive_flush_ms < 1:
+            raise ValueError("archive block offsets and flush interval must be >= 1")
         kafka_startup(self.start_from)
         return self
 
@@ -177,11 +180,6 @@ def parse_args(argv: Sequence[str] | None = None) -> JobSettings:
     p.add_argument("--parallelism", type=int, default=d.parallelism)
     p.add_argument("--bounded", action="store_true", help="stop at the topic's end offsets at start-up")
     p.add_argument(
-        "--exact-counts",
-        action="store_true",
-        help="also store every item's exact count per finest window in Cassandra (exact range queries)",
-    )
-    p.add_argument(
         "--start-from",
         default=d.start_from,
         help="where to read the topic from: group (committed offsets, else earliest), earliest, latest, "
@@ -194,6 +192,10 @@ def parse_args(argv: Sequence[str] | None = None) -> JobSettings:
         default=d.allowed_lateness_ms,
         help="events behind the watermark by up to this much update their (re-emitted) windows; later: dead letter",
     )
+    p.add_argument("--archive-url", default=d.archive_url, help="archive job: s3://bucket/prefix or file:///dir")
+    p.add_argument("--s3-endpoint-url", default=d.s3_endpoint_url, help="S3-compatible server; empty: AWS")
+    p.add_argument("--archive-block-offsets", type=int, default=d.archive_block_offsets)
+    p.add_argument("--archive-flush-ms", type=int, default=d.archive_flush_ms)
     a = p.parse_args(argv)
     return JobSettings(
         bootstrap_servers=a.bootstrap_servers,
@@ -221,8 +223,11 @@ def parse_args(argv: Sequence[str] | None = None) -> JobSettings:
         checkpoint_interval_ms=a.checkpoint_interval_ms,
         parallelism=a.parallelism,
         bounded=a.bounded,
-        exact_counts=a.exact_counts,
         start_from=a.start_from,
         redis_prefix=a.redis_prefix,
         allowed_lateness_ms=a.allowed_lateness_ms,
+        archive_url=a.archive_url,
+        s3_endpoint_url=a.s3_endpoint_url,
+        archive_block_offsets=a.archive_block_offsets,
+        archive_flush_ms=a.archive_flush_ms,
     ).validate()

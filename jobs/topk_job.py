@@ -9,40 +9,20 @@ from __future__ import annotations
 
 import sys
 
-from pyflink.common import Configuration, Types
+from pyflink.common import Types
 from pyflink.datastream import StreamExecutionEnvironment
 from pyflink.datastream.connectors import Sink
-from pyflink.table import StreamTableEnvironment
 
-from connectors.cassandra_store import CassandraWriter, ExactCountsWriter
+from connectors.cassandra_store import CassandraWriter
 from connectors.dead_letter_sink import dead_letter_sink
 from connectors.kafka_tables import create_raw_events
 from connectors.redis_sink import RedisWriter
-from jobs.jars import job_jar_urls
+from jobs.environment import DISCARD, environment
 from jobs.settings import JobSettings, parse_args
 from udfs.dead_letters import DeadLetterEnvelope, original_kafka_time
 from udfs.parse_events import computed_columns, create_parsed_views, register_functions
 from udfs.route import COUNTS, DEAD_LETTER, LATE, routed_table
 from udfs.topk_window import TopKWindowFunction
-
-DISCARD = "org.apache.flink.streaming.api.functions.sink.v2.DiscardingSink"
-
-
-def environment(settings: JobSettings) -> tuple[StreamExecutionEnvironment, StreamTableEnvironment]:
-    conf = Configuration()
-    conf.set_string("table.local-time-zone", "UTC")
-    if settings.idle_timeout_ms:
-        conf.set_string("table.exec.source.idle-timeout", f"{settings.idle_timeout_ms} ms")
-    # Always checkpoint: the window state lives in RocksDB, and Kafka sinks flush on checkpoints.
-    conf.set_string("state.backend.type", "rocksdb")
-    conf.set_string("execution.checkpointing.incremental", "true")
-    conf.set_string("execution.checkpointing.interval", f"{settings.checkpoint_interval_ms} ms")
-    if settings.checkpoint_dir:
-        conf.set_string("execution.checkpointing.dir", settings.checkpoint_dir)
-    env = StreamExecutionEnvironment.get_execution_environment(conf)
-    env.set_parallelism(settings.parallelism)
-    env.add_jars(*job_jar_urls())
-    return env, StreamTableEnvironment.create(env)
 
 
 def build(settings: JobSettings) -> StreamExecutionEnvironment:
@@ -72,9 +52,6 @@ def build(settings: JobSettings) -> StreamExecutionEnvironment:
         settings.cassandra_protocol_version,
     )
     results.flat_map(CassandraWriter(*cassandra, window_sizes_ms=sizes)).name("cassandra-sink").sink_to(Sink(DISCARD))
-    if settings.exact_counts:
-        exact = ExactCountsWriter(*cassandra, base_window_ms=settings.base_window.size_ms)
-        routed.filter(lambda row: row.kind == COUNTS).flat_map(exact).name("exact-counts-sink").sink_to(Sink(DISCARD))
     return env
 
 

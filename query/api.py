@@ -1,6 +1,7 @@
 """The REST query API (FastAPI). OpenAPI at /openapi.json, docs at /docs.
 
 python -m query.api --port 8080 [--windows 1m,1h,1d,all] [--api-token T] [--rate-limit-per-minute 600]
+    [--archive-url s3://topk-archive --s3-endpoint-url http://127.0.0.1:8333]   (for mode=exact)
 """
 
 import argparse
@@ -18,11 +19,10 @@ from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, H
 from pydantic import BaseModel, Field
 from redis.exceptions import RedisError
 
-from connectors.cassandra_store import connect as cassandra_connect
-from connectors.redis_sink import DEFAULT_PREFIX
-from connectors.redis_sink import connect as redis_connect
 from jobs.settings import WindowSpec, iso, parse_time_ms, parse_windows
-from query.engine import APPROXIMATE, Answer, TopKQueries
+from query.archive import NotArchived
+from query.connect import add_storage_arguments, open_queries
+from query.engine import APPROXIMATE, Answer, NoArchive, TopKQueries
 
 NAME = r"^[A-Za-z0-9_.:\-]{1,256}$"
 
@@ -57,6 +57,9 @@ def parse_time(text: str, name: str) -> int:
 
 
 def body(answer: Answer, dimension: str, value: str, **extra: object) -> dict:
+    if answer.scan is not None:
+        s = answer.scan
+        extra["scan"] = {"partitions": s.partitions, "files": s.files, "bytes": s.bytes, "seconds": round(s.seconds, 3)}
     return {
         "results": [
             {"rank": r, "item": i.item, "count": i.estimate, "lower_bound": i.lower_bound, "upper_bound": i.upper_bound}
@@ -111,8 +114,17 @@ def create_app(queries: TopKQueries, config: ApiConfig, producer: KafkaProducer 
 
     @app.exception_handler(RedisError)
     @app.exception_handler(NoHostAvailable)
+    @app.exception_handler(OSError)  # the archive's filesystem
     async def backend_down(request: Request, exc: Exception) -> JSONResponse:
         return JSONResponse({"detail": f"storage unavailable: {type(exc).__name__}"}, status_code=503)
+
+    @app.exception_handler(NoArchive)
+    async def no_archive(request: Request, exc: NoArchive) -> JSONResponse:
+        return JSONResponse({"detail": str(exc)}, status_code=501)
+
+    @app.exception_handler(NotArchived)
+    async def bad_request(request: Request, exc: NotArchived) -> JSONResponse:
+        return JSONResponse({"detail": str(exc)}, status_code=400)
 
     def guard(request: Request) -> None:
         client = request.client.host if request.client else "unknown"
@@ -125,6 +137,7 @@ def create_app(queries: TopKQueries, config: ApiConfig, producer: KafkaProducer 
 
     K = Annotated[int, Query(ge=1, le=config.max_k)]
     Dim = Annotated[str, Query(pattern=NAME)]
+    Mode = Literal["approximate", "exact"]
     api = [Depends(guard)]
 
     def window_of(label: str) -> WindowSpec:
@@ -154,10 +167,10 @@ def create_app(queries: TopKQueries, config: ApiConfig, producer: KafkaProducer 
         k: K = 10,
         dimension: Dim = "all",
         value: Dim = "all",
-        mode: Literal["approximate", "exact"] = APPROXIMATE,
+        mode: Mode = APPROXIMATE,
     ) -> dict:
-        """Top-k over any range: stored windows that tile it, merged. ``mode=exact`` sums exact counts
-        (needs the job's --exact-counts). ``start``/``end`` in the metadata are the covered interval."""
+        """Top-k over any range: stored windows that tile it, merged (``start``/``end`` in the metadata
+        are the covered interval). ``mode=exact``: counted from the archive over exactly the range."""
         lo, hi = time_range(start, end)
         answer = queries.range_topk(k, lo, hi, dimension, value, mode)
         return body(answer, dimension, value, requested={"start": iso(lo), "end": iso(hi)})
@@ -169,10 +182,11 @@ def create_app(queries: TopKQueries, config: ApiConfig, producer: KafkaProducer 
         end: str,
         dimension: Dim = "all",
         value: Dim = "all",
+        mode: Mode = APPROXIMATE,
     ) -> dict:
-        """Bounds on one item's count over a range."""
+        """Bounds on one item's count over a range; ``mode=exact``: its count from the archive."""
         lo, hi = time_range(start, end)
-        return body(queries.count(item, lo, hi, dimension, value), dimension, value)
+        return body(queries.count(item, lo, hi, dimension, value, mode), dimension, value)
 
     @app.post("/api/v1/events", status_code=202, dependencies=api)
     def post_event(event: Event) -> dict:
@@ -211,28 +225,16 @@ def main(argv: list[str] | None = None) -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--port", type=int, default=8080)
-    p.add_argument("--redis-url", default="redis://127.0.0.1:6379/0")
-    p.add_argument("--cassandra-hosts", default="127.0.0.1")
-    p.add_argument("--cassandra-port", type=int, default=9042)
-    p.add_argument("--cassandra-keyspace", default="topk")
-    p.add_argument("--redis-prefix", default=DEFAULT_PREFIX, help="the job's --redis-prefix")
-    p.add_argument("--cassandra-protocol-version", type=int, default=None)
-    p.add_argument("--windows", default="1m,1h,1d,all", help="the job's --windows")
+    add_storage_arguments(p)
     p.add_argument("--capacity", type=int, default=1024, help="the job's --capacity: the largest k served")
     p.add_argument("--bootstrap-servers", default="127.0.0.1:9092", help="for POST /api/v1/events")
     p.add_argument("--topic", default="events")
     p.add_argument("--api-token", default="", help="require 'Authorization: Bearer <token>' on /api/*")
     p.add_argument("--rate-limit-per-minute", type=int, default=0, help="per client (token or address); 0: off")
     a = p.parse_args(argv)
-    windows = parse_windows(a.windows)
-    _, session = cassandra_connect(a.cassandra_hosts.split(","), a.cassandra_port, a.cassandra_protocol_version)
-    queries = TopKQueries(
-        redis_connect(a.redis_url), redis_connect(a.redis_url, decode_responses=False), session,
-        a.cassandra_keyspace, list(windows), a.redis_prefix,
-    )  # fmt: skip
-    config = ApiConfig(windows, a.capacity, a.topic, a.api_token, a.rate_limit_per_minute)
+    config = ApiConfig(parse_windows(a.windows), a.capacity, a.topic, a.api_token, a.rate_limit_per_minute)
     producer = KafkaProducer(bootstrap_servers=a.bootstrap_servers, acks="all")
-    uvicorn.run(create_app(queries, config, producer), host=a.host, port=a.port)
+    uvicorn.run(create_app(open_queries(a), config, producer), host=a.host, port=a.port)
 
 
 if __name__ == "__main__":

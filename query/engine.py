@@ -1,5 +1,5 @@
 """Answers over stored results: the newest window, any time range (by merging stored window
-summaries), the count of one item, and exact answers from exact counts where they are stored.
+summaries), the count of one item, and exact answers from the Parquet archive (``mode=exact``).
 
 Summaries come from Redis while it still has them (recent windows) and from Cassandra otherwise
 (history). A tile with no summary in either had no events (or was never written).
@@ -8,21 +8,25 @@ Summaries come from Redis while it still has them (recent windows) and from Cass
 from __future__ import annotations
 
 import time
-from collections import Counter
 from dataclasses import dataclass, field, replace
 
 import redis
 from cassandra.cluster import Session
 from cassandra.concurrent import execute_concurrent_with_args
 
-from connectors.cassandra_store import EXACT_BUCKET_WINDOWS, bucket_of, to_datetime
+from connectors.cassandra_store import bucket_of, to_datetime
 from connectors.redis_sink import DEFAULT_PREFIX, window_key
 from jobs.settings import WindowSpec
+from query.archive import EventArchive, Scan, ranked
 from query.redis_topk import read_topk, window_starts
-from query.tiling import Tiling, tile
+from query.tiling import tile
 from sketches import HeavyHittersSketch, ItemCount
 
 APPROXIMATE, EXACT = "approximate", "exact"
+
+
+class NoArchive(LookupError):
+    """``mode=exact`` asked of a query side with no archive configured."""
 
 
 @dataclass(frozen=True)
@@ -37,6 +41,7 @@ class Answer:
     accuracy: str
     windows: list[str] = field(default_factory=list)  # the stored windows merged, e.g. "1h@1767225600000"
     generated_at: int = field(default_factory=lambda: int(time.time() * 1000))
+    scan: Scan | None = None  # exact answers: what was read from the archive
 
 
 class TopKQueries:
@@ -48,18 +53,15 @@ class TopKQueries:
         keyspace: str,
         windows: list[WindowSpec],
         prefix: str = DEFAULT_PREFIX,
+        archive: EventArchive | None = None,
     ) -> None:
         self.client, self.binary, self.session, self.keyspace = client, binary, session, keyspace
-        self.prefix = prefix
+        self.prefix, self.archive = prefix, archive
         self.windows = {w.label: w for w in windows}
         self.base = min((w for w in windows if not w.is_all_time), key=lambda w: w.size_ms)
         self._summary = session.prepare(
             f"SELECT summary FROM {keyspace}.window_summaries "
             "WHERE window_size = ? AND dimension = ? AND dim_value = ? AND bucket = ? AND window_start = ?"
-        )
-        self._exact = session.prepare(
-            f"SELECT item, count FROM {keyspace}.exact_counts WHERE dimension = ? AND dim_value = ? AND bucket = ? "
-            "AND window_start >= ? AND window_start < ?"
         )
 
     def latest(self, k: int, window: str, dimension: str, value: str) -> Answer | None:
@@ -107,30 +109,23 @@ class TopKQueries:
 
     def range_topk(self, k: int, start: int, end: int, dimension: str, value: str, mode: str = APPROXIMATE) -> Answer:
         if mode == EXACT:
-            counts, tiling = self.exact_counts(start, end, dimension, value)
-            ranked = sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))[:k]
-            items = [ItemCount(x, c, c, c) for x, c in ranked]
-            used = [f"{w.label}@{s}" for w, s in tiling.tiles]
-            return Answer(items, tiling.covered_start, tiling.covered_end, sum(counts.values()), 0, EXACT, used)
+            counts, answer = self.exact(start, end, dimension, value)
+            return replace(answer, items=[ItemCount(x, c, c, c) for x, c in ranked(counts, k)])
         merged, answer = self.merged_sketch(start, end, dimension, value)
         return replace(answer, items=merged.top_k(k))
 
-    def count(self, item: str, start: int, end: int, dimension: str, value: str) -> Answer:
-        """Bounds on one item's count over the range (Space-Saving and Count-Min, merged)."""
+    def count(self, item: str, start: int, end: int, dimension: str, value: str, mode: str = APPROXIMATE) -> Answer:
+        """One item's count over the range: bounds (Space-Saving and Count-Min, merged), or exact."""
+        if mode == EXACT:
+            counts, answer = self.exact(start, end, dimension, value)
+            c = counts.get(item, 0)
+            return replace(answer, items=[ItemCount(item, c, c, c)])
         merged, answer = self.merged_sketch(start, end, dimension, value)
         return replace(answer, items=[merged.count(item)])
 
-    def exact_counts(self, start: int, end: int, dimension: str, value: str) -> tuple[Counter, Tiling]:
-        """Exact counts over the finest windows in [start, end) (needs the job's --exact-counts)."""
-        tiling = tile(start, end, [self.base])
-        lo, hi = tiling.covered_start, tiling.covered_end
-        span = EXACT_BUCKET_WINDOWS * self.base.size_ms
-        buckets = range(bucket_of(lo, self.base.size_ms, EXACT_BUCKET_WINDOWS), hi, span) if hi > lo else []
-        params = [
-            (dimension, value, to_datetime(b), to_datetime(max(b, lo)), to_datetime(min(b + span, hi))) for b in buckets
-        ]
-        counts: Counter = Counter()
-        for _, rows in execute_concurrent_with_args(self.session, self._exact, params, raise_on_first_error=True):
-            for row in rows:
-                counts[row.item] += row.count
-        return counts, tiling
+    def exact(self, start: int, end: int, dimension: str, value: str) -> tuple[dict[str, int], Answer]:
+        """Exact counts over exactly [start, end) from the archive, and what was read."""
+        if self.archive is None:
+            raise NoArchive("no archive configured: exact answers need --archive-url")
+        counts, scan = self.archive.counts(start, end, dimension, value)
+        return counts, Answer([], start, end, sum(counts.values()), 0, EXACT, scan=scan)

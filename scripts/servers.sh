@@ -1,12 +1,16 @@
 #!/usr/bin/env bash
 # Start or stop the local servers on 127.0.0.1, each tracked by a PID file.
-# usage: scripts/servers.sh start|stop|status [kafka] [redis] [cassandra]   (default: all three)
-# env:   TOPK_STATE_DIR (default .local/), KAFKA_PORT (9092), REDIS_PORT (6379), CASSANDRA_PORT (9042)
+# usage: scripts/servers.sh start|stop|status [kafka] [redis] [cassandra] [s3]   (default: all four)
+# env:   TOPK_STATE_DIR (default .local/), KAFKA_PORT (9092), REDIS_PORT (6379), CASSANDRA_PORT (9042),
+#        S3_PORT (8333; SeaweedFS also takes the next 4 ports and each + 10000), S3_BUCKET (topk-archive),
+#        AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY (the S3 credentials; defaults: scripts/local-s3.env)
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 STATE=${TOPK_STATE_DIR:-$ROOT/.local}
 VENV=${TOPK_VENV:-$ROOT/.venv}
 KAFKA_PORT=${KAFKA_PORT:-9092}; REDIS_PORT=${REDIS_PORT:-6379}; CASSANDRA_PORT=${CASSANDRA_PORT:-9042}
+S3_PORT=${S3_PORT:-8333}; S3_BUCKET=${S3_BUCKET:-topk-archive}
+source "$ROOT/scripts/local-s3.env"
 mkdir -p "$STATE"
 
 port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
@@ -35,10 +39,29 @@ start_one() {
       redis-server --port "$port" --bind 127.0.0.1 --save '' --appendonly yes --dir "$STATE" >"$STATE/redis.log" 2>&1 & ;;
     cassandra) port=$CASSANDRA_PORT
       PYTHON="$VENV/bin/python" "$ROOT/scripts/cassandra.sh" "$STATE/cassandra-data" "$port" >"$STATE/cassandra.log" 2>&1 & ;;
+    s3) port=$S3_PORT  # SeaweedFS: an S3 API with the credentials above, nothing else exposed
+      mkdir -p "$STATE/s3-data"
+      "$VENV/bin/weed" mini -dir="$STATE/s3-data" -ip=127.0.0.1 -ip.bind=127.0.0.1 -master.telemetry=false \
+        -webdav=false -admin.ui=false -s3.port.iceberg=0 -s3.port.lance=0 -s3.port="$port" \
+        -master.port=$((port + 1)) -filer.port=$((port + 2)) -volume.port=$((port + 3)) -admin.port=$((port + 4)) \
+        -debug.port=$((port + 5)) -bucket="$S3_BUCKET" >"$STATE/s3.log" 2>&1 & ;;
     *) echo "unknown server $name" >&2; return 2 ;;
   esac
   echo $! >"$STATE/$name.pid"
   wait_port "$name" "$port" 90
+  [[ $name != s3 ]] || "$VENV/bin/python" - "$port" "$S3_BUCKET" <<'PY' || { echo "bucket not created; see $STATE/s3.log" >&2; return 1; }
+import sys, time
+from pyarrow import fs
+s3 = fs.S3FileSystem(endpoint_override=f"127.0.0.1:{sys.argv[1]}", scheme="http", region="us-east-1")
+for _ in range(600):  # weed mini sets up credentials and the bucket a few seconds after the port opens
+    try:
+        if s3.get_file_info(sys.argv[2]).type == fs.FileType.Directory:
+            sys.exit(0)
+    except OSError:
+        pass
+    time.sleep(0.1)
+sys.exit(1)
+PY
   echo "$name up on 127.0.0.1:$port (pid $(cat "$STATE/$name.pid"))"
 }
 
@@ -56,10 +79,10 @@ stop_one() {
 }
 
 cmd=${1:-}; shift || true
-names=("$@"); [[ ${#names[@]} -gt 0 ]] || names=(kafka redis cassandra)
+names=("$@"); [[ ${#names[@]} -gt 0 ]] || names=(kafka redis cassandra s3)
 case $cmd in
   start) for n in "${names[@]}"; do start_one "$n"; done ;;
   stop) for n in "${names[@]}"; do stop_one "$n"; done ;;
   status) for n in "${names[@]}"; do running "$n" && echo "$n: running (pid $(cat "$STATE/$n.pid"))" || echo "$n: stopped"; done ;;
-  *) echo "usage: $0 start|stop|status [kafka] [redis] [cassandra]" >&2; exit 2 ;;
+  *) echo "usage: $0 start|stop|status [kafka] [redis] [cassandra] [s3]" >&2; exit 2 ;;
 esac

@@ -3,6 +3,7 @@
 #
 #   scripts/submit.sh cluster-start | cluster-stop      local standalone cluster (PIDs in .local/flink/pids)
 #   scripts/submit.sh run [job flags]                   submit detached: flink run -d -py jobs/topk_job.py
+#                                                       (TOPK_JOB=archive: jobs/archive_job.py, the same way)
 #   scripts/submit.sh list                              running and scheduled jobs
 #   scripts/submit.sh stop JOB_ID                       stop with a savepoint (into the configured savepoint dir)
 #   scripts/submit.sh resume SAVEPOINT [job flags]      submit again from a savepoint
@@ -13,7 +14,7 @@
 #                                                       (a fresh namespace), or over the live results without --into
 #   scripts/submit.sh cancel JOB_ID
 #
-# Cluster settings: conf/flink-conf.yaml. Job flags: python -m jobs.topk_job --help.
+# Cluster settings: conf/flink-conf.yaml. Job flags: python -m jobs.topk_job --help (both jobs).
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 VENV=${TOPK_VENV:-$ROOT/.venv}
@@ -30,7 +31,7 @@ prepare_conf() {  # Flink's own log configs + our settings as config.yaml (exit 
 }
 
 flink() { "$PF/bin/flink" "$@"; }
-job=(-py "$ROOT/jobs/topk_job.py")
+job=(-py "$ROOT/jobs/${TOPK_JOB:-topk}_job.py")
 
 cmd=${1:-}; shift || true
 case $cmd in
@@ -41,12 +42,12 @@ case $cmd in
   stop) flink stop "$1" ;;  # savepoint into execution.checkpointing.savepoint-dir
   resume) sp=$1; shift; prepare_conf; "$PY" -m jobs.settings_check "$@"; flink run -d -s "$sp" "${job[@]}" "$@" ;;
   replay)
-    [[ ${1:-} == --from && -n ${2:-} ]] || { sed -n '2,16p' "$0"; exit 2; }
+    [[ ${1:-} == --from && -n ${2:-} ]] || { sed -n '2,17p' "$0"; exit 2; }
     case $2 in earliest | offsets:*) from=$2 ;; *) from=timestamp:$2 ;; esac
     shift 2
     extra=(--start-from "$from" --group-id "replay-$(date +%s)")
     if [[ ${1:-} == --into ]]; then extra+=(--redis-prefix "$2" --cassandra-keyspace "$2"); shift 2; fi
     prepare_conf; "$PY" -m jobs.settings_check "$@" "${extra[@]}"; flink run -d "${job[@]}" "$@" "${extra[@]}" ;;
   cancel) flink cancel "$1" ;;
-  *) sed -n '2,16p' "$0"; exit 2 ;;
+  *) sed -n '2,17p' "$0"; exit 2 ;;
 esac

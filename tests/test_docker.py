@@ -65,6 +65,14 @@ def test_job_and_api_flags_are_valid_and_agree(compose):
     api = flags(services["query-api"]["command"])
     for name in ("topic", "windows", "capacity", "redis-url", "cassandra-hosts", "cassandra-port", "bootstrap-servers"):
         assert api[name] == job[name], name
+    archive_cmd = services["archive-job"]["command"]
+    assert archive_cmd[:4] == ["flink", "run", "-py", "/opt/topk/jobs/archive_job.py"]
+    archive = flags(archive_cmd)
+    parse_args(archive_cmd[4:])
+    for name in ("topic", "bootstrap-servers", "dimensions"):
+        assert archive[name] == job[name], name
+    for name in ("archive-url", "s3-endpoint-url"):
+        assert api[name] == archive[name], name
     host, port = settings.bootstrap_servers.split(":")
     assert f"PLAINTEXT://{host}:{port}" in services[host]["environment"]["KAFKA_ADVERTISED_LISTENERS"]
     redis_host, redis_port = re.match(r"redis://([\w-]+):(\d+)/", job["redis-url"]).groups()

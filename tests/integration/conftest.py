@@ -15,7 +15,8 @@ import pytest
 from tests.integration.helpers import kill_tree
 
 ROOT = Path(__file__).resolve().parents[2]
-PORTS = {"KAFKA_PORT": "19092", "REDIS_PORT": "16379", "CASSANDRA_PORT": "19042"}
+PORTS = {"KAFKA_PORT": "19092", "REDIS_PORT": "16379", "CASSANDRA_PORT": "19042", "S3_PORT": "17333"}
+S3_CREDENTIALS = {"AWS_ACCESS_KEY_ID": "topk-test", "AWS_SECRET_ACCESS_KEY": "topk-test-secret"}
 
 
 @dataclass(frozen=True)
@@ -23,7 +24,12 @@ class Servers:
     bootstrap: str
     redis_url: str
     cassandra_port: int
+    s3_endpoint: str
     env: dict[str, str]
+
+    def archive_url(self, name: str) -> str:
+        """A fresh archive location in the local S3 server's bucket."""
+        return f"s3://topk-archive/{name}"
 
     def ctl(self, action: str, *names: str) -> None:
         """``scripts/servers.sh start|stop NAME...`` on these servers (outage tests)."""
@@ -33,6 +39,7 @@ class Servers:
 
 @pytest.fixture(scope="session")
 def servers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Servers]:
+    os.environ.update(S3_CREDENTIALS)  # for the jobs (subprocesses) and the query side (this process)
     env = {**os.environ, **PORTS, "TOPK_STATE_DIR": str(tmp_path_factory.mktemp("servers"))}
     script = str(ROOT / "scripts" / "servers.sh")
     try:
@@ -41,6 +48,7 @@ def servers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Servers]:
             bootstrap=f"127.0.0.1:{PORTS['KAFKA_PORT']}",
             redis_url=f"redis://127.0.0.1:{PORTS['REDIS_PORT']}/0",
             cassandra_port=int(PORTS["CASSANDRA_PORT"]),
+            s3_endpoint=f"http://127.0.0.1:{PORTS['S3_PORT']}",
             env=env,
         )
     finally:
@@ -54,10 +62,10 @@ def run_id() -> str:
 
 @pytest.fixture(scope="session")
 def run_job(servers: Servers, tmp_path_factory: pytest.TempPathFactory) -> Callable[..., None]:
-    """Runs the job on a local MiniCluster until the bounded source ends."""
+    """Runs a job (``module``) on a local MiniCluster until the bounded source ends."""
 
-    def run(*args: str, timeout: int = 900) -> None:
-        cmd = job_command(servers, tmp_path_factory.mktemp("job"), "--bounded", *args)
+    def run(*args: str, module: str = "jobs.topk_job", timeout: int = 900) -> None:
+        cmd = job_command(servers, tmp_path_factory.mktemp("job"), module, "--bounded", *args)
         done = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=timeout)
         assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
 
@@ -66,12 +74,12 @@ def run_job(servers: Servers, tmp_path_factory: pytest.TempPathFactory) -> Calla
 
 @pytest.fixture
 def start_job(servers: Servers, tmp_path: Path) -> Iterator[Callable[..., subprocess.Popen]]:
-    """Starts the job on a local MiniCluster in the background (checkpoints in ``tmp_path``);
-    whatever is still running at the end is killed by PID, with its children."""
+    """Starts a job (``module``) on a local MiniCluster in the background (checkpoints in
+    ``tmp_path``); whatever is still running at the end is killed by PID, with its children."""
     started: list[subprocess.Popen] = []
 
-    def start(*args: str) -> subprocess.Popen:
-        cmd = job_command(servers, tmp_path, *args)
+    def start(*args: str, module: str = "jobs.topk_job") -> subprocess.Popen:
+        cmd = job_command(servers, tmp_path, module, *args)
         started.append(subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True))
         return started[-1]
 
@@ -81,14 +89,15 @@ def start_job(servers: Servers, tmp_path: Path) -> Iterator[Callable[..., subpro
         job.wait(timeout=60)
 
 
-def job_command(servers: Servers, checkpoints: Path, *args: str) -> list[str]:
+def job_command(servers: Servers, checkpoints: Path, module: str, *args: str) -> list[str]:
     return [
-        sys.executable, "-m", "jobs.topk_job",
+        sys.executable, "-m", module,
         "--bootstrap-servers", servers.bootstrap,
         "--redis-url", servers.redis_url,
         "--cassandra-port", str(servers.cassandra_port),
         "--cassandra-protocol-version", "1",
         "--checkpoint-dir", checkpoints.as_uri(),
         "--checkpoint-interval-ms", "1000",
+        "--s3-endpoint-url", servers.s3_endpoint,
         *args,
     ]  # fmt: skip

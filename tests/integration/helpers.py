@@ -11,7 +11,7 @@ import psutil
 import redis
 from kafka import KafkaConsumer
 
-from generator.events import StreamSpec, encode, generate
+from generator.events import StreamSpec, encode, event_time_ms, exact_counts, generate
 from generator.produce import ensure_topic, send
 
 
@@ -54,10 +54,12 @@ def aligned_start(unit_ms: int, units_ago: int) -> int:
     return now - now % unit_ms - units_ago * unit_ms
 
 
-def publish(bootstrap: str, topic: str, spec: StreamSpec, extra: tuple[bytes, ...] = ()) -> list[dict]:
-    """Generates ``spec``'s events, sends them (then ``extra``) to a new 1-partition topic; returns the events."""
+def publish(
+    bootstrap: str, topic: str, spec: StreamSpec, extra: tuple[bytes, ...] = (), partitions: int = 1
+) -> list[dict]:
+    """Generates ``spec``'s events, sends them (then ``extra``) to a new topic; returns the events."""
     events = list(generate(spec))
-    ensure_topic(bootstrap, topic, partitions=1)
+    ensure_topic(bootstrap, topic, partitions)
     send(bootstrap, topic, [encode(e) for e in events] + list(extra))
     return events
 
@@ -70,3 +72,9 @@ def wait_for(condition, timeout_s: float = 240) -> bool:
             return False
         time.sleep(0.5)
     return True
+
+
+def counts_between(events: list[dict], lo: int, hi: int, dimension: str = "all", value: str = "all") -> Counter:
+    """Exact item counts of the events with event time in [lo, hi)."""
+    inside = (e for e in events if lo <= event_time_ms(e) < hi)
+    return exact_counts(inside, 0, dimension, value).get(0, Counter())

@@ -1,9 +1,11 @@
 """The query side over results the real job stored: range answers merged from many windows
-(approximate, capacity 64), exact mode from exact counts, count of one item, and the REST API's
-validation, auth and rate limit."""
+(approximate, capacity 64), exact mode from the archive job's Parquet files on S3, count of one
+item, the audit command, and the REST API's validation, auth and rate limit."""
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import time
 from collections import Counter
 
@@ -16,8 +18,9 @@ from connectors.redis_sink import connect as redis_connect
 from generator.events import StreamSpec, exact_counts
 from jobs.settings import parse_window
 from query.api import ApiConfig, create_app
+from query.archive import EventArchive
 from query.engine import EXACT, TopKQueries
-from tests.integration.helpers import aligned_start, publish
+from tests.integration.helpers import aligned_start, counts_between, publish
 
 pytestmark = pytest.mark.integration
 M, H = 60_000, 3_600_000
@@ -27,15 +30,17 @@ WINDOWS = tuple(parse_window(w) for w in ("1m", "1h", "all"))
 
 @pytest.fixture(scope="module")
 def stored(servers, run_job):
-    """A 3-hour skewed stream through the real job; returns (spec, keyspace, events)."""
+    """A 3-hour skewed stream through the real top-K job and the archive job; returns
+    (spec, run id: topic, keyspace and archive name, events)."""
     run_id = f"q{int(time.time())}"
     spec = StreamSpec(12_000, 1_000, 1.2, aligned_start(H, 4), 3 * H, seed=11)
     events = publish(servers.bootstrap, run_id, spec)
+    common = ("--topic", run_id, "--group-id", run_id, "--dimensions", "region")
     run_job(
-        "--topic", run_id, "--dead-letter-topic", f"{run_id}-dlq", "--group-id", run_id,
-        "--windows", "1m,1h,all", "--dimensions", "region", "--k", str(K), "--capacity", str(CAPACITY),
-        "--cassandra-keyspace", run_id, "--exact-counts",
+        *common, "--dead-letter-topic", f"{run_id}-dlq", "--windows", "1m,1h,all", "--k", str(K),
+        "--capacity", str(CAPACITY), "--cassandra-keyspace", run_id,
     )  # fmt: skip
+    run_job(*common, "--archive-url", servers.archive_url(run_id), module="jobs.archive_job")
     return spec, run_id, events
 
 
@@ -44,7 +49,7 @@ def queries(servers, stored):
     cluster, session = cassandra_connect(["127.0.0.1"], servers.cassandra_port, 1)
     yield TopKQueries(
         redis_connect(servers.redis_url), redis_connect(servers.redis_url, decode_responses=False), session,
-        stored[1], list(WINDOWS),
+        stored[1], list(WINDOWS), archive=EventArchive(servers.archive_url(stored[1]), servers.s3_endpoint),
     )  # fmt: skip
     cluster.shutdown()
 
@@ -73,15 +78,17 @@ def test_range_over_many_windows_gives_the_true_top_k_within_bounds(stored, quer
         assert i.upper_bound - i.lower_bound <= answer.error_bound
 
 
-def test_exact_mode_equals_exact_counts(stored, queries):
+def test_exact_mode_equals_the_true_counts_of_exactly_the_range(stored, queries):
     spec, _, events = stored
-    lo, hi = spec.start_ms + 5 * M, spec.start_ms + 2 * H + 50 * M
+    lo, hi = spec.start_ms + 5 * M + 123, spec.start_ms + 2 * H + 50 * M + 7  # any millisecond
     answer = queries.range_topk(20, lo, hi, "region", "eu-west", mode=EXACT)
-    truth = exact_range(events, lo, hi, "region", "eu-west")
+    truth = counts_between(events, lo, hi, "region", "eu-west")
     assert answer.accuracy == "exact" and answer.error_bound == 0
-    assert (answer.start, answer.end, len(answer.windows)) == (lo, hi, (hi - lo) // M)
+    assert (answer.start, answer.end, answer.scan.partitions) == (lo, hi, 3)
     assert [(i.item, i.estimate) for i in answer.items] == top(truth, 20)
     assert answer.total_events == sum(truth.values())
+    one = queries.count("item-1", lo, hi, "region", "eu-west", mode=EXACT).items[0]
+    assert one.lower_bound == one.upper_bound == truth["item-1"]
 
 
 def test_count_of_one_item_is_within_bounds(stored, queries):
@@ -104,6 +111,7 @@ def test_api_answers_and_rejects_bad_requests(servers, stored, queries):
     lo, hi = spec.start_ms + H, spec.start_ms + 2 * H
     hist = api.get("/api/v1/topk/historical", params={"k": 3, "start": str(lo), "end": str(hi), "mode": "exact"})
     assert [(r["item"], r["count"]) for r in hist.json()["results"]] == top(exact_range(events, lo, hi), 3)
+    assert hist.json()["metadata"]["accuracy"] == "exact" and hist.json()["metadata"]["scan"]["files"] >= 1
     count = api.get("/api/v1/count/item-1", params={"start": str(lo), "end": str(hi)})
     assert count.status_code == 200 and count.json()["results"][0]["item"] == "item-1"
     assert api.get("/health/live").status_code == 200
@@ -121,6 +129,7 @@ def test_api_answers_and_rejects_bad_requests(servers, stored, queries):
         ("/api/v1/topk/historical", {"start": "yesterday", "end": str(hi)}),
         ("/api/v1/topk/historical", {"start": iso_lo}),
         ("/api/v1/topk/historical", {"start": iso_lo, "end": "2026-01-02T00:00:00Z", "mode": "fuzzy"}),
+        ("/api/v1/topk/historical", {"start": iso_lo, "end": iso_lo[:-1] + "1Z", "mode": "exact", "dimension": "x"}),
     ]:
         r = api.get(path, params=params)
         assert 400 <= r.status_code < 500, (path, params, r.status_code)
@@ -152,3 +161,20 @@ def test_api_token_and_rate_limit(queries):
     codes = [api.get("/api/v1/topk", params={"window": "all"}, headers=auth).status_code for _ in range(4)]
     assert codes == [200, 200, 200, 429]
     assert api.get("/health/live").status_code == 200  # health stays open
+
+
+def test_audit_command_compares_approximate_and_exact(servers, stored):
+    spec, run_id, _ = stored
+    lo, hi = spec.start_ms + 37 * M, spec.start_ms + 2 * H + 11 * M
+    audit = subprocess.run(
+        [
+            sys.executable, "-m", "query.audit", "--start", str(lo), "--end", str(hi), "--k", str(K),
+            "--redis-url", servers.redis_url, "--cassandra-port", str(servers.cassandra_port),
+            "--cassandra-protocol-version", "1", "--cassandra-keyspace", run_id, "--windows", "1m,1h,all",
+            "--archive-url", servers.archive_url(run_id), "--s3-endpoint-url", servers.s3_endpoint,
+        ],
+        capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert audit.returncode == 0, audit.stdout + audit.stderr
+    assert f"precision@{K} 1.000   recall@{K} 1.000" in audit.stdout
+    assert audit.stdout.count(" yes") == K

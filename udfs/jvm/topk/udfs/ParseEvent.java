@@ -20,7 +20,8 @@ import org.apache.flink.types.Row;
 /**
  * Parses and validates one raw event in a single pass (the rules are documented in
  * udfs/parse_events.py). Returns reason (null when valid), item, weight, event time in epoch ms
- * (0 when invalid, so a bad record never moves the watermark) and the requested dimensions.
+ * (0 when invalid, so a bad record never moves the watermark), the requested dimensions, and the
+ * event's id and type (for the archive).
  */
 public class ParseEvent extends ScalarFunction {
     private static final ObjectMapper JSON = new ObjectMapper();
@@ -29,7 +30,8 @@ public class ParseEvent extends ScalarFunction {
     private static final Pattern DIGITS = Pattern.compile("[0-9]{1,15}");
     private static final Pattern POSITIVE = Pattern.compile("[1-9][0-9]{0,17}");
     private static final String ROW_TYPE =
-            "ROW<reason STRING, item STRING, weight BIGINT, event_ms BIGINT, dims MAP<STRING, STRING>>";
+            "ROW<reason STRING, item STRING, weight BIGINT, event_ms BIGINT, dims MAP<STRING, STRING>, "
+                    + "event_id STRING, event_type STRING>";
 
     /**
      * The planner evaluates the call once per operator that needs it (watermark, valid, late and
@@ -107,11 +109,12 @@ public class ParseEvent extends ScalarFunction {
                 dims.put(name, v);
             }
         }
-        return Row.of(null, item, weight, eventMs, dims);
+        String eventId = scalar(metadata.get("eventId"));
+        return Row.of(null, item, weight, eventMs, dims, eventId, eventType == null ? "generic" : eventType);
     }
 
     private static Row rejected(String reason) {
-        return Row.of(reason, null, null, 0L, null);
+        return Row.of(reason, null, null, 0L, null, null, null);
     }
 
     /** Text of a string or number; null for missing, null, objects, arrays and booleans. */

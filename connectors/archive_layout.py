@@ -1,0 +1,78 @@
+"""Where and how the archive keeps raw records as Parquet, on S3 (or any pyarrow filesystem).
+
+Hive-style paths, one file per Kafka partition, offset block and hour::
+
+    <url>/events/date=2026-11-22/hour=13/part-00000-00000000000000100000.parquet
+    <url>/dead_letters/date=2026-11-22/hour=13/part-00000-00000000000000100000.parquet
+
+Events are placed by event time, dead letters by their Kafka timestamp. A file holds the records
+of one partition whose offsets fall in one block ``[b, b + block_offsets)``, sorted by time, then
+offset: the same records always make the same file, so rewriting one after a restart can never
+duplicate an event.
+"""
+
+from __future__ import annotations
+
+import os
+from datetime import UTC, datetime
+from urllib.parse import urlparse
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+from pyarrow import fs
+
+EVENTS, DEAD_LETTERS = "events", "dead_letters"
+HOUR_MS = 3_600_000
+TIME = pa.timestamp("ms", tz="UTC")
+KAFKA_COLUMNS = [
+    pa.field("kafka_partition", pa.int32()),
+    pa.field("kafka_offset", pa.int64()),
+    pa.field("kafka_time", TIME),
+]
+EVENT_COLUMNS = [
+    pa.field("event_id", pa.string()),
+    pa.field("event_type", pa.string()),
+    pa.field("item", pa.string()),
+    pa.field("weight", pa.int64()),
+    pa.field("event_time", TIME),
+]
+DEAD_LETTER_SCHEMA = pa.schema([*KAFKA_COLUMNS, pa.field("reason", pa.string()), pa.field("raw", pa.binary())])
+ROW_GROUP_ROWS = 128 * 1024
+
+
+def events_schema(dimensions: tuple[str, ...]) -> pa.Schema:
+    """Event columns, one string column per dimension, then the Kafka coordinates."""
+    taken = {f.name for f in EVENT_COLUMNS + KAFKA_COLUMNS}
+    if clash := taken.intersection(dimensions):
+        raise ValueError(f"dimension names clash with archive columns: {', '.join(sorted(clash))}")
+    return pa.schema([*EVENT_COLUMNS, *(pa.field(d, pa.string()) for d in dimensions), *KAFKA_COLUMNS])
+
+
+def open_archive(url: str, endpoint_url: str = "") -> tuple[fs.FileSystem, str]:
+    """The filesystem and base path of ``s3://bucket/prefix`` (credentials: the AWS environment
+    variables or profile) or ``file:///dir``. ``endpoint_url`` points S3 at another server."""
+    if url.startswith("s3://") and endpoint_url:
+        endpoint = urlparse(endpoint_url)
+        s3 = fs.S3FileSystem(
+            endpoint_override=endpoint.netloc,
+            scheme=endpoint.scheme or "https",
+            region=os.environ.get("AWS_REGION", "us-east-1"),  # an S3-compatible server ignores it
+        )
+        return s3, url.removeprefix("s3://").rstrip("/")
+    filesystem, path = fs.FileSystem.from_uri(url)
+    return filesystem, path.rstrip("/")
+
+
+def hour_dir(base: str, dataset: str, hour_ms: int) -> str:
+    t = datetime.fromtimestamp(hour_ms / 1000, tz=UTC)
+    return f"{base}/{dataset}/date={t:%Y-%m-%d}/hour={t:%H}"
+
+
+def file_path(base: str, dataset: str, hour_ms: int, partition: int, block: int) -> str:
+    return f"{hour_dir(base, dataset, hour_ms)}/part-{partition:05d}-{block:020d}.parquet"
+
+
+def write_file(filesystem: fs.FileSystem, path: str, table: pa.Table) -> None:
+    """One Parquet file: zstd, dictionary-encoded strings, row groups of up to 128k rows."""
+    filesystem.create_dir(path.rsplit("/", 1)[0], recursive=True)  # a no-op on S3, needed on local disks
+    pq.write_table(table, path, filesystem=filesystem, compression="zstd", row_group_size=ROW_GROUP_ROWS)

@@ -1,0 +1,52 @@
+"""The archive job: Kafka -> parse (SQL) -> every record, by Kafka partition -> Parquet on S3.
+
+The exact path (query/archive.py) reads what this writes. It reads the topic on its own, with
+consumer group ``<--group-id>-archive``, so it never slows the top-K job down.
+
+Run locally (MiniCluster):   python -m jobs.archive_job --bounded --s3-endpoint-url http://127.0.0.1:8333 ...
+Submit to a cluster:        TOPK_JOB=archive scripts/submit.sh run ...
+"""
+
+from __future__ import annotations
+
+import sys
+from dataclasses import replace
+
+from pyflink.common import Types
+from pyflink.datastream import StreamExecutionEnvironment
+from pyflink.datastream.connectors import Sink
+
+from connectors.kafka_tables import create_raw_events
+from connectors.parquet_archive import ParquetArchiveWriter
+from jobs.environment import DISCARD, environment
+from jobs.settings import JobSettings, parse_args
+from udfs.archive_rows import archive_rows
+from udfs.parse_events import computed_columns, register_functions
+
+
+def build(settings: JobSettings) -> StreamExecutionEnvironment:
+    settings = replace(settings, group_id=f"{settings.group_id}-archive")
+    env, t_env = environment(settings)
+    register_functions(t_env)
+    create_raw_events(t_env, settings, computed_columns(settings))
+    writer = ParquetArchiveWriter(
+        settings.archive_url, settings.s3_endpoint_url, settings.dimensions,
+        settings.archive_block_offsets, settings.archive_flush_ms,
+    )  # fmt: skip
+    (
+        t_env.to_data_stream(archive_rows(t_env, settings))
+        .key_by(lambda row: row.partition, key_type=Types.INT())
+        .process(writer)
+        .name("parquet-archive")
+        .sink_to(Sink(DISCARD))
+    )
+    return env
+
+
+def main(argv: list[str] | None = None) -> None:
+    settings = parse_args(argv)
+    build(settings).execute(f"archive:{settings.topic}")
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])

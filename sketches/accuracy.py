@@ -1,0 +1,25 @@
+"""How well a reported top-K matches exact counts (benchmarks and the audit command)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+
+def _truth(exact: Mapping[str, int], k: int) -> list[str]:
+    return [x for x, _ in sorted(exact.items(), key=lambda kv: (-kv[1], kv[0]))[:k]]
+
+
+def precision_at_k(reported: Sequence[str], exact: Mapping[str, int], k: int) -> float:
+    """Share of the first ``k`` reported items that belong in the true top-``k`` (an item tied
+    with the k-th true count counts as correct)."""
+    truth = _truth(exact, k)
+    if not truth:
+        return 1.0
+    kth = exact[truth[-1]]
+    return sum(1 for x in reported[:k] if exact.get(x, 0) >= kth) / len(truth)
+
+
+def recall_at_k(reported: Sequence[str], exact: Mapping[str, int], k: int) -> float:
+    """Share of the true top-``k`` found among the reported items."""
+    truth = _truth(exact, k)
+    return len(set(truth) & set(reported)) / len(truth) if truth else 1.0

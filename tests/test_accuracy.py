@@ -1,0 +1,25 @@
+"""precision@K / recall@K and the audit report, on hand-made answers."""
+
+from __future__ import annotations
+
+from query.audit import report
+from query.engine import APPROXIMATE, Answer
+from sketches import ItemCount
+from sketches.accuracy import precision_at_k, recall_at_k
+
+EXACT = {"a": 10, "b": 8, "c": 5, "d": 5, "e": 1}
+
+
+def test_ties_at_the_kth_count_are_correct_answers():
+    assert precision_at_k(["a", "b", "d"], EXACT, 3) == 1.0  # d ties with c
+    assert precision_at_k(["a", "e", "b"], EXACT, 3) == 2 / 3
+    assert recall_at_k(["a", "b", "c"], EXACT, 3) == 1.0
+    assert recall_at_k(["a", "e"], EXACT, 3) == 1 / 3
+    assert precision_at_k([], {}, 10) == recall_at_k([], {}, 10) == 1.0
+
+
+def test_report_flags_a_count_outside_its_bounds():
+    items = [ItemCount("a", 11, 9, 11), ItemCount("b", 9, 9, 9)]
+    lines, ok = report(Answer(items, 0, 1, 29, 2, APPROXIMATE), EXACT, 2)
+    assert not ok and lines[0].startswith("precision@2 1.000   recall@2 1.000")
+    assert lines[2].endswith("yes") and lines[3].endswith("NO")

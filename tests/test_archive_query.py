@@ -1,0 +1,57 @@
+"""Exact counts from an archive on the local filesystem: partition pruning, exact ms bounds,
+dimension filters (the S3 path is covered by tests/integration/test_archive.py)."""
+
+from __future__ import annotations
+
+import pyarrow as pa
+import pytest
+
+from connectors.archive_layout import EVENTS, HOUR_MS, events_schema, file_path, open_archive, write_file
+from query.archive import EventArchive, NotArchived, ranked
+
+T0 = 1_767_225_600_000  # 2026-01-01T00:00Z
+
+
+def events_table(rows: list[tuple[str, int, str]]) -> pa.Table:
+    """(item, event ms, region) rows as an archive file's table."""
+    n = len(rows)
+    columns = {
+        "event_id": [f"e{i}" for i in range(n)], "event_type": ["generic"] * n, "item": [r[0] for r in rows],
+        "weight": [1] * n, "event_time": [r[1] for r in rows], "region": [r[2] for r in rows],
+        "kafka_partition": [0] * n, "kafka_offset": list(range(n)), "kafka_time": [r[1] for r in rows],
+    }  # fmt: skip
+    return pa.table(columns, events_schema(("region",)))
+
+
+@pytest.fixture
+def archive(tmp_path) -> EventArchive:
+    filesystem, base = open_archive(tmp_path.as_uri())
+    hour0 = [("a", T0 + 10, "eu"), ("a", T0 + 20, "us"), ("b", T0 + HOUR_MS - 1, "eu")]
+    day1 = [("b", T0 + 24 * HOUR_MS + 5, "eu"), ("c", T0 + 24 * HOUR_MS + 6, "eu")]
+    write_file(filesystem, file_path(base, EVENTS, T0, 0, 0), events_table(hour0))
+    write_file(filesystem, file_path(base, EVENTS, T0 + 24 * HOUR_MS, 0, 100), events_table(day1))
+    return EventArchive(tmp_path.as_uri())
+
+
+def test_counts_are_exact_at_millisecond_bounds(archive):
+    assert archive.counts(T0, T0 + 25 * HOUR_MS)[0] == {"a": 2, "b": 2, "c": 1}
+    assert archive.counts(T0 + 11, T0 + HOUR_MS - 1)[0] == {"a": 1}
+    assert archive.counts(T0 + HOUR_MS - 1, T0 + 24 * HOUR_MS + 6)[0] == {"b": 2}
+
+
+def test_only_overlapping_hours_are_read(archive):
+    _, scan = archive.counts(T0 + 24 * HOUR_MS, T0 + 25 * HOUR_MS)
+    assert (scan.partitions, scan.files) == (1, 1) and scan.bytes > 0
+    assert archive.counts(T0 + 2 * HOUR_MS, T0 + 3 * HOUR_MS)[1].files == 0
+
+
+def test_dimension_filter_and_unarchived_dimension(archive):
+    assert archive.counts(T0, T0 + 25 * HOUR_MS, "region", "eu")[0] == {"a": 1, "b": 2, "c": 1}
+    with pytest.raises(NotArchived):
+        archive.counts(T0, T0 + 25 * HOUR_MS, "category", "books")
+
+
+def test_ranking_and_schema_rules():
+    assert ranked({"x": 2, "a": 2, "b": 5}, 2) == [("b", 5), ("a", 2)]
+    with pytest.raises(ValueError, match="clash"):
+        events_schema(("region", "item"))
