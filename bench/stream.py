@@ -9,6 +9,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from generator.events import zipf_ranks
+from sketches.accuracy import ranked
 
 
 @dataclass(frozen=True)
@@ -28,6 +29,6 @@ def make_stream(events: int, universe: int, skew: float, windows: int, seed: int
     batches = []
     for chunk in np.array_split(np.arange(events), windows):
         counts = Counter(items[chunk[0] : chunk[-1] + 1]) if len(chunk) else Counter()
-        ranked = sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))
-        batches.append(([x for x, _ in ranked], np.array([c for _, c in ranked], dtype=np.int64)))
+        order = ranked(counts)
+        batches.append(([x for x, _ in order], np.array([c for _, c in order], dtype=np.int64)))
     return BenchStream(items, batches, Counter(items))

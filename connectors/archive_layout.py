@@ -63,16 +63,25 @@ def open_archive(url: str, endpoint_url: str = "") -> tuple[fs.FileSystem, str]:
     return filesystem, path.rstrip("/")
 
 
-def hour_dir(base: str, dataset: str, hour_ms: int) -> str:
-    t = datetime.fromtimestamp(hour_ms / 1000, tz=UTC)
-    return f"{base}/{dataset}/date={t:%Y-%m-%d}/hour={t:%H}"
+def day_dir(base: str, dataset: str, ms: int) -> str:
+    return f"{base}/{dataset}/date={datetime.fromtimestamp(ms / 1000, tz=UTC):%Y-%m-%d}"
+
+
+def hour_dir(base: str, dataset: str, ms: int) -> str:
+    return f"{day_dir(base, dataset, ms)}/hour={datetime.fromtimestamp(ms / 1000, tz=UTC):%H}"
 
 
 def file_path(base: str, dataset: str, hour_ms: int, partition: int, block: int) -> str:
     return f"{hour_dir(base, dataset, hour_ms)}/part-{partition:05d}-{block:020d}.parquet"
 
 
-def write_file(filesystem: fs.FileSystem, path: str, table: pa.Table) -> None:
-    """One Parquet file: zstd, dictionary-encoded strings, row groups of up to 128k rows."""
+def write_file(filesystem: fs.FileSystem, path: str, table: pa.Table) -> int:
+    """One Parquet file (zstd, dictionary-encoded strings, row groups of up to 128k rows), put
+    whole; returns its size in bytes."""
+    buffer = pa.BufferOutputStream()
+    pq.write_table(table, buffer, compression="zstd", row_group_size=ROW_GROUP_ROWS)
+    data = buffer.getvalue()
     filesystem.create_dir(path.rsplit("/", 1)[0], recursive=True)  # a no-op on S3, needed on local disks
-    pq.write_table(table, path, filesystem=filesystem, compression="zstd", row_group_size=ROW_GROUP_ROWS)
+    with filesystem.open_output_stream(path) as out:
+        out.write(data)
+    return data.size

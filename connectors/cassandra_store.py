@@ -71,8 +71,8 @@ def to_datetime(epoch_ms: int) -> datetime:
     return datetime.fromtimestamp(epoch_ms / 1000, tz=UTC)
 
 
-def bucket_of(window_start: int, window_ms: int, windows: int = BUCKET_WINDOWS) -> int:
-    return window_start - window_start % (windows * window_ms) if window_ms else 0
+def bucket_of(window_start: int, window_ms: int) -> int:
+    return window_start - window_start % (BUCKET_WINDOWS * window_ms) if window_ms else 0
 
 
 class _CassandraFunction(FlatMapFunction):

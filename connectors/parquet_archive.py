@@ -108,9 +108,8 @@ class ParquetArchiveWriter(KeyedProcessFunction):
         for (dataset, hour), rows in sorted(files.items()):
             table = self._table(dataset, partition, rows)
             path = file_path(self.base, dataset, hour, partition, block)
-            write_file(self.filesystem, path, table)
+            self.bytes.inc(write_file(self.filesystem, path, table))
             self.files.inc()
-            self.bytes.inc(self.filesystem.get_file_info(path).size)
 
     def _table(self, dataset: str, partition: int, rows: list[Record]) -> pa.Table:
         time_at = 8 if dataset == EVENTS else 1

@@ -16,6 +16,7 @@ from connectors.redis_sink import DEFAULT_PREFIX, connect
 from generator.events import StreamSpec, exact_counts, generate
 from jobs.settings import parse_window
 from query.redis_topk import read_topk, utc_minute
+from sketches.accuracy import ranked
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -38,7 +39,7 @@ def main(argv: list[str] | None = None) -> int:
     ok = True
     for start, truth in sorted(exact_counts(generate(spec), window.size_ms).items()):
         stored = read_topk(client, window.label, "all", "all", start, a.k, a.redis_prefix)
-        exact = sorted(truth.items(), key=lambda kv: (-kv[1], kv[0]))[: a.k]
+        exact = ranked(truth, a.k)
         if stored is None:
             print(f"window {utc_minute(start)}: nothing stored")
             ok = False

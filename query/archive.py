@@ -17,11 +17,10 @@ import pyarrow as pa
 import pyarrow.dataset as ds
 from pyarrow import fs
 
-from connectors.archive_layout import EVENTS, HOUR_MS, TIME, hour_dir, open_archive
+from connectors.archive_layout import EVENTS, TIME, day_dir, hour_dir, open_archive
 from jobs.settings import iso, parse_time_ms
 from query.arguments import add_archive_arguments, add_range_arguments
-
-DAY_MS = 24 * HOUR_MS
+from sketches.accuracy import ranked
 
 
 class NotArchived(ValueError):
@@ -47,14 +46,13 @@ class EventArchive:
         """The Parquet files of the hour partitions that overlap [start, end): one listing of the
         dates, then one per date in range."""
         root = f"{self.base}/{EVENTS}"
-        first_day = hour_dir(self.base, EVENTS, start - start % DAY_MS).rsplit("/", 1)[0]
-        last_day = hour_dir(self.base, EVENTS, end - 1).rsplit("/", 1)[0]
+        first_day, last_day = day_dir(self.base, EVENTS, start), day_dir(self.base, EVENTS, end - 1)
         days = self.filesystem.get_file_info(fs.FileSelector(root, allow_not_found=True))
         files = []
         for day in days:
             if day.type == fs.FileType.Directory and first_day <= day.path <= last_day:
                 files += self.filesystem.get_file_info(fs.FileSelector(day.path, recursive=True))
-        low, high = hour_dir(self.base, EVENTS, start - start % HOUR_MS), hour_dir(self.base, EVENTS, end - 1)
+        low, high = hour_dir(self.base, EVENTS, start), hour_dir(self.base, EVENTS, end - 1)
         return [f for f in files if f.path.endswith(".parquet") and low <= f.path.rsplit("/", 1)[0] <= high]
 
     def counts(self, start: int, end: int, dimension: str = "all", value: str = "all") -> tuple[dict[str, int], Scan]:
@@ -79,11 +77,6 @@ class EventArchive:
             counts = dict(zip(sums["item"].to_pylist(), sums["weight_sum"].to_pylist(), strict=True))
         scan = Scan(partitions, len(files), sum(f.size for f in files), time.perf_counter() - started)
         return counts, scan
-
-
-def ranked(counts: dict[str, int], k: int) -> list[tuple[str, int]]:
-    """The top ``k`` by count, ties by item (the job's order)."""
-    return sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))[:k]
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -17,10 +17,11 @@ from cassandra.concurrent import execute_concurrent_with_args
 from connectors.cassandra_store import bucket_of, to_datetime
 from connectors.redis_sink import DEFAULT_PREFIX, window_key
 from jobs.settings import WindowSpec
-from query.archive import EventArchive, Scan, ranked
+from query.archive import EventArchive, Scan
 from query.redis_topk import read_topk, window_starts
 from query.tiling import tile
 from sketches import HeavyHittersSketch, ItemCount
+from sketches.accuracy import ranked
 
 APPROXIMATE, EXACT = "approximate", "exact"
 

@@ -52,10 +52,11 @@ start_one() {
   [[ $name != s3 ]] || "$VENV/bin/python" - "$port" "$S3_BUCKET" <<'PY' || { echo "bucket not created; see $STATE/s3.log" >&2; return 1; }
 import sys, time
 from pyarrow import fs
-s3 = fs.S3FileSystem(endpoint_override=f"127.0.0.1:{sys.argv[1]}", scheme="http", region="us-east-1")
+from connectors.archive_layout import open_archive
+s3, bucket = open_archive(f"s3://{sys.argv[2]}", f"http://127.0.0.1:{sys.argv[1]}")
 for _ in range(600):  # weed mini sets up credentials and the bucket a few seconds after the port opens
     try:
-        if s3.get_file_info(sys.argv[2]).type == fs.FileType.Directory:
+        if s3.get_file_info(bucket).type == fs.FileType.Directory:
             sys.exit(0)
     except OSError:
         pass

@@ -1,12 +1,17 @@
-"""How well a reported top-K matches exact counts (benchmarks and the audit command)."""
+"""Exact counts ranked, and how well a reported top-K matches them (benchmarks, the audit, exact answers)."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
 
+def ranked(counts: Mapping[str, int], k: int | None = None) -> list[tuple[str, int]]:
+    """Items by count, highest first, ties by item (the job's order); the first ``k`` if given."""
+    return sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))[:k]
+
+
 def _truth(exact: Mapping[str, int], k: int) -> list[str]:
-    return [x for x, _ in sorted(exact.items(), key=lambda kv: (-kv[1], kv[0]))[:k]]
+    return [x for x, _ in ranked(exact, k)]
 
 
 def precision_at_k(reported: Sequence[str], exact: Mapping[str, int], k: int) -> float:

@@ -13,6 +13,7 @@ from kafka import KafkaConsumer
 
 from generator.events import StreamSpec, encode, event_time_ms, exact_counts, generate
 from generator.produce import ensure_topic, send
+from sketches.accuracy import ranked
 
 
 def kill_tree(pid: int) -> None:
@@ -26,7 +27,7 @@ def kill_tree(pid: int) -> None:
 
 def top(counts: Counter, k: int) -> list[tuple[str, int]]:
     """The exact top-``k``, ties by item (the job's order)."""
-    return sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))[:k]
+    return ranked(counts, k)
 
 
 def stored_top(r: redis.Redis, key: str) -> list[tuple[str, int]]:

@@ -16,7 +16,7 @@ from connectors.redis_sink import window_key
 from generator.events import StreamSpec, encode, exact_counts, generate
 from generator.produce import ensure_topic, send
 from jobs.settings import iso
-from tests.integration.helpers import read_topic
+from tests.integration.helpers import read_topic, top
 
 pytestmark = pytest.mark.integration
 K = 10
@@ -47,7 +47,7 @@ def bad_records(now_ms: int) -> dict[bytes, str]:
 
 
 def expected_top(counts: Counter, k: int = K) -> list[tuple[str, int]]:
-    return sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))[:k]
+    return top(counts, k)
 
 
 def test_known_stream_gives_exact_top_k_in_redis_and_cassandra(servers, run_id, run_job):

@@ -20,7 +20,7 @@ from jobs.settings import parse_window
 from query.api import ApiConfig, create_app
 from query.archive import EventArchive
 from query.engine import EXACT, TopKQueries
-from tests.integration.helpers import aligned_start, counts_between, publish
+from tests.integration.helpers import aligned_start, counts_between, publish, top
 
 pytestmark = pytest.mark.integration
 M, H = 60_000, 3_600_000
@@ -57,10 +57,6 @@ def queries(servers, stored):
 def exact_range(events, lo, hi, dimension="all", value="all") -> Counter:
     per_minute = exact_counts(iter(events), M, dimension, value)
     return sum((c for s, c in per_minute.items() if lo <= s < hi), start=Counter())
-
-
-def top(counts, k):
-    return sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))[:k]
 
 
 def test_range_over_many_windows_gives_the_true_top_k_within_bounds(stored, queries):
