@@ -10,20 +10,20 @@ Tables (keyspace configurable)::
 Rows are keyed by window, so writing a window again overwrites it (idempotent).
 
 The CQL stays within what Cassandra 1.2 (used in local tests) and 4/5 both accept: no
-``IF NOT EXISTS`` (AlreadyExists counts as success), consistency ONE, no driver batches.
+``IF NOT EXISTS`` (AlreadyExists counts as success), consistency ONE, CQL-text batches (prepared)
+rather than the driver's ``BatchStatement`` (protocol v2+).
 """
 
 from __future__ import annotations
 
 import contextlib
+import socket
 import time
 from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime
-from typing import ClassVar
 
 from cassandra import AlreadyExists, ConsistencyLevel, OperationTimedOut, Unavailable, WriteTimeout
 from cassandra.cluster import EXEC_PROFILE_DEFAULT, Cluster, ExecutionProfile, NoHostAvailable, Session
-from cassandra.concurrent import execute_concurrent_with_args
 from cassandra.connection import ConnectionException
 from cassandra.policies import RoundRobinPolicy
 from cassandra.query import PreparedStatement
@@ -52,7 +52,10 @@ SCHEMA = (
 def connect(hosts: Sequence[str], port: int, protocol_version: int | None = None) -> tuple[Cluster, Session]:
     profile = ExecutionProfile(consistency_level=ConsistencyLevel.ONE, load_balancing_policy=RoundRobinPolicy())
     kwargs = {"protocol_version": protocol_version} if protocol_version else {}
-    cluster = Cluster(list(hosts), port=port, execution_profiles={EXEC_PROFILE_DEFAULT: profile}, **kwargs)
+    no_delay = [(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)]  # else small requests wait ~40 ms (Nagle)
+    cluster = Cluster(
+        list(hosts), port=port, execution_profiles={EXEC_PROFILE_DEFAULT: profile}, sockopts=no_delay, **kwargs
+    )
     return cluster, cluster.connect()
 
 
@@ -75,36 +78,56 @@ def bucket_of(window_start: int, window_ms: int) -> int:
     return window_start - window_start % (BUCKET_WINDOWS * window_ms) if window_ms else 0
 
 
-class _CassandraFunction(FlatMapFunction):
-    """One session per operator instance, opened on the first write. While Cassandra is
-    unreachable, connecting and writing are retried with backoff for up to ``RETRY_FOR_S``, so an
-    outage delays results instead of failing the job; past that the error fails the task and
-    Flink restarts it from the last checkpoint. Subclasses give ``STATEMENTS`` and ``write``."""
+class CassandraWriter(FlatMapFunction):
+    """Writes each ``WindowResult``: its ``window_summaries`` row, and its ``topk_items`` rows as
+    prepared single-partition UNLOGGED BATCHes of up to ``ROWS_PER_BATCH`` rows, all in flight
+    together. Emits nothing. Measured per K=100 window on local Cassandra 1.2: without TCP_NODELAY
+    a request waits ~40 ms (Nagle); with it, 100 single inserts take ~25 ms, one 100-row batch
+    ~37 ms, five 20-row batches ~9 ms. Cassandra 3.6+ exempts single-partition batches from the
+    batch size thresholds.
 
-    STATEMENTS: ClassVar[dict[str, str]] = {}  # name -> CQL, ``{ks}`` for the keyspace
+    One session per operator instance, opened on the first write. While Cassandra is unreachable,
+    connecting and writing are retried with backoff for up to ``RETRY_FOR_S``, so an outage delays
+    results instead of failing the job; past that the error fails the task and Flink restarts it
+    from the last checkpoint."""
 
-    def __init__(self, hosts: Sequence[str], port: int, keyspace: str, protocol_version: int | None) -> None:
+    ROWS_PER_BATCH = 20
+    ITEM = (
+        "INSERT INTO {ks}.topk_items (window_size, dimension, dim_value, window_start, rank, item, "
+        "estimate, lower_bound, upper_bound) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
+    )
+    SUMMARY = (
+        "INSERT INTO {ks}.window_summaries (window_size, dimension, dim_value, bucket, window_start, "
+        "window_end, total_events, error_bound, k, capacity, summary) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+    )
+
+    def __init__(
+        self,
+        hosts: Sequence[str],
+        port: int,
+        keyspace: str,
+        protocol_version: int | None,
+        *,
+        window_sizes_ms: dict[str, int],
+    ) -> None:
         self.hosts, self.port, self.keyspace = list(hosts), port, keyspace
         self.protocol_version = protocol_version
+        self.window_sizes_ms = window_sizes_ms
         self.cluster: Cluster | None = None
 
     def open(self, runtime_context: RuntimeContext) -> None:
         self.cluster = None  # connect on the first write: open() must not fail while Cassandra is down
 
-    def write(self, session: Session, prepared: dict[str, PreparedStatement], value: object) -> None:
-        raise NotImplementedError
-
-    def flat_map(self, value: object) -> Iterator[None]:
+    def flat_map(self, value: WindowResult) -> Iterator[None]:
         deadline, pause = time.monotonic() + RETRY_FOR_S, 0.2
         while True:
             try:
                 if self.cluster is None:
                     self.cluster, self.session = connect(self.hosts, self.port, self.protocol_version)
                     ensure_schema(self.session, self.keyspace)
-                    self.prepared = {
-                        n: self.session.prepare(q.format(ks=self.keyspace)) for n, q in self.STATEMENTS.items()
-                    }
-                self.write(self.session, self.prepared, value)
+                    self.summary = self.session.prepare(self.SUMMARY.format(ks=self.keyspace))
+                    self.batches: dict[int, PreparedStatement] = {}  # by number of rows
+                self.write(value)
                 return iter(())
             except UNREACHABLE as err:
                 if time.monotonic() + pause > deadline:
@@ -113,31 +136,27 @@ class _CassandraFunction(FlatMapFunction):
                 time.sleep(pause)
                 pause = min(2 * pause, 10.0)
 
+    def _items_batch(self, rows: int) -> PreparedStatement:
+        if rows not in self.batches:
+            insert = self.ITEM.format(ks=self.keyspace)
+            self.batches[rows] = self.session.prepare(f"BEGIN UNLOGGED BATCH {'; '.join([insert] * rows)}; APPLY BATCH")
+        return self.batches[rows]
+
+    def write(self, r: WindowResult) -> None:
+        start = to_datetime(r.window_start)
+        part = (r.window, r.dimension, r.value, start)
+        bucket = to_datetime(bucket_of(r.window_start, self.window_sizes_ms[r.window]))
+        summary = (to_datetime(r.window_end), r.total_events, r.error_bound, r.k, r.capacity, r.summary)
+        pending = [self.session.execute_async(self.summary, (*part[:3], bucket, start, *summary))]
+        rows = [(*part, rank, i.item, i.estimate, i.lower_bound, i.upper_bound) for rank, i in enumerate(r.items, 1)]
+        for first in range(0, len(rows), self.ROWS_PER_BATCH):
+            chunk = rows[first : first + self.ROWS_PER_BATCH]
+            values = [v for row in chunk for v in row]
+            pending.append(self.session.execute_async(self._items_batch(len(chunk)), values))
+        for future in pending:
+            future.result()  # raises on error
+
     def close(self) -> None:
         if self.cluster is not None:
             self.cluster.shutdown()
             self.cluster = None
-
-
-class CassandraWriter(_CassandraFunction):
-    """Writes each ``WindowResult`` (prepared statements); emits nothing."""
-
-    STATEMENTS: ClassVar[dict[str, str]] = {
-        "item": "INSERT INTO {ks}.topk_items (window_size, dimension, dim_value, window_start, rank, item, "
-        "estimate, lower_bound, upper_bound) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        "summary": "INSERT INTO {ks}.window_summaries (window_size, dimension, dim_value, bucket, window_start, "
-        "window_end, total_events, error_bound, k, capacity, summary) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-    }
-
-    def __init__(self, *connection: object, window_sizes_ms: dict[str, int]) -> None:
-        super().__init__(*connection)
-        self.window_sizes_ms = window_sizes_ms
-
-    def write(self, session: Session, prepared: dict[str, PreparedStatement], r: WindowResult) -> None:
-        start = to_datetime(r.window_start)
-        part = (r.window, r.dimension, r.value, start)
-        rows = [(*part, rank, i.item, i.estimate, i.lower_bound, i.upper_bound) for rank, i in enumerate(r.items, 1)]
-        execute_concurrent_with_args(session, prepared["item"], rows, concurrency=32)  # raises on error
-        bucket = to_datetime(bucket_of(r.window_start, self.window_sizes_ms[r.window]))
-        summary = (to_datetime(r.window_end), r.total_events, r.error_bound, r.k, r.capacity, r.summary)
-        session.execute(prepared["summary"], (r.window, r.dimension, r.value, bucket, start, *summary))
