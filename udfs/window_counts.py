@@ -2,7 +2,9 @@
 
 Each valid event is counted once under ``("all", "all")`` and once per configured dimension
 it carries. The result has one row per (window, dimension, value) whose ``counts`` column is
-a JSON object ``{item: exact count}``. Only these rows cross into Python, not single events.
+a JSON object ``{item: exact count}`` (``udfs/jvm/.../ItemCounts.java``: one accumulator per
+window and dimension value, so keyed state is read and written once per group, not per item).
+Only these rows cross into Python, not single events.
 (JSON, not two ARRAY columns: PyFlink 2.3 cannot type ARRAY columns from ``to_data_stream``.)
 """
 
@@ -26,15 +28,11 @@ def by_dimension(events_view: str, settings: JobSettings) -> str:
 
 def create_window_counts(t_env: StreamTableEnvironment, settings: JobSettings) -> None:
     """View ``window_counts``: dim, val, counts (JSON), window_time."""
+    t_env.create_java_temporary_system_function("item_counts", "topk.udfs.ItemCounts")
     t_env.execute_sql("CREATE TEMPORARY VIEW dimensioned AS " + by_dimension("valid_events", settings))
     t_env.execute_sql(f"""
-        CREATE TEMPORARY VIEW item_counts AS
-        SELECT window_start, window_end, window_time, dim, val, item, SUM(weight) AS cnt
-        FROM TABLE(TUMBLE(TABLE dimensioned, DESCRIPTOR(event_time), {interval(settings.base_window.size_ms)}))
-        GROUP BY window_start, window_end, window_time, dim, val, item
-    """)
-    t_env.execute_sql("""
         CREATE TEMPORARY VIEW window_counts AS
-        SELECT dim, val, JSON_OBJECTAGG(KEY item VALUE cnt) AS counts, window_time
-        FROM item_counts GROUP BY window_start, window_end, window_time, dim, val
+        SELECT dim, val, item_counts(item, weight) AS counts, window_time
+        FROM TABLE(TUMBLE(TABLE dimensioned, DESCRIPTOR(event_time), {interval(settings.base_window.size_ms)}))
+        GROUP BY window_start, window_end, window_time, dim, val
     """)
