@@ -10,6 +10,7 @@ python -m query.archive --start 2026-11-22T10:00 --end 2026-11-22T13:00 [--k 10]
 from __future__ import annotations
 
 import argparse
+import contextlib
 import time
 from dataclasses import dataclass
 
@@ -21,6 +22,8 @@ from connectors.archive_layout import EVENTS, TIME, day_dir, hour_dir, open_arch
 from jobs.settings import iso, parse_time_ms
 from query.arguments import add_archive_arguments, add_range_arguments
 from sketches.accuracy import ranked
+
+READ_ATTEMPTS = 3
 
 
 class NotArchived(ValueError):
@@ -36,6 +39,32 @@ class Scan:
     files: int
     bytes: int
     seconds: float
+
+
+def read_parquet(
+    filesystem: fs.FileSystem,
+    paths: list[str],
+    columns: list[str] | None = None,
+    where: ds.Expression | None = None,
+    required: list[str] | None = None,
+) -> pa.Table:
+    """The rows of the Parquet files ``paths``; ``NotArchived`` if a ``required`` column is missing.
+
+    The archive job rewrites an open block's file in place; a reader that took the file's old size
+    and then read its new bytes finds no Parquet footer (``ArrowInvalid``), so it opens and reads
+    again (fresh sizes), up to ``READ_ATTEMPTS`` times."""
+
+    def read() -> pa.Table:
+        dataset = ds.dataset(paths, filesystem=filesystem, format="parquet")
+        missing = [c for c in required or () if c not in dataset.schema.names]
+        if missing:
+            raise NotArchived(f"not archived: {', '.join(missing)}")
+        return dataset.to_table(columns=columns, filter=where)
+
+    for _ in range(READ_ATTEMPTS - 1):
+        with contextlib.suppress(pa.ArrowInvalid):
+            return read()
+    return read()
 
 
 class EventArchive:
@@ -63,17 +92,13 @@ class EventArchive:
         partitions = len({f.path.rsplit("/", 1)[0] for f in files})
         counts: dict[str, int] = {}
         if files:
-            dataset = ds.dataset([f.path for f in files], filesystem=self.filesystem, format="parquet")
             where = (ds.field("event_time") >= pa.scalar(start, TIME)) & (ds.field("event_time") < pa.scalar(end, TIME))
+            required = ["item", "weight"]
             if dimension != "all":
-                if dimension not in dataset.schema.names:
-                    raise NotArchived(f"dimension {dimension!r} is not archived")
                 where &= ds.field(dimension) == value
-            sums = (
-                dataset.to_table(columns=["item", "weight"], filter=where)
-                .group_by("item")
-                .aggregate([("weight", "sum")])
-            )
+                required.append(dimension)
+            table = read_parquet(self.filesystem, [f.path for f in files], ["item", "weight"], where, required)
+            sums = table.group_by("item").aggregate([("weight", "sum")])
             counts = dict(zip(sums["item"].to_pylist(), sums["weight_sum"].to_pylist(), strict=True))
         scan = Scan(partitions, len(files), sum(f.size for f in files), time.perf_counter() - started)
         return counts, scan

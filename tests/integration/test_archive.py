@@ -8,7 +8,6 @@ from __future__ import annotations
 import json
 
 import pyarrow.compute as pc
-import pyarrow.dataset as ds
 import pytest
 from pyarrow import fs
 
@@ -16,7 +15,7 @@ from connectors.archive_layout import DEAD_LETTERS, EVENTS, open_archive
 from generator.events import StreamSpec, encode, generate
 from generator.produce import ensure_topic, send
 from jobs.workers import python_workers
-from query.archive import EventArchive
+from query.archive import EventArchive, read_parquet
 from tests.integration.helpers import aligned_start, counts_between, wait_for
 
 pytestmark = pytest.mark.integration
@@ -29,7 +28,7 @@ def archived(url: str, endpoint: str, dataset: str):
     filesystem, base = open_archive(url, endpoint)
     found = filesystem.get_file_info(fs.FileSelector(f"{base}/{dataset}", recursive=True, allow_not_found=True))
     files = [f.path for f in found if f.type == fs.FileType.File]
-    return ds.dataset(files, filesystem=filesystem, format="parquet").to_table() if files else None
+    return read_parquet(filesystem, files) if files else None
 
 
 def test_archive_survives_a_worker_kill_and_counts_exactly(servers, run_id, start_job, tmp_path):
