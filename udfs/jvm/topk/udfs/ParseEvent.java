@@ -34,10 +34,20 @@ public class ParseEvent extends ScalarFunction {
                     + "event_id STRING, event_type STRING>";
 
     /**
-     * The planner evaluates the call once per operator that needs it (watermark, valid, late and
-     * rejected views), all chained on one thread: the last result per thread answers the repeats.
+     * The planner still evaluates the call for the watermark and for the event time column as
+     * well, chained on one thread: the last result per thread answers the repeats.
      */
     private static final ThreadLocal<Object[]> LAST = new ThreadLocal<>();
+
+    /**
+     * Deterministic in fact; declared otherwise so the planner computes {@code parsed} once per
+     * record in one projection, instead of copying the call into every expression that reads one
+     * of its fields (1M events: the per-window counts took 59 s, now 42 s).
+     */
+    @Override
+    public boolean isDeterministic() {
+        return false;
+    }
 
     @DataTypeHint(ROW_TYPE)
     public Row eval(byte[] value, @DataTypeHint("TIMESTAMP_LTZ(3)") Instant kafkaTs, String dimensions,
