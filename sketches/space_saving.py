@@ -47,7 +47,7 @@ class SpaceSaving:
         self.floor = 0
         self._counts: dict[str, int] = {}
         self._errors: dict[str, int] = {}
-        self._heap: list[tuple[int, str]] = []  # (count, item), lazily updated
+        self._heap: list[tuple[int, str]] | None = []  # (count, item), lazily updated; None: rebuild
 
     def __len__(self) -> int:
         return len(self._counts)
@@ -65,6 +65,8 @@ class SpaceSaving:
         if weight < 0:
             raise ValueError("Space-Saving weights must be non-negative")
         self.total_weight += weight
+        if self._heap is None:
+            self._rebuild_heap()
         if item in self._counts:
             self._counts[item] += weight
         else:
@@ -79,9 +81,10 @@ class SpaceSaving:
     def update_batch(self, items: Sequence[str], weights: Sequence[int] | np.ndarray) -> None:
         """Add a batch of (item, weight) pairs, merged as one exact summary (the guarantees above hold).
 
-        Work is one dictionary probe per pair plus a sort of at most ``2 * capacity`` counters:
-        of the items not yet monitored, only the ``capacity`` heaviest can survive the merge (ties
-        in batch order), the rest only raise the floor. Batches with repeated items are summed first.
+        Python-level work is O(capacity), whatever the batch size: monitored items are found by a
+        set intersection, and of the items not yet monitored only the ``capacity`` heaviest can
+        survive (ties in batch order), the next one raises the floor, the rest are not looked at.
+        Batches with repeated items are summed first.
         """
         w = np.asarray(weights, dtype=np.int64)
         if len(w) != len(items):
@@ -93,25 +96,26 @@ class SpaceSaving:
             batch = dict.fromkeys(batch, 0)
             for item, weight in zip(items, w.tolist(), strict=True):
                 batch[item] += weight
+            w = np.fromiter(batch.values(), dtype=np.int64, count=len(batch))
+        keys = list(batch)
         counts, errors, floor = self._counts, self._errors, self.floor
-        new: list[str] = []
-        for item, weight in batch.items():
-            if item in counts:
-                counts[item] += weight
-            else:
-                new.append(item)
+        for item in counts.keys() & batch.keys():
+            counts[item] += batch[item]
         self.total_weight += int(w.sum())
-        if new:
-            new_weights = np.fromiter((batch[x] for x in new), dtype=np.int64, count=len(new))
-            order = np.argsort(-new_weights, kind="stable")
-            for i in order[: self.capacity].tolist():
-                counts[new[i]] = floor + int(new_weights[i])
-                errors[new[i]] = floor
-            if len(order) > self.capacity:  # the heaviest new item left out bounds all left out
-                self.floor = max(self.floor, floor + int(new_weights[order[self.capacity]]))
+        admitted = 0
+        for i in np.argsort(-w, kind="stable").tolist():  # heaviest first, ties in batch order
+            item = keys[i]
+            if item in counts:  # monitored before this batch (batch items are distinct)
+                continue
+            if admitted == self.capacity:  # the heaviest new item left out bounds all left out
+                self.floor = max(self.floor, floor + batch[item])
+                break
+            counts[item] = floor + batch[item]
+            errors[item] = floor
+            admitted += 1
         if len(counts) > self.capacity:
             self._keep_largest()
-        self._rebuild_heap()
+        self._heap = None
 
     def _keep_largest(self) -> None:
         """Keep the ``capacity`` largest counters (ties by item); the largest dropped raises the floor."""
@@ -137,7 +141,7 @@ class SpaceSaving:
         self.total_weight += other.total_weight
         if len(self._counts) > self.capacity:
             self._keep_largest()
-        self._rebuild_heap()
+        self._heap = None
 
     def _evict_min(self) -> int:
         while True:
@@ -195,7 +199,7 @@ class SpaceSaving:
         summary.floor, summary.total_weight = floor, total
         summary._counts = dict(zip(items, counts, strict=True))
         summary._errors = dict(zip(items, errors, strict=True))
-        summary._rebuild_heap()
+        summary._heap = None
         return summary
 
     def __eq__(self, other: object) -> bool:
