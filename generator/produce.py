@@ -9,7 +9,7 @@ import argparse
 import time
 from collections.abc import Iterable
 
-from kafka import KafkaProducer
+from confluent_kafka import KafkaException, Producer
 from kafka.admin import KafkaAdminClient, NewTopic
 from kafka.errors import TopicAlreadyExistsError
 
@@ -26,16 +26,34 @@ def ensure_topic(bootstrap: str, topic: str, partitions: int) -> None:
         admin.close()
 
 
+def producer(bootstrap: str) -> Producer:
+    """A librdkafka producer that waits for all in-sync replicas."""
+    return Producer({"bootstrap.servers": bootstrap, "acks": "all", "linger.ms": 20, "batch.size": 1 << 20})
+
+
 def send(bootstrap: str, topic: str, records: Iterable[bytes], rate: float = 0.0) -> int:
-    """Send records (optionally at ``rate`` records/s); returns how many were sent."""
-    producer = KafkaProducer(bootstrap_servers=bootstrap, linger_ms=20, batch_size=256 * 1024, acks="all")
+    """Send records (optionally at ``rate`` records/s); returns how many were sent, after all
+    are acknowledged. Raises ``KafkaException`` if any was not delivered."""
+    out, failed = producer(bootstrap), []
+
+    def delivered(err: object, _message: object) -> None:
+        if err is not None:
+            failed.append(err)
+
     started, sent = time.monotonic(), 0
     for sent, record in enumerate(records, 1):
-        producer.send(topic, record)
+        while True:
+            try:
+                out.produce(topic, record, on_delivery=delivered)
+                break
+            except BufferError:  # the local queue is full: wait for deliveries
+                out.poll(0.1)
+        out.poll(0)
         if rate and sent % 1000 == 0:
             time.sleep(max(0.0, sent / rate - (time.monotonic() - started)))
-    producer.flush()
-    producer.close()
+    out.flush()
+    if failed:
+        raise KafkaException(failed[0])
     return sent
 
 

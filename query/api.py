@@ -12,13 +12,14 @@ from typing import Annotated, Literal
 
 import uvicorn
 from cassandra.cluster import NoHostAvailable
+from confluent_kafka import Producer
 from fastapi import Depends, FastAPI, HTTPException, Path, Query, Request
 from fastapi.responses import JSONResponse, PlainTextResponse
-from kafka import KafkaProducer
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram, generate_latest
 from pydantic import BaseModel, Field
 from redis.exceptions import RedisError
 
+from generator import produce
 from jobs.settings import WindowSpec, iso, parse_time_ms, parse_windows
 from query.archive import NotArchived
 from query.connect import add_storage_arguments, open_queries
@@ -95,7 +96,7 @@ class _RateLimiter:
         return self.seen[(client, minute)] <= self.per_minute
 
 
-def create_app(queries: TopKQueries, config: ApiConfig, producer: KafkaProducer | None = None) -> FastAPI:
+def create_app(queries: TopKQueries, config: ApiConfig, producer: Producer | None = None) -> FastAPI:
     app = FastAPI(title="Top-K heavy hitters", version="1")
     windows = {w.label: w for w in config.windows}
     registry = CollectorRegistry()
@@ -193,7 +194,11 @@ def create_app(queries: TopKQueries, config: ApiConfig, producer: KafkaProducer 
         """Validate one event and send it to the job's Kafka topic."""
         if producer is None:
             raise HTTPException(503, "no Kafka producer configured")
-        producer.send(config.topic, event.model_dump_json(exclude_none=True).encode()).get(timeout=10)
+        outcome, value = [], event.model_dump_json(exclude_none=True).encode()
+        producer.produce(config.topic, value, on_delivery=lambda err, _: outcome.append(err))
+        producer.flush(10)
+        if not outcome or outcome[0] is not None:
+            raise HTTPException(503, f"not delivered to Kafka: {outcome[0] if outcome else 'timeout'}")
         return {"accepted": True, "topic": config.topic}
 
     @app.get("/health/live")
@@ -233,8 +238,7 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--rate-limit-per-minute", type=int, default=0, help="per client (token or address); 0: off")
     a = p.parse_args(argv)
     config = ApiConfig(parse_windows(a.windows), a.capacity, a.topic, a.api_token, a.rate_limit_per_minute)
-    producer = KafkaProducer(bootstrap_servers=a.bootstrap_servers, acks="all")
-    uvicorn.run(create_app(open_queries(a), config, producer), host=a.host, port=a.port)
+    uvicorn.run(create_app(open_queries(a), config, produce.producer(a.bootstrap_servers)), host=a.host, port=a.port)
 
 
 if __name__ == "__main__":

@@ -16,6 +16,7 @@ from kafka import KafkaConsumer
 from connectors.cassandra_store import connect as cassandra_connect
 from connectors.redis_sink import connect as redis_connect
 from generator.events import StreamSpec, exact_counts
+from generator.produce import producer
 from jobs.settings import parse_window
 from query.api import ApiConfig, create_app
 from query.archive import EventArchive
@@ -136,14 +137,10 @@ def test_api_answers_and_rejects_bad_requests(servers, stored, queries):
 
 
 def test_api_posts_events_to_kafka(servers, stored, queries):
-    from kafka import KafkaProducer
-
     topic = f"{stored[1]}-posted"
-    producer = KafkaProducer(bootstrap_servers=servers.bootstrap)
-    api = TestClient(create_app(queries, ApiConfig(WINDOWS, topic=topic), producer))
+    api = TestClient(create_app(queries, ApiConfig(WINDOWS, topic=topic), producer(servers.bootstrap)))
     event = {"metadata": {"eventType": "search", "timestamp": 1767225600000}, "payload": {"query": "flink"}}
     assert api.post("/api/v1/events", json=event).status_code == 202
-    producer.close()
     consumer = KafkaConsumer(topic, bootstrap_servers=servers.bootstrap, auto_offset_reset="earliest")
     got = [m.value for batch in consumer.poll(timeout_ms=10_000).values() for m in batch]
     consumer.close()
