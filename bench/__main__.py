@@ -1,6 +1,6 @@
 """One command for all benchmarks; prints a table and writes bench/results/bench.json and .png.
 
-python -m bench [--events 200000] [--universe 100000] [--core-events 5000000] [--skip-e2e] [--repeats 3]
+python -m bench [--events 1000000] [--universe 1000000] [--core-events 5000000] [--skip-e2e] [--repeats 3]
 
 Figures are medians over repeats and ratios against peers measured in the same run.
 """
@@ -56,13 +56,14 @@ def e2e_section(events: int, universe: int, repeats: int) -> list[dict]:
             for p in (1, 2):
                 rows.append(e2e.ours(run, f"{run}-empty", events, p, [*flags, "--capacity", "1024"], Path(tmp)))
                 rows.append(e2e.peer(run, f"{run}-empty", events, p, flags))
+                rows.append(e2e.peer(run, f"{run}-empty", events, p, flags, read_only=True))
     out = []
     for p in (1, 2):
         medians = {}
-        for name in {r.name for r in rows}:
+        for name in dict.fromkeys(r.name for r in rows):
             runs = sorted((r for r in rows if r.name == name and r.parallelism == p), key=lambda r: r.events_per_s)
             medians[name] = runs[len(runs) // 2]
-        peer = next(r for n, r in medians.items() if n.startswith("all-JVM"))
+        peer = medians[e2e.PEER]
         for r in medians.values():
             rates = {"events_per_s": r.events_per_s, "events_per_s_with_start": r.events_per_s_with_start}
             out.append({**asdict(r), **rates, "vs_peer": r.events_per_s / peer.events_per_s})
@@ -103,7 +104,7 @@ def plot(core: list[dict], end_to_end: list[dict], path: Path) -> None:
 
 def main(argv: list[str] | None = None) -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--events", type=int, default=200_000, help="end-to-end events (ours runs at a few k/s today)")
+    p.add_argument("--events", type=int, default=1_000_000, help="end-to-end events")
     p.add_argument("--universe", type=int, default=1_000_000, help="distinct items the stream draws from")
     p.add_argument("--core-events", type=int, default=5_000_000, help="events for the sketch-core section")
     p.add_argument("--capacity", type=int, default=1024)

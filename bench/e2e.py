@@ -101,11 +101,15 @@ def ours(topic: str, empty: str, events: int, parallelism: int, args: list[str],
     return E2EResult("ours (PyFlink, sketches, Redis + Cassandra)", parallelism, events, seconds, fixed, rss)
 
 
-def peer(topic: str, empty: str, events: int, parallelism: int, args: list[str]) -> E2EResult:
+PEER = "all-JVM Flink SQL Window Top-N (exact)"
+READ_ONLY = "Flink SQL read + parse only (ceiling)"
+
+
+def peer(topic: str, empty: str, events: int, parallelism: int, args: list[str], read_only: bool = False) -> E2EResult:
     def cmd(t: str) -> list[str]:
         return [sys.executable, "-m", "bench.peer_job", "--bootstrap-servers", BOOTSTRAP, "--topic", t,
-                "--parallelism", str(parallelism), *args]  # fmt: skip
+                "--parallelism", str(parallelism), *args, *(["--read-only"] if read_only else [])]  # fmt: skip
 
     fixed, _ = _run(cmd(empty))
     seconds, _ = _run(cmd(topic))
-    return E2EResult("all-JVM Flink SQL Window Top-N (exact)", parallelism, events, seconds, fixed, 0.0)
+    return E2EResult(READ_ONLY if read_only else PEER, parallelism, events, seconds, fixed, 0.0)

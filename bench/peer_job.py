@@ -1,5 +1,6 @@
 """The all-JVM peer: Flink SQL only (no Python function), the same windows and dimensions as the
-job, exact Window Top-N per (window, dimension, value), into a blackhole sink.
+job, exact Window Top-N per (window, dimension, value), into a blackhole sink. With --read-only it
+only reads and parses the topic (JSON format, event time): the ceiling for any job on the machine.
 
 python -m bench.peer_job --bootstrap-servers H:P --topic T --windows 1m,1h,1d --dimensions region,category --k 100
 """
@@ -23,6 +24,7 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--dimensions", default="region,category")
     p.add_argument("--k", type=int, default=100)
     p.add_argument("--parallelism", type=int, default=1)
+    p.add_argument("--read-only", action="store_true", help="only read and parse the topic: the ceiling for any job")
     a = p.parse_args(argv)
     t_env = TableEnvironment.create(EnvironmentSettings.in_streaming_mode())
     conf = t_env.get_config()
@@ -45,6 +47,10 @@ def main(argv: list[str] | None = None) -> None:
           'properties.group.id' = 'peer-{a.topic}', 'scan.startup.mode' = 'earliest-offset',
           'scan.bounded.mode' = 'latest-offset')
     """)
+    if a.read_only:
+        t_env.execute_sql("CREATE TABLE sink (ms BIGINT) WITH ('connector' = 'blackhole')")
+        t_env.execute_sql("INSERT INTO sink SELECT UNIX_TIMESTAMP() FROM events WHERE event_time IS NOT NULL").wait()
+        return
     item = """CASE metadata.eventType WHEN 'page_view' THEN payload.url WHEN 'product_view' THEN payload.productId
               WHEN 'search' THEN payload.query ELSE payload.itemId END"""
     parts = [f"SELECT event_time, {item} AS item, 'all' AS dim, 'all' AS val FROM events"]
