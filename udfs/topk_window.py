@@ -26,6 +26,7 @@ from pyflink.datastream.state import MapStateDescriptor
 
 from jobs.settings import JobSettings, WindowSpec
 from sketches import HeavyHittersSketch
+from sketches.accuracy import ranked
 from udfs.route import LATE
 from udfs.window_result import WindowResult
 
@@ -60,8 +61,8 @@ class TopKWindowFunction(KeyedProcessFunction):
         late = row.kind == LATE
         # a counts row's time is its base window's last ms; a late row's is the event's time
         base_start = self.base.start_of(ctx.timestamp()) if late else ctx.timestamp() + 1 - self.base.size_ms
-        ranked = sorted(json.loads(row.counts).items(), key=lambda p: (-p[1], p[0]))
-        items, counts = [p[0] for p in ranked], [p[1] for p in ranked]
+        batch = ranked(json.loads(row.counts))
+        items, counts = [p[0] for p in batch], [p[1] for p in batch]
         watermark = ctx.timer_service().current_watermark()
         started = time.perf_counter()
         for w in self.windows.values():

@@ -25,14 +25,9 @@ def kill_tree(pid: int) -> None:
                 p.kill()
 
 
-def top(counts: Counter, k: int) -> list[tuple[str, int]]:
-    """The exact top-``k``, ties by item (the job's order)."""
-    return ranked(counts, k)
-
-
 def stored_top(r: redis.Redis, key: str) -> list[tuple[str, int]]:
-    """A stored window's items, in the same order as ``top``."""
-    return sorted(((i, int(c)) for i, c in r.zrevrange(key, 0, -1, withscores=True)), key=lambda kv: (-kv[1], kv[0]))
+    """A stored window's items, ranked like exact counts (``sketches.accuracy.ranked``)."""
+    return ranked({i: int(c) for i, c in r.zrevrange(key, 0, -1, withscores=True)})
 
 
 def read_topic(bootstrap: str, topic: str, expected: int, timeout_s: float = 60) -> list[dict]:

@@ -17,7 +17,8 @@ import redis
 from connectors.redis_sink import window_key
 from generator.events import StreamSpec, encode, exact_counts, generate
 from generator.produce import ensure_topic, send
-from tests.integration.helpers import aligned_start, publish, stored_top, top, wait_for
+from sketches.accuracy import ranked
+from tests.integration.helpers import aligned_start, publish, stored_top, wait_for
 
 pytestmark = pytest.mark.integration
 ROOT = Path(__file__).resolve().parents[2]
@@ -83,7 +84,7 @@ def test_job_runs_on_a_standalone_cluster_with_metrics(submit, servers, run_id):
         deadline = time.monotonic() + 240
         while not r.exists(key) and time.monotonic() < deadline:
             time.sleep(2)
-        assert stored_top(r, key) == top(first, 5)
+        assert stored_top(r, key) == ranked(first, 5)
 
         assert scrape(r"topk_windowsEmitted\{.*\} [1-9]")
         assert scrape(r"topk_eventsCounted\{.*\} [1-9]")
@@ -130,7 +131,7 @@ def test_stop_with_savepoint_resume_and_replay_reproduce_the_results(submit, ser
     finally:
         submit("cancel", job, check=False)
     for m in closed:
-        assert stored_top(r, window_key("1m", "all", "all", m, topic)) == top(minutes[m], 5), m
+        assert stored_top(r, window_key("1m", "all", "all", m, topic)) == ranked(minutes[m], 5), m
         meta = r.hgetall(window_key("1m", "all", "all", m, topic) + ":meta")
         assert int(meta["totalEvents"]) == sum(minutes[m].values()), m
 

@@ -16,7 +16,8 @@ from connectors.redis_sink import window_key
 from generator.events import StreamSpec, encode, exact_counts, generate
 from generator.produce import ensure_topic, send
 from jobs.settings import iso
-from tests.integration.helpers import read_topic, top
+from sketches.accuracy import ranked
+from tests.integration.helpers import read_topic, stored_top
 
 pytestmark = pytest.mark.integration
 K = 10
@@ -46,10 +47,6 @@ def bad_records(now_ms: int) -> dict[bytes, str]:
     }
 
 
-def expected_top(counts: Counter, k: int = K) -> list[tuple[str, int]]:
-    return top(counts, k)
-
-
 def test_known_stream_gives_exact_top_k_in_redis_and_cassandra(servers, run_id, run_job):
     now = int(time.time() * 1000)
     start = now - now % HOUR - 2 * HOUR  # two full hours ago: the hour window is known exactly
@@ -76,17 +73,16 @@ def test_known_stream_gives_exact_top_k_in_redis_and_cassandra(servers, run_id, 
     minutes = exact_counts(iter(good), 60_000)
     assert len(minutes) == 4
     for minute_start, counts in minutes.items():
-        stored = r.zrevrange(window_key("1m", "all", "all", minute_start), 0, -1, withscores=True)
-        assert sorted(((i, int(c)) for i, c in stored), key=lambda kv: (-kv[1], kv[0])) == expected_top(counts)
+        assert stored_top(r, window_key("1m", "all", "all", minute_start)) == ranked(counts, K)
         meta = r.hgetall(window_key("1m", "all", "all", minute_start) + ":meta")
         assert int(meta["totalEvents"]) == sum(counts.values()) and meta["errorBound"] == "0"
     for region in ("eu-west", "us-east"):
         hour = exact_counts(iter(good), HOUR, "region", region)[start]
         stored = r.zrevrange(window_key("1h", "region", region, start), 0, -1, withscores=True)
-        assert {i: int(c) for i, c in stored} == dict(expected_top(hour))
+        assert {i: int(c) for i, c in stored} == dict(ranked(hour, K))
     all_time = exact_counts(iter(good), 0)[0]
     stored = r.zrevrange(window_key("all", "all", "all", 0), 0, 2, withscores=True)
-    assert [(i, int(c)) for i, c in stored] == expected_top(all_time, 3)
+    assert [(i, int(c)) for i, c in stored] == ranked(all_time, 3)
     bounds = r.hget(window_key("1h", "all", "all", start) + ":bounds", "heavy")
     assert bounds == "700,700"
 
@@ -98,7 +94,7 @@ def test_known_stream_gives_exact_top_k_in_redis_and_cassandra(servers, run_id, 
             "WHERE window_size = %s AND dimension = %s AND dim_value = %s AND window_start = %s",
             ("1h", "all", "all", start),
         )
-        assert [(row.item, row.estimate) for row in sorted(rows, key=lambda row: row.rank)] == expected_top(hour)
+        assert [(row.item, row.estimate) for row in sorted(rows, key=lambda row: row.rank)] == ranked(hour, K)
         summaries = session.execute(
             f"SELECT window_start, total_events FROM {keyspace}.window_summaries "
             "WHERE window_size = %s AND dimension = %s AND dim_value = %s AND bucket = %s",

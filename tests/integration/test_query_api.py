@@ -21,7 +21,8 @@ from jobs.settings import parse_window
 from query.api import ApiConfig, create_app
 from query.archive import EventArchive
 from query.engine import EXACT, TopKQueries
-from tests.integration.helpers import aligned_start, counts_between, publish, top
+from sketches.accuracy import ranked
+from tests.integration.helpers import aligned_start, counts_between, publish
 
 pytestmark = pytest.mark.integration
 M, H = 60_000, 3_600_000
@@ -69,7 +70,7 @@ def test_range_over_many_windows_gives_the_true_top_k_within_bounds(stored, quer
     assert len(answer.windows) == 23 + 1 + 11
     assert answer.total_events == sum(truth.values())
     assert answer.error_bound > 0, "capacity 64 should make this approximate"
-    assert {i.item for i in answer.items} == {x for x, _ in top(truth, K)}
+    assert {i.item for i in answer.items} == {x for x, _ in ranked(truth, K)}
     for i in answer.items:
         assert i.lower_bound <= truth[i.item] <= i.upper_bound
         assert i.upper_bound - i.lower_bound <= answer.error_bound
@@ -82,7 +83,7 @@ def test_exact_mode_equals_the_true_counts_of_exactly_the_range(stored, queries)
     truth = counts_between(events, lo, hi, "region", "eu-west")
     assert answer.accuracy == "exact" and answer.error_bound == 0
     assert (answer.start, answer.end, answer.scan.partitions) == (lo, hi, 3)
-    assert [(i.item, i.estimate) for i in answer.items] == top(truth, 20)
+    assert [(i.item, i.estimate) for i in answer.items] == ranked(truth, 20)
     assert answer.total_events == sum(truth.values())
     one = queries.count("item-1", lo, hi, "region", "eu-west", mode=EXACT).items[0]
     assert one.lower_bound == one.upper_bound == truth["item-1"]
@@ -107,7 +108,7 @@ def test_api_answers_and_rejects_bad_requests(servers, stored, queries):
     assert [r["rank"] for r in body["results"]] == [1, 2, 3, 4, 5]
     lo, hi = spec.start_ms + H, spec.start_ms + 2 * H
     hist = api.get("/api/v1/topk/historical", params={"k": 3, "start": str(lo), "end": str(hi), "mode": "exact"})
-    assert [(r["item"], r["count"]) for r in hist.json()["results"]] == top(exact_range(events, lo, hi), 3)
+    assert [(r["item"], r["count"]) for r in hist.json()["results"]] == ranked(exact_range(events, lo, hi), 3)
     assert hist.json()["metadata"]["accuracy"] == "exact" and hist.json()["metadata"]["scan"]["files"] >= 1
     count = api.get("/api/v1/count/item-1", params={"start": str(lo), "end": str(hi)})
     assert count.status_code == 200 and count.json()["results"][0]["item"] == "item-1"

@@ -13,7 +13,8 @@ from connectors.redis_sink import window_key
 from generator.events import StreamSpec, encode, exact_counts
 from generator.produce import ensure_topic, send
 from jobs.workers import python_workers
-from tests.integration.helpers import aligned_start, publish, read_topic, stored_top, top, wait_for
+from sketches.accuracy import ranked
+from tests.integration.helpers import aligned_start, publish, read_topic, stored_top, wait_for
 
 pytestmark = pytest.mark.integration
 MINUTE = 60_000
@@ -31,7 +32,7 @@ def assert_every_minute_exact(r: redis.Redis, events: list[dict], topic: str, *r
     for dimension, value in [("all", "all"), *(("region", region) for region in regions)]:
         for minute_start, counts in exact_counts(iter(events), MINUTE, dimension, value).items():
             key = window_key("1m", dimension, value, minute_start, topic)
-            assert stored_top(r, key) == top(counts, K), (value, minute_start)
+            assert stored_top(r, key) == ranked(counts, K), (value, minute_start)
 
 
 def test_killing_the_python_worker_changes_no_result(servers, run_id, start_job, tmp_path):
@@ -61,7 +62,7 @@ def test_killing_the_python_worker_changes_no_result(servers, run_id, start_job,
     meta = r.hgetall(window_key("all", "all", "all", 0, topic) + ":meta")
     assert int(meta["totalEvents"]) == len(events)
     all_time = exact_counts(iter(events), 0)[0]
-    assert stored_top(r, window_key("all", "all", "all", 0, topic))[:3] == top(all_time, 3)
+    assert stored_top(r, window_key("all", "all", "all", 0, topic))[:3] == ranked(all_time, 3)
 
 
 def event(ts: int, item: str, region: str = "eu-west") -> dict:
@@ -85,7 +86,10 @@ def test_late_events_update_their_window_or_become_dead_letters(servers, run_id,
     send(servers.bootstrap, topic, [encode(allowed), encode(too_late)])
 
     expected = exact_counts(iter([*on_time, allowed]), MINUTE)[start + 4 * MINUTE]
-    assert wait_for(lambda: stored_top(r, minute4) == top(expected, K)), (stored_top(r, minute4), top(expected, K))
+    assert wait_for(lambda: stored_top(r, minute4) == ranked(expected, K)), (
+        stored_top(r, minute4),
+        ranked(expected, K),
+    )
     region = window_key("1m", "region", "eu-west", start + 4 * MINUTE, topic)
     assert dict(stored_top(r, region))["late-but-allowed"] == 1
     all_time = window_key("all", "all", "all", 0, topic) + ":meta"  # minutes 0-4 are closed, and the late event
@@ -94,7 +98,7 @@ def test_late_events_update_their_window_or_become_dead_letters(servers, run_id,
     assert [d["reason"] for d in letters] == ["late"]
     minute0 = window_key("1m", "all", "all", start, topic)
     assert "too-late" not in dict(stored_top(r, minute0))
-    assert stored_top(r, minute0) == top(exact_counts(iter(on_time), MINUTE)[start], K)
+    assert stored_top(r, minute0) == ranked(exact_counts(iter(on_time), MINUTE)[start], K)
 
 
 def test_results_converge_after_redis_and_cassandra_outages(servers, run_id, start_job):
