@@ -48,7 +48,8 @@ def read_parquet(
     where: ds.Expression | None = None,
     required: list[str] | None = None,
 ) -> pa.Table:
-    """The rows of the Parquet files ``paths``; ``NotArchived`` if a ``required`` column is missing.
+    """The rows of the Parquet files ``paths``; ``NotArchived`` if one of ``columns`` or of the
+    ``required`` ones (those the filter reads) is missing.
 
     The archive job rewrites an open block's file in place; a reader that took the file's old size
     and then read its new bytes finds no Parquet footer (``ArrowInvalid``), so it opens and reads
@@ -56,7 +57,7 @@ def read_parquet(
 
     def read() -> pa.Table:
         dataset = ds.dataset(paths, filesystem=filesystem, format="parquet")
-        missing = [c for c in required or () if c not in dataset.schema.names]
+        missing = [c for c in [*(columns or ()), *(required or ())] if c not in dataset.schema.names]
         if missing:
             raise NotArchived(f"not archived: {', '.join(missing)}")
         return dataset.to_table(columns=columns, filter=where)
@@ -93,7 +94,7 @@ class EventArchive:
         counts: dict[str, int] = {}
         if files:
             where = (ds.field("event_time") >= pa.scalar(start, TIME)) & (ds.field("event_time") < pa.scalar(end, TIME))
-            required = ["item", "weight"]
+            required = []
             if dimension != "all":
                 where &= ds.field(dimension) == value
                 required.append(dimension)
