@@ -43,7 +43,7 @@ def ours(stream: BenchStream, capacity: int, repeats: int) -> CoreResult:
         return sketch
 
     seconds, sketch = _timed(run, repeats)
-    top = [(i.item, i.estimate, i.lower_bound, i.upper_bound) for i in sketch.top_k(capacity)]
+    top = [(i.item, i.estimate, i.lower_bound, i.upper_bound) for i in sketch.top_k(capacity).items]
     return CoreResult("ours: Space-Saving + Count-Min", stream.weighted_updates / seconds, len(sketch.serialize()), top)
 
 

@@ -1,5 +1,5 @@
-"""The benchmark stream: Zipf-distributed item ids, cut into per-window pre-aggregated batches
-the way the job's JVM stage hands them to the sketch operator."""
+"""The benchmark stream: items of a shape (``generator.shapes``), cut into per-window
+pre-aggregated batches the way the job's JVM stage hands them to the sketch operator."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from generator.events import zipf_ranks
+from generator import shapes
 from sketches.accuracy import ranked
 
 
@@ -23,9 +23,10 @@ class BenchStream:
         return sum(len(items) for items, _ in self.batches)
 
 
-def make_stream(events: int, universe: int, skew: float, windows: int, seed: int = 1) -> BenchStream:
-    ranks = zipf_ranks(np.random.default_rng(seed), events, universe, skew)
-    items = [f"item-{r}" for r in ranks.tolist()]
+def make_stream(
+    events: int, universe: int, skew: float, windows: int, seed: int = 1, shape: str = "zipf"
+) -> BenchStream:
+    items = [f"item-{r}" for r in shapes.items(shape, np.random.default_rng(seed), events, universe, skew)]
     batches = []
     for chunk in np.array_split(np.arange(events), windows):
         counts = Counter(items[chunk[0] : chunk[-1] + 1]) if len(chunk) else Counter()

@@ -2,7 +2,7 @@
 
 Tables (keyspace configurable)::
 
-    topk_items        ((window_size, dimension, dim_value, window_start), rank) -> item, bounds
+    topk_items        ((window_size, dimension, dim_value, window_start), rank) -> item, bounds, guaranteed
     window_summaries  ((window_size, dimension, dim_value, bucket), window_start DESC)
                       -> window_end, total_events, error_bound, k, capacity, summary blob
 
@@ -39,7 +39,7 @@ UNREACHABLE = (NoHostAvailable, OperationTimedOut, Unavailable, WriteTimeout, Co
 SCHEMA = (
     """CREATE TABLE {ks}.topk_items (
          window_size text, dimension text, dim_value text, window_start timestamp, rank int,
-         item text, estimate bigint, lower_bound bigint, upper_bound bigint,
+         item text, estimate bigint, lower_bound bigint, upper_bound bigint, guaranteed boolean,
          PRIMARY KEY ((window_size, dimension, dim_value, window_start), rank))""",
     """CREATE TABLE {ks}.window_summaries (
          window_size text, dimension text, dim_value text, bucket timestamp, window_start timestamp,
@@ -94,7 +94,7 @@ class CassandraWriter(FlatMapFunction):
     ROWS_PER_BATCH = 20
     ITEM = (
         "INSERT INTO {ks}.topk_items (window_size, dimension, dim_value, window_start, rank, item, "
-        "estimate, lower_bound, upper_bound) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
+        "estimate, lower_bound, upper_bound, guaranteed) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
     )
     SUMMARY = (
         "INSERT INTO {ks}.window_summaries (window_size, dimension, dim_value, bucket, window_start, "
@@ -148,7 +148,10 @@ class CassandraWriter(FlatMapFunction):
         bucket = to_datetime(bucket_of(r.window_start, self.window_sizes_ms[r.window]))
         summary = (to_datetime(r.window_end), r.total_events, r.error_bound, r.k, r.capacity, r.summary)
         pending = [self.session.execute_async(self.summary, (*part[:3], bucket, start, *summary))]
-        rows = [(*part, rank, i.item, i.estimate, i.lower_bound, i.upper_bound) for rank, i in enumerate(r.items, 1)]
+        rows = [
+            (*part, rank, i.item, i.estimate, i.lower_bound, i.upper_bound, i.guaranteed)
+            for rank, i in enumerate(r.items, 1)
+        ]
         for first in range(0, len(rows), self.ROWS_PER_BATCH):
             chunk = rows[first : first + self.ROWS_PER_BATCH]
             values = [v for row in chunk for v in row]

@@ -5,8 +5,10 @@ window start in epoch minutes S (0 for the all-time view), under the prefix ``to
 ``--redis-prefix``; a replay can write into a fresh one)::
 
     topk:W:D:V:S          ZSET  item -> estimated count        (read with ZREVRANGE ... WITHSCORES)
-    topk:W:D:V:S:meta     HASH  windowStart, windowEnd, k, totalEvents, errorBound, capacity, lastUpdated
-    topk:W:D:V:S:bounds   HASH  item -> "lower,upper"          (guaranteed bounds on the true count)
+    topk:W:D:V:S:meta     HASH  windowStart, windowEnd, k, capacity, totalEvents, errorBound, guaranteed,
+                                unlistedBound, lastUpdated
+    topk:W:D:V:S:bounds   HASH  item -> "lower,upper,g"        (bounds on the true count; g 1: certainly in the
+                                                                true top-K, see sketches.ranking)
     topk:W:D:V:S:summary  STRING the serialized sketch (sketches.HeavyHittersSketch), for range merges
     topk:W:D:V:index      ZSET  S -> S                         (the windows written, for range queries)
 
@@ -64,6 +66,8 @@ def write_result(client: redis.Redis, r: WindowResult, window_ms: int, prefix: s
         "capacity": r.capacity,
         "totalEvents": r.total_events,
         "errorBound": r.error_bound,
+        "guaranteed": sum(i.guaranteed for i in r.items),
+        "unlistedBound": r.unlisted_bound,
         "lastUpdated": int(time.time() * 1000),
     }
     ttl = ttl_seconds(window_ms)
@@ -71,7 +75,8 @@ def write_result(client: redis.Redis, r: WindowResult, window_ms: int, prefix: s
         pipe.delete(key, f"{key}:bounds")
         if r.items:
             pipe.zadd(key, {i.item: i.estimate for i in r.items})
-            pipe.hset(f"{key}:bounds", mapping={i.item: f"{i.lower_bound},{i.upper_bound}" for i in r.items})
+            bounds = {i.item: f"{i.lower_bound},{i.upper_bound},{i.guaranteed:d}" for i in r.items}
+            pipe.hset(f"{key}:bounds", mapping=bounds)
         pipe.hset(f"{key}:meta", mapping=meta)
         pipe.set(f"{key}:summary", r.summary)
         minute = r.window_start // 60_000

@@ -1,4 +1,5 @@
-"""Deterministic synthetic events: Zipf-distributed items over a finite universe.
+"""Deterministic synthetic events: items of a stream shape (``generator.shapes``: Zipf, bursty,
+vocabulary turnover, adversarial order, real text) spread over event time.
 
 The same arguments always give the same events, so tests and the demo can recompute
 the exact counts that the pipeline's answers are checked against.
@@ -14,6 +15,7 @@ from datetime import datetime
 
 import numpy as np
 
+from generator import shapes
 from jobs.settings import iso
 
 EVENT_TYPES = ("page_view", "product_view", "search", "generic")
@@ -33,6 +35,7 @@ class StreamSpec:
     span_ms: int = 3_600_000  # events spread evenly over this much event time
     jitter_ms: int = 2_000  # out-of-orderness, keep below the job's watermark delay
     seed: int = 42
+    shape: str = "zipf"  # generator.shapes.SHAPES; "text" sends every word as a search event
 
 
 def item_name(event_type: str, rank: int) -> str:
@@ -41,18 +44,11 @@ def item_name(event_type: str, rank: int) -> str:
     )
 
 
-def zipf_ranks(rng: np.random.Generator, n: int, universe: int, skew: float) -> np.ndarray:
-    """``n`` ranks in ``1..universe`` with P(rank = i) proportional to ``i ** -skew``."""
-    weights = np.arange(1, universe + 1, dtype=np.float64) ** -skew
-    cdf = np.cumsum(weights)
-    return np.searchsorted(cdf, rng.random(n) * cdf[-1], side="right") + 1
-
-
 def generate(spec: StreamSpec) -> Iterator[dict]:
     """Events in the seeds' schema; timestamps alternate between epoch ms and ISO-8601."""
     rng = np.random.default_rng(spec.seed)
-    ranks = zipf_ranks(rng, spec.events, spec.universe, spec.skew)
-    types = rng.integers(0, len(EVENT_TYPES), spec.events)
+    ranks = shapes.items(spec.shape, rng, spec.events, spec.universe, spec.skew)
+    types = rng.integers(0, len(EVENT_TYPES), spec.events) if spec.shape != "text" else np.full(spec.events, 2)
     dims = {d: rng.integers(0, len(v), spec.events) for d, v in DIMENSION_VALUES.items()}
     jitter = rng.integers(0, spec.jitter_ms + 1, spec.events)
     step = spec.span_ms / spec.events
@@ -60,7 +56,8 @@ def generate(spec: StreamSpec) -> Iterator[dict]:
         ts = spec.start_ms + min(int(i * step) + int(jitter[i]), spec.span_ms - 1)
         etype = EVENT_TYPES[types[i]]
         when: int | str = ts if i % 2 else iso(ts)
-        payload = {ITEM_FIELD[etype]: item_name(etype, int(ranks[i]))}
+        rank = ranks[i]
+        payload = {ITEM_FIELD[etype]: rank if isinstance(rank, str) else item_name(etype, rank)}
         payload.update({d: DIMENSION_VALUES[d][dims[d][i]] for d in DIMENSION_VALUES})
         yield {
             "metadata": {"eventId": f"{spec.seed}-{i}", "eventType": etype, "source": "generator", "timestamp": when},

@@ -3,8 +3,9 @@
     python -m generator.verify --start-ms S --events N ... --window 1h --k 10
 
 Takes the same stream arguments as ``generator.produce`` (the stream is regenerated, not read
-back). Exits 1 if any stored item's true count falls outside its bounds, or the stored top-K
-misses an item whose true count is above every count it keeps (ties aside).
+back). Exits 1 if any stored item's true count falls outside its bounds, an item flagged
+guaranteed is not in the true top-K, or the stored top-K misses an item whose true count is
+above every count it keeps (ties aside).
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from connectors.redis_sink import DEFAULT_PREFIX, connect
 from generator.events import StreamSpec, exact_counts, generate
 from jobs.settings import parse_window
 from query.redis_topk import read_topk, utc_minute
-from sketches.accuracy import ranked
+from sketches.accuracy import ranked, wrongly_guaranteed
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -48,8 +49,8 @@ def main(argv: list[str] | None = None) -> int:
             f"\n{window.label} window {utc_minute(start)} UTC: {stored.total_events} events stored "
             f"({sum(truth.values())} sent), error bound +{stored.error_bound}"
         )
-        header = ("rank", "stored item", "estimate", "bounds", "true", "exact top-K", "count")
-        print("  {:>4}  {:<16} {:>8} {:>13} {:>6}   {:<16} {:>6}".format(*header))
+        header = ("rank", "stored item", "estimate", "bounds", "true", "sure", "exact top-K", "count")
+        print("  {:>4}  {:<16} {:>8} {:>13} {:>6} {:>4}   {:<16} {:>6}".format(*header))
         for rank, (got, (item, count)) in enumerate(zip(stored.items, exact, strict=False), 1):
             true = truth[got.item]
             inside = got.lower_bound <= true <= got.upper_bound
@@ -57,12 +58,15 @@ def main(argv: list[str] | None = None) -> int:
             bounds = f"[{got.lower_bound},{got.upper_bound}]"
             print(
                 f"  {rank:>4}  {got.item:<16} {got.estimate:>8} {bounds:>13} {true:>6}{'' if inside else '!'}"
-                f"   {item:<16} {count:>6}"
+                f" {'yes' if got.guaranteed else '':>4}   {item:<16} {count:>6}"
             )
         kept_min = min((truth[i.item] for i in stored.items), default=0)
         missed = [item for item, count in exact if count > kept_min and item not in {i.item for i in stored.items}]
-        ok &= not missed
+        wrong = wrongly_guaranteed(stored.items, truth, a.k)
+        ok &= not missed and not wrong
         print(f"  same top-{a.k} as exact counts: {'yes' if not missed else 'no, missed ' + ', '.join(missed)}")
+        if wrong:
+            print(f"  flagged guaranteed but not in the true top-{a.k}: {', '.join(wrong)}")
     return 0 if ok else 1
 
 

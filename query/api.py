@@ -63,7 +63,14 @@ def body(answer: Answer, dimension: str, value: str, **extra: object) -> dict:
         extra["scan"] = {"partitions": s.partitions, "files": s.files, "bytes": s.bytes, "seconds": round(s.seconds, 3)}
     return {
         "results": [
-            {"rank": r, "item": i.item, "count": i.estimate, "lower_bound": i.lower_bound, "upper_bound": i.upper_bound}
+            {
+                "rank": r,
+                "item": i.item,
+                "count": i.estimate,
+                "lower_bound": i.lower_bound,
+                "upper_bound": i.upper_bound,
+                "guaranteed": i.guaranteed,
+            }
             for r, i in enumerate(answer.items, 1)
         ],
         "metadata": {
@@ -74,6 +81,7 @@ def body(answer: Answer, dimension: str, value: str, **extra: object) -> dict:
             "end": iso(answer.end),
             "total_events": answer.total_events,
             "error_bound": answer.error_bound,
+            "guaranteed": sum(i.guaranteed for i in answer.items),
             "accuracy": answer.accuracy,
             "windows_merged": len(answer.windows),
             "generated_at": iso(answer.generated_at),

@@ -4,8 +4,9 @@ against the exact counts of the same interval (the archive).
 python -m query.audit --start 2026-11-22T10:00 --end 2026-11-22T13:00 [--k 10] [--dimension region --value eu-west]
     --archive-url s3://topk-archive --s3-endpoint-url http://127.0.0.1:8333 [--redis-url ...] [--cassandra-...]
 
-Prints precision@K, recall@K and each reported item's true count against its bounds. Exits 1 if
-a true count lies outside its stated bounds (a broken guarantee), 0 otherwise.
+Prints precision@K, recall@K and each reported item's true count against its bounds and whether
+it was flagged as certainly in the top-K. Exits 1 if a true count lies outside its stated bounds
+or a flagged item is not in the true top-K (a broken guarantee), 0 otherwise.
 """
 
 from __future__ import annotations
@@ -17,24 +18,30 @@ from jobs.settings import iso, parse_time_ms
 from query.arguments import add_range_arguments
 from query.connect import add_storage_arguments, open_queries
 from query.engine import Answer
-from sketches.accuracy import precision_at_k, recall_at_k
+from sketches.accuracy import precision_at_k, recall_at_k, wrongly_guaranteed
 
 
 def report(approximate: Answer, exact: dict[str, int], k: int) -> tuple[list[str], bool]:
-    """The audit's lines, and whether every true count lies within its bounds."""
+    """The audit's lines, and whether every true count lies within its bounds and every item
+    flagged guaranteed is in the true top-``k``."""
     reported = [i.item for i in approximate.items]
+    wrong = set(wrongly_guaranteed(approximate.items, exact, k))
+    guaranteed = sum(i.guaranteed for i in approximate.items)
     lines = [
         f"precision@{k} {precision_at_k(reported, exact, k):.3f}   recall@{k} {recall_at_k(reported, exact, k):.3f}   "
-        f"error bound {approximate.error_bound}",
-        f"  {'rank':>4}  {'item':<24} {'estimate':>9}  {'bounds':<21} {'true':>9}  within",
+        f"error bound {approximate.error_bound}   guaranteed {guaranteed} ({len(wrong)} wrongly)",
+        f"  {'rank':>4}  {'item':<24} {'estimate':>9}  {'bounds':<21} {'true':>9}  within  guaranteed",
     ]
-    ok = True
+    ok = not wrong
     for rank, i in enumerate(approximate.items, 1):
         true = exact.get(i.item, 0)
         within = i.lower_bound <= true <= i.upper_bound
         ok &= within
         bounds = f"[{i.lower_bound}, {i.upper_bound}]"
-        lines.append(f"  {rank:>4}  {i.item:<24} {i.estimate:>9}  {bounds:<21} {true:>9}  {'yes' if within else 'NO'}")
+        flag = ("WRONG" if i.item in wrong else "yes") if i.guaranteed else "no"
+        lines.append(
+            f"  {rank:>4}  {i.item:<24} {i.estimate:>9}  {bounds:<21} {true:>9}  {'yes' if within else 'NO':<6}  {flag}"
+        )
     return lines, ok
 
 

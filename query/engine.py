@@ -111,9 +111,9 @@ class TopKQueries:
     def range_topk(self, k: int, start: int, end: int, dimension: str, value: str, mode: str = APPROXIMATE) -> Answer:
         if mode == EXACT:
             counts, answer = self.exact(start, end, dimension, value)
-            return replace(answer, items=[ItemCount(x, c, c, c) for x, c in ranked(counts, k)])
+            return replace(answer, items=[ItemCount(x, c, c, c, True) for x, c in ranked(counts, k)])
         merged, answer = self.merged_sketch(start, end, dimension, value)
-        return replace(answer, items=merged.top_k(k))
+        return replace(answer, items=list(merged.top_k(k).items))
 
     def count(self, item: str, start: int, end: int, dimension: str, value: str, mode: str = APPROXIMATE) -> Answer:
         """One item's count over the range: bounds (Space-Saving and Count-Min, merged), or exact."""

@@ -9,6 +9,7 @@ import redis
 
 from connectors.redis_sink import DEFAULT_PREFIX, index_key, window_key
 from sketches import ItemCount
+from sketches.ranking import top_k
 
 
 @dataclass(frozen=True)
@@ -37,20 +38,22 @@ def window_starts(
 def read_topk(
     client: redis.Redis, window: str, dimension: str, value: str, start_ms: int, k: int, prefix: str = DEFAULT_PREFIX
 ) -> StoredTopK | None:
-    """The stored top-``k`` of one window, with bounds; None if absent (never written, or expired)."""
+    """The stored top-``k`` of one window, with bounds; None if absent (never written, or expired).
+    ``guaranteed`` is decided for these ``k`` (the stored items after them count as left out);
+    windows written before the flag existed (no ``unlistedBound``) have none guaranteed."""
     key = window_key(window, dimension, value, start_ms, prefix)
     with client.pipeline(transaction=True) as pipe:
-        pipe.zrevrange(key, 0, k - 1, withscores=True)
         pipe.hgetall(f"{key}:meta")
         pipe.hgetall(f"{key}:bounds")
-        ranked, meta, bounds = pipe.execute()
+        meta, bounds = pipe.execute()
     if not meta:
         return None
-    items = []
-    for item, score in ranked:
-        lower, upper = (int(b) for b in bounds[item].split(","))
-        items.append(ItemCount(item, int(score), lower, upper))
+    stored = []
+    for item, text in bounds.items():
+        lower, upper = (int(b) for b in text.split(",")[:2])
+        stored.append(ItemCount(item, upper, lower, upper))
+    unlisted = int(meta["unlistedBound"]) if "unlistedBound" in meta else float("inf")
     return StoredTopK(
         window, dimension, value, int(meta["windowStart"]), int(meta["windowEnd"]),
-        int(meta["totalEvents"]), int(meta["errorBound"]), items,
+        int(meta["totalEvents"]), int(meta["errorBound"]), list(top_k(stored, k, unlisted).items),
     )  # fmt: skip

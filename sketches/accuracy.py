@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
+from sketches.ranking import ItemCount
+
 
 def ranked(counts: Mapping[str, int], k: int | None = None) -> list[tuple[str, int]]:
     """Items by count, highest first, ties by item (the job's order); the first ``k`` if given."""
@@ -22,6 +24,13 @@ def precision_at_k(reported: Sequence[str], exact: Mapping[str, int], k: int) ->
         return 1.0
     kth = exact[truth[-1]]
     return sum(1 for x in reported[:k] if exact.get(x, 0) >= kth) / len(truth)
+
+
+def wrongly_guaranteed(reported: Sequence[ItemCount], exact: Mapping[str, int], k: int) -> list[str]:
+    """Items flagged ``guaranteed`` that are not in the true top-``k`` (ties with the k-th count are in)."""
+    truth = _truth(exact, k)
+    kth = exact[truth[-1]] if len(truth) == k else 0
+    return [i.item for i in reported if i.guaranteed and exact.get(i.item, 0) < kth]
 
 
 def recall_at_k(reported: Sequence[str], exact: Mapping[str, int], k: int) -> float:

@@ -86,13 +86,25 @@ class CountMinSketch:
         cols = self._columns(items)
         return self._table[self._rows.astype(np.int64)[:, None], cols].min(axis=0)
 
+    def lower_bound(self, item: str) -> int:
+        """Count-Min alone knows no lower bound above 0."""
+        return 0
+
     def upper_bound(self, item: str) -> int:
         """Never below the true count (same as ``estimate``)."""
         return self.estimate(item)
 
-    def error_bound(self) -> float:
-        """``epsilon * N``: the over-estimate holds within this with probability ``1 - delta``."""
-        return self.epsilon * self.total_weight
+    @property
+    def maximum_error(self) -> int:
+        """``ceil(epsilon * N)``: an estimate exceeds the true count by more only with probability ``delta``."""
+        return math.ceil(self.epsilon * self.total_weight)
+
+    @property
+    def is_empty(self) -> bool:
+        return self.total_weight == 0
+
+    def __repr__(self) -> str:
+        return f"CountMinSketch(width={self.width}, depth={self.depth}, N={self.total_weight})"
 
     def merge(self, other: CountMinSketch) -> None:
         """Add ``other`` into this sketch; both must share width, depth and seed."""

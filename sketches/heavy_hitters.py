@@ -4,34 +4,27 @@ Both structures only ever over-estimate, so their minimum is still a guaranteed 
 
 * ``lower_bound(x) = c(x) - e(x)``                      (Space-Saving, guaranteed)
 * ``upper_bound(x) = min(SpaceSaving.upper(x), CMS(x))`` (both guaranteed >= f(x))
+* ``estimate(x) = upper_bound(x)``                     (what is reported and ranked by)
 
-Space-Saving answers *which* items are frequent (top-k); the Count-Min Sketch tightens the
-upper bound and answers the count of any item, monitored or not.
+Space-Saving answers *which* items are candidates (the monitored ones); the Count-Min Sketch
+tightens their upper bounds and answers the count of any item, monitored or not. The top-K is
+the k monitored items with the largest *tightened* estimates, so nothing left out reports a
+larger count than something returned; ``sketches.ranking`` says which are guaranteed.
 """
 
 from __future__ import annotations
 
 import struct
 from collections.abc import Sequence
-from dataclasses import dataclass
 
 import numpy as np
 
 from sketches.count_min import CountMinSketch
-from sketches.space_saving import FrequentItem, SpaceSaving
+from sketches.ranking import ItemCount, TopK, top_k
+from sketches.space_saving import SpaceSaving
 
 FORMAT_VERSION = 1
 _HEADER = struct.Struct("<2sBI")  # magic, version, length of the Space-Saving part
-
-
-@dataclass(frozen=True)
-class ItemCount:
-    """Bounds on one item's count: ``lower_bound <= true count <= upper_bound``."""
-
-    item: str
-    estimate: int
-    lower_bound: int
-    upper_bound: int
 
 
 class HeavyHittersSketch:
@@ -50,6 +43,13 @@ class HeavyHittersSketch:
         """Guaranteed bound on any item's over-estimate (Space-Saving floor, <= N / capacity)."""
         return self.space_saving.maximum_error
 
+    @property
+    def is_empty(self) -> bool:
+        return self.total_weight == 0
+
+    def __repr__(self) -> str:
+        return f"HeavyHittersSketch({self.space_saving!r}, {self.count_min!r})"
+
     def update(self, item: str, weight: int = 1) -> None:
         self.update_batch([item], [weight])
 
@@ -61,22 +61,31 @@ class HeavyHittersSketch:
         self.space_saving.merge(other.space_saving)
         self.count_min.merge(other.count_min)
 
-    def _tighten(self, found: Sequence[FrequentItem]) -> list[ItemCount]:
-        cms = self.count_min.estimate_batch([f.item for f in found]).tolist()
-        return [
-            ItemCount(f.item, min(f.upper_bound, c), f.lower_bound, min(f.upper_bound, c))
-            for f, c in zip(found, cms, strict=True)
-        ]
+    def _tighten(self, found: Sequence[ItemCount]) -> list[ItemCount]:
+        tightened = []
+        for f, c in zip(found, self.count_min.estimate_batch([f.item for f in found]).tolist(), strict=True):
+            upper = min(f.upper_bound, c)
+            tightened.append(ItemCount(f.item, upper, f.lower_bound, upper))
+        return tightened
 
-    def top_k(self, k: int) -> list[ItemCount]:
-        """The k items with the largest Space-Saving counters, with tightened bounds."""
-        return self._tighten(self.space_saving.top_k(k))
+    def top_k(self, k: int) -> TopK:
+        """The k monitored items with the largest tightened estimates (ties by item), flagged
+        ``guaranteed`` where certainly in the true top-k (``sketches.ranking``)."""
+        return top_k(self._tighten(self.space_saving.items()), k, self.space_saving.floor)
+
+    def estimate(self, item: str) -> int:
+        return self.count(item).estimate
+
+    def lower_bound(self, item: str) -> int:
+        return self.space_saving.lower_bound(item)
+
+    def upper_bound(self, item: str) -> int:
+        return self.count(item).upper_bound
 
     def count(self, item: str) -> ItemCount:
-        """Bounds on the count of any item."""
+        """Bounds on the count of any item, monitored or not."""
         ss = self.space_saving
-        found = FrequentItem(item, ss.estimate(item), ss.lower_bound(item), ss.upper_bound(item))
-        return self._tighten([found])[0]
+        return self._tighten([ItemCount(item, ss.estimate(item), ss.lower_bound(item), ss.upper_bound(item))])[0]
 
     def serialize(self) -> bytes:
         ss = self.space_saving.serialize()

@@ -16,24 +16,15 @@ from __future__ import annotations
 
 import heapq
 import struct
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from collections.abc import Sequence
 
 import numpy as np
+
+from sketches.ranking import ItemCount, TopK, top_k
 
 FORMAT_VERSION = 1
 _MAGIC = b"SS"
 _HEADER = struct.Struct("<2sBIIqq")  # magic, version, capacity, n items, floor, total weight
-
-
-@dataclass(frozen=True)
-class FrequentItem:
-    """One monitored item: ``lower_bound <= true count <= upper_bound``."""
-
-    item: str
-    estimate: int
-    lower_bound: int
-    upper_bound: int
 
 
 class SpaceSaving:
@@ -51,6 +42,14 @@ class SpaceSaving:
 
     def __len__(self) -> int:
         return len(self._counts)
+
+    @property
+    def is_empty(self) -> bool:
+        return self.total_weight == 0
+
+    def __repr__(self) -> str:
+        n, floor = self.total_weight, self.floor
+        return f"SpaceSaving(capacity={self.capacity}, monitored={len(self)}, N={n}, floor={floor})"
 
     @property
     def maximum_error(self) -> int:
@@ -165,13 +164,15 @@ class SpaceSaving:
     def upper_bound(self, item: str) -> int:
         return self.estimate(item)
 
-    def top_k(self, k: int) -> list[FrequentItem]:
-        """The ``k`` largest counters, highest first (ties by item)."""
-        ranked = heapq.nsmallest(k, self._counts.items(), key=lambda kv: (-kv[1], kv[0]))
-        return [FrequentItem(x, c, c - self._errors[x], c) for x, c in ranked]
+    def top_k(self, k: int) -> TopK:
+        """The ``k`` largest counters, highest first (ties by item), flagged ``guaranteed`` by
+        ``sketches.ranking``'s rule with the floor as the bound on unmonitored items."""
+        return top_k(self.items(), k, self.floor)
 
-    def items(self) -> Iterable[FrequentItem]:
-        return self.top_k(len(self._counts))
+    def items(self) -> list[ItemCount]:
+        """Every monitored item with its bounds (estimate = counter), in no particular order."""
+        errors = self._errors
+        return [ItemCount(x, c, c - errors[x], c) for x, c in self._counts.items()]
 
     def serialize(self) -> bytes:
         ranked = sorted(self._counts.items(), key=lambda kv: (-kv[1], kv[0]))

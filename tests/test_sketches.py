@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from generator.events import zipf_ranks
+from generator.shapes import zipf_ranks
 from sketches import CountMinSketch, HeavyHittersSketch, SpaceSaving
 
 
@@ -49,7 +49,7 @@ def test_space_saving_batches_keep_guarantees_and_find_the_top():
         ss.update_batch(chunk, np.ones(len(chunk), dtype=np.int64))
     truth = Counter(stream)
     assert_space_saving_bounds(ss, truth)
-    assert [f.item for f in ss.top_k(5)] == [x for x, _ in truth.most_common(5)]
+    assert [f.item for f in ss.top_k(5).items] == [x for x, _ in truth.most_common(5)]
 
 
 def test_space_saving_is_exact_below_capacity():
@@ -146,7 +146,7 @@ def test_heavy_hitters_bounds_use_the_tighter_of_both_sketches():
     for i in range(0, len(stream), 4_000):
         hh.update_batch(stream[i : i + 4_000], [1] * 4_000)
     truth = Counter(stream)
-    for found in hh.top_k(20):
+    for found in hh.top_k(20).items:
         assert found.lower_bound <= truth[found.item] <= found.upper_bound
         assert found.upper_bound <= hh.space_saving.upper_bound(found.item)
     for item in ("i1", "i500", "i9999", "never-seen"):

@@ -111,6 +111,7 @@ class TopKWindowFunction(KeyedProcessFunction):
         self.windows_emitted.inc()
         self.error_bounds.update(sketch.maximum_error)
         self.emit_lag_ms = int(time.time() * 1000) - end
+        top = sketch.top_k(self.settings.k)
         return WindowResult(
             window=w.label,
             dimension=dimension,
@@ -121,6 +122,7 @@ class TopKWindowFunction(KeyedProcessFunction):
             error_bound=sketch.maximum_error,
             k=self.settings.k,
             capacity=self.settings.capacity,
-            items=tuple(sketch.top_k(self.settings.k)),
+            items=top.items,
+            unlisted_bound=top.unlisted_bound,
             summary=sketch.serialize(),
         )

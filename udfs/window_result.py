@@ -20,5 +20,6 @@ class WindowResult:
     error_bound: int  # guaranteed: no count is over-estimated by more than this
     k: int
     capacity: int
-    items: tuple[ItemCount, ...]
+    items: tuple[ItemCount, ...]  # ranked, each flagged ``guaranteed`` (sketches.ranking)
+    unlisted_bound: int  # the largest upper bound of any item not in ``items``
     summary: bytes  # HeavyHittersSketch.serialize(), for merging on the query side

@@ -76,6 +76,7 @@ def test_known_stream_gives_exact_top_k_in_redis_and_cassandra(servers, run_id, 
         assert stored_top(r, window_key("1m", "all", "all", minute_start)) == ranked(counts, K)
         meta = r.hgetall(window_key("1m", "all", "all", minute_start) + ":meta")
         assert int(meta["totalEvents"]) == sum(counts.values()) and meta["errorBound"] == "0"
+        assert int(meta["guaranteed"]) == min(K, len(counts))
     for region in ("eu-west", "us-east"):
         hour = exact_counts(iter(good), HOUR, "region", region)[start]
         stored = r.zrevrange(window_key("1h", "region", region, start), 0, -1, withscores=True)
@@ -84,7 +85,7 @@ def test_known_stream_gives_exact_top_k_in_redis_and_cassandra(servers, run_id, 
     stored = r.zrevrange(window_key("all", "all", "all", 0), 0, 2, withscores=True)
     assert [(i, int(c)) for i, c in stored] == ranked(all_time, 3)
     bounds = r.hget(window_key("1h", "all", "all", start) + ":bounds", "heavy")
-    assert bounds == "700,700"
+    assert bounds == "700,700,1"  # exact below capacity: certainly in the top-K
 
     cluster, session = connect(["127.0.0.1"], servers.cassandra_port, 1)
     try:

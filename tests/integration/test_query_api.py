@@ -21,7 +21,7 @@ from jobs.settings import parse_window
 from query.api import ApiConfig, create_app
 from query.archive import EventArchive
 from query.engine import EXACT, TopKQueries
-from sketches.accuracy import ranked
+from sketches.accuracy import ranked, wrongly_guaranteed
 from tests.integration.helpers import aligned_start, counts_between, publish
 
 pytestmark = pytest.mark.integration
@@ -74,6 +74,8 @@ def test_range_over_many_windows_gives_the_true_top_k_within_bounds(stored, quer
     for i in answer.items:
         assert i.lower_bound <= truth[i.item] <= i.upper_bound
         assert i.upper_bound - i.lower_bound <= answer.error_bound
+    assert not wrongly_guaranteed(answer.items, truth, K)
+    assert any(i.guaranteed for i in answer.items)
 
 
 def test_exact_mode_equals_the_true_counts_of_exactly_the_range(stored, queries):
@@ -171,4 +173,6 @@ def test_audit_command_compares_approximate_and_exact(servers, stored):
     )  # fmt: skip
     assert audit.returncode == 0, audit.stdout + audit.stderr
     assert f"precision@{K} 1.000   recall@{K} 1.000" in audit.stdout
-    assert audit.stdout.count(" yes") == K
+    rows = [line.split() for line in audit.stdout.splitlines()[3:]]
+    assert len(rows) == K and all(row[-2] == "yes" for row in rows)  # every true count within its bounds
+    assert "(0 wrongly)" in audit.stdout
