@@ -50,7 +50,7 @@ class E2EResult:
 @contextmanager
 def servers(state_dir: Path) -> Iterator[None]:
     env = {**os.environ, **PORTS, "TOPK_STATE_DIR": str(state_dir)}
-    script, names = str(ROOT / "scripts/servers.sh"), ["kafka", "redis", "cassandra"]  # no S3: no archive job here
+    script, names = str(ROOT / "scripts/servers.sh"), ["kafka", "redis", "cassandra"]  # checkpoints: file://
     try:
         subprocess.run(["bash", script, "start", *names], env=env, check=True)
         yield
@@ -92,7 +92,7 @@ def ours(topic: str, empty: str, events: int, parallelism: int, args: list[str],
             sys.executable, "-m", "jobs.topk_job", "--bounded", "--topic", t, "--bootstrap-servers", BOOTSTRAP,
             "--group-id", run, "--dead-letter-topic", f"{run}-dlq", "--redis-prefix", run,
             "--redis-url", f"redis://127.0.0.1:{PORTS['REDIS_PORT']}/0", "--cassandra-port", PORTS["CASSANDRA_PORT"],
-            "--cassandra-protocol-version", "1", "--cassandra-keyspace", run.replace("-", "_"),
+            "--cassandra-keyspace", run.replace("-", "_"),
             "--parallelism", str(parallelism), "--checkpoint-dir", (checkpoints / run).as_uri(), *args,
         ]  # fmt: skip
 

@@ -1,6 +1,6 @@
 """Render ``conf/flink-conf.yaml`` into the ``config.yaml`` Flink 2.x reads, failing fast on bad YAML.
 
-python -m jobs.flink_conf conf/flink-conf.yaml OUT_DIR/config.yaml   (env TOPK_ROOT, TOPK_PYTHON)
+python -m jobs.flink_conf conf/flink-conf.yaml OUT_DIR/config.yaml   (env TOPK_ROOT, TOPK_PYTHON, TOPK_S3_ENDPOINT)
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from pathlib import Path
 
 import yaml
 
-PLACEHOLDERS = ("TOPK_ROOT", "TOPK_PYTHON")
+PLACEHOLDERS = ("TOPK_ROOT", "TOPK_PYTHON", "TOPK_S3_ENDPOINT")
 
 
 def load(text: str) -> dict[str, object]:

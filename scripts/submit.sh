@@ -14,7 +14,9 @@
 #                                                       (a fresh namespace), or over the live results without --into
 #   scripts/submit.sh cancel JOB_ID
 #
-# Cluster settings: conf/flink-conf.yaml. Job flags: python -m jobs.topk_job --help (both jobs).
+# Cluster settings: conf/flink-conf.yaml (checkpoints and savepoints on S3: TOPK_S3_ENDPOINT, default the local
+# server, and the S3 credentials from the environment, default scripts/local-s3.env). Job flags:
+# python -m jobs.topk_job --help (both jobs).
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 VENV=${TOPK_VENV:-$ROOT/.venv}
@@ -23,11 +25,13 @@ PF=$("$PY" -c 'import pyflink,os;print(os.path.dirname(pyflink.__file__))')
 export FLINK_CONF_DIR=${FLINK_CONF_DIR:-$ROOT/.local/flink/conf}
 export FLINK_LOG_DIR=${FLINK_LOG_DIR:-$ROOT/.local/flink/log}
 export FLINK_PID_DIR=${FLINK_PID_DIR:-$ROOT/.local/flink/pids}
+export TOPK_S3_ENDPOINT=${TOPK_S3_ENDPOINT:-http://127.0.0.1:${S3_PORT:-8333}}
+source "$ROOT/scripts/local-s3.env"  # keeps AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY if already set
 
 prepare_conf() {  # Flink's own log configs + our settings as config.yaml (exit 1 on bad YAML)
   mkdir -p "$FLINK_CONF_DIR" "$FLINK_LOG_DIR" "$FLINK_PID_DIR" "$ROOT/.local"
   cp "$PF"/conf/{log4j*.properties,logback*.xml,masters,workers} "$FLINK_CONF_DIR"/  # one JM, one TM, here
-  TOPK_ROOT=$ROOT TOPK_PYTHON=$PY "$PY" -m jobs.flink_conf "$ROOT/conf/flink-conf.yaml" "$FLINK_CONF_DIR/config.yaml"
+  TOPK_ROOT=$ROOT TOPK_PYTHON=$PY TOPK_S3_ENDPOINT=$TOPK_S3_ENDPOINT "$PY" -m jobs.flink_conf "$ROOT/conf/flink-conf.yaml" "$FLINK_CONF_DIR/config.yaml"
 }
 
 flink() { "$PF/bin/flink" "$@"; }

@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 import tomllib
 from pathlib import Path
+from xml.etree import ElementTree
 
 import pytest
 import yaml
@@ -15,6 +16,7 @@ from jobs.settings import parse_args
 
 ROOT = Path(__file__).resolve().parents[1]
 DOCKER = ROOT / "docker"
+POM = {"m": "http://maven.apache.org/POM/4.0.0"}
 
 
 @pytest.fixture(scope="module")
@@ -40,9 +42,19 @@ def flink_properties(service: dict) -> dict:
     return yaml.safe_load(service["environment"]["FLINK_PROPERTIES"])
 
 
+def pom_versions() -> dict[str, str]:
+    """The pinned versions of jvm/pom.xml (what scripts/setup.sh fetches)."""
+    properties = ElementTree.parse(ROOT / "jvm/pom.xml").getroot().find("m:properties", POM)
+    return {p.tag.split("}")[1]: p.text for p in properties}
+
+
+def dockerfile_text() -> str:
+    return (DOCKER / "Dockerfile").read_text()
+
+
 def test_images_are_pinned_and_flink_matches_pyflink(compose):
     version = flink_version()
-    dockerfile = (DOCKER / "Dockerfile").read_text()
+    dockerfile = dockerfile_text()
     assert f"ARG FLINK_VERSION={version}" in dockerfile
     for name, service in compose["services"].items():
         assert re.fullmatch(r"[\w./-]+:[\w.-]+", service["image"]), name
@@ -51,6 +63,14 @@ def test_images_are_pinned_and_flink_matches_pyflink(compose):
             assert service["build"]["args"]["FLINK_VERSION"] == version
             assert service["image"].endswith(f":{version}")
             assert service["environment"]["ENABLE_BUILT_IN_PLUGINS"] == f"flink-s3-fs-presto-{version}.jar"
+    pinned = pom_versions()
+    assert pinned["flink.version"] == version
+    images = {
+        service["image"].split(":")[0]: service["image"].split(":")[1] for service in compose["services"].values()
+    }
+    assert images["apache/kafka"] == pinned["kafka.version"]  # the same servers as the local ones
+    assert images["cassandra"] == pinned["cassandra.version"]
+    assert "COPY jvm/pom.xml" in dockerfile and "-P job dependency:copy-dependencies" in dockerfile
     requires = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["requires-python"]
     python = re.search(r"uv venv --python (3\.\d+)", dockerfile).group(1)
     assert python in requires or requires == f">={python}"
@@ -85,15 +105,16 @@ def test_flink_properties_point_conf_at_the_services(compose, conf):
     services = compose["services"]
     props = flink_properties(services["jobmanager"])
     for key in props:
-        assert key in conf or key.startswith("s3."), f"{key} is not in conf/flink-conf.yaml"
+        assert key in conf, f"{key} is not in conf/flink-conf.yaml"
     assert props["jobmanager.rpc.address"] in services and props["rest.address"] in services
     assert f"{conf['rest.port']}:{conf['rest.port']}" in services["jobmanager"]["ports"]
-    bucket = re.match(r"s3://([\w-]+)/", props["execution.checkpointing.dir"]).group(1)
-    assert props["execution.checkpointing.savepoint-dir"].startswith(f"s3://{bucket}/")
-    assert f"s3://{bucket}" in " ".join(services["s3-init"]["entrypoint"])
-    s3_host, s3_port = re.match(r"http://([\w-]+):(\d+)$", props["s3.endpoint"]).groups()
+    bucket = re.match(r"s3://([\w-]+)/", conf["execution.checkpointing.dir"]).group(1)
+    assert conf["execution.checkpointing.savepoint-dir"].startswith(f"s3://{bucket}/")
+    assert bucket in services["s3-init"]["entrypoint"][-1]
+    s3_host, s3_port = re.search(r"TOPK_S3_ENDPOINT=http://([\w-]+):(\d+)", dockerfile_text()).groups()
     assert s3_host in services and f"-s3.port={s3_port}" in services[s3_host]["command"]
-    assert props["s3.access-key"] == "${S3_ACCESS_KEY}"  # from the environment, not the file
+    assert conf["s3.endpoint"] == "${TOPK_S3_ENDPOINT}" and not any("secret" in key for key in conf)
+    assert services["jobmanager"]["environment"]["AWS_SECRET_ACCESS_KEY"] == "${S3_SECRET_KEY}"  # not in a file
     assert services["jobmanager"]["depends_on"]["s3-init"]["condition"] == "service_completed_successfully"
 
 
@@ -117,7 +138,7 @@ def test_named_volumes_are_declared(compose):
         for volume in service.get("volumes", []):
             source = volume.split(":")[0]
             assert source.startswith("./") or source in declared, (name, source)
-    for line in re.findall(r"^COPY (?!--)(.+)$", (DOCKER / "Dockerfile").read_text(), re.M):
+    for line in re.findall(r"^COPY (?!--)(.+)$", dockerfile_text(), re.M):
         for path in line.split()[:-1]:
             assert (ROOT / path).exists(), path
 

@@ -11,7 +11,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from pyarrow import fs
 
+from connectors.archive_layout import open_archive
 from tests.integration.helpers import kill_tree
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -30,6 +32,16 @@ class Servers:
     def archive_url(self, name: str) -> str:
         """A fresh archive location in the local S3 server's bucket."""
         return f"s3://topk-archive/{name}"
+
+    def checkpoints_url(self, name: str) -> str:
+        """A fresh checkpoint location on the local S3 server (Flink's S3 plugin), as in production."""
+        return f"s3://topk-checkpoints/tests/{name}"
+
+    def checkpoints(self, name: str) -> list[str]:
+        """The completed checkpoints (``chk-N`` with its ``_metadata``) of job ``name`` on S3."""
+        s3, root = open_archive(self.checkpoints_url(name), self.s3_endpoint)
+        found = s3.get_file_info(fs.FileSelector(root, recursive=True, allow_not_found=True))
+        return sorted(f.path.split("/")[-2] for f in found if f.path.endswith("/_metadata") and "/chk-" in f.path)
 
     def ctl(self, action: str, *names: str) -> None:
         """``scripts/servers.sh start|stop NAME...`` on these servers (outage tests)."""
@@ -65,7 +77,7 @@ def run_job(servers: Servers, tmp_path_factory: pytest.TempPathFactory) -> Calla
     """Runs a job (``module``) on a local MiniCluster until the bounded source ends."""
 
     def run(*args: str, module: str = "jobs.topk_job", timeout: int = 900) -> None:
-        cmd = job_command(servers, tmp_path_factory.mktemp("job"), module, "--bounded", *args)
+        cmd = job_command(servers, tmp_path_factory.mktemp("job").name, module, "--bounded", *args)
         done = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=timeout)
         assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
 
@@ -73,13 +85,14 @@ def run_job(servers: Servers, tmp_path_factory: pytest.TempPathFactory) -> Calla
 
 
 @pytest.fixture
-def start_job(servers: Servers, tmp_path: Path) -> Iterator[Callable[..., subprocess.Popen]]:
-    """Starts a job (``module``) on a local MiniCluster in the background (checkpoints in
-    ``tmp_path``); whatever is still running at the end is killed by PID, with its children."""
+def start_job(servers: Servers, run_id: str) -> Iterator[Callable[..., subprocess.Popen]]:
+    """Starts a job (``module``) on a local MiniCluster in the background (checkpoints on S3 under
+    ``servers.checkpoints_url(run_id)``); whatever is still running at the end is killed by PID, with
+    its children."""
     started: list[subprocess.Popen] = []
 
     def start(*args: str, module: str = "jobs.topk_job") -> subprocess.Popen:
-        cmd = job_command(servers, tmp_path, module, *args)
+        cmd = job_command(servers, run_id, module, *args)
         started.append(subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True))
         return started[-1]
 
@@ -89,14 +102,13 @@ def start_job(servers: Servers, tmp_path: Path) -> Iterator[Callable[..., subpro
         job.wait(timeout=60)
 
 
-def job_command(servers: Servers, checkpoints: Path, module: str, *args: str) -> list[str]:
+def job_command(servers: Servers, name: str, module: str, *args: str) -> list[str]:
     return [
         sys.executable, "-m", module,
         "--bootstrap-servers", servers.bootstrap,
         "--redis-url", servers.redis_url,
         "--cassandra-port", str(servers.cassandra_port),
-        "--cassandra-protocol-version", "1",
-        "--checkpoint-dir", checkpoints.as_uri(),
+        "--checkpoint-dir", servers.checkpoints_url(name),
         "--checkpoint-interval-ms", "1000",
         "--s3-endpoint-url", servers.s3_endpoint,
         *args,

@@ -31,7 +31,7 @@ def archived(url: str, endpoint: str, dataset: str):
     return read_parquet(filesystem, files) if files else None
 
 
-def test_archive_survives_a_worker_kill_and_counts_exactly(servers, run_id, start_job, tmp_path):
+def test_archive_survives_a_worker_kill_and_counts_exactly(servers, run_id, start_job):
     topic, url = f"archive_{run_id}", servers.archive_url(f"archive_{run_id}")
     spec = StreamSpec(16_000, 500, 1.1, aligned_start(H, 5), 4 * H + 17 * M, seed=7)
     events = list(generate(spec))
@@ -45,7 +45,7 @@ def test_archive_survives_a_worker_kill_and_counts_exactly(servers, run_id, star
 
     def ready_to_kill() -> bool:
         written = archived(url, servers.s3_endpoint, EVENTS)
-        checkpointed = any(tmp_path.glob("*/chk-*"))
+        checkpointed = bool(servers.checkpoints(run_id))
         return job.poll() is not None or (written is not None and checkpointed and bool(python_workers(job.pid)))
 
     assert wait_for(ready_to_kill) and job.poll() is None, "the archive job ended before a worker could be killed"

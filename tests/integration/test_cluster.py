@@ -28,9 +28,11 @@ PROMETHEUS_PORTS = range(9249, 9260)  # conf/flink-conf.yaml: metrics.reporter.p
 
 @pytest.fixture(scope="module")
 def submit(tmp_path_factory: pytest.TempPathFactory, servers) -> Iterator:
-    """``submit(*args)`` runs scripts/submit.sh with a cluster of its own (conf, logs, PIDs in tmp)."""
+    """``submit(*args)`` runs scripts/submit.sh with a cluster of its own (conf, logs, PIDs in tmp),
+    checkpointing to the local S3 server (credentials in the environment, see conftest)."""
     base = tmp_path_factory.mktemp("flink")
     env = {**os.environ, **{f"FLINK_{d}_DIR": str(base / d.lower()) for d in ("CONF", "LOG", "PID")}}
+    env["TOPK_S3_ENDPOINT"] = servers.s3_endpoint
 
     def run(*args: str, check: bool = True) -> subprocess.CompletedProcess:
         done = subprocess.run(["bash", str(ROOT / "scripts/submit.sh"), *args], env=env, capture_output=True,
@@ -71,7 +73,7 @@ def test_job_runs_on_a_standalone_cluster_with_metrics(submit, servers, run_id):
     done = submit(
         "run", "--topic", topic, "--dead-letter-topic", f"{topic}-dlq", "--group-id", run_id,
         "--bootstrap-servers", servers.bootstrap, "--redis-url", servers.redis_url,
-        "--cassandra-port", str(servers.cassandra_port), "--cassandra-protocol-version", "1",
+        "--cassandra-port", str(servers.cassandra_port),
         "--cassandra-keyspace", f"c{run_id}", "--windows", "1m,all", "--dimensions", "region", "--k", "5",
         "--checkpoint-interval-ms", "2000",
     )  # fmt: skip
@@ -110,7 +112,7 @@ def test_stop_with_savepoint_resume_and_replay_reproduce_the_results(submit, ser
     flags = (
         "--topic", topic, "--dead-letter-topic", f"{topic}-dlq", "--bootstrap-servers", servers.bootstrap,
         "--redis-url", servers.redis_url, "--cassandra-port", str(servers.cassandra_port),
-        "--cassandra-protocol-version", "1", "--windows", "1m,all", "--dimensions", "region", "--k", "5",
+        "--windows", "1m,all", "--dimensions", "region", "--k", "5",
         "--checkpoint-interval-ms", "2000",
     )  # fmt: skip
     ensure_topic(servers.bootstrap, topic, partitions=1)
@@ -124,6 +126,7 @@ def test_stop_with_savepoint_resume_and_replay_reproduce_the_results(submit, ser
     assert wait_for(lambda: r.exists(window_key("1m", "all", "all", closed[2], topic)))
     stopped = submit("stop", job).stdout
     savepoint = re.search(r"Savepoint completed\. Path: (\S+)", stopped).group(1)
+    assert savepoint.startswith("s3://topk-checkpoints/savepoints/"), savepoint
     send(servers.bootstrap, topic, [encode(e) for e in second])
     job = re.search(r"JobID ([0-9a-f]{32})", submit("resume", savepoint, *flags, *live).stdout).group(1)
     try:

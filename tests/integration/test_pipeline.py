@@ -87,7 +87,7 @@ def test_known_stream_gives_exact_top_k_in_redis_and_cassandra(servers, run_id, 
     bounds = r.hget(window_key("1h", "all", "all", start) + ":bounds", "heavy")
     assert bounds == "700,700,1"  # exact below capacity: certainly in the top-K
 
-    cluster, session = connect(["127.0.0.1"], servers.cassandra_port, 1)
+    cluster, session = connect(["127.0.0.1"], servers.cassandra_port)
     try:
         hour = exact_counts(iter(good), HOUR)[start]
         rows = session.execute(

@@ -48,7 +48,7 @@ def stored(servers, run_job):
 
 @pytest.fixture(scope="module")
 def queries(servers, stored):
-    cluster, session = cassandra_connect(["127.0.0.1"], servers.cassandra_port, 1)
+    cluster, session = cassandra_connect(["127.0.0.1"], servers.cassandra_port)
     yield TopKQueries(
         redis_connect(servers.redis_url), redis_connect(servers.redis_url, decode_responses=False), session,
         stored[1], list(WINDOWS), archive=EventArchive(servers.archive_url(stored[1]), servers.s3_endpoint),
@@ -166,7 +166,7 @@ def test_audit_command_compares_approximate_and_exact(servers, stored):
         [
             sys.executable, "-m", "query.audit", "--start", str(lo), "--end", str(hi), "--k", str(K),
             "--redis-url", servers.redis_url, "--cassandra-port", str(servers.cassandra_port),
-            "--cassandra-protocol-version", "1", "--cassandra-keyspace", run_id, "--windows", "1m,1h,all",
+            "--cassandra-keyspace", run_id, "--windows", "1m,1h,all",
             "--archive-url", servers.archive_url(run_id), "--s3-endpoint-url", servers.s3_endpoint,
         ],
         capture_output=True, text=True, timeout=120,

@@ -10,11 +10,11 @@ import pytest
 import redis
 
 from connectors.redis_sink import window_key
-from generator.events import StreamSpec, encode, exact_counts
+from generator.events import StreamSpec, encode, event_time_ms, exact_counts, generate
 from generator.produce import ensure_topic, send
 from jobs.workers import python_workers
 from sketches.accuracy import ranked
-from tests.integration.helpers import aligned_start, publish, read_topic, stored_top, wait_for
+from tests.integration.helpers import aligned_start, read_topic, stored_top, wait_for
 
 pytestmark = pytest.mark.integration
 MINUTE = 60_000
@@ -29,39 +29,65 @@ def job_args(topic: str, *extra: str) -> tuple[str, ...]:
 
 
 def assert_every_minute_exact(r: redis.Redis, events: list[dict], topic: str, *regions: str) -> None:
+    """Every closed minute (all but the last, which no later event closes) equals the exact counts,
+    once all of them are written."""
+    expected = {}
+    last = max(exact_counts(iter(events), MINUTE))
     for dimension, value in [("all", "all"), *(("region", region) for region in regions)]:
         for minute_start, counts in exact_counts(iter(events), MINUTE, dimension, value).items():
-            key = window_key("1m", dimension, value, minute_start, topic)
-            assert stored_top(r, key) == ranked(counts, K), (value, minute_start)
+            if minute_start < last:
+                expected[window_key("1m", dimension, value, minute_start, topic)] = ranked(counts, K)
+    assert wait_for(lambda: all(r.exists(key) for key in expected), timeout_s=60)
+    for key, top in expected.items():
+        assert stored_top(r, key) == top, key
 
 
-def test_killing_the_python_worker_changes_no_result(servers, run_id, start_job, tmp_path):
-    topic = f"fault_{run_id}"
-    spec = StreamSpec(30_000, 200, 1.1, aligned_start(MINUTE, 40), 30 * MINUTE, seed=5)
-    events = publish(servers.bootstrap, topic, spec)
+def in_two_parts(servers, run_id: str, spec: StreamSpec, start_job, between) -> tuple[list[dict], redis.Redis]:
+    """Sends the first third of ``spec``'s events, starts the job (unbounded), waits until it has
+    emitted 3 minute windows and completed a checkpoint (on S3), calls ``between(job)``, sends the
+    rest and waits until the last closed minute is written. Returns the events and a Redis client."""
+    topic = f"two_parts_{run_id}"
+    events = list(generate(spec))
+    cut = len(events) // 3  # generate() is in event-time order
+    ensure_topic(servers.bootstrap, topic, 1)  # a partition that got none of the first part would hold the watermark
+    send(servers.bootstrap, topic, [encode(e) for e in events[:cut]])
+    job = start_job(*job_args(topic))
     r = redis.Redis.from_url(servers.redis_url, decode_responses=True)
-    minutes = exact_counts(iter(events), MINUTE)
+    minutes = sorted(exact_counts(iter(events), MINUTE))
 
-    job = start_job("--bounded", *job_args(topic))
-    emitted = 0
+    def emitted(upto: int) -> bool:
+        return all(r.exists(window_key("1m", "all", "all", m, topic)) for m in minutes[:upto])
 
-    def ready_to_kill() -> bool:
-        nonlocal emitted
-        emitted = sum(r.exists(window_key("1m", "all", "all", m, topic)) for m in minutes)
-        return job.poll() is not None or (emitted >= 3 and any(tmp_path.glob("*/chk-*")) and python_workers(job.pid))
+    started = wait_for(lambda: job.poll() is not None or (emitted(3) and servers.checkpoints(run_id)))
+    assert started, f"emitted 3: {emitted(3)}, checkpoints: {servers.checkpoints(run_id)}"
+    assert job.poll() is None, job.stdout.read()[-3000:]
+    between(job)
+    send(servers.bootstrap, topic, [encode(e) for e in events[cut:]])
+    done = wait_for(lambda: job.poll() is not None or emitted(len(minutes) - 1), timeout_s=400)
+    missing = [i for i, m in enumerate(minutes) if not r.exists(window_key("1m", "all", "all", m, topic))]
+    assert done, f"minutes not written (of {len(minutes)}): {missing}"
+    assert job.poll() is None, job.stdout.read()[-3000:]
+    return events, r
 
-    assert wait_for(ready_to_kill) and job.poll() is None, "the job ended before a worker could be killed"
-    killed = python_workers(job.pid)[0]
-    killed.kill()
-    assert emitted < len(minutes), "the kill came after the last window: nothing to recover"
-    output, _ = job.communicate(timeout=600)
-    assert job.returncode == 0, output[-3000:]
-    assert not killed.is_running()
 
+def test_killing_the_python_worker_changes_no_result(servers, run_id, start_job):
+    """Checkpoints go to S3 (Flink's S3 plugin, the local S3 server): the job restores from there."""
+    spec = StreamSpec(30_000, 200, 1.1, aligned_start(MINUTE, 40), 30 * MINUTE, seed=5)
+    killed = []
+
+    def kill_a_worker(job) -> None:
+        killed.append(python_workers(job.pid)[0])
+        killed[0].kill()
+
+    events, r = in_two_parts(servers, run_id, spec, start_job, kill_a_worker)
+    topic = f"two_parts_{run_id}"
+    assert not killed[0].is_running()
     assert_every_minute_exact(r, events, topic, "eu-west", "us-east", "ap-south")
+    last = max(exact_counts(iter(events), MINUTE))
+    before_last = [e for e in events if event_time_ms(e) < last]
     meta = r.hgetall(window_key("all", "all", "all", 0, topic) + ":meta")
-    assert int(meta["totalEvents"]) == len(events)
-    all_time = exact_counts(iter(events), 0)[0]
+    assert int(meta["totalEvents"]) == len(before_last)  # the all-time view as of the last closed minute
+    all_time = exact_counts(iter(before_last), 0)[0]
     assert stored_top(r, window_key("all", "all", "all", 0, topic))[:3] == ranked(all_time, 3)
 
 
@@ -102,16 +128,13 @@ def test_late_events_update_their_window_or_become_dead_letters(servers, run_id,
 
 
 def test_results_converge_after_redis_and_cassandra_outages(servers, run_id, start_job):
-    topic = f"outage_{run_id}"
     spec = StreamSpec(20_000, 100, 1.1, aligned_start(MINUTE, 30), 20 * MINUTE, seed=8)
-    events = publish(servers.bootstrap, topic, spec)
-    job = start_job("--bounded", *job_args(topic))
+
+    def outage(job) -> None:
+        servers.ctl("stop", "redis", "cassandra")
+        time.sleep(15)  # the job retries Redis, fails on Cassandra and restarts from its last checkpoint
+        servers.ctl("start", "redis", "cassandra")
+
+    events, _ = in_two_parts(servers, run_id, spec, start_job, outage)
     r = redis.Redis.from_url(servers.redis_url, decode_responses=True)
-    first = window_key("1m", "all", "all", spec.start_ms, topic)
-    assert wait_for(lambda: job.poll() is not None or r.exists(first)) and job.poll() is None, job.stdout.read()
-    servers.ctl("stop", "redis", "cassandra")
-    time.sleep(15)  # the job retries Redis, fails on Cassandra and restarts from its last checkpoint
-    servers.ctl("start", "redis", "cassandra")
-    output, _ = job.communicate(timeout=600)
-    assert job.returncode == 0, output[-3000:]
-    assert_every_minute_exact(redis.Redis.from_url(servers.redis_url, decode_responses=True), events, topic)
+    assert_every_minute_exact(r, events, f"two_parts_{run_id}")
