@@ -22,9 +22,14 @@ from collections.abc import Iterable, Sequence
 import mmh3
 import numpy as np
 
-FORMAT_VERSION = 2  # 2: the table zlib-compressed (mostly zeros in small windows); 1: raw, still read
+# 3: the table dense or sparse (whichever is smaller) in the smallest unsigned type that holds its
+# largest cell, no zlib (decoding costs a copy, not a decompression); 2: zlib-compressed int64 and
+# 1: raw int64, both still read.
+FORMAT_VERSION = 3
 _MAGIC = b"CM"
 _HEADER = struct.Struct("<2sBIIIq")  # magic, version, depth, width, seed, total weight
+_LAYOUT = struct.Struct("<BBI")  # v3: sparse (0/1), value type code, cells stored
+_TYPES = ("<u1", "<u2", "<u4", "<u8")
 DEFAULT_SEED = 0x70704B  # fixed: changing it makes stored sketches unmergeable
 
 
@@ -115,19 +120,39 @@ class CountMinSketch:
 
     def serialize(self) -> bytes:
         header = _HEADER.pack(_MAGIC, FORMAT_VERSION, self.depth, self.width, self.seed, self.total_weight)
-        return header + zlib.compress(self._table.astype("<i8").tobytes(), 1)
+        flat = self._table.ravel()
+        code = _type_code(int(flat.max()) if flat.size else 0)
+        nonzero = np.flatnonzero(flat)
+        index = "<u2" if flat.size <= 1 << 16 else "<u4"
+        if len(nonzero) * (np.dtype(index).itemsize + (1 << code)) < flat.size * (1 << code):
+            cells = [nonzero.astype(index).tobytes(), flat[nonzero].astype(_TYPES[code]).tobytes()]
+            return b"".join([header, _LAYOUT.pack(1, code, len(nonzero)), *cells])
+        return b"".join([header, _LAYOUT.pack(0, code, flat.size), flat.astype(_TYPES[code]).tobytes()])
 
     @classmethod
     def deserialize(cls, data: bytes) -> CountMinSketch:
-        magic, version, depth, width, seed, total = _HEADER.unpack_from(data)
-        if magic != _MAGIC or version not in (1, FORMAT_VERSION):
-            raise ValueError(f"not a Count-Min sketch of format 1 or {FORMAT_VERSION}: {magic!r} v{version}")
+        return cls.from_table(*decode(data))
+
+    @classmethod
+    def from_table(cls, width: int, depth: int, seed: int, total_weight: int, table: np.ndarray) -> CountMinSketch:
+        """A sketch with this (depth x width) table, of any unsigned or signed integer type."""
         sketch = cls(width, depth, seed)
-        sketch.total_weight = total
-        raw = memoryview(data)[_HEADER.size :]
-        table = np.frombuffer(raw if version == 1 else zlib.decompress(raw), dtype="<i8", count=depth * width)
-        sketch._table = table.reshape(depth, width).astype(np.int64)
+        sketch.total_weight = total_weight
+        sketch._table = table.astype(np.int64).reshape(depth, width)
         return sketch
+
+    @property
+    def table(self) -> np.ndarray:
+        """The counters, depth x width (read-only use)."""
+        return self._table
+
+    @classmethod
+    def merge_all(cls, sketches: Sequence[CountMinSketch]) -> CountMinSketch:
+        """One sketch of the union of ``sketches`` (all of one shape and seed)."""
+        merged = cls(sketches[0].width, sketches[0].depth, sketches[0].seed)
+        for s in sketches:
+            merged.merge(s)
+        return merged
 
     def __eq__(self, other: object) -> bool:
         return (
@@ -136,3 +161,28 @@ class CountMinSketch:
             == (other.width, other.depth, other.seed, other.total_weight)
             and bool(np.array_equal(self._table, other._table))
         )
+
+
+def _type_code(largest: int) -> int:
+    """Index into ``_TYPES`` of the smallest unsigned type that holds ``largest`` (>= 0)."""
+    return 0 if largest < 1 << 8 else 1 if largest < 1 << 16 else 2 if largest < 1 << 32 else 3
+
+
+def decode(data: bytes) -> tuple[int, int, int, int, np.ndarray]:
+    """``(width, depth, seed, total weight, table)`` of a serialized sketch (formats 1 to 3), the
+    table in the smallest type it was stored in (merging code may add it to an int64 table as is)."""
+    magic, version, depth, width, seed, total = _HEADER.unpack_from(data)
+    if magic != _MAGIC or version not in (1, 2, FORMAT_VERSION):
+        raise ValueError(f"not a Count-Min sketch of format 1 to {FORMAT_VERSION}: {magic!r} v{version}")
+    cells = depth * width
+    if version < 3:
+        raw = memoryview(data)[_HEADER.size :]
+        return width, depth, seed, total, np.frombuffer(raw if version == 1 else zlib.decompress(raw), "<i8", cells)
+    sparse, code, n = _LAYOUT.unpack_from(data, _HEADER.size)
+    start = _HEADER.size + _LAYOUT.size
+    if not sparse:
+        return width, depth, seed, total, np.frombuffer(data, _TYPES[code], cells, start)
+    index = np.dtype("<u2" if cells <= 1 << 16 else "<u4")
+    table = np.zeros(cells, _TYPES[code])
+    table[np.frombuffer(data, index, n, start)] = np.frombuffer(data, _TYPES[code], n, start + n * index.itemsize)
+    return width, depth, seed, total, table

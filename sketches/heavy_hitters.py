@@ -61,6 +61,12 @@ class HeavyHittersSketch:
         self.space_saving.merge(other.space_saving)
         self.count_min.merge(other.count_min)
 
+    @classmethod
+    def merge_all(cls, sketches: Sequence[HeavyHittersSketch]) -> HeavyHittersSketch:
+        """One sketch of the union of ``sketches``, merged in one step (``SpaceSaving.merge_all``)."""
+        space_saving = SpaceSaving.merge_all([s.space_saving for s in sketches])
+        return cls.from_parts(space_saving, CountMinSketch.merge_all([s.count_min for s in sketches]))
+
     def _tighten(self, found: Sequence[ItemCount]) -> list[ItemCount]:
         tightened = []
         for f, c in zip(found, self.count_min.estimate_batch([f.item for f in found]).tolist(), strict=True):
@@ -93,11 +99,23 @@ class HeavyHittersSketch:
 
     @classmethod
     def deserialize(cls, data: bytes) -> HeavyHittersSketch:
-        magic, version, ss_len = _HEADER.unpack_from(data)
-        if magic != b"HH" or version != FORMAT_VERSION:
-            raise ValueError(f"not a heavy-hitters sketch of format {FORMAT_VERSION}: {magic!r} v{version}")
+        space_saving, count_min = split(data)
         sketch = cls.__new__(cls)
-        start = _HEADER.size
-        sketch.space_saving = SpaceSaving.deserialize(data[start : start + ss_len])
-        sketch.count_min = CountMinSketch.deserialize(data[start + ss_len :])
+        sketch.space_saving = SpaceSaving.deserialize(space_saving)
+        sketch.count_min = CountMinSketch.deserialize(count_min)
         return sketch
+
+    @classmethod
+    def from_parts(cls, space_saving: SpaceSaving, count_min: CountMinSketch) -> HeavyHittersSketch:
+        sketch = cls.__new__(cls)
+        sketch.space_saving, sketch.count_min = space_saving, count_min
+        return sketch
+
+
+def split(data: bytes) -> tuple[bytes, bytes]:
+    """The serialized Space-Saving and Count-Min parts of a serialized heavy-hitters sketch."""
+    magic, version, ss_len = _HEADER.unpack_from(data)
+    if magic != b"HH" or version != FORMAT_VERSION:
+        raise ValueError(f"not a heavy-hitters sketch of format {FORMAT_VERSION}: {magic!r} v{version}")
+    start = _HEADER.size
+    return data[start : start + ss_len], data[start + ss_len :]

@@ -15,16 +15,24 @@ Ties are broken by item, so the same input in the same order always gives the sa
 from __future__ import annotations
 
 import heapq
+import itertools
 import struct
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 
 import numpy as np
 
 from sketches.ranking import ItemCount, TopK, top_k
 
-FORMAT_VERSION = 1
+# 2: counts and errors in the smallest unsigned type that holds them, items as one UTF-8 block (one
+# decode per summary) separated by U+0000, or, if an item contains one, with their lengths in
+# characters; 1: int64 and per-item byte lengths, still read.
+FORMAT_VERSION = 2
 _MAGIC = b"SS"
 _HEADER = struct.Struct("<2sBIIqq")  # magic, version, capacity, n items, floor, total weight
+_TYPES_V2 = struct.Struct("<BBB")  # type codes of counts, errors, item lengths (into _UNSIGNED; or _SEPARATED)
+_UNSIGNED = ("<u1", "<u2", "<u4", "<u8")
+_SEPARATED = 255  # no lengths: items separated by U+0000
 
 
 class SpaceSaving:
@@ -120,15 +128,25 @@ class SpaceSaving:
         """Keep the ``capacity`` largest counters (ties by item); the largest dropped raises the floor."""
         keys = list(self._counts)
         values = np.fromiter(self._counts.values(), dtype=np.int64, count=len(keys))
-        n, m = len(keys), self.capacity
-        part = np.partition(values, (n - m - 1, n - m))
-        last_kept, first_dropped = int(part[n - m]), int(part[n - m - 1])
-        kept = [keys[i] for i in np.flatnonzero(values > last_kept).tolist()]
-        tied = [keys[i] for i in np.flatnonzero(values == last_kept).tolist()]
-        kept += heapq.nsmallest(m - len(kept), tied)
+        kept, first_dropped = _largest(values, self.capacity, keys.__getitem__)
         self.floor = max(self.floor, first_dropped)
-        self._counts = {x: self._counts[x] for x in kept}
-        self._errors = {x: self._errors[x] for x in kept}
+        self._counts = {keys[i]: self._counts[keys[i]] for i in kept}
+        self._errors = {keys[i]: self._errors[keys[i]] for i in kept}
+
+    def columns(self, ids: dict[str, int]) -> Columns:
+        """This summary as arrays, its items numbered in ``ids`` (new items are added to it)."""
+        n = len(self._counts)
+        numbers = np.fromiter((ids.setdefault(x, len(ids)) for x in self._counts), np.int64, n)
+        counts = np.fromiter(self._counts.values(), np.int64, n)
+        errors = np.fromiter(self._errors.values(), np.int64, n)
+        return Columns(numbers, counts, errors, self.floor, self.total_weight, self.capacity)
+
+    @classmethod
+    def merge_all(cls, parts: Sequence[SpaceSaving]) -> SpaceSaving:
+        """One summary of the union of ``parts``, merged in one step (``merge_columns``)."""
+        ids: dict[str, int] = {}
+        columns = [p.columns(ids) for p in parts]
+        return merge_columns(columns, list(ids))
 
     def merge(self, other: SpaceSaving) -> None:
         """Merge ``other`` into this summary; the bounds above still hold for the union."""
@@ -175,33 +193,147 @@ class SpaceSaving:
         return [ItemCount(x, c, c - errors[x], c) for x, c in self._counts.items()]
 
     def serialize(self) -> bytes:
+        """Items ranked by count (ties by item), so equal summaries serialize equally."""
         ranked = sorted(self._counts.items(), key=lambda kv: (-kv[1], kv[0]))
-        encoded = [x.encode("utf-8") for x, _ in ranked]
         header = _HEADER.pack(_MAGIC, FORMAT_VERSION, self.capacity, len(ranked), self.floor, self.total_weight)
-        counts = np.array([c for _, c in ranked], dtype="<i8")
-        errors = np.array([self._errors[x] for x, _ in ranked], dtype="<i8")
-        lengths = np.array([len(b) for b in encoded], dtype="<u4")
-        return b"".join([header, counts.tobytes(), errors.tobytes(), lengths.tobytes(), *encoded])
+        counts = np.fromiter((c for _, c in ranked), np.int64, len(ranked))
+        errors = np.fromiter((self._errors[x] for x, _ in ranked), np.int64, len(ranked))
+        columns = [_narrowest(counts), _narrowest(errors)]
+        codes = [_UNSIGNED.index(t) for t, _ in columns]
+        items = [x for x, _ in ranked]
+        text = "\x00".join(items)
+        if text.count("\x00") != max(0, len(items) - 1):
+            lengths = np.fromiter(map(len, items), np.int64, len(items))  # an item holds U+0000: store lengths
+            columns.append(_narrowest(lengths))
+            codes.append(_UNSIGNED.index(columns[-1][0]))
+            text = "".join(items)
+        else:
+            codes.append(_SEPARATED)
+        body = [c.astype(t).tobytes() for t, c in columns]
+        return b"".join([header, _TYPES_V2.pack(*codes), *body, text.encode("utf-8", "surrogatepass")])
 
     @classmethod
     def deserialize(cls, data: bytes) -> SpaceSaving:
-        magic, version, capacity, n, floor, total = _HEADER.unpack_from(data)
-        if magic != _MAGIC or version != FORMAT_VERSION:
-            raise ValueError(f"not a Space-Saving summary of format {FORMAT_VERSION}: {magic!r} v{version}")
-        off = _HEADER.size
-        counts = np.frombuffer(data, "<i8", n, off).tolist()
-        errors = np.frombuffer(data, "<i8", n, off + 8 * n).tolist()
-        lengths = np.frombuffer(data, "<u4", n, off + 16 * n).tolist()
-        pos, items = off + 20 * n, []
-        for length in lengths:
-            items.append(data[pos : pos + length].decode("utf-8"))
-            pos += length
-        summary = cls(capacity)
-        summary.floor, summary.total_weight = floor, total
-        summary._counts = dict(zip(items, counts, strict=True))
-        summary._errors = dict(zip(items, errors, strict=True))
+        d = decode(data)
+        summary = cls(d.capacity)
+        summary.floor, summary.total_weight = d.floor, d.total_weight
+        summary._counts = dict(zip(d.items, d.counts.tolist(), strict=True))
+        summary._errors = dict(zip(d.items, d.errors.tolist(), strict=True))
         summary._heap = None
         return summary
 
     def __eq__(self, other: object) -> bool:
         return isinstance(other, SpaceSaving) and self.serialize() == other.serialize()
+
+
+@dataclass(frozen=True)
+class Decoded:
+    """A serialized summary's fields, its counters as arrays (``decode``)."""
+
+    items: list[str]
+    counts: np.ndarray  # int64
+    errors: np.ndarray  # int64
+    floor: int
+    total_weight: int
+    capacity: int
+
+
+@dataclass(frozen=True)
+class Columns:
+    """A summary as arrays, its items as numbers into a table of names: what ``merge_columns`` reads.
+    The query side keeps decoded stored summaries in this form, numbered once, so merging hundreds
+    of them is array work, not string work."""
+
+    ids: np.ndarray  # int64, distinct
+    counts: np.ndarray  # int64
+    errors: np.ndarray  # int64
+    floor: int
+    total_weight: int
+    capacity: int
+
+
+def decode(data: bytes) -> Decoded:
+    """The fields of a serialized summary (format 1 or 2), without building the summary."""
+    magic, version, capacity, n, floor, total = _HEADER.unpack_from(data)
+    if magic != _MAGIC or version not in (1, FORMAT_VERSION):
+        raise ValueError(f"not a Space-Saving summary of format 1 or {FORMAT_VERSION}: {magic!r} v{version}")
+    if version == 1:
+        items, counts, errors = _columns_v1(data, n)
+        return Decoded(items, np.array(counts, np.int64), np.array(errors, np.int64), floor, total, capacity)
+    off, columns = _HEADER.size + _TYPES_V2.size, []
+    for code in _TYPES_V2.unpack_from(data, _HEADER.size):
+        if code != _SEPARATED:
+            columns.append(np.frombuffer(data, _UNSIGNED[code], n, off))
+            off += n * np.dtype(_UNSIGNED[code]).itemsize
+    counts, errors, *lengths = columns
+    text = data[off:].decode("utf-8", "surrogatepass")
+    if not lengths:
+        items = text.split("\x00") if n else []
+    else:
+        ends = list(itertools.accumulate(lengths[0].tolist()))
+        items = [text[end - length : end] for end, length in zip(ends, lengths[0].tolist(), strict=True)]
+    return Decoded(items, counts.astype(np.int64), errors.astype(np.int64), floor, total, capacity)
+
+
+def merge_columns(parts: Sequence[Columns], names: Sequence[str]) -> SpaceSaving:
+    """One summary of the union of ``parts`` (items numbered into ``names``), merged in one step:
+    the n-way form of ``SpaceSaving.merge`` (an item missing from a part counts that part's floor,
+    then the ``capacity`` largest are kept, ties by name). The guarantees hold as for pairwise
+    merges, and it costs one array pass over all counters."""
+    merged = SpaceSaving(max(p.capacity for p in parts))
+    merged.total_weight = sum(p.total_weight for p in parts)
+    base = sum(p.floor for p in parts)
+    ids = np.concatenate([p.ids for p in parts])
+    # each part's counters and errors in excess of its floor, summed per item (float64: exact below 2**53)
+    extra_counts = np.concatenate([p.counts - p.floor for p in parts]).astype(np.float64)
+    extra_errors = np.concatenate([p.errors - p.floor for p in parts]).astype(np.float64)
+    if ids.size and int(ids.max()) < 8 * ids.size:  # numbers dense enough to count by position
+        size = int(ids.max()) + 1
+        present = np.flatnonzero(np.bincount(ids, minlength=size))
+        counts = np.bincount(ids, extra_counts, size)[present]
+        errors = np.bincount(ids, extra_errors, size)[present]
+    else:
+        present, where = np.unique(ids, return_inverse=True)
+        counts = np.bincount(where, extra_counts, len(present))
+        errors = np.bincount(where, extra_errors, len(present))
+    counts, errors = base + counts.astype(np.int64), base + errors.astype(np.int64)
+    kept, first_dropped = _largest(counts, merged.capacity, lambda i: names[present[i]])
+    merged.floor = max(base, first_dropped)
+    kept_names = [names[i] for i in present[kept].tolist()]
+    merged._counts = dict(zip(kept_names, counts[kept].tolist(), strict=True))
+    merged._errors = dict(zip(kept_names, errors[kept].tolist(), strict=True))
+    merged._heap = None
+    return merged
+
+
+def _largest(values: np.ndarray, m: int, key: Callable[[int], str]) -> tuple[list[int], int]:
+    """Indices of the ``m`` largest ``values`` (ties: smallest ``key(index)`` first) and the
+    largest value left out (0 if none is)."""
+    n = len(values)
+    if n <= m:
+        return list(range(n)), 0
+    part = np.partition(values, (n - m - 1, n - m))
+    last_kept, first_dropped = int(part[n - m]), int(part[n - m - 1])
+    kept = np.flatnonzero(values > last_kept).tolist()
+    tied = np.flatnonzero(values == last_kept).tolist()
+    kept += heapq.nsmallest(m - len(kept), tied, key=key)
+    return kept, first_dropped
+
+
+def _narrowest(values: np.ndarray) -> tuple[str, np.ndarray]:
+    """The smallest unsigned little-endian type that holds ``values`` (all >= 0), and the values."""
+    largest = int(values.max()) if values.size else 0
+    return next(t for t in _UNSIGNED if largest < 1 << (8 * np.dtype(t).itemsize)), values
+
+
+def _columns_v1(data: bytes, n: int) -> tuple[list[str], list[int], list[int]]:
+    """Format 1: int64 counts and errors, uint32 byte lengths, each item's bytes."""
+    off = _HEADER.size
+    counts = np.frombuffer(data, "<i8", n, off).tolist()
+    errors = np.frombuffer(data, "<i8", n, off + 8 * n).tolist()
+    lengths = np.frombuffer(data, "<u4", n, off + 16 * n).tolist()
+    pos, items = off + 20 * n, []
+    for length in lengths:
+        items.append(data[pos : pos + length].decode("utf-8"))
+        pos += length
+    return items, counts, errors

@@ -1,6 +1,7 @@
 """Sketch error bounds checked against exact counts."""
 
 import struct
+import zlib
 from collections import Counter
 
 import mmh3
@@ -172,3 +173,76 @@ def test_count_min_reads_its_version_1_format():
     v1 = header + cms._table.astype("<i8").tobytes()  # version 1 stored the table raw
     assert CountMinSketch.deserialize(v1) == cms == CountMinSketch.deserialize(cms.serialize())
     assert len(cms.serialize()) < len(v1)
+
+
+@settings(max_examples=150, deadline=None)
+@given(parts=streams, capacity=st.integers(1, 40))
+def test_space_saving_bounds_hold_after_an_n_way_merge_in_any_order(parts, capacity):
+    summaries, truth = [], Counter()
+    for part in parts:
+        ss = SpaceSaving(capacity)
+        ss.update_batch([f"x{i}" for i, _ in part], [w for _, w in part])
+        summaries.append(ss)
+        for i, w in part:
+            truth[f"x{i}"] += w
+    merged = SpaceSaving.merge_all(summaries)
+    assert_space_saving_bounds(merged, truth)
+    assert SpaceSaving.merge_all(summaries[::-1]).serialize() == merged.serialize()  # order does not matter
+
+
+def test_n_way_merge_equals_pairwise_merges_below_capacity():
+    parts = [SpaceSaving(100) for _ in range(5)]
+    for n, ss in enumerate(parts):
+        ss.update_batch([f"x{i}" for i in range(n, n + 10)], list(range(1, 11)))
+    pairwise = SpaceSaving(100)
+    for ss in parts:
+        pairwise.merge(ss)
+    assert SpaceSaving.merge_all(parts) == pairwise
+
+
+def test_heavy_hitters_n_way_merge_keeps_every_answer_within_bounds():
+    stream = zipf_stream(60_000, 20_000, 0.9, seed=12)
+    minutes = []
+    for i in range(0, len(stream), 2_000):
+        hh = HeavyHittersSketch(64, 512, 4)
+        hh.update_batch(stream[i : i + 2_000], [1] * 2_000)
+        minutes.append(hh)
+    merged, truth = HeavyHittersSketch.merge_all(minutes), Counter(stream)
+    assert merged.total_weight == len(stream)
+    for found in merged.top_k(20).items:
+        assert found.lower_bound <= truth[found.item] <= found.upper_bound
+
+
+def test_space_saving_format_round_trips_any_text():
+    ss = SpaceSaving(8)
+    ss.update_batch(["é漢字", "", "\ud800 lone surrogate", "a" * 70_000, "plain"], [5, 4, 3, 2, 300])
+    restored = SpaceSaving.deserialize(ss.serialize())
+    assert restored == ss and sorted(restored.items(), key=str) == sorted(ss.items(), key=str)
+    ss.update("nul \x00 inside")  # items are then stored with their lengths, not separated by U+0000
+    assert SpaceSaving.deserialize(ss.serialize()) == ss
+
+
+def test_space_saving_reads_format_1():
+    ss = SpaceSaving(3)
+    ss.update_batch(["é漢字", "b", "c", "d"], [5, 4, 3, 2])
+    ranked = sorted(ss._counts.items(), key=lambda kv: (-kv[1], kv[0]))
+    encoded = [x.encode("utf-8") for x, _ in ranked]
+    v1 = b"".join(
+        [
+            struct.pack("<2sBIIqq", b"SS", 1, ss.capacity, len(ranked), ss.floor, ss.total_weight),
+            np.array([c for _, c in ranked], "<i8").tobytes(),
+            np.array([ss._errors[x] for x, _ in ranked], "<i8").tobytes(),
+            np.array([len(b) for b in encoded], "<u4").tobytes(),
+            *encoded,
+        ]
+    )
+    assert SpaceSaving.deserialize(v1) == ss
+
+
+def test_count_min_stores_small_tables_sparse_and_reads_format_2():
+    cms = CountMinSketch(width=2048, depth=5)
+    cms.update_batch(["a", "b"], [3, 70_000])
+    blob = cms.serialize()
+    assert len(blob) < 200 and CountMinSketch.deserialize(blob) == cms  # 10 cells of 10,240
+    header = struct.pack("<2sBIIIq", b"CM", 2, 5, 2048, cms.seed, cms.total_weight)
+    assert CountMinSketch.deserialize(header + zlib.compress(cms._table.astype("<i8").tobytes())) == cms
