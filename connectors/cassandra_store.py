@@ -7,30 +7,38 @@ Tables (keyspace configurable)::
                       -> window_end, total_events, error_bound, k, capacity, summary blob
 
 ``bucket`` caps a partition at 1440 windows, ``window_start - window_start % (1440 * size)``.
-Rows are keyed by window, so writing a window again overwrites it (idempotent).
+Rows are keyed by window, so writing a window again overwrites it (idempotent). Rows expire with
+their window's retention (``USING TTL``, counted from the window's end in event time, as Redis);
+a window already past it is not written.
 
 Needs Cassandra 4.0+ (``ALTER TABLE ... ADD IF NOT EXISTS``: schema changes are idempotent, so
-any number of writers may apply them); the protocol version is negotiated unless pinned.
+any number of writers may apply them); the protocol version is negotiated unless pinned. The job
+creates the schema; readers never do, and read an absent keyspace as no windows yet.
+
+No Flink here: the job's sink (``connectors.cassandra_sink``) and the query side share this module.
 """
 
 from __future__ import annotations
 
+import itertools
+import re
 import socket
 import time
-from collections.abc import Iterator, Sequence
+from collections import defaultdict
+from collections.abc import Sequence
 from datetime import UTC, datetime
 
-from cassandra import ConsistencyLevel, OperationTimedOut, Unavailable, WriteTimeout
+from cassandra import ConsistencyLevel, InvalidRequest, OperationTimedOut, Unavailable, WriteTimeout
 from cassandra.cluster import EXEC_PROFILE_DEFAULT, Cluster, ExecutionProfile, NoHostAvailable, Session
+from cassandra.concurrent import execute_concurrent_with_args
 from cassandra.connection import ConnectionException
 from cassandra.policies import RoundRobinPolicy
-from cassandra.query import BatchStatement, BatchType
-from pyflink.datastream import FlatMapFunction, RuntimeContext
+from cassandra.query import BatchStatement, BatchType, PreparedStatement
 
+from jobs.settings import KEYSPACE_NAME, WindowSpec
 from udfs.window_result import WindowResult
 
 BUCKET_WINDOWS = 1440
-RETRY_FOR_S = 300
 # errors that mean "Cassandra is not reachable right now": retried
 UNREACHABLE = (NoHostAvailable, OperationTimedOut, Unavailable, WriteTimeout, ConnectionException, OSError)
 
@@ -74,25 +82,36 @@ def bucket_of(window_start: int, window_ms: int) -> int:
     return window_start - window_start % (BUCKET_WINDOWS * window_ms) if window_ms else 0
 
 
-class CassandraWriter(FlatMapFunction):
-    """Writes each ``WindowResult``: its ``window_summaries`` row, and its ``topk_items`` rows as one
-    single-partition UNLOGGED batch of a prepared insert, both in flight together. Emits nothing.
-    Without TCP_NODELAY a request waits ~40 ms (Nagle). Measured per K=100 window on the local
-    Cassandra 5.0: one 100-row batch ~8 ms (20-row batches in flight together ~9 ms). A
-    single-partition batch is one mutation, exempt from the batch size thresholds.
+class CassandraStore:
+    """Window results in one keyspace: written by the job, read by the query side. Connects on first
+    use (so a process starts while Cassandra is down) and again after ``close``; statements are
+    prepared once per connection. ``UNREACHABLE`` errors propagate: callers retry or answer 503.
 
-    One session per operator instance, opened on the first write. While Cassandra is unreachable,
-    connecting and writing are retried with backoff for up to ``RETRY_FOR_S``, so an outage delays
-    results instead of failing the job; past that the error fails the task and Flink restarts it
-    from the last checkpoint."""
+    Writes: a window's ``window_summaries`` row and its ``topk_items`` rows as one single-partition
+    UNLOGGED batch of a prepared insert, both in flight together. Without TCP_NODELAY a request waits
+    ~40 ms (Nagle). Measured per K=100 window on the local Cassandra 5.0: one 100-row batch ~8 ms
+    (20-row batches in flight together ~9 ms); a single-partition batch is one mutation, exempt from
+    the batch size thresholds.
+
+    Reads: summaries of many windows with one ``IN`` query per partition (bucket), and the starts
+    of the windows written in a range (the catalogue, when Redis cannot say)."""
 
     ITEM = (
         "INSERT INTO {ks}.topk_items (window_size, dimension, dim_value, window_start, rank, item, "
-        "estimate, lower_bound, upper_bound, guaranteed) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+        "estimate, lower_bound, upper_bound, guaranteed) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) USING TTL ?"
     )
     SUMMARY = (
         "INSERT INTO {ks}.window_summaries (window_size, dimension, dim_value, bucket, window_start, "
-        "window_end, total_events, error_bound, k, capacity, summary) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+        "window_end, total_events, error_bound, k, capacity, summary) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
+        "USING TTL ?"
+    )
+    READ = (
+        "SELECT window_start, summary FROM {ks}.window_summaries "
+        "WHERE window_size = ? AND dimension = ? AND dim_value = ? AND bucket = ? AND window_start IN ?"
+    )
+    STARTS = (
+        "SELECT window_start FROM {ks}.window_summaries WHERE window_size = ? AND dimension = ? "
+        "AND dim_value = ? AND bucket = ? AND window_start >= ? AND window_start < ?"
     )
 
     def __init__(
@@ -101,50 +120,97 @@ class CassandraWriter(FlatMapFunction):
         port: int,
         keyspace: str,
         protocol_version: int | None,
+        windows: Sequence[WindowSpec],
         *,
-        window_sizes_ms: dict[str, int],
+        create_schema: bool = False,
     ) -> None:
+        if not re.fullmatch(KEYSPACE_NAME, keyspace):  # it goes into CQL text
+            raise ValueError(f"bad Cassandra keyspace {keyspace!r}")
         self.hosts, self.port, self.keyspace = list(hosts), port, keyspace
-        self.protocol_version = protocol_version
-        self.window_sizes_ms = window_sizes_ms
+        self.protocol_version, self.create_schema = protocol_version, create_schema
+        self.windows = {w.label: w for w in windows}
         self.cluster: Cluster | None = None
+        self._statements: dict[str, PreparedStatement] = {}
 
-    def open(self, runtime_context: RuntimeContext) -> None:
-        self.cluster = None  # connect on the first write: open() must not fail while Cassandra is down
+    @property
+    def session(self) -> Session:
+        if self.cluster is None:
+            cluster, session = connect(self.hosts, self.port, self.protocol_version)
+            self.cluster, self._session, self._statements = cluster, session, {}
+            if self.create_schema:
+                ensure_schema(session, self.keyspace)
+        return self._session
 
-    def flat_map(self, value: WindowResult) -> Iterator[None]:
-        deadline, pause = time.monotonic() + RETRY_FOR_S, 0.2
-        while True:
+    def _prepared(self, name: str) -> PreparedStatement | None:
+        """The prepared statement ``name`` (a class attribute), or None while the schema is absent."""
+        if name not in self._statements:
+            keyspace = self.session.cluster.metadata.keyspaces.get(self.keyspace)
+            if keyspace is None or not {"topk_items", "window_summaries"} <= keyspace.tables.keys():
+                return None  # not created yet (the driver follows schema changes): nothing written
             try:
-                if self.cluster is None:
-                    self.cluster, self.session = connect(self.hosts, self.port, self.protocol_version)
-                    ensure_schema(self.session, self.keyspace)
-                    self.summary = self.session.prepare(self.SUMMARY.format(ks=self.keyspace))
-                    self.item = self.session.prepare(self.ITEM.format(ks=self.keyspace))
-                self.write(value)
-                return iter(())
-            except UNREACHABLE as err:
-                if time.monotonic() + pause > deadline:
-                    raise RuntimeError(f"Cassandra unreachable for {RETRY_FOR_S} s") from err
-                self.close()
-                time.sleep(pause)
-                pause = min(2 * pause, 10.0)
+                self._statements[name] = self.session.prepare(getattr(self, name).format(ks=self.keyspace))
+            except InvalidRequest:  # dropped since
+                return None
+        return self._statements[name]
 
     def write(self, r: WindowResult) -> None:
+        window = self.windows[r.window]
+        left = window.seconds_left(r.window_start, int(time.time() * 1000))
+        if left is not None and left <= 0:
+            return  # past its retention already (a replay of old events): not kept
+        ttl = 0 if left is None else left  # USING TTL 0: no expiry
         start = to_datetime(r.window_start)
         part = (r.window, r.dimension, r.value, start)
-        bucket = to_datetime(bucket_of(r.window_start, self.window_sizes_ms[r.window]))
-        summary = (to_datetime(r.window_end), r.total_events, r.error_bound, r.k, r.capacity, r.summary)
-        pending = [self.session.execute_async(self.summary, (*part[:3], bucket, start, *summary))]
+        bucket = to_datetime(bucket_of(r.window_start, window.size_ms))
+        summary = (to_datetime(r.window_end), r.total_events, r.error_bound, r.k, r.capacity, r.summary, ttl)
+        pending = [self.session.execute_async(self._prepared("SUMMARY"), (*part[:3], bucket, start, *summary))]
         if r.items:
-            batch = BatchStatement(BatchType.UNLOGGED)
+            batch, item = BatchStatement(BatchType.UNLOGGED), self._prepared("ITEM")
             for rank, i in enumerate(r.items, 1):
-                batch.add(self.item, (*part, rank, i.item, i.estimate, i.lower_bound, i.upper_bound, i.guaranteed))
+                batch.add(item, (*part, rank, i.item, i.estimate, i.lower_bound, i.upper_bound, i.guaranteed, ttl))
             pending.append(self.session.execute_async(batch))
         for future in pending:
             future.result()  # raises on error
+
+    def summaries(self, window: WindowSpec, dimension: str, value: str, starts: Sequence[int]) -> dict[int, bytes]:
+        """The stored summaries among the windows starting at ``starts``, by start."""
+        read = self._prepared("READ")
+        if read is None or not starts:
+            return {}
+        by_bucket = defaultdict(list)
+        for start in starts:
+            by_bucket[bucket_of(start, window.size_ms)].append(to_datetime(start))
+        params = [(window.label, dimension, value, to_datetime(b), wanted) for b, wanted in by_bucket.items()]
+        found = {}
+        for _, rows in execute_concurrent_with_args(self.session, read, params, raise_on_first_error=True):
+            found.update((_epoch_ms(row.window_start), row.summary) for row in rows)
+        return found
+
+    def written(self, window: WindowSpec, dimension: str, value: str, lo: int, hi: int) -> list[int]:
+        """Starts of the windows of this size stored with a start in ``[lo, hi)``, ascending."""
+        starts = self._prepared("STARTS")
+        if starts is None or lo >= hi:
+            return []
+        span = BUCKET_WINDOWS * window.size_ms
+        buckets = range(bucket_of(lo, window.size_ms), hi, span)
+        params = [(window.label, dimension, value, to_datetime(b), to_datetime(lo), to_datetime(hi)) for b in buckets]
+        results = execute_concurrent_with_args(self.session, starts, params, raise_on_first_error=True)
+        return sorted(itertools.chain.from_iterable((_epoch_ms(r.window_start) for r in rows) for _, rows in results))
+
+    def ready(self) -> bool:
+        """Reachable, and the job has created the schema."""
+        try:
+            return self._prepared("READ") is not None
+        except UNREACHABLE:
+            self.close()
+            return False
 
     def close(self) -> None:
         if self.cluster is not None:
             self.cluster.shutdown()
             self.cluster = None
+
+
+def _epoch_ms(when: datetime) -> int:
+    """A driver timestamp (naive UTC) as epoch ms."""
+    return round(when.replace(tzinfo=UTC).timestamp() * 1000)

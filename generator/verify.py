@@ -13,10 +13,9 @@ from __future__ import annotations
 import argparse
 import sys
 
-from connectors.redis_sink import DEFAULT_PREFIX, connect
+from connectors.redis_store import DEFAULT_PREFIX, connect, read_topk
 from generator.events import StreamSpec, exact_counts, generate
-from jobs.settings import parse_window
-from query.redis_topk import read_topk, utc_minute
+from jobs.settings import parse_window, utc_minute
 from sketches.accuracy import ranked, wrongly_guaranteed
 
 

@@ -3,21 +3,28 @@
 from __future__ import annotations
 
 import argparse
+import itertools
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 _UNITS_MS = {"m": 60_000, "h": 3_600_000, "d": 86_400_000}
+HOUR_MS, DAY_MS = _UNITS_MS["h"], _UNITS_MS["d"]
 ALL_TIME = "all"
+FOREVER = "forever"
+KEYSPACE_NAME = r"[A-Za-z][A-Za-z0-9_]{0,47}"  # Cassandra's rule for unquoted keyspace names
+MAX_RETENTION_MS = 7300 * DAY_MS
 
 
 @dataclass(frozen=True)
 class WindowSpec:
-    """A tumbling window size; ``size_ms == 0`` is the all-time view."""
+    """A tumbling window size; ``size_ms == 0`` is the all-time view. Stored windows are kept for
+    ``retention_ms`` after they end (event time), ``None``: forever."""
 
     label: str
     size_ms: int
+    retention_ms: int | None = None
 
     @property
     def is_all_time(self) -> bool:
@@ -26,15 +33,37 @@ class WindowSpec:
     def start_of(self, ts_ms: int) -> int:
         return 0 if self.is_all_time else ts_ms - ts_ms % self.size_ms
 
+    def expires_at(self, start_ms: int) -> int | None:
+        """When the stored window starting at ``start_ms`` expires (epoch ms), ``None``: never."""
+        return None if self.retention_ms is None else start_ms + self.size_ms + self.retention_ms
 
-def parse_window(label: str) -> WindowSpec:
+    def seconds_left(self, start_ms: int, now_ms: int) -> int | None:
+        """Whole seconds (rounded up) the window starting at ``start_ms`` is still kept at ``now_ms``:
+        0 or less once expired, ``None`` if kept forever."""
+        expires = self.expires_at(start_ms)
+        return None if expires is None else -(-(expires - now_ms) // 1000)
+
+    def retained_since(self, now_ms: int) -> int | None:
+        """The earliest start of a window still kept at ``now_ms``; ``None``: every window is."""
+        return None if self.retention_ms is None else now_ms - self.retention_ms - self.size_ms + 1
+
+
+def default_retention_ms(size_ms: int) -> int | None:
+    """Windows under an hour are kept 2 days, under a day 90 days, longer ones and all-time forever."""
+    if size_ms == 0 or size_ms >= DAY_MS:
+        return None
+    return 2 * DAY_MS if size_ms < HOUR_MS else 90 * DAY_MS
+
+
+def parse_window(label: str, retention_ms: int | str | None = "default") -> WindowSpec:
     """``"1m"``, ``"15m"``, ``"1h"``, ``"1d"`` or ``"all"`` (whole minutes: Redis keys count minutes)."""
     if label == ALL_TIME:
         return WindowSpec(ALL_TIME, 0)
     match = re.fullmatch(r"([1-9][0-9]*)([mhd])", label)
     if not match:
         raise ValueError(f"unknown window size {label!r}: use e.g. 1m, 15m, 1h, 1d or all")
-    return WindowSpec(label, int(match.group(1)) * _UNITS_MS[match.group(2)])
+    size = int(match.group(1)) * _UNITS_MS[match.group(2)]
+    return WindowSpec(label, size, default_retention_ms(size) if retention_ms == "default" else retention_ms)
 
 
 @dataclass(frozen=True)
@@ -43,9 +72,7 @@ class JobSettings:
     topic: str = "events"
     dead_letter_topic: str = "events-dlq"
     group_id: str = "topk-job"
-    windows: tuple[WindowSpec, ...] = field(
-        default_factory=lambda: tuple(map(parse_window, ("1m", "1h", "1d", ALL_TIME)))
-    )
+    windows: tuple[WindowSpec, ...] = field(default_factory=lambda: parse_windows("1m,1h,1d,all"))
     dimensions: tuple[str, ...] = ("region", "category")
     k: int = 100
     capacity: int = 1024
@@ -68,6 +95,7 @@ class JobSettings:
     bounded: bool = False
     start_from: str = "group"  # group | earliest | latest | timestamp:<epoch ms or ISO-8601> | offsets:P=O,...
     redis_prefix: str = "topk"
+    retention: str = ""  # per window size, e.g. "1m=2d,1h=90d,1d=forever"; unnamed sizes: default_retention_ms
     allowed_lateness_ms: int = 0
     archive_url: str = "s3://topk-archive"  # the archive job's Parquet datasets: <url>/events, <url>/dead_letters
     s3_endpoint_url: str = ""  # e.g. http://127.0.0.1:8333; empty: AWS
@@ -96,7 +124,7 @@ class JobSettings:
                 raise ValueError(f"bad dimension name {name!r}")
         if not re.fullmatch(r"[A-Za-z0-9_.\-]+(:[A-Za-z0-9_.\-]+)*", self.redis_prefix):
             raise ValueError(f"bad Redis prefix {self.redis_prefix!r}: letters, digits, _ . - separated by ':'")
-        if not re.fullmatch(r"[A-Za-z][A-Za-z0-9_]{0,47}", self.cassandra_keyspace):
+        if not re.fullmatch(KEYSPACE_NAME, self.cassandra_keyspace):
             raise ValueError(f"bad Cassandra keyspace {self.cassandra_keyspace!r}")
         if self.allowed_lateness_ms < 0:
             raise ValueError("allowed lateness must be >= 0")
@@ -109,6 +137,11 @@ class JobSettings:
 def iso(epoch_ms: int) -> str:
     """Epoch ms as ISO-8601 in UTC with milliseconds, e.g. ``2026-01-01T10:00:00.123Z``."""
     return datetime.fromtimestamp(epoch_ms / 1000, tz=UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def utc_minute(epoch_ms: int) -> str:
+    """Epoch ms as ``YYYY-MM-DD HH:MM`` in UTC (for people)."""
+    return datetime.fromtimestamp(epoch_ms / 1000, tz=UTC).strftime("%Y-%m-%d %H:%M")
 
 
 def parse_time_ms(text: str) -> int:
@@ -136,9 +169,33 @@ def kafka_startup(start_from: str) -> dict[str, str]:
     )
 
 
-def parse_windows(text: str) -> tuple[WindowSpec, ...]:
-    """``"1m,1h,1d,all"`` as window specs."""
-    return tuple(parse_window(w) for w in _csv(text))
+def parse_windows(text: str, retention: str = "") -> tuple[WindowSpec, ...]:
+    """``"1m,1h,1d,all"`` as window specs, kept as ``retention`` says (``"1m=2d,1h=90d,1d=forever"``;
+    a window not named keeps ``default_retention_ms``). A coarser window is kept at least as long as
+    a finer one, so a range can always be answered from the coarser windows once the finer expire."""
+    kept: dict[str, int | None] = {}
+    for part in _csv(retention):
+        label, _, duration = part.partition("=")
+        if duration == FOREVER:
+            kept[label.strip()] = None
+        else:
+            try:
+                kept[label.strip()] = parse_window(duration.strip()).size_ms
+            except ValueError:
+                raise ValueError(f"bad retention {part!r}: e.g. 1m=2d, 1h=90d or 1d={FOREVER}") from None
+    windows = tuple(parse_window(w, kept.get(w, "default")) for w in _csv(text))
+    if any((w.retention_ms or 0) > MAX_RETENTION_MS for w in windows):
+        raise ValueError("retention is at most 7300d (Cassandra's longest TTL, 20 years), or forever")
+    unknown = set(kept) - {w.label for w in windows if not w.is_all_time}
+    if unknown:
+        raise ValueError(f"retention for windows not configured: {', '.join(sorted(unknown))}")
+    sized = sorted((w for w in windows if not w.is_all_time), key=lambda w: w.size_ms)
+    for finer, coarser in itertools.pairwise(sized):
+        if coarser.retention_ms is not None and (
+            finer.retention_ms is None or finer.retention_ms > coarser.retention_ms
+        ):
+            raise ValueError(f"{coarser.label} windows must be kept at least as long as {finer.label} windows")
+    return windows
 
 
 def _csv(text: str) -> tuple[str, ...]:
@@ -153,6 +210,12 @@ def parse_args(argv: Sequence[str] | None = None) -> JobSettings:
     p.add_argument("--dead-letter-topic", default=d.dead_letter_topic)
     p.add_argument("--group-id", default=d.group_id)
     p.add_argument("--windows", default="1m,1h,1d,all", help="comma-separated tumbling window sizes and/or all")
+    p.add_argument(
+        "--retention",
+        default=d.retention,
+        help="how long stored windows are kept after they end, per size: e.g. 1m=2d,1h=90d,1d=forever "
+        "(default: under an hour 2d, under a day 90d, else forever); the query side takes the same flag",
+    )
     p.add_argument("--dimensions", default=",".join(d.dimensions), help="payload fields to group by, besides 'all'")
     p.add_argument("--k", type=int, default=d.k)
     p.add_argument("--capacity", type=int, default=d.capacity, help="Space-Saving counters per window (>= k)")
@@ -202,7 +265,8 @@ def parse_args(argv: Sequence[str] | None = None) -> JobSettings:
         topic=a.topic,
         dead_letter_topic=a.dead_letter_topic,
         group_id=a.group_id,
-        windows=parse_windows(a.windows),
+        windows=parse_windows(a.windows, a.retention),
+        retention=a.retention,
         dimensions=_csv(a.dimensions),
         k=a.k,
         capacity=a.capacity,

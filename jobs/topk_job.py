@@ -13,7 +13,7 @@ from pyflink.common import Types
 from pyflink.datastream import StreamExecutionEnvironment
 from pyflink.datastream.connectors import Sink
 
-from connectors.cassandra_store import CassandraWriter
+from connectors.cassandra_sink import CassandraWriter
 from connectors.dead_letter_sink import dead_letter_sink
 from connectors.kafka_tables import create_raw_events
 from connectors.redis_sink import RedisWriter
@@ -36,22 +36,22 @@ def build(settings: JobSettings) -> StreamExecutionEnvironment:
         DeadLetterEnvelope(settings.topic), output_type=Types.STRING()
     ).name("dead-letters").sink_to(dead_letter_sink(settings))
 
-    sizes = {w.label: w.size_ms for w in settings.windows}
     results = (
         routed.filter(lambda row: row.kind in (COUNTS, LATE))
         .key_by(lambda row: (row.dim, row.val), key_type=Types.TUPLE([Types.STRING(), Types.STRING()]))
         .process(TopKWindowFunction(settings))
         .name("topk-sketches")
     )
-    redis = RedisWriter(settings.redis_url, sizes, settings.redis_prefix)
+    redis = RedisWriter(settings.redis_url, settings.windows, settings.redis_prefix)
     results.flat_map(redis).name("redis-sink").sink_to(Sink(DISCARD))
-    cassandra = (
+    cassandra = CassandraWriter(
         settings.cassandra_hosts,
         settings.cassandra_port,
         settings.cassandra_keyspace,
         settings.cassandra_protocol_version,
+        windows=settings.windows,
     )
-    results.flat_map(CassandraWriter(*cassandra, window_sizes_ms=sizes)).name("cassandra-sink").sink_to(Sink(DISCARD))
+    results.flat_map(cassandra).name("cassandra-sink").sink_to(Sink(DISCARD))
     return env
 
 

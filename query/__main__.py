@@ -7,8 +7,8 @@ from __future__ import annotations
 
 import argparse
 
-from connectors.redis_sink import DEFAULT_PREFIX, connect
-from query.redis_topk import read_topk, utc_minute, window_starts
+from connectors.redis_store import DEFAULT_PREFIX, connect, read_topk, window_starts
+from jobs.settings import utc_minute
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -1,43 +1,52 @@
 """The REST query API (FastAPI). OpenAPI at /openapi.json, docs at /docs.
 
-python -m query.api --port 8080 [--windows 1m,1h,1d,all] [--api-token T] [--rate-limit-per-minute 600]
-    [--archive-url s3://topk-archive --s3-endpoint-url http://127.0.0.1:8333]   (for mode=exact)
+python -m query.api --port 8080 [--windows 1m,1h,1d,all] [--retention ...] [--api-token-file F]
+    [--rate-limit-per-minute 600] [--archive-url s3://topk-archive --s3-endpoint-url http://127.0.0.1:8333]
+
+It starts whatever state Redis, Cassandra and the broker are in: stores connect on first use,
+``/health/ready`` says which answer, and requests answer 503 while one they need is down.
+Client mistakes are 4xx with a ``detail``; nothing a client sends gives a 5xx.
 """
 
-import argparse
+import argparse  # (no `from __future__ import annotations`: FastAPI reads the handlers' local Annotated types)
+import os
 import time
 from collections import defaultdict
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from pathlib import Path as FilePath
 from typing import Annotated, Literal
 
 import uvicorn
-from cassandra.cluster import NoHostAvailable
-from confluent_kafka import Producer
 from fastapi import Depends, FastAPI, HTTPException, Path, Query, Request
+from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse, PlainTextResponse
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram, generate_latest
 from pydantic import BaseModel, Field
 from redis.exceptions import RedisError
 
-from generator import produce
-from jobs.settings import WindowSpec, iso, parse_time_ms, parse_windows
+from connectors.cassandra_store import UNREACHABLE
+from jobs.settings import WindowSpec, iso, parse_time_ms
 from query.archive import NotArchived
 from query.connect import add_storage_arguments, open_queries
-from query.engine import APPROXIMATE, Answer, NoArchive, TopKQueries
+from query.engine import APPROXIMATE, Answer, NoArchive, RangeTooLong, TopKQueries
+from query.ingest import EventLimits, EventProducer, Rejected, Unavailable, validate
 
 NAME = r"^[A-Za-z0-9_.:\-]{1,256}$"
+MAX_TIME_TEXT = 64  # the longest start/end accepted (epoch ms or ISO-8601)
 
 
 @dataclass(frozen=True)
 class ApiConfig:
     windows: tuple[WindowSpec, ...]
     max_k: int = 1024
-    topic: str = "events"
     api_token: str = ""  # empty: no auth
     rate_limit_per_minute: int = 0  # 0: unlimited
+    limits: EventLimits = field(default_factory=EventLimits)
 
 
 class EventMetadata(BaseModel):
+    """For the docs: the API validates the raw body as the job does (``query.ingest``)."""
+
     eventId: str | None = Field(None, max_length=256)
     eventType: Literal["page_view", "product_view", "search", "generic"] = "generic"
     source: str | None = Field(None, max_length=256)
@@ -49,18 +58,47 @@ class Event(BaseModel):
     payload: dict[str, str | int | float]
 
 
+def inline_refs(schema: dict) -> dict:
+    """A pydantic JSON schema with its ``$defs`` written in place (an OpenAPI operation cannot
+    point into a schema's own ``$defs``)."""
+    defs = schema.pop("$defs", {})
+
+    def resolve(node: object) -> object:
+        if isinstance(node, dict):
+            if "$ref" in node:
+                return resolve(defs[node["$ref"].rsplit("/", 1)[-1]])
+            return {k: resolve(v) for k, v in node.items()}
+        return [resolve(v) for v in node] if isinstance(node, list) else node
+
+    return resolve(schema)
+
+
 def parse_time(text: str, name: str) -> int:
     """Epoch milliseconds or ISO-8601 (UTC when no offset is given); 400 otherwise."""
     try:
+        if len(text) > MAX_TIME_TEXT:
+            raise ValueError
         return parse_time_ms(text)
-    except ValueError:
-        raise HTTPException(400, f"{name}: not epoch ms or ISO-8601: {text!r}") from None
+    except (ValueError, OverflowError):
+        raise HTTPException(400, f"{name}: not epoch ms or ISO-8601: {text[:MAX_TIME_TEXT]!r}") from None
+
+
+def time_range(start: str, end: str) -> tuple[int, int]:
+    lo, hi = parse_time(start, "start"), parse_time(end, "end")
+    if lo >= hi:
+        raise HTTPException(400, "start must be before end")
+    return lo, hi
 
 
 def body(answer: Answer, dimension: str, value: str, **extra: object) -> dict:
     if answer.scan is not None:
         s = answer.scan
         extra["scan"] = {"partitions": s.partitions, "files": s.files, "bytes": s.bytes, "seconds": round(s.seconds, 3)}
+    if answer.rounded:
+        extra["rounded"] = {
+            **answer.rounded,
+            "reason": "finer windows there have expired (--retention): the range was rounded to these sizes",
+        }
     return {
         "results": [
             {
@@ -89,7 +127,7 @@ def body(answer: Answer, dimension: str, value: str, **extra: object) -> dict:
     }
 
 
-class _RateLimiter:
+class RateLimiter:
     """At most ``per_minute`` requests per client and calendar minute."""
 
     def __init__(self, per_minute: int) -> None:
@@ -104,13 +142,46 @@ class _RateLimiter:
         return self.seen[(client, minute)] <= self.per_minute
 
 
-def create_app(queries: TopKQueries, config: ApiConfig, producer: Producer | None = None) -> FastAPI:
+async def read_body(request: Request, limit: int) -> bytes:
+    """The request body, refused (413) as soon as it is longer than ``limit`` bytes."""
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > limit:
+        raise Rejected("too_large", f"event of {declared} bytes; at most {limit}", 413)
+    chunks, size = [], 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise Rejected("too_large", f"event of more than {limit} bytes", 413)
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def add_error_handlers(app: FastAPI) -> None:
+    def handle(*errors: type[Exception], status: int | None = None, detail: str | None = None) -> None:
+        async def handler(request: Request, exc: Exception) -> JSONResponse:
+            code = status or getattr(exc, "status", 400)
+            text = detail.format(name=type(exc).__name__) if detail else str(exc)
+            extra = {"reason": exc.reason} if isinstance(exc, Rejected) else {}
+            return JSONResponse({"detail": text, **extra}, status_code=code)
+
+        for error in errors:
+            app.add_exception_handler(error, handler)
+
+    handle(RedisError, *UNREACHABLE, status=503, detail="storage unavailable: {name}")
+    handle(Unavailable, status=503)
+    handle(NoArchive, status=501)
+    handle(NotArchived, RangeTooLong, status=400)
+    handle(Rejected)  # its own status: 413 or 422
+
+
+def create_app(queries: TopKQueries, config: ApiConfig, producer: EventProducer | None = None) -> FastAPI:
     app = FastAPI(title="Top-K heavy hitters", version="1")
+    add_error_handlers(app)
     windows = {w.label: w for w in config.windows}
     registry = CollectorRegistry()
     requests = Counter("topk_api_requests", "API requests", ["path", "status"], registry=registry)
     latency = Histogram("topk_api_latency_seconds", "API latency", ["path"], registry=registry)
-    limiter = _RateLimiter(config.rate_limit_per_minute)
+    limiter = RateLimiter(config.rate_limit_per_minute)
 
     @app.middleware("http")
     async def observe(request: Request, call_next):
@@ -120,20 +191,6 @@ def create_app(queries: TopKQueries, config: ApiConfig, producer: Producer | Non
         requests.labels(path, str(response.status_code)).inc()
         latency.labels(path).observe(time.perf_counter() - started)
         return response
-
-    @app.exception_handler(RedisError)
-    @app.exception_handler(NoHostAvailable)
-    @app.exception_handler(OSError)  # the archive's filesystem
-    async def backend_down(request: Request, exc: Exception) -> JSONResponse:
-        return JSONResponse({"detail": f"storage unavailable: {type(exc).__name__}"}, status_code=503)
-
-    @app.exception_handler(NoArchive)
-    async def no_archive(request: Request, exc: NoArchive) -> JSONResponse:
-        return JSONResponse({"detail": str(exc)}, status_code=501)
-
-    @app.exception_handler(NotArchived)
-    async def bad_request(request: Request, exc: NotArchived) -> JSONResponse:
-        return JSONResponse({"detail": str(exc)}, status_code=400)
 
     def guard(request: Request) -> None:
         client = request.client.host if request.client else "unknown"
@@ -146,24 +203,15 @@ def create_app(queries: TopKQueries, config: ApiConfig, producer: Producer | Non
 
     K = Annotated[int, Query(ge=1, le=config.max_k)]
     Dim = Annotated[str, Query(pattern=NAME)]
+    Time = Annotated[str, Query(min_length=1, max_length=MAX_TIME_TEXT)]
     Mode = Literal["approximate", "exact"]
     api = [Depends(guard)]
-
-    def window_of(label: str) -> WindowSpec:
-        if label not in windows:
-            raise HTTPException(400, f"unknown window {label!r}; stored windows: {', '.join(windows)}")
-        return windows[label]
-
-    def time_range(start: str, end: str) -> tuple[int, int]:
-        lo, hi = parse_time(start, "start"), parse_time(end, "end")
-        if lo >= hi:
-            raise HTTPException(400, "start must be before end")
-        return lo, hi
 
     @app.get("/api/v1/topk", dependencies=api)
     def topk(k: K = 10, window: str = "1h", dimension: Dim = "all", value: Dim = "all") -> dict:
         """The newest stored window of a size: top-k items with bounds."""
-        window_of(window)
+        if window not in windows:
+            raise HTTPException(400, f"unknown window {window[:64]!r}; stored windows: {', '.join(windows)}")
         answer = queries.latest(k, window, dimension, value)
         if answer is None:
             raise HTTPException(404, f"no {window} window stored for {dimension}={value}")
@@ -171,12 +219,7 @@ def create_app(queries: TopKQueries, config: ApiConfig, producer: Producer | Non
 
     @app.get("/api/v1/topk/historical", dependencies=api)
     def historical(
-        start: str,
-        end: str,
-        k: K = 10,
-        dimension: Dim = "all",
-        value: Dim = "all",
-        mode: Mode = APPROXIMATE,
+        start: Time, end: Time, k: K = 10, dimension: Dim = "all", value: Dim = "all", mode: Mode = APPROXIMATE
     ) -> dict:
         """Top-k over any range: stored windows that tile it, merged (``start``/``end`` in the metadata
         are the covered interval). ``mode=exact``: counted from the archive over exactly the range."""
@@ -186,9 +229,9 @@ def create_app(queries: TopKQueries, config: ApiConfig, producer: Producer | Non
 
     @app.get("/api/v1/count/{item}", dependencies=api)
     def count(
-        item: Annotated[str, Path(min_length=1, max_length=1024)],
-        start: str,
-        end: str,
+        item: Annotated[str, Path(min_length=1, max_length=config.limits.max_item_length)],
+        start: Time,
+        end: Time,
         dimension: Dim = "all",
         value: Dim = "all",
         mode: Mode = APPROXIMATE,
@@ -197,17 +240,19 @@ def create_app(queries: TopKQueries, config: ApiConfig, producer: Producer | Non
         lo, hi = time_range(start, end)
         return body(queries.count(item, lo, hi, dimension, value, mode), dimension, value)
 
-    @app.post("/api/v1/events", status_code=202, dependencies=api)
-    def post_event(event: Event) -> dict:
-        """Validate one event and send it to the job's Kafka topic."""
+    event_json = {"application/json": {"schema": inline_refs(Event.model_json_schema())}}
+    event_schema = {"content": event_json, "required": True}
+
+    @app.post("/api/v1/events", status_code=202, dependencies=api, openapi_extra={"requestBody": event_schema})
+    async def post_event(request: Request) -> dict:
+        """Validate one event as the job does (413/422 with the job's reason) and send it to the
+        job's topic; 503 if the broker does not take it."""
         if producer is None:
             raise HTTPException(503, "no Kafka producer configured")
-        outcome, value = [], event.model_dump_json(exclude_none=True).encode()
-        producer.produce(config.topic, value, on_delivery=lambda err, _: outcome.append(err))
-        producer.flush(10)
-        if not outcome or outcome[0] is not None:
-            raise HTTPException(503, f"not delivered to Kafka: {outcome[0] if outcome else 'timeout'}")
-        return {"accepted": True, "topic": config.topic}
+        raw = await read_body(request, config.limits.max_event_bytes)
+        validate(raw, int(time.time() * 1000), config.limits)
+        await run_in_threadpool(producer.send, raw)
+        return {"accepted": True, "topic": producer.topic}
 
     @app.get("/health/live")
     def live() -> dict:
@@ -215,17 +260,9 @@ def create_app(queries: TopKQueries, config: ApiConfig, producer: Producer | Non
 
     @app.get("/health/ready")
     def ready() -> JSONResponse:
-        checks = {}
-        try:
-            checks["redis"] = bool(queries.client.ping())
-        except RedisError:
-            checks["redis"] = False
-        try:
-            queries.session.execute("SELECT release_version FROM system.local")
-            checks["cassandra"] = True
-        except Exception:  # any driver error means not ready
-            checks["cassandra"] = False
-        return JSONResponse({"ready": all(checks.values()), **checks}, status_code=200 if all(checks.values()) else 503)
+        checks = queries.ready()
+        ok = all(checks.values())
+        return JSONResponse({"ready": ok, **checks}, status_code=200 if ok else 503)
 
     @app.get("/metrics")
     def metrics() -> PlainTextResponse:
@@ -239,14 +276,30 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--port", type=int, default=8080)
     add_storage_arguments(p)
+    d = EventLimits()
     p.add_argument("--capacity", type=int, default=1024, help="the job's --capacity: the largest k served")
     p.add_argument("--bootstrap-servers", default="127.0.0.1:9092", help="for POST /api/v1/events")
     p.add_argument("--topic", default="events")
-    p.add_argument("--api-token", default="", help="require 'Authorization: Bearer <token>' on /api/*")
+    p.add_argument("--max-item-length", type=int, default=d.max_item_length, help="the job's")
+    p.add_argument("--max-weight", type=int, default=d.max_weight, help="the job's")
+    p.add_argument("--max-past-ms", type=int, default=d.max_past_ms, help="the job's")
+    p.add_argument("--max-future-ms", type=int, default=d.max_future_ms, help="the job's")
+    p.add_argument("--max-event-bytes", type=int, default=d.max_event_bytes, help="larger bodies: 413")
+    p.add_argument(
+        "--api-token-file", default="", help="require 'Authorization: Bearer <token>' on /api/*, the token read "
+        "from this file (or the TOPK_API_TOKEN environment variable); never on the command line",
+    )  # fmt: skip
     p.add_argument("--rate-limit-per-minute", type=int, default=0, help="per client (token or address); 0: off")
     a = p.parse_args(argv)
-    config = ApiConfig(parse_windows(a.windows), a.capacity, a.topic, a.api_token, a.rate_limit_per_minute)
-    uvicorn.run(create_app(open_queries(a), config, produce.producer(a.bootstrap_servers)), host=a.host, port=a.port)
+    token = FilePath(a.api_token_file).read_text().strip() if a.api_token_file else os.environ.get("TOPK_API_TOKEN", "")
+    limits = EventLimits(a.max_item_length, a.max_weight, a.max_past_ms, a.max_future_ms, a.max_event_bytes)
+    queries = open_queries(a)
+    config = ApiConfig(tuple(queries.windows.values()), a.capacity, token, a.rate_limit_per_minute, limits)
+    producer = EventProducer(a.bootstrap_servers, a.topic)
+    try:
+        uvicorn.run(create_app(queries, config, producer), host=a.host, port=a.port)
+    finally:
+        producer.close()
 
 
 if __name__ == "__main__":

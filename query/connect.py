@@ -1,17 +1,18 @@
 """Command-line options for the stores the query side reads, and the ``TopKQueries`` over them
-(used by the REST API and the audit command)."""
+(used by the REST API and the audit command). Nothing connects here: the stores connect on first
+use, so the query side starts whatever state Redis and Cassandra are in."""
 
 from __future__ import annotations
 
 import argparse
 
-from connectors.cassandra_store import connect as cassandra_connect
-from connectors.redis_sink import DEFAULT_PREFIX
-from connectors.redis_sink import connect as redis_connect
-from jobs.settings import parse_windows
+from connectors.cassandra_store import CassandraStore
+from connectors.redis_store import DEFAULT_PREFIX
+from connectors.redis_store import connect as redis_connect
+from jobs.settings import DAY_MS, parse_windows
 from query.archive import EventArchive
 from query.arguments import add_archive_arguments
-from query.engine import TopKQueries
+from query.engine import MAX_RANGE_DAYS, TopKQueries
 
 
 def add_storage_arguments(p: argparse.ArgumentParser) -> None:
@@ -22,13 +23,18 @@ def add_storage_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--cassandra-keyspace", default="topk")
     p.add_argument("--cassandra-protocol-version", type=int, default=None)
     p.add_argument("--windows", default="1m,1h,1d,all", help="the job's --windows")
+    p.add_argument("--retention", default="", help="the job's --retention")
+    p.add_argument("--max-range-days", type=float, default=MAX_RANGE_DAYS, help="longer ranges are refused")
     add_archive_arguments(p, default_url="")  # empty: no exact answers
 
 
 def open_queries(a: argparse.Namespace) -> TopKQueries:
-    _, session = cassandra_connect(a.cassandra_hosts.split(","), a.cassandra_port, a.cassandra_protocol_version)
+    windows = list(parse_windows(a.windows, a.retention))
+    cassandra = CassandraStore(
+        a.cassandra_hosts.split(","), a.cassandra_port, a.cassandra_keyspace, a.cassandra_protocol_version, windows
+    )
     return TopKQueries(
-        redis_connect(a.redis_url), redis_connect(a.redis_url, decode_responses=False), session,
-        a.cassandra_keyspace, list(parse_windows(a.windows)), a.redis_prefix,
-        EventArchive(a.archive_url, a.s3_endpoint_url) if a.archive_url else None,
+        redis_connect(a.redis_url), redis_connect(a.redis_url, decode_responses=False), cassandra, windows,
+        a.redis_prefix, EventArchive(a.archive_url, a.s3_endpoint_url) if a.archive_url else None,
+        int(a.max_range_days * DAY_MS),
     )  # fmt: skip

@@ -1,33 +1,41 @@
 """Answers over stored results: the newest window, any time range (by merging stored window
 summaries), the count of one item, and exact answers from the Parquet archive (``mode=exact``).
 
+A range is tiled with the windows that were written (the catalogue: the Redis index, or
+Cassandra's partitions while Redis is unreachable) and are still retained (``query.tiling``).
 Summaries come from Redis while it still has them (recent windows) and from Cassandra otherwise
-(history). A tile with no summary in either had no events (or was never written).
+(history, one ``IN`` query per partition), and are merged in one step. A range longer than
+``max_range_ms`` is refused (``RangeTooLong``): its cost would grow with the calendar.
 """
 
 from __future__ import annotations
 
 import time
+from collections import defaultdict
 from dataclasses import dataclass, field, replace
 
 import redis
-from cassandra.cluster import Session
-from cassandra.concurrent import execute_concurrent_with_args
+from redis.exceptions import RedisError
 
-from connectors.cassandra_store import bucket_of, to_datetime
-from connectors.redis_sink import DEFAULT_PREFIX, window_key
-from jobs.settings import WindowSpec
+from connectors.cassandra_store import CassandraStore
+from connectors.redis_store import DEFAULT_PREFIX, read_topk, window_key, window_starts, written
+from jobs.settings import DAY_MS, WindowSpec
 from query.archive import EventArchive, Scan
-from query.redis_topk import read_topk, window_starts
-from query.tiling import tile
+from query.summaries import SummaryCache
+from query.tiling import Tiling, tile
 from sketches import HeavyHittersSketch, ItemCount
 from sketches.accuracy import ranked
 
 APPROXIMATE, EXACT = "approximate", "exact"
+MAX_RANGE_DAYS = 400
 
 
 class NoArchive(LookupError):
     """``mode=exact`` asked of a query side with no archive configured."""
+
+
+class RangeTooLong(ValueError):
+    """A range longer than the query side answers."""
 
 
 @dataclass(frozen=True)
@@ -43,6 +51,7 @@ class Answer:
     windows: list[str] = field(default_factory=list)  # the stored windows merged, e.g. "1h@1767225600000"
     generated_at: int = field(default_factory=lambda: int(time.time() * 1000))
     scan: Scan | None = None  # exact answers: what was read from the archive
+    rounded: dict[str, str] = field(default_factory=dict)  # "start"/"end" -> window size, where retention rounded
 
 
 class TopKQueries:
@@ -50,20 +59,26 @@ class TopKQueries:
         self,
         client: redis.Redis,
         binary: redis.Redis,
-        session: Session,
-        keyspace: str,
+        cassandra: CassandraStore,
         windows: list[WindowSpec],
         prefix: str = DEFAULT_PREFIX,
         archive: EventArchive | None = None,
+        max_range_ms: int = MAX_RANGE_DAYS * DAY_MS,
+        cache: SummaryCache | None = None,
     ) -> None:
-        self.client, self.binary, self.session, self.keyspace = client, binary, session, keyspace
-        self.prefix, self.archive = prefix, archive
+        self.client, self.binary, self.cassandra = client, binary, cassandra
+        self.prefix, self.archive, self.max_range_ms = prefix, archive, max_range_ms
+        self.cache = cache or SummaryCache()
         self.windows = {w.label: w for w in windows}
-        self.base = min((w for w in windows if not w.is_all_time), key=lambda w: w.size_ms)
-        self._summary = session.prepare(
-            f"SELECT summary FROM {keyspace}.window_summaries "
-            "WHERE window_size = ? AND dimension = ? AND dim_value = ? AND bucket = ? AND window_start = ?"
-        )
+        self.sized = [w for w in windows if not w.is_all_time]
+
+    def ready(self) -> dict[str, bool]:
+        """Whether each store answers (Cassandra: and the job has created its tables)."""
+        try:
+            redis_ok = bool(self.client.ping())
+        except RedisError:
+            redis_ok = False
+        return {"redis": redis_ok, "cassandra": self.cassandra.ready()}
 
     def latest(self, k: int, window: str, dimension: str, value: str) -> Answer | None:
         """The newest stored window of this size (Redis)."""
@@ -77,36 +92,57 @@ class TopKQueries:
                 )  # fmt: skip
         return None
 
+    def check_range(self, start: int, end: int) -> None:
+        if end - start > self.max_range_ms:
+            days = self.max_range_ms / DAY_MS
+            raise RangeTooLong(f"the range spans {(end - start) / DAY_MS:,.1f} days; at most {days:g} are answered")
+
+    def tiling(self, start: int, end: int, dimension: str, value: str) -> Tiling:
+        """The stored windows that answer ``[start, end)``: those written (the catalogue) and retained."""
+        self.check_range(start, end)
+        labels = [w.label for w in self.sized]
+        try:
+            catalogue = written(self.binary, labels, dimension, value, start, end, self.prefix)
+        except RedisError:  # Redis down: Cassandra has every retained window
+            catalogue = {w.label: self.cassandra.written(w, dimension, value, start, end) for w in self.sized}
+        return tile(start, end, self.sized, int(time.time() * 1000), catalogue)
+
     def _summaries(self, tiles: list[tuple[WindowSpec, int]], dimension: str, value: str) -> list[bytes | None]:
         """One serialized summary per tile: Redis first, then Cassandra; None if neither has it."""
-        keys = [window_key(w.label, dimension, value, s, self.prefix) + ":summary" for w, s in tiles]
-        blobs = self.binary.mget(keys) if keys else []
-        missing = [i for i, blob in enumerate(blobs) if blob is None]
-        params = [
-            (w.label, dimension, value, to_datetime(bucket_of(s, w.size_ms)), to_datetime(s))
-            for w, s in (tiles[i] for i in missing)
-        ]
-        found = execute_concurrent_with_args(self.session, self._summary, params, raise_on_first_error=True)
-        for i, (_, rows) in zip(missing, found, strict=True):
-            row = rows.one()
-            blobs[i] = row.summary if row is not None else None
+        try:
+            keys = [window_key(w.label, dimension, value, s, self.prefix) + ":summary" for w, s in tiles]
+            blobs = self.binary.mget(keys) if keys else []
+        except RedisError:
+            blobs = [None] * len(tiles)
+        missing = defaultdict(list)
+        for i, blob in enumerate(blobs):
+            if blob is None:
+                missing[tiles[i][0].label].append(i)
+        for label, indexes in missing.items():
+            found = self.cassandra.summaries(self.windows[label], dimension, value, [tiles[i][1] for i in indexes])
+            for i in indexes:
+                blobs[i] = found.get(tiles[i][1])
         return blobs
 
     def merged_sketch(self, start: int, end: int, dimension: str, value: str) -> tuple[HeavyHittersSketch, Answer]:
         """The union of the stored summaries that tile [start, end), and what it covers."""
-        tiling = tile(start, end, list(self.windows.values()))
-        merged, used = None, []
+        tiling = self.tiling(start, end, dimension, value)
+        parts, used = [], []
         for (w, s), blob in zip(tiling.tiles, self._summaries(tiling.tiles, dimension, value), strict=True):
             if blob is not None:
-                sketch = HeavyHittersSketch.deserialize(blob)
-                if merged is None:
-                    merged = sketch
-                else:
-                    merged.merge(sketch)
+                parts.append(
+                    self.cache.decoded((self.prefix, self.cassandra.keyspace, w.label, dimension, value, s), blob)
+                )
                 used.append(f"{w.label}@{s}")
-        merged = merged or HeavyHittersSketch(1, 1, 1)  # nothing stored: an empty answer
-        total, err = merged.total_weight, merged.maximum_error
-        return merged, Answer([], tiling.covered_start, tiling.covered_end, total, err, APPROXIMATE, used)
+        merged = self.cache.merge(parts) if parts else HeavyHittersSketch(1, 1, 1)
+        finest = min(self.sized, key=lambda w: w.size_ms)
+        edges = {"start": tiling.start_rounded_to, "end": tiling.end_rounded_to}
+        rounded = {edge: w.label for edge, w in edges.items() if w != finest}
+        answer = Answer(
+            [], tiling.covered_start, tiling.covered_end, merged.total_weight, merged.maximum_error, APPROXIMATE, used,
+            rounded=rounded,
+        )  # fmt: skip
+        return merged, answer
 
     def range_topk(self, k: int, start: int, end: int, dimension: str, value: str, mode: str = APPROXIMATE) -> Answer:
         if mode == EXACT:
@@ -128,5 +164,6 @@ class TopKQueries:
         """Exact counts over exactly [start, end) from the archive, and what was read."""
         if self.archive is None:
             raise NoArchive("no archive configured: exact answers need --archive-url")
+        self.check_range(start, end)
         counts, scan = self.archive.counts(start, end, dimension, value)
         return counts, Answer([], start, end, sum(counts.values()), 0, EXACT, scan=scan)

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 import redis
 
-from connectors.redis_sink import window_key
+from connectors.redis_store import window_key
 from generator.events import StreamSpec, encode, exact_counts, generate
 from generator.produce import ensure_topic, send
 from sketches.accuracy import ranked

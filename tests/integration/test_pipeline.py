@@ -4,7 +4,6 @@ MiniCluster, Redis and Cassandra: the stored top-K must equal the exact top-K.""
 from __future__ import annotations
 
 import base64
-import json
 import time
 from collections import Counter
 
@@ -12,39 +11,16 @@ import pytest
 import redis
 
 from connectors.cassandra_store import connect
-from connectors.redis_sink import window_key
+from connectors.redis_store import window_key
 from generator.events import StreamSpec, encode, exact_counts, generate
 from generator.produce import ensure_topic, send
-from jobs.settings import iso
 from sketches.accuracy import ranked
+from tests.bad_records import bad_records
 from tests.integration.helpers import read_topic, stored_top
 
 pytestmark = pytest.mark.integration
 K = 10
 HOUR = 3_600_000
-
-
-def bad_records(now_ms: int) -> dict[bytes, str]:
-    def event(ts: object = now_ms, **payload: object) -> bytes:
-        meta = {"eventType": payload.pop("etype", "generic"), "timestamp": ts}
-        return json.dumps({"metadata": meta, "payload": payload}).encode()
-
-    return {
-        b"{not json": "invalid_json",
-        b"\xff\xfe\x00 not utf-8": "not_utf8",
-        b"[1, 2, 3]": "not_an_object",
-        event(etype="click", itemId="x"): "unknown_event_type",
-        event(etype="page_view", productId="wrong-field"): "missing_item",
-        event(itemId=""): "missing_item",
-        event(itemId="x" * 5000): "item_too_long",
-        event(itemId="x", weight="abc"): "bad_weight",
-        event(itemId="x", weight=-3): "bad_weight",
-        event(itemId="x", weight=10**15): "bad_weight",
-        json.dumps({"metadata": {"eventType": "generic"}, "payload": {"itemId": "x"}}).encode(): "missing_timestamp",
-        event(ts="yesterday", itemId="x"): "bad_timestamp",
-        event(ts=now_ms + 10 * 24 * HOUR, itemId="x"): "timestamp_out_of_range",
-        event(ts=iso(now_ms - 30 * 24 * HOUR), itemId="x"): "timestamp_out_of_range",
-    }
 
 
 def test_known_stream_gives_exact_top_k_in_redis_and_cassandra(servers, run_id, run_job):

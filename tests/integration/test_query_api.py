@@ -1,59 +1,84 @@
 """The query side over results the real job stored: range answers merged from many windows
 (approximate, capacity 64), exact mode from the archive job's Parquet files on S3, count of one
-item, the audit command, and the REST API's validation, auth and rate limit."""
+item, the audit command, the REST API's validation, auth and rate limit, an API started before
+anything was stored, retention, and a fuzz of the whole API from its OpenAPI schema."""
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 import time
 from collections import Counter
 
 import pytest
+import redis
+import schemathesis
+from cassandra.cluster import Cluster
 from fastapi.testclient import TestClient
+from hypothesis import HealthCheck, given, settings
+from hypothesis.errors import Unsatisfiable
 from kafka import KafkaConsumer
 
-from connectors.cassandra_store import connect as cassandra_connect
-from connectors.redis_sink import connect as redis_connect
+from connectors.cassandra_store import CassandraStore
+from connectors.redis_store import connect as redis_connect
+from connectors.redis_store import index_key, window_key
 from generator.events import StreamSpec, exact_counts
-from generator.produce import producer
-from jobs.settings import parse_window
+from jobs.settings import iso, parse_windows
 from query.api import ApiConfig, create_app
 from query.archive import EventArchive
 from query.engine import EXACT, TopKQueries
+from query.ingest import EventProducer
 from sketches.accuracy import ranked, wrongly_guaranteed
 from tests.integration.helpers import aligned_start, counts_between, publish
 
 pytestmark = pytest.mark.integration
-M, H = 60_000, 3_600_000
+M, H, D = 60_000, 3_600_000, 86_400_000
 K, CAPACITY = 8, 64  # the stream's 8th and 9th items are far apart (ranks 2 and 3 of each event type)
-WINDOWS = tuple(parse_window(w) for w in ("1m", "1h", "all"))
+WINDOWS = parse_windows("1m,1h,all")
+
+
+def open_queries(servers, name: str, windows=WINDOWS, cassandra_port: int | None = None, **kwargs) -> TopKQueries:
+    """The query side over keyspace and Redis prefix ``name`` (nothing connects until asked)."""
+    store = CassandraStore(["127.0.0.1"], cassandra_port or servers.cassandra_port, name, None, windows)
+    return TopKQueries(
+        redis_connect(servers.redis_url), redis_connect(servers.redis_url, decode_responses=False), store,
+        list(windows), name, **kwargs,
+    )  # fmt: skip
 
 
 @pytest.fixture(scope="module")
 def stored(servers, run_job):
-    """A 3-hour skewed stream through the real top-K job and the archive job; returns
-    (spec, run id: topic, keyspace and archive name, events)."""
+    """A 3-hour skewed stream through the real top-K job and the archive job, with the API started
+    before anything was stored (it answers, not ready, then serves the job's windows without a
+    restart); returns (spec, run id: topic, keyspace, Redis prefix and archive name, events)."""
     run_id = f"q{int(time.time())}"
     spec = StreamSpec(12_000, 1_000, 1.2, aligned_start(H, 4), 3 * H, seed=11)
+    early = TestClient(create_app(open_queries(servers, run_id), ApiConfig(WINDOWS)))
+    assert early.get("/health/ready").json() == {"ready": False, "redis": True, "cassandra": False}
+    range_params = {"start": str(spec.start_ms), "end": str(spec.start_ms + 3 * H)}
+    empty = early.get("/api/v1/topk/historical", params=range_params)
+    assert empty.status_code == 200 and empty.json()["results"] == []
+    assert early.get("/api/v1/topk", params={"window": "1h"}).status_code == 404
+
     events = publish(servers.bootstrap, run_id, spec)
     common = ("--topic", run_id, "--group-id", run_id, "--dimensions", "region")
     run_job(
         *common, "--dead-letter-topic", f"{run_id}-dlq", "--windows", "1m,1h,all", "--k", str(K),
-        "--capacity", str(CAPACITY), "--cassandra-keyspace", run_id,
+        "--capacity", str(CAPACITY), "--cassandra-keyspace", run_id, "--redis-prefix", run_id,
     )  # fmt: skip
     run_job(*common, "--archive-url", servers.archive_url(run_id), module="jobs.archive_job")
+
+    assert early.get("/health/ready").json()["ready"]  # the same app, no restart
+    served = early.get("/api/v1/topk/historical", params={**range_params, "k": 3}).json()
+    assert [r["item"] for r in served["results"]] == [x for x, _ in ranked(exact_counts(iter(events), 0)[0], 3)]
     return spec, run_id, events
 
 
 @pytest.fixture(scope="module")
 def queries(servers, stored):
-    cluster, session = cassandra_connect(["127.0.0.1"], servers.cassandra_port)
-    yield TopKQueries(
-        redis_connect(servers.redis_url), redis_connect(servers.redis_url, decode_responses=False), session,
-        stored[1], list(WINDOWS), archive=EventArchive(servers.archive_url(stored[1]), servers.s3_endpoint),
-    )  # fmt: skip
-    cluster.shutdown()
+    run_id = stored[1]
+    yield open_queries(servers, run_id, archive=EventArchive(servers.archive_url(run_id), servers.s3_endpoint))
 
 
 def exact_range(events, lo, hi, dimension="all", value="all") -> Counter:
@@ -101,8 +126,8 @@ def test_count_of_one_item_is_within_bounds(stored, queries):
 
 
 def test_api_answers_and_rejects_bad_requests(servers, stored, queries):
-    spec, topic, events = stored
-    api = TestClient(create_app(queries, ApiConfig(WINDOWS, max_k=CAPACITY, topic=topic)))
+    spec, _, events = stored
+    api = TestClient(create_app(queries, ApiConfig(WINDOWS, max_k=CAPACITY)))
     hour = api.get("/api/v1/topk", params={"k": 5, "window": "1h"})
     assert hour.status_code == 200
     body = hour.json()
@@ -112,6 +137,7 @@ def test_api_answers_and_rejects_bad_requests(servers, stored, queries):
     hist = api.get("/api/v1/topk/historical", params={"k": 3, "start": str(lo), "end": str(hi), "mode": "exact"})
     assert [(r["item"], r["count"]) for r in hist.json()["results"]] == ranked(exact_range(events, lo, hi), 3)
     assert hist.json()["metadata"]["accuracy"] == "exact" and hist.json()["metadata"]["scan"]["files"] >= 1
+    assert all(r["guaranteed"] for r in hist.json()["results"])  # exact counts: certainly the top-K
     count = api.get("/api/v1/count/item-1", params={"start": str(lo), "end": str(hi)})
     assert count.status_code == 200 and count.json()["results"][0]["item"] == "item-1"
     assert api.get("/health/live").status_code == 200
@@ -130,24 +156,63 @@ def test_api_answers_and_rejects_bad_requests(servers, stored, queries):
         ("/api/v1/topk/historical", {"start": iso_lo}),
         ("/api/v1/topk/historical", {"start": iso_lo, "end": "2026-01-02T00:00:00Z", "mode": "fuzzy"}),
         ("/api/v1/topk/historical", {"start": iso_lo, "end": iso_lo[:-1] + "1Z", "mode": "exact", "dimension": "x"}),
+        ("/api/v1/topk/historical", {"start": "0", "end": "9999999999999"}),  # past --max-range-days
+        ("/api/v1/topk/historical", {"start": "0", "end": "9999999999999", "mode": "exact"}),
+        ("/api/v1/topk/historical", {"start": "9" * 15, "end": "9" * 16}),
     ]:
         r = api.get(path, params=params)
         assert 400 <= r.status_code < 500, (path, params, r.status_code)
-        assert r.json()["detail"]
-    assert api.post("/api/v1/events", json={"metadata": {"eventType": "page_view"}, "payload": {}}).status_code == 422
-    json_type = {"content-type": "application/json"}
-    assert api.post("/api/v1/events", content=b"{not json", headers=json_type).status_code == 422
+        assert r.json()["detail"], (path, params)
 
 
-def test_api_posts_events_to_kafka(servers, stored, queries):
+def test_absurd_ranges_cost_what_is_stored(servers, stored):
+    """With no range limit at all, 1970 to 2286 merges the three stored hours and nothing else
+    (its latency: scripts/bench.sh)."""
+    _, run_id, events = stored
+    api = TestClient(create_app(open_queries(servers, run_id, max_range_ms=2**62), ApiConfig(WINDOWS)))
+    r = api.get("/api/v1/topk/historical", params={"start": "0", "end": "9999999999999", "k": 3})
+    assert r.status_code == 200 and r.json()["metadata"]["windows_merged"] == 3
+    assert r.json()["metadata"]["total_events"] == len(events)
+
+
+def test_api_validates_events_as_the_job_does_and_posts_them(servers, stored, queries):
     topic = f"{stored[1]}-posted"
-    api = TestClient(create_app(queries, ApiConfig(WINDOWS, topic=topic), producer(servers.bootstrap)))
-    event = {"metadata": {"eventType": "search", "timestamp": 1767225600000}, "payload": {"query": "flink"}}
+    producer = EventProducer(servers.bootstrap, topic)
+    api = TestClient(create_app(queries, ApiConfig(WINDOWS), producer))
+    now = int(time.time() * 1000)
+    event = {"metadata": {"eventType": "search", "timestamp": now}, "payload": {"query": "flink"}}
     assert api.post("/api/v1/events", json=event).status_code == 202
     consumer = KafkaConsumer(topic, bootstrap_servers=servers.bootstrap, auto_offset_reset="earliest")
     got = [m.value for batch in consumer.poll(timeout_ms=10_000).values() for m in batch]
     consumer.close()
-    assert got and b'"query":"flink"' in got[0]
+    assert [json.loads(g) for g in got] == [event]
+    for sent, status, reason in [
+        ({"metadata": {"timestamp": now}, "payload": {"itemId": "x" * 2_000_000}}, 413, "too_large"),
+        ({"metadata": {"timestamp": now}, "payload": {f"f{i}": i for i in range(200_000)}}, 413, "too_large"),
+        ({"metadata": {"timestamp": now}, "payload": {"itemId": "x" * 1025}}, 422, "item_too_long"),
+        ({"metadata": {"timestamp": now}, "payload": {"itemId": "x", "weight": -3}}, 422, "bad_weight"),
+        ({"metadata": {"timestamp": 1767225600000}, "payload": {"itemId": "x"}}, 422, "timestamp_out_of_range"),
+        ({"metadata": {"eventType": "page_view"}, "payload": {}}, 422, "missing_item"),
+    ]:
+        r = api.post("/api/v1/events", json=sent)
+        assert (r.status_code, r.json()["reason"]) == (status, reason), r.json()
+    r = api.post("/api/v1/events", content=b"{not json", headers={"content-type": "application/json"})
+    assert (r.status_code, r.json()["reason"]) == (422, "invalid_json")
+    producer.close()
+
+    down = EventProducer("127.0.0.1:1", topic, timeout_s=2)  # no broker there
+    r = TestClient(create_app(queries, ApiConfig(WINDOWS), down)).post("/api/v1/events", json=event)
+    assert r.status_code == 503 and "Kafka" in r.json()["detail"]
+
+
+def test_api_starts_and_answers_503_while_cassandra_is_unreachable(servers, stored):
+    api = TestClient(create_app(open_queries(servers, stored[1], cassandra_port=1), ApiConfig(WINDOWS)))
+    assert api.get("/health/ready").json() == {"ready": False, "redis": True, "cassandra": False}
+    old = {"start": "2020-01-01T00:00:00Z", "end": "2020-01-02T00:00:00Z"}  # nothing in Redis: Cassandra needed
+    with_redis_down = open_queries(servers, stored[1], cassandra_port=1)
+    with_redis_down.binary = redis.Redis(port=1)
+    r = TestClient(create_app(with_redis_down, ApiConfig(WINDOWS))).get("/api/v1/topk/historical", params=old)
+    assert r.status_code == 503 and r.json()["detail"].startswith("storage unavailable")
 
 
 def test_api_token_and_rate_limit(queries):
@@ -159,6 +224,82 @@ def test_api_token_and_rate_limit(queries):
     assert api.get("/health/live").status_code == 200  # health stays open
 
 
+def test_retention_expires_minutes_in_both_stores_and_ranges_round_to_hours(servers, run_job):
+    """Minute windows kept 90 minutes after they end (so the current hour's start is always kept):
+    older ones are in neither store, a range starting among them is answered from hours, and says so."""
+    run_id = f"ret{int(time.time())}"
+    now = int(time.time() * 1000)
+    start = now - now % H - 3 * H
+    spec = StreamSpec(6_000, 200, 1.1, start, now - now % M - 2 * M - start, seed=13)
+    events = publish(servers.bootstrap, run_id, spec)
+    windows = parse_windows("1m,1h,all", "1m=90m")
+    run_job(
+        "--topic", run_id, "--group-id", run_id, "--dead-letter-topic", f"{run_id}-dlq", "--windows", "1m,1h,all",
+        "--retention", "1m=90m", "--dimensions", "region", "--k", "5", "--cassandra-keyspace", run_id,
+        "--redis-prefix", run_id,
+    )  # fmt: skip
+    per_minute = exact_counts(iter(events), M)
+    horizon = windows[0].retained_since(int(time.time() * 1000))
+    kept = [m for m in sorted(per_minute) if m >= horizon + M]  # (a minute on the edge may go either way)
+    expired = [m for m in sorted(per_minute) if m < horizon - 5 * M]  # expired before the job wrote anything
+    assert kept and expired
+    r = redis.Redis.from_url(servers.redis_url)
+    assert not any(r.exists(window_key("1m", "all", "all", m, run_id)) for m in expired)
+    indexed = {int(m) * M for m in r.zrange(index_key("1m", "all", "all", run_id), 0, -1)}
+    assert not indexed & set(expired) and set(kept) <= indexed
+    assert all(0 < r.ttl(window_key("1m", "all", "all", m, run_id)) <= 90 * 60 + 60 for m in kept)
+    cluster = Cluster(["127.0.0.1"], port=servers.cassandra_port)
+    try:
+        ttls = {}
+        for bucket in {m - m % D for m in per_minute}:
+            rows = cluster.connect().execute(
+                f"SELECT window_start, TTL(summary) AS ttl FROM {run_id}.window_summaries "
+                "WHERE window_size = '1m' AND dimension = 'all' AND dim_value = 'all' AND bucket = %s",
+                (bucket,),
+            )
+            ttls.update({round(row.window_start.timestamp() * 1000): row.ttl for row in rows})
+    finally:
+        cluster.shutdown()
+    assert not set(ttls) & set(expired) and set(kept) <= set(ttls)
+    assert all(0 < ttl <= 90 * 60 + 60 for ttl in ttls.values())
+
+    api = TestClient(create_app(open_queries(servers, run_id, windows), ApiConfig(windows)))
+    end = kept[-1] + M
+    meta = api.get("/api/v1/topk/historical", params={"start": str(start + 7 * M), "end": str(end)}).json()["metadata"]
+    assert meta["rounded"]["start"] == "1h" and "expired" in meta["rounded"]["reason"]
+    assert (meta["start"], meta["end"]) == (iso(start + H), iso(end)) and "end" not in meta["rounded"]
+    assert meta["total_events"] == sum(sum(c.values()) for m, c in per_minute.items() if start + H <= m < end)
+
+
+def test_no_request_gets_a_server_error(servers, stored, queries):
+    """Fuzzes every operation from the API's OpenAPI schema: valid inputs and invalid ones
+    (schemathesis' positive and negative modes), against the real stores and broker."""
+    producer = EventProducer(servers.bootstrap, f"{stored[1]}-fuzzed")
+    schema = schemathesis.openapi.from_asgi("/openapi.json", create_app(queries, ApiConfig(WINDOWS), producer))
+    failures, calls = [], Counter()
+    for found in schema.get_all_operations():
+        operation = found.ok()
+        for mode in (schemathesis.GenerationMode.POSITIVE, schemathesis.GenerationMode.NEGATIVE):
+
+            @settings(max_examples=40, deadline=None, suppress_health_check=list(HealthCheck), database=None)
+            @given(case=operation.as_strategy(generation_mode=mode))
+            def call(case) -> None:
+                response = case.call()
+                calls[(case.method, case.path, response.status_code)] += 1
+                if response.status_code >= 500:
+                    failures.append((case.method, case.formatted_path, case.query, response.text[:300]))
+
+            try:
+                call()
+            except Unsatisfiable:  # nothing can be invalid about e.g. GET /health/live
+                assert mode == schemathesis.GenerationMode.NEGATIVE, operation.label
+    producer.close()
+    assert not failures, failures[:5]
+    statuses = {status for (_, _, status) in calls}
+    assert sum(calls.values()) > 300 and {200, 400, 404, 422} <= statuses, calls
+    assert sum(n for (method, _, _), n in calls.items() if method == "POST") > 40, calls
+
+
 def test_audit_command_compares_approximate_and_exact(servers, stored):
     spec, run_id, _ = stored
     lo, hi = spec.start_ms + 37 * M, spec.start_ms + 2 * H + 11 * M
@@ -166,7 +307,7 @@ def test_audit_command_compares_approximate_and_exact(servers, stored):
         [
             sys.executable, "-m", "query.audit", "--start", str(lo), "--end", str(hi), "--k", str(K),
             "--redis-url", servers.redis_url, "--cassandra-port", str(servers.cassandra_port),
-            "--cassandra-keyspace", run_id, "--windows", "1m,1h,all",
+            "--cassandra-keyspace", run_id, "--redis-prefix", run_id, "--windows", "1m,1h,all",
             "--archive-url", servers.archive_url(run_id), "--s3-endpoint-url", servers.s3_endpoint,
         ],
         capture_output=True, text=True, timeout=120,

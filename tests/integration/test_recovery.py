@@ -9,7 +9,7 @@ import time
 import pytest
 import redis
 
-from connectors.redis_sink import window_key
+from connectors.redis_store import window_key
 from generator.events import StreamSpec, encode, event_time_ms, exact_counts, generate
 from generator.produce import ensure_topic, send
 from jobs.workers import python_workers

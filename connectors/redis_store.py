@@ -1,0 +1,157 @@
+"""Window results in Redis: written by the job (one MULTI/EXEC per window result), read by the
+query side. No Flink here: the job's sink (``connectors.redis_sink``) is a thin shell over it.
+
+Keys, for window label W (``1m``, ``1h``, ``1d``, ``all``), dimension D, value V and the
+window start in epoch minutes S (0 for the all-time view), under the prefix ``topk`` (the job's
+``--redis-prefix``; a replay can write into a fresh one)::
+
+    topk:W:D:V:S          ZSET  item -> estimated count        (read with ZREVRANGE ... WITHSCORES)
+    topk:W:D:V:S:meta     HASH  windowStart, windowEnd, k, capacity, totalEvents, errorBound, guaranteed,
+                                unlistedBound, lastUpdated
+    topk:W:D:V:S:bounds   HASH  item -> "lower,upper,g"        (bounds on the true count; g 1: certainly in the
+                                                                true top-K, see sketches.ranking)
+    topk:W:D:V:S:summary  STRING the serialized sketch (sketches.HeavyHittersSketch), for range merges
+    topk:W:D:V:index      ZSET  S -> S                         (the windows written, for range queries)
+
+A rewrite replaces the whole window (DEL then ZADD), so replays are idempotent.
+
+Expiry: a window's keys live 48 windows (at least a day) after they are written, and never past
+the window's retention (``WindowSpec.expires_at``, event time); a window already past it is not
+written. The index lists the windows written and still retained (in Redis or, for older ones,
+Cassandra): it is the catalogue the query side tiles ranges with, trimmed at every write.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+import redis
+from redis.backoff import ExponentialBackoff
+from redis.retry import Retry
+
+from jobs.settings import WindowSpec
+from sketches import ItemCount
+from sketches.ranking import top_k
+from udfs.window_result import WindowResult
+
+MIN_TTL_S = 86_400
+TTL_WINDOWS = 48
+DEFAULT_PREFIX = "topk"
+
+
+def window_key(window: str, dimension: str, value: str, start_ms: int, prefix: str = DEFAULT_PREFIX) -> str:
+    return f"{prefix}:{window}:{dimension}:{value}:{start_ms // 60_000}"
+
+
+def index_key(window: str, dimension: str, value: str, prefix: str = DEFAULT_PREFIX) -> str:
+    return f"{prefix}:{window}:{dimension}:{value}:index"
+
+
+def ttl_seconds(window: WindowSpec, start_ms: int, now_ms: int) -> int | None:
+    """Seconds the keys of the window starting at ``start_ms`` live when written at ``now_ms``: 48
+    windows, at least a day, never past its retention (0 or less: expired). None: never (all-time)."""
+    if window.is_all_time:
+        return None
+    hot, left = max(MIN_TTL_S, TTL_WINDOWS * window.size_ms // 1000), window.seconds_left(start_ms, now_ms)
+    return hot if left is None else min(hot, left)
+
+
+def connect(url: str, decode_responses: bool = True, retries: int = 3) -> redis.Redis:
+    """A client that retries with exponential backoff (0.1 s doubling, at most 10 s apart);
+    ``decode_responses=False`` to read summaries (bytes)."""
+    retry = Retry(ExponentialBackoff(cap=10, base=0.1), retries=retries)
+    return redis.Redis.from_url(
+        url, retry=retry, retry_on_error=[redis.ConnectionError, redis.TimeoutError], decode_responses=decode_responses
+    )
+
+
+def write_result(client: redis.Redis, r: WindowResult, window: WindowSpec, prefix: str = DEFAULT_PREFIX) -> None:
+    now = int(time.time() * 1000)
+    ttl = ttl_seconds(window, r.window_start, now)
+    if ttl is not None and ttl <= 0:
+        return  # past its retention already (a replay of old events): not kept
+    key = window_key(r.window, r.dimension, r.value, r.window_start, prefix)
+    meta = {
+        "windowStart": r.window_start,
+        "windowEnd": r.window_end,
+        "k": r.k,
+        "capacity": r.capacity,
+        "totalEvents": r.total_events,
+        "errorBound": r.error_bound,
+        "guaranteed": sum(i.guaranteed for i in r.items),
+        "unlistedBound": r.unlisted_bound,
+        "lastUpdated": now,
+    }
+    with client.pipeline(transaction=True) as pipe:
+        pipe.delete(key, f"{key}:bounds")
+        if r.items:
+            pipe.zadd(key, {i.item: i.estimate for i in r.items})
+            bounds = {i.item: f"{i.lower_bound},{i.upper_bound},{i.guaranteed:d}" for i in r.items}
+            pipe.hset(f"{key}:bounds", mapping=bounds)
+        pipe.hset(f"{key}:meta", mapping=meta)
+        pipe.set(f"{key}:summary", r.summary)
+        minute, index = r.window_start // 60_000, index_key(r.window, r.dimension, r.value, prefix)
+        pipe.zadd(index, {str(minute): minute})
+        since = window.retained_since(now)
+        if since is not None:
+            pipe.zremrangebyscore(index, "-inf", f"({-(-since // 60_000)}")  # windows past their retention
+        if ttl:
+            for k in (key, f"{key}:bounds", f"{key}:meta", f"{key}:summary"):
+                pipe.expire(k, ttl)
+        pipe.execute()
+
+
+@dataclass(frozen=True)
+class StoredTopK:
+    window: str
+    dimension: str
+    value: str
+    window_start: int
+    window_end: int
+    total_events: int
+    error_bound: int
+    items: list[ItemCount]
+
+
+def window_starts(
+    client: redis.Redis, window: str, dimension: str, value: str, prefix: str = DEFAULT_PREFIX
+) -> list[int]:
+    """Window starts (epoch ms) written for this view, newest first."""
+    return [int(m) * 60_000 for m in client.zrevrange(index_key(window, dimension, value, prefix), 0, -1)]
+
+
+def written(
+    client: redis.Redis, windows: list[str], dimension: str, value: str, lo: int, hi: int, prefix: str = DEFAULT_PREFIX
+) -> dict[str, list[int]]:
+    """The catalogue: starts (epoch ms, ascending) of the windows of each size written and still
+    retained, with a start in ``[lo, hi)``; one round trip."""
+    with client.pipeline(transaction=False) as pipe:
+        for w in windows:
+            pipe.zrangebyscore(index_key(w, dimension, value, prefix), lo // 60_000, f"({-(-hi // 60_000)}")
+        found = pipe.execute()
+    return {w: sorted(int(m) * 60_000 for m in minutes) for w, minutes in zip(windows, found, strict=True)}
+
+
+def read_topk(
+    client: redis.Redis, window: str, dimension: str, value: str, start_ms: int, k: int, prefix: str = DEFAULT_PREFIX
+) -> StoredTopK | None:
+    """The stored top-``k`` of one window, with bounds; None if absent (never written, or expired).
+    ``guaranteed`` is decided for these ``k`` (the stored items after them count as left out);
+    windows written before the flag existed (no ``unlistedBound``) have none guaranteed."""
+    key = window_key(window, dimension, value, start_ms, prefix)
+    with client.pipeline(transaction=True) as pipe:
+        pipe.hgetall(f"{key}:meta")
+        pipe.hgetall(f"{key}:bounds")
+        meta, bounds = pipe.execute()
+    if not meta:
+        return None
+    stored = []
+    for item, text in bounds.items():
+        lower, upper = (int(b) for b in text.split(",")[:2])
+        stored.append(ItemCount(item, upper, lower, upper))
+    unlisted = int(meta["unlistedBound"]) if "unlistedBound" in meta else float("inf")
+    return StoredTopK(
+        window, dimension, value, int(meta["windowStart"]), int(meta["windowEnd"]),
+        int(meta["totalEvents"]), int(meta["errorBound"]), list(top_k(stored, k, unlisted).items),
+    )  # fmt: skip
