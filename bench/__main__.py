@@ -1,6 +1,7 @@
-"""One command for all benchmarks; prints a table and writes bench/results/bench.json and .png.
+"""One command for all benchmarks; prints tables and writes bench/results/bench.json and .png.
 
-python -m bench [--events 1000000] [--universe 1000000] [--core-events 5000000] [--skip-e2e] [--repeats 3]
+python -m bench [--sections core,ranges,e2e] [--events 1000000] [--universe 1000000] [--core-events 5000000]
+    [--repeats 3]
 
 Figures are medians over repeats and ratios against peers measured in the same run.
 """
@@ -14,49 +15,80 @@ import time
 from dataclasses import asdict
 from pathlib import Path
 
-from bench import e2e, sketch_core
+from bench import e2e, ranges, sketch_core
 from bench.stream import make_stream
 from generator.events import StreamSpec
 from generator.produce import ensure_topic
-from sketches import HeavyHittersSketch
 
 RESULTS = Path(__file__).resolve().parent / "results"
 
 
+# (stream shape, universe, skew, Count-Min width): i.i.d. Zipf for speed, the rest for accuracy
+CORE_STREAMS = [("zipf", 1.1, 2048), ("zipf", 0.8, 2048)]
+SHAPE_STREAMS = [
+    ("bursty", 1.1, 2048), ("turnover", 1.1, 2048), ("turnover", 1.1, 8192), ("zipf", 0.6, 2048),
+    ("adversarial", 1.1, 2048), ("text", 0.0, 2048),
+]  # fmt: skip
+
+
 def core_section(events: int, universe: int, capacity: int, repeats: int) -> list[dict]:
     rows = []
-    for skew in (1.1, 0.8):
-        stream = make_stream(events, universe, skew, windows=60)
-        found = [sketch_core.ours(stream, capacity, repeats)]
-        found.append(sketch_core.datasketches(stream, sketch_core.datasketches_lg_k(found[0].bytes, stream), repeats))
-        found.append(sketch_core.counter(stream, repeats))
+    for (shape, skew, width), timed in [(s, True) for s in CORE_STREAMS] + [(s, False) for s in SHAPE_STREAMS]:
+        stream = make_stream(events, universe, skew, windows=60, shape=shape)
+        runs = repeats if timed else 1
+        found = [sketch_core.ours(stream, capacity, runs, width)]
+        lg_k = sketch_core.datasketches_lg_k(found[0].bytes, stream)
+        found.append(sketch_core.datasketches(stream, lg_k, runs))
+        if timed:
+            found.append(sketch_core.counter(stream, runs))
         base = found[-1].updates_per_s
         for r in found:
             acc = sketch_core.accuracy(r, stream.exact)
+            speed = (r.updates_per_s, r.updates_per_s / base) if timed else (None, None)
             rows.append({
-                "skew": skew, "sketch": r.name, "updates_per_s": r.updates_per_s, "vs_counter": r.updates_per_s / base,
+                "stream": f"{shape} {skew}" if shape != "text" else "text", "sketch": r.name,
+                "updates_per_s": speed[0], "vs_counter": speed[1],
                 "bytes": r.bytes, "precision@10": acc.precision[10], "precision@100": acc.precision[100],
                 "recall@10": acc.recall[10], "recall@100": acc.recall[100], "max_abs_error": acc.max_error,
                 "mean_abs_error": acc.mean_error, "bound_violations": acc.bound_violations,
+                "guaranteed@100": acc.guaranteed, "wrongly_guaranteed": acc.wrongly_guaranteed,
                 "stated_bound": sketch_core.stated_bound(len(stream.items), capacity) if r is found[0] else None,
             })  # fmt: skip
     return rows
 
 
-def e2e_section(events: int, universe: int, repeats: int) -> list[dict]:
+def ranges_section(redis_url: str, cassandra_port: int) -> tuple[list[dict], dict, list[dict]]:
+    latencies, absurd, sizes = ranges.run(redis_url, cassandra_port)
+    # per dimension value, default retention: minutes 2 days, hours 90 days, days forever
+    kept = {"1m": 2 * 1440, "1h": 90 * 24}
+    storage = []
+    for density, events in [("dense (Zipf 1.1, 1M items)", ranges.EVENTS), ("sparse (400 events/h)", SPARSE)]:
+        bytes_of = sizes if density.startswith("dense") else {w: ranges.summary_bytes(w, n) for w, n in events.items()}
+        steady = sum(bytes_of[w] * kept[w] for w in kept)
+        storage.append({
+            "stream": density, "minute_window_bytes": bytes_of["1m"], "hour_window_bytes": bytes_of["1h"],
+            "day_window_bytes": bytes_of["1d"], "cassandra_steady_state_mb": steady / 1e6,
+            "cassandra_growth_per_year_mb": 365 * bytes_of["1d"] / 1e6,
+        })  # fmt: skip
+    return [asdict(r) for r in latencies], absurd, storage
+
+
+SPARSE = {"1m": 7, "1h": 400, "1d": 9_600}
+
+
+def e2e_section(events: int, universe: int, repeats: int, tmp: Path) -> list[dict]:
     rows = []
-    with tempfile.TemporaryDirectory(prefix="topk-bench-") as tmp, e2e.servers(Path(tmp) / "servers"):
-        run = f"bench{int(time.time())}"
-        start = int(time.time() * 1000) - 2 * 3_600_000
-        spec = StreamSpec(events, universe, 1.1, start - start % 3_600_000, 3_600_000, seed=1)
-        e2e.produce(run, spec, partitions=2)
-        ensure_topic(e2e.BOOTSTRAP, f"{run}-empty", partitions=2)
-        flags = ["--windows", "1m,1h,1d", "--dimensions", "region,category", "--k", "100"]
-        for _ in range(repeats):
-            for p in (1, 2):
-                rows.append(e2e.ours(run, f"{run}-empty", events, p, [*flags, "--capacity", "1024"], Path(tmp)))
-                rows.append(e2e.peer(run, f"{run}-empty", events, p, flags))
-                rows.append(e2e.peer(run, f"{run}-empty", events, p, flags, read_only=True))
+    run = f"bench{int(time.time())}"
+    start = int(time.time() * 1000) - 2 * 3_600_000
+    spec = StreamSpec(events, universe, 1.1, start - start % 3_600_000, 3_600_000, seed=1)
+    e2e.produce(run, spec, partitions=2)
+    ensure_topic(e2e.BOOTSTRAP, f"{run}-empty", partitions=2)
+    flags = ["--windows", "1m,1h,1d", "--dimensions", "region,category", "--k", "100"]
+    for _ in range(repeats):
+        for p in (1, 2):
+            rows.append(e2e.ours(run, f"{run}-empty", events, p, [*flags, "--capacity", "1024"], tmp))
+            rows.append(e2e.peer(run, f"{run}-empty", events, p, flags))
+            rows.append(e2e.peer(run, f"{run}-empty", events, p, flags, read_only=True))
     out = []
     for p in (1, 2):
         medians = {}
@@ -90,10 +122,13 @@ def plot(core: list[dict], end_to_end: list[dict], path: Path) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    panels = [("weighted updates/s (skew 1.1)", [r for r in core if r["skew"] == 1.1], "sketch", "updates_per_s")]
+    zipf = [r for r in core if r["stream"] == "zipf 1.1"]
+    panels = [("weighted updates/s (Zipf 1.1)", zipf, "sketch", "updates_per_s")] if zipf else []
     if end_to_end:
         label = [{**r, "who": f"{r['name'].split(' (')[0]} p{r['parallelism']}"} for r in end_to_end]
         panels.append(("end-to-end events/s", label, "who", "events_per_s"))
+    if not panels:
+        return
     fig, axes = plt.subplots(1, len(panels), figsize=(7 * len(panels), 4))
     for ax, (title, rows, name, value) in zip(axes if len(panels) > 1 else [axes], panels, strict=True):
         ax.barh([r[name][:40] for r in rows], [r[value] for r in rows])
@@ -104,35 +139,53 @@ def plot(core: list[dict], end_to_end: list[dict], path: Path) -> None:
 
 def main(argv: list[str] | None = None) -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--sections", default="core,ranges,e2e", help="which of core, ranges, e2e")
     p.add_argument("--events", type=int, default=1_000_000, help="end-to-end events")
     p.add_argument("--universe", type=int, default=1_000_000, help="distinct items the stream draws from")
     p.add_argument("--core-events", type=int, default=5_000_000, help="events for the sketch-core section")
     p.add_argument("--capacity", type=int, default=1024)
     p.add_argument("--repeats", type=int, default=3)
-    p.add_argument("--skip-e2e", action="store_true", help="only the sketch core (no servers, no Flink)")
     a = p.parse_args(argv)
-    core = core_section(a.core_events, a.universe, a.capacity, a.repeats)
-    print_table(
-        f"Sketch core: {a.core_events:,} events, {a.universe:,}-item universe, pre-aggregated into 60 windows, "
-        f"capacity {a.capacity} (median of {a.repeats})",
-        core,
-        ["skew", "sketch", "updates_per_s", "vs_counter", "bytes", "precision@10", "precision@100", "recall@100",
-         "max_abs_error", "mean_abs_error", "stated_bound", "bound_violations"],
-    )  # fmt: skip
-    state = len(HeavyHittersSketch(a.capacity).serialize())
-    print(f"\nState per window and dimension value: {state:,} bytes empty; full: see 'bytes' of ours above")
-    end_to_end = [] if a.skip_e2e else e2e_section(a.events, a.universe, max(1, a.repeats // 3))
-    if end_to_end:
+    sections = set(a.sections.split(","))
+    results: dict[str, object] = {"args": vars(a)}
+    if "core" in sections:
+        results["core"] = core_section(a.core_events, a.universe, a.capacity, a.repeats)
         print_table(
-            f"End to end: {a.events:,} events over 1 h of event time, windows 1m,1h,1d, dimensions region,category, "
-            "K 100 (events/s excludes the fixed start/stop cost measured on an empty topic)",
-            end_to_end,
-            ["name", "parallelism", "events_per_s", "vs_peer", "events_per_s_with_start", "seconds",
-             "fixed_seconds", "peak_python_rss_mb"],
+            f"Sketch core: {a.core_events:,} events, {a.universe:,}-item universe (text: the prose CPython ships), "
+            f"pre-aggregated into 60 windows, capacity {a.capacity}; speed: median of {a.repeats}, i.i.d. Zipf only",
+            results["core"],
+            ["stream", "sketch", "updates_per_s", "vs_counter", "bytes", "precision@10", "precision@100",
+             "recall@100", "guaranteed@100", "wrongly_guaranteed", "max_abs_error", "stated_bound", "bound_violations"],
         )  # fmt: skip
+    if sections & {"ranges", "e2e"}:
+        with tempfile.TemporaryDirectory(prefix="topk-bench-") as tmp, e2e.servers(Path(tmp) / "servers"):
+            if "ranges" in sections:
+                latency, absurd, storage = ranges_section(e2e.REDIS_URL, e2e.CASSANDRA_PORT)
+                results.update(ranges=latency, absurd_range_ms=absurd, storage=storage)
+                print_table(
+                    "Range queries: top-100 of random ragged ranges ending in the last day, windows 1m,1h,1d "
+                    "(default retention), every stored summary full (capacity 1024)",
+                    latency, ["path", "cache", "days", "queries", "p50_ms", "p95_ms", "p99_ms", "tiles"],
+                )  # fmt: skip
+                for label, ms in absurd.items():
+                    print(f"  start=0&end=9999999999999, {label}: {ms:.1f} ms")
+                print_table(
+                    "Stored bytes per window (summary) and per dimension value in Cassandra (default retention)",
+                    storage, ["stream", "minute_window_bytes", "hour_window_bytes", "day_window_bytes",
+                              "cassandra_steady_state_mb", "cassandra_growth_per_year_mb"],
+                )  # fmt: skip
+            if "e2e" in sections:
+                results["end_to_end"] = e2e_section(a.events, a.universe, max(1, a.repeats // 3), Path(tmp))
+                print_table(
+                    f"End to end: {a.events:,} events over 1 h of event time, windows 1m,1h,1d, dimensions "
+                    "region,category, K 100 (events/s excludes the fixed start/stop cost measured on an empty topic)",
+                    results["end_to_end"],
+                    ["name", "parallelism", "events_per_s", "vs_peer", "events_per_s_with_start", "seconds",
+                     "fixed_seconds", "peak_python_rss_mb"],
+                )  # fmt: skip
     RESULTS.mkdir(exist_ok=True)
-    (RESULTS / "bench.json").write_text(json.dumps({"core": core, "end_to_end": end_to_end, "args": vars(a)}, indent=2))
-    plot(core, end_to_end, RESULTS / "bench.png")
+    (RESULTS / "bench.json").write_text(json.dumps(results, indent=2))
+    plot(results.get("core", []), results.get("end_to_end", []), RESULTS / "bench.png")
     print(f"\nwrote {RESULTS / 'bench.json'} and {RESULTS / 'bench.png'}")
 
 

@@ -27,6 +27,8 @@ from jobs.workers import python_workers
 ROOT = Path(__file__).resolve().parents[1]
 PORTS = {"KAFKA_PORT": "29092", "REDIS_PORT": "26379", "CASSANDRA_PORT": "29042"}
 BOOTSTRAP = f"127.0.0.1:{PORTS['KAFKA_PORT']}"
+REDIS_URL = f"redis://127.0.0.1:{PORTS['REDIS_PORT']}/0"
+CASSANDRA_PORT = int(PORTS["CASSANDRA_PORT"])
 
 
 @dataclass(frozen=True)
@@ -91,7 +93,7 @@ def ours(topic: str, empty: str, events: int, parallelism: int, args: list[str],
         return [
             sys.executable, "-m", "jobs.topk_job", "--bounded", "--topic", t, "--bootstrap-servers", BOOTSTRAP,
             "--group-id", run, "--dead-letter-topic", f"{run}-dlq", "--redis-prefix", run,
-            "--redis-url", f"redis://127.0.0.1:{PORTS['REDIS_PORT']}/0", "--cassandra-port", PORTS["CASSANDRA_PORT"],
+            "--redis-url", REDIS_URL, "--cassandra-port", PORTS["CASSANDRA_PORT"],
             "--cassandra-keyspace", run.replace("-", "_"),
             "--parallelism", str(parallelism), "--checkpoint-dir", (checkpoints / run).as_uri(), *args,
         ]  # fmt: skip

@@ -13,8 +13,8 @@ from dataclasses import dataclass
 import datasketches as ds
 
 from bench.stream import BenchStream
-from sketches import HeavyHittersSketch
-from sketches.accuracy import precision_at_k, recall_at_k
+from sketches import HeavyHittersSketch, ItemCount
+from sketches.accuracy import precision_at_k, recall_at_k, wrongly_guaranteed
 
 
 @dataclass(frozen=True)
@@ -22,7 +22,8 @@ class CoreResult:
     name: str
     updates_per_s: float  # weighted (item, weight) updates per second, one core
     bytes: int  # serialized size
-    top: list[tuple[str, int, int, int]]  # (item, estimate, lower, upper), best first
+    top: list[ItemCount]  # every item reported, best first
+    top_100: list[ItemCount]  # the answer to k=100, with its guaranteed flags (ours)
 
 
 def _timed(run: Callable[[], object], repeats: int) -> tuple[float, object]:
@@ -35,16 +36,17 @@ def _timed(run: Callable[[], object], repeats: int) -> tuple[float, object]:
     return sorted(times)[len(times) // 2], result
 
 
-def ours(stream: BenchStream, capacity: int, repeats: int) -> CoreResult:
+def ours(stream: BenchStream, capacity: int, repeats: int, cms_width: int = 2048) -> CoreResult:
     def run() -> HeavyHittersSketch:
-        sketch = HeavyHittersSketch(capacity)
+        sketch = HeavyHittersSketch(capacity, cms_width)
         for items, weights in stream.batches:
             sketch.update_batch(items, weights)
         return sketch
 
     seconds, sketch = _timed(run, repeats)
-    top = [(i.item, i.estimate, i.lower_bound, i.upper_bound) for i in sketch.top_k(capacity).items]
-    return CoreResult("ours: Space-Saving + Count-Min", stream.weighted_updates / seconds, len(sketch.serialize()), top)
+    name = "ours: Space-Saving + Count-Min" + (f" (width {cms_width})" if cms_width != 2048 else "")
+    top, top_100 = sketch.top_k(capacity).items, sketch.top_k(100).items
+    return CoreResult(name, stream.weighted_updates / seconds, len(sketch.serialize()), list(top), list(top_100))
 
 
 def _datasketch(stream: BenchStream, lg_max_k: int) -> ds.frequent_strings_sketch:
@@ -68,9 +70,9 @@ def datasketches_lg_k(target_bytes: int, stream: BenchStream) -> int:
 def datasketches(stream: BenchStream, lg_max_k: int, repeats: int) -> CoreResult:
     seconds, sketch = _timed(lambda: _datasketch(stream, lg_max_k), repeats)
     found = sketch.get_frequent_items(ds.frequent_items_error_type.NO_FALSE_NEGATIVES)
-    top = [(item, est, lo, hi) for item, est, lo, hi in found]
+    top = [ItemCount(item, est, lo, hi) for item, est, lo, hi in found]
     name = f"DataSketches frequent items (lg_max_k={lg_max_k})"
-    return CoreResult(name, stream.weighted_updates / seconds, sketch.get_serialized_size_bytes(), top)
+    return CoreResult(name, stream.weighted_updates / seconds, sketch.get_serialized_size_bytes(), top, top[:100])
 
 
 def counter(stream: BenchStream, repeats: int) -> CoreResult:
@@ -82,9 +84,9 @@ def counter(stream: BenchStream, repeats: int) -> CoreResult:
         return exact
 
     seconds, exact = _timed(run, repeats)
-    top = [(x, c, c, c) for x, c in exact.most_common()]
+    top = [ItemCount(x, c, c, c, True) for x, c in exact.most_common()]
     size = sum(len(x) + 8 for x in exact)  # a lower bound on its memory: keys and counts
-    return CoreResult("plain Counter (exact)", stream.weighted_updates / seconds, size, top)
+    return CoreResult("plain Counter (exact)", stream.weighted_updates / seconds, size, top, top[:100])
 
 
 @dataclass(frozen=True)
@@ -94,15 +96,19 @@ class Accuracy:
     max_error: int  # largest |estimate - true| over the reported top-100
     mean_error: float
     bound_violations: int  # items whose true count lies outside their stated bounds
+    guaranteed: int  # of the answer to k=100, items flagged certainly in the true top-100
+    wrongly_guaranteed: int  # ... that are not (must be 0)
 
 
 def accuracy(result: CoreResult, exact: Counter, ks: tuple[int, ...] = (10, 100)) -> Accuracy:
-    reported = [x for x, *_ in result.top]
+    reported = [i.item for i in result.top]
     precision = {k: precision_at_k(reported, exact, k) for k in ks}
     recall = {k: recall_at_k(reported, exact, k) for k in ks}
-    errors = [abs(est - exact[x]) for x, est, _, _ in result.top[:100]]
-    violations = sum(1 for x, _, lo, hi in result.top if not lo <= exact[x] <= hi)
-    return Accuracy(precision, recall, max(errors, default=0), sum(errors) / max(1, len(errors)), violations)
+    errors = [abs(i.estimate - exact[i.item]) for i in result.top[:100]]
+    violations = sum(1 for i in result.top if not i.lower_bound <= exact[i.item] <= i.upper_bound)
+    guaranteed, wrong = sum(i.guaranteed for i in result.top_100), len(wrongly_guaranteed(result.top_100, exact, 100))
+    mean = sum(errors) / max(1, len(errors))
+    return Accuracy(precision, recall, max(errors, default=0), mean, violations, guaranteed, wrong)
 
 
 def stated_bound(total: int, capacity: int) -> int:
