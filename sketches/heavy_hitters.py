@@ -20,8 +20,8 @@ from collections.abc import Sequence
 import numpy as np
 
 from sketches.count_min import CountMinSketch
-from sketches.ranking import ItemCount, TopK, top_k
-from sketches.space_saving import SpaceSaving
+from sketches.ranking import ItemCount, TopK, top_k_of
+from sketches.space_saving import SpaceSaving, total_weight_of
 
 FORMAT_VERSION = 1
 _HEADER = struct.Struct("<2sBI")  # magic, version, length of the Space-Saving part
@@ -76,8 +76,11 @@ class HeavyHittersSketch:
 
     def top_k(self, k: int) -> TopK:
         """The k monitored items with the largest tightened estimates (ties by item), flagged
-        ``guaranteed`` where certainly in the true top-k (``sketches.ranking``)."""
-        return top_k(self._tighten(self.space_saving.items()), k, self.space_saving.floor)
+        ``guaranteed`` where certainly in the true top-K (``sketches.ranking``)."""
+        ss = self.space_saving
+        items, counts, errors = ss.arrays()
+        upper = np.minimum(counts, self.count_min.estimate_batch(items))
+        return top_k_of(items, upper, counts - errors, upper, k, ss.floor)
 
     def estimate(self, item: str) -> int:
         return self.count(item).estimate
@@ -110,6 +113,11 @@ class HeavyHittersSketch:
         sketch = cls.__new__(cls)
         sketch.space_saving, sketch.count_min = space_saving, count_min
         return sketch
+
+
+def total_weight(data: bytes) -> int:
+    """The total weight of a serialized heavy-hitters sketch, without decoding it."""
+    return total_weight_of(data, _HEADER.size)
 
 
 def split(data: bytes) -> tuple[bytes, bytes]:

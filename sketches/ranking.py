@@ -16,8 +16,10 @@ Nothing left out has a larger estimate than anything returned, by construction o
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+
+import numpy as np
 
 
 @dataclass(frozen=True)
@@ -47,8 +49,22 @@ class TopK:
 def top_k(candidates: Iterable[ItemCount], k: int, unseen_bound: int) -> TopK:
     """The ``k`` candidates with the largest estimates (ties by item), flagged by the rule above.
     ``unseen_bound``: an upper bound on the count of every item that is not a candidate."""
-    ranked = sorted(candidates, key=lambda c: (-c.estimate, c.item))
-    first, rest = ranked[:k], ranked[k:]
-    unlisted = max([unseen_bound, *(c.upper_bound for c in rest)])
-    items = tuple(ItemCount(c.item, c.estimate, c.lower_bound, c.upper_bound, c.lower_bound >= unlisted) for c in first)
-    return TopK(items, unlisted)
+    c = list(candidates)
+    columns = ([x.estimate for x in c], [x.lower_bound for x in c], [x.upper_bound for x in c])
+    return top_k_of([x.item for x in c], *(np.array(v, np.int64) for v in columns), k, unseen_bound)
+
+
+def top_k_of(
+    items: Sequence[str], estimate: np.ndarray, lower: np.ndarray, upper: np.ndarray, k: int, unseen_bound: int
+) -> TopK:
+    """``top_k`` over columns (one entry per candidate): only the first ``k`` become objects."""
+    n = len(items)
+    chosen = np.arange(n) if n <= k else np.flatnonzero(estimate >= np.partition(estimate, n - k)[n - k])
+    values = estimate.tolist()
+    first = sorted(chosen.tolist(), key=lambda i: (-values[i], items[i]))[:k]
+    left_out = np.ones(n, bool)
+    left_out[first] = False
+    unlisted = max(unseen_bound, int(upper[left_out].max()) if n > len(first) else 0)
+    lo, up = lower.tolist(), upper.tolist()
+    found = tuple(ItemCount(items[i], values[i], lo[i], up[i], lo[i] >= unlisted) for i in first)
+    return TopK(found, unlisted)

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from sketches.ranking import ItemCount, TopK, top_k
+from sketches.ranking import ItemCount, TopK, top_k_of
 
 # 2: counts and errors in the smallest unsigned type that holds them, items as one UTF-8 block (one
 # decode per summary) separated by U+0000, or, if an item contains one, with their lengths in
@@ -138,7 +138,7 @@ class SpaceSaving:
         n = len(self._counts)
         numbers = np.fromiter((ids.setdefault(x, len(ids)) for x in self._counts), np.int64, n)
         counts = np.fromiter(self._counts.values(), np.int64, n)
-        errors = np.fromiter(self._errors.values(), np.int64, n)
+        errors = np.fromiter(map(self._errors.__getitem__, self._counts), np.int64, n)
         return Columns(numbers, counts, errors, self.floor, self.total_weight, self.capacity)
 
     @classmethod
@@ -185,7 +185,14 @@ class SpaceSaving:
     def top_k(self, k: int) -> TopK:
         """The ``k`` largest counters, highest first (ties by item), flagged ``guaranteed`` by
         ``sketches.ranking``'s rule with the floor as the bound on unmonitored items."""
-        return top_k(self.items(), k, self.floor)
+        items, counts, errors = self.arrays()
+        return top_k_of(items, counts, counts - errors, counts, k, self.floor)
+
+    def arrays(self) -> tuple[list[str], np.ndarray, np.ndarray]:
+        """Every monitored item, its counter and its error (int64), in one order."""
+        n = len(self._counts)
+        counts = np.fromiter(self._counts.values(), np.int64, n)
+        return list(self._counts), counts, np.fromiter(map(self._errors.__getitem__, self._counts), np.int64, n)
 
     def items(self) -> list[ItemCount]:
         """Every monitored item with its bounds (estimate = counter), in no particular order."""
@@ -273,6 +280,11 @@ def decode(data: bytes) -> Decoded:
         ends = list(itertools.accumulate(lengths[0].tolist()))
         items = [text[end - length : end] for end, length in zip(ends, lengths[0].tolist(), strict=True)]
     return Decoded(items, counts.astype(np.int64), errors.astype(np.int64), floor, total, capacity)
+
+
+def total_weight_of(data: bytes, offset: int = 0) -> int:
+    """The total weight of the serialized summary at ``offset`` of ``data``, read from its header."""
+    return _HEADER.unpack_from(data, offset)[5]
 
 
 def merge_columns(parts: Sequence[Columns], names: Sequence[str]) -> SpaceSaving:
