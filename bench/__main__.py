@@ -76,29 +76,42 @@ def ranges_section(redis_url: str, cassandra_port: int) -> tuple[list[dict], dic
 SPARSE = {"1m": 7, "1h": 400, "1d": 9_600}
 
 
+# (stream, universe, event-time span, parallelisms, with peers): the last two vary only the universe
+E2E_STREAMS = [
+    ("sparse: 1 h of event time", None, 3_600_000, (1, 2), True),
+    ("dense: 2 min of event time", None, 120_000, (1,), True),
+    ("dense, 100k-item universe", 100_000, 120_000, (1,), False),
+    ("dense, 10M-item universe", 10_000_000, 120_000, (1,), False),
+]
+
+
 def e2e_section(events: int, universe: int, repeats: int, tmp: Path) -> list[dict]:
-    rows = []
+    rows, out = [], []
     run = f"bench{int(time.time())}"
     start = int(time.time() * 1000) - 2 * 3_600_000
-    spec = StreamSpec(events, universe, 1.1, start - start % 3_600_000, 3_600_000, seed=1)
-    e2e.produce(run, spec, partitions=2)
     ensure_topic(e2e.BOOTSTRAP, f"{run}-empty", partitions=2)
     flags = ["--windows", "1m,1h,1d", "--dimensions", "region,category", "--k", "100"]
-    for _ in range(repeats):
-        for p in (1, 2):
-            rows.append(e2e.ours(run, f"{run}-empty", events, p, [*flags, "--capacity", "1024"], tmp))
-            rows.append(e2e.peer(run, f"{run}-empty", events, p, flags))
-            rows.append(e2e.peer(run, f"{run}-empty", events, p, flags, read_only=True))
-    out = []
-    for p in (1, 2):
-        medians = {}
-        for name in dict.fromkeys(r.name for r in rows):
-            runs = sorted((r for r in rows if r.name == name and r.parallelism == p), key=lambda r: r.events_per_s)
-            medians[name] = runs[len(runs) // 2]
-        peer = medians[e2e.PEER]
-        for r in medians.values():
-            rates = {"events_per_s": r.events_per_s, "events_per_s_with_start": r.events_per_s_with_start}
-            out.append({**asdict(r), **rates, "vs_peer": r.events_per_s / peer.events_per_s})
+    for i, (stream, size, span, parallelisms, peers) in enumerate(E2E_STREAMS):
+        spec = StreamSpec(events, size or universe, 1.1, start - start % 3_600_000, span, seed=1)
+        topic = f"{run}-s{i}"
+        e2e.produce(topic, spec, partitions=2)
+        for _ in range(repeats):
+            for p in parallelisms:
+                rows.append(e2e.ours(stream, topic, f"{run}-empty", events, p, [*flags, "--capacity", "1024"], tmp))
+                if peers:
+                    rows.append(e2e.peer(stream, topic, f"{run}-empty", events, p, flags))
+                    rows.append(e2e.peer(stream, topic, f"{run}-empty", events, p, flags, read_only=True))
+        for p in parallelisms:
+            medians = {}
+            for name in dict.fromkeys(r.name for r in rows):
+                runs = sorted((r for r in rows if (r.name, r.stream, r.parallelism) == (name, stream, p)),
+                              key=lambda r: r.events_per_s)  # fmt: skip
+                if runs:
+                    medians[name] = runs[len(runs) // 2]
+            base = medians.get(e2e.PEER)
+            for r in medians.values():
+                rates = {"events_per_s": r.events_per_s, "events_per_s_with_start": r.events_per_s_with_start}
+                out.append({**asdict(r), **rates, "vs_peer": r.events_per_s / base.events_per_s if base else None})
     return out
 
 
@@ -125,7 +138,10 @@ def plot(core: list[dict], end_to_end: list[dict], path: Path) -> None:
     zipf = [r for r in core if r["stream"] == "zipf 1.1"]
     panels = [("weighted updates/s (Zipf 1.1)", zipf, "sketch", "updates_per_s")] if zipf else []
     if end_to_end:
-        label = [{**r, "who": f"{r['name'].split(' (')[0]} p{r['parallelism']}"} for r in end_to_end]
+        label = [
+            {**r, "who": f"{r['name'].split(' (')[0]} {r['stream'].split(':')[0]} p{r['parallelism']}"}
+            for r in end_to_end
+        ]
         panels.append(("end-to-end events/s", label, "who", "events_per_s"))
     if not panels:
         return
@@ -177,11 +193,11 @@ def main(argv: list[str] | None = None) -> None:
             if "e2e" in sections:
                 results["end_to_end"] = e2e_section(a.events, a.universe, max(1, a.repeats // 3), Path(tmp))
                 print_table(
-                    f"End to end: {a.events:,} events over 1 h of event time, windows 1m,1h,1d, dimensions "
-                    "region,category, K 100 (events/s excludes the fixed start/stop cost measured on an empty topic)",
+                    f"End to end: {a.events:,} events per stream, windows 1m,1h,1d, dimensions region,category, "
+                    "K 100 (events/s excludes the fixed start/stop cost measured on an empty topic)",
                     results["end_to_end"],
-                    ["name", "parallelism", "events_per_s", "vs_peer", "events_per_s_with_start", "seconds",
-                     "fixed_seconds", "peak_python_rss_mb"],
+                    ["stream", "name", "parallelism", "events_per_s", "vs_peer", "events_per_s_with_start", "seconds",
+                     "fixed_seconds", "peak_python_rss_mb", "peak_checkpoint_mb"],
                 )  # fmt: skip
     RESULTS.mkdir(exist_ok=True)
     (RESULTS / "bench.json").write_text(json.dumps(results, indent=2))

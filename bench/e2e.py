@@ -34,11 +34,13 @@ CASSANDRA_PORT = int(PORTS["CASSANDRA_PORT"])
 @dataclass(frozen=True)
 class E2EResult:
     name: str
+    stream: str
     parallelism: int
     events: int
     seconds: float  # whole bounded run on the stream
     fixed_seconds: float  # the same job on an empty topic
     peak_python_rss_mb: float  # all Python workers together, sampled every 0.2 s (0 for the peer)
+    peak_checkpoint_mb: float  # the largest the job's checkpoint directory got (0 for the peer)
 
     @property
     def events_per_s(self) -> float:
@@ -65,17 +67,21 @@ def produce(topic: str, spec: StreamSpec, partitions: int) -> int:
     return send(BOOTSTRAP, topic, (encode(e) for e in generate(spec)))
 
 
-def _run(cmd: list[str]) -> tuple[float, float]:
-    """Wall seconds of ``cmd`` and the peak summed RSS (MB) of its Python worker descendants."""
+def _run(cmd: list[str], checkpoints: Path | None = None) -> tuple[float, float, float]:
+    """Wall seconds of ``cmd``, the peak summed RSS (MB) of its Python worker descendants and the
+    peak size (MB) of ``checkpoints``, both sampled every 0.2 s."""
     started = time.perf_counter()
     job = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    peak = 0.0
+    peak, stored = 0.0, 0.0
 
     def sample() -> None:
-        nonlocal peak
+        nonlocal peak, stored
         while job.poll() is None:
             with suppress(psutil.Error):
                 peak = max(peak, sum(p.memory_info().rss for p in python_workers(job.pid)) / 2**20)
+            if checkpoints is not None:
+                with suppress(OSError):
+                    stored = max(stored, sum(f.stat().st_size for f in checkpoints.rglob("*") if f.is_file()) / 2**20)
             time.sleep(0.2)
 
     sampler = threading.Thread(target=sample, daemon=True)
@@ -84,10 +90,16 @@ def _run(cmd: list[str]) -> tuple[float, float]:
     sampler.join()
     if job.returncode != 0:
         raise RuntimeError(f"{' '.join(cmd[:4])} failed:\n{output[-3000:]}")
-    return time.perf_counter() - started, peak
+    return time.perf_counter() - started, peak, stored
 
 
-def ours(topic: str, empty: str, events: int, parallelism: int, args: list[str], checkpoints: Path) -> E2EResult:
+OURS = "ours (PyFlink, sketches, Redis + Cassandra)"
+PEER = "all-JVM Flink SQL Window Top-N (exact)"
+READ_ONLY = "Flink SQL read + parse only (ceiling)"
+_fixed: dict[tuple[str, int], float] = {}  # start/stop cost per job and parallelism, measured once
+
+
+def ours(stream: str, topic: str, empty: str, events: int, parallelism: int, args: list[str], tmp: Path) -> E2EResult:
     def cmd(t: str) -> list[str]:
         run = f"{t}-p{parallelism}"
         return [
@@ -95,23 +107,23 @@ def ours(topic: str, empty: str, events: int, parallelism: int, args: list[str],
             "--group-id", run, "--dead-letter-topic", f"{run}-dlq", "--redis-prefix", run,
             "--redis-url", REDIS_URL, "--cassandra-port", PORTS["CASSANDRA_PORT"],
             "--cassandra-keyspace", run.replace("-", "_"),
-            "--parallelism", str(parallelism), "--checkpoint-dir", (checkpoints / run).as_uri(), *args,
+            "--parallelism", str(parallelism), "--checkpoint-dir", (tmp / run).as_uri(), *args,
         ]  # fmt: skip
 
-    fixed, _ = _run(cmd(empty))
-    seconds, rss = _run(cmd(topic))
-    return E2EResult("ours (PyFlink, sketches, Redis + Cassandra)", parallelism, events, seconds, fixed, rss)
+    if (OURS, parallelism) not in _fixed:
+        _fixed[OURS, parallelism] = _run(cmd(empty))[0]
+    seconds, rss, stored = _run(cmd(topic), tmp / f"{topic}-p{parallelism}")
+    return E2EResult(OURS, stream, parallelism, events, seconds, _fixed[OURS, parallelism], rss, stored)
 
 
-PEER = "all-JVM Flink SQL Window Top-N (exact)"
-READ_ONLY = "Flink SQL read + parse only (ceiling)"
-
-
-def peer(topic: str, empty: str, events: int, parallelism: int, args: list[str], read_only: bool = False) -> E2EResult:
+def peer(
+    stream: str, topic: str, empty: str, events: int, parallelism: int, args: list[str], read_only: bool = False
+) -> E2EResult:
     def cmd(t: str) -> list[str]:
         return [sys.executable, "-m", "bench.peer_job", "--bootstrap-servers", BOOTSTRAP, "--topic", t,
                 "--parallelism", str(parallelism), *args, *(["--read-only"] if read_only else [])]  # fmt: skip
 
-    fixed, _ = _run(cmd(empty))
-    seconds, _ = _run(cmd(topic))
-    return E2EResult(READ_ONLY if read_only else PEER, parallelism, events, seconds, fixed, 0.0)
+    name = READ_ONLY if read_only else PEER
+    if (name, parallelism) not in _fixed:
+        _fixed[name, parallelism] = _run(cmd(empty))[0]
+    return E2EResult(name, stream, parallelism, events, _run(cmd(topic))[0], _fixed[name, parallelism], 0.0, 0.0)

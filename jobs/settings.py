@@ -113,10 +113,10 @@ class JobSettings:
             raise ValueError("at least one sized window (e.g. 1m) is required")
         if len({w.label for w in self.windows}) != len(self.windows):
             raise ValueError("window sizes must be distinct")
-        base = self.base_window.size_ms
-        for w in sized:
-            if w.size_ms % base:
-                raise ValueError(f"window {w.label} is not a multiple of the finest window {self.base_window.label}")
+        sized.sort(key=lambda w: w.size_ms)
+        for finer, w in itertools.pairwise(sized):  # each window is folded from the next finer one
+            if w.size_ms % finer.size_ms:
+                raise ValueError(f"window {w.label} is not a multiple of the next finer window {finer.label}")
         if not 1 <= self.k <= self.capacity:
             raise ValueError(f"need 1 <= k <= capacity, got k={self.k}, capacity={self.capacity}")
         for name in self.dimensions:

@@ -1,4 +1,4 @@
-"""The top-K job: Kafka -> parse (SQL) -> exact finest-window counts (SQL) -> sketches (Python)
+"""The top-K job: Kafka -> parse (SQL) -> bounded finest-window summaries (SQL) -> sketches (Python)
 -> Redis + Cassandra; rejected records -> dead-letter topic.
 
 Run locally (MiniCluster):   python -m jobs.topk_job --bounded ...
@@ -21,7 +21,7 @@ from jobs.environment import DISCARD, environment
 from jobs.settings import JobSettings, parse_args
 from udfs.dead_letters import DeadLetterEnvelope, original_kafka_time
 from udfs.parse_events import computed_columns, create_parsed_views, register_functions
-from udfs.route import COUNTS, DEAD_LETTER, LATE, routed_table
+from udfs.route import DEAD_LETTER, LATE, SUMMARY, routed_table
 from udfs.topk_window import TopKWindowFunction
 
 
@@ -37,7 +37,7 @@ def build(settings: JobSettings) -> StreamExecutionEnvironment:
     ).name("dead-letters").sink_to(dead_letter_sink(settings))
 
     results = (
-        routed.filter(lambda row: row.kind in (COUNTS, LATE))
+        routed.filter(lambda row: row.kind in (SUMMARY, LATE))
         .key_by(lambda row: (row.dim, row.val), key_type=Types.TUPLE([Types.STRING(), Types.STRING()]))
         .process(TopKWindowFunction(settings))
         .name("topk-sketches")

@@ -25,6 +25,7 @@ def test_window_parsing():
         (["--k", "2000", "--capacity", "1000"], "k <= capacity"),
         (["--windows", "all"], "sized window"),
         (["--windows", "2m,3m"], "not a multiple"),
+        (["--windows", "1m,15m,1h,10m"], "15m is not a multiple of the next finer window 10m"),
         (["--windows", "1m,1m"], "distinct"),
         (["--dimensions", "region,bad-name"], "bad dimension"),
     ],

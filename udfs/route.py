@@ -3,9 +3,9 @@
 ``to_data_stream`` plans each call separately (each with its own Kafka source), so the two
 outputs of the SQL stage travel together, told apart by ``kind``:
 
-* ``counts``:      dim, val, counts (JSON ``{item: count}``), row_time = window end - 1 ms
-* ``late``:        one late (but allowed) event per dimension value: dim, val, counts
-                   (``{item: weight}``), row_time = event time; only with allowed lateness
+* ``summary``:     dim, val, summary (a serialized sketch of the finest window), row_time = window end - 1 ms
+* ``late``:        one late (but allowed) event per dimension value: dim, val, summary (a sketch of
+                   that event), row_time = event time; only with allowed lateness
 * ``dead_letter``: reason, partition, offset, kafka_ts, raw (original bytes), row_time = event time
 """
 
@@ -14,9 +14,9 @@ from __future__ import annotations
 from pyflink.table import StreamTableEnvironment, Table
 
 from jobs.settings import JobSettings
-from udfs.window_counts import by_dimension, create_window_counts
+from udfs.window_summaries import by_dimension, create_window_summaries, summary_call
 
-COUNTS = "counts"
+SUMMARY = "summary"
 LATE = "late"
 DEAD_LETTER = "dead_letter"
 NO_DEAD_LETTER = (  # the dead-letter columns of the other kinds
@@ -26,20 +26,20 @@ NO_DEAD_LETTER = (  # the dead-letter columns of the other kinds
 
 
 def routed_table(t_env: StreamTableEnvironment, settings: JobSettings) -> Table:
-    create_window_counts(t_env, settings)
-    late = (  # item is never NULL here, but JSON_OBJECT wants a key of a NOT NULL type
-        f"""SELECT '{LATE}', dim, val, JSON_OBJECT(KEY COALESCE(item, '') VALUE weight), {NO_DEAD_LETTER}, event_time
+    create_window_summaries(t_env, settings)
+    late = (
+        f"""SELECT '{LATE}', dim, val, {summary_call("item_summary_of", settings)}, {NO_DEAD_LETTER}, event_time
         FROM ({by_dimension("late_events", settings)})
         UNION ALL"""
         if settings.allowed_lateness_ms
         else ""
     )
     return t_env.sql_query(f"""
-        SELECT '{COUNTS}' AS kind, dim, val, counts, {NO_DEAD_LETTER}, window_time AS row_time
-        FROM window_counts
+        SELECT '{SUMMARY}' AS kind, dim, val, summary, {NO_DEAD_LETTER}, window_time AS row_time
+        FROM window_summaries
         UNION ALL
         {late}
-        SELECT '{DEAD_LETTER}', CAST(NULL AS STRING), CAST(NULL AS STRING), CAST(NULL AS STRING),
+        SELECT '{DEAD_LETTER}', CAST(NULL AS STRING), CAST(NULL AS STRING), CAST(NULL AS BYTES),
                reason, `partition`, `offset`, kafka_ts, `value`, event_time
         FROM rejected_events
     """)

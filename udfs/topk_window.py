@@ -1,22 +1,22 @@
-"""Keyed by (dimension, value): folds per-window exact counts into one heavy-hitters sketch
-per configured window, and emits a ``WindowResult`` when the watermark passes the window.
+"""Keyed by (dimension, value): a thin shell over ``udfs.window_fold.WindowFold`` that keeps its
+state in Flink (``MapState[window id -> serialized sketch]``, our versioned format, so savepoints
+survive code upgrades), sets its timers and turns what it emits into ``WindowResult`` rows.
 
-With allowed lateness, a window's sketch is kept that much longer after it is emitted; a late
-event (a ``late`` row) updates it and emits it again, replacing the earlier result downstream.
-
-State is ``MapState[window id -> serialized sketch]`` (our versioned format, not pickle), so
-savepoints survive code upgrades. Each batch is applied in (count desc, item) order, so the
-sketches, and what is written, are the same on every replay of the same input.
+Every row carries a serialized sketch built in the JVM (``ItemSummary.java``): a finest window's
+summary (``summary`` rows) or one late event's (``late`` rows). The same input gives the same
+sketches on every replay as long as each (finest window, dimension value) holds at most
+2 x capacity distinct items, or its events arrive in the same order (one partition); beyond that,
+replays agree within the stated bounds.
 
 Metrics (group ``topk``): ``eventsCounted`` and ``eventsCountedPerSecond`` (valid events, from the
-``all`` rows), ``countBatches``, ``sketchUpdateMicros`` (per batch, all windows), ``windowsEmitted``,
-``errorBound`` (per emitted window), ``windowEmitLagMs`` (wall clock minus window end, last emit),
-``lateEventsCounted`` (late events within allowed lateness; later ones are dead letters).
+``all`` rows), ``countBatches`` (rows taken in), ``sketchUpdateMicros`` (Python time per row or
+timer, merges and top-K included), ``windowsEmitted``, ``errorBound`` (per emitted window),
+``windowEmitLagMs`` (wall clock minus window end, last emit), ``lateEventsCounted`` (late events
+within allowed lateness; later ones are dead letters).
 """
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Iterator
 
@@ -24,23 +24,23 @@ from pyflink.common import Row, Types
 from pyflink.datastream import KeyedProcessFunction, RuntimeContext
 from pyflink.datastream.state import MapStateDescriptor
 
-from jobs.settings import JobSettings, WindowSpec
+from jobs.settings import JobSettings
 from sketches import HeavyHittersSketch
-from sketches.accuracy import ranked
+from sketches.heavy_hitters import total_weight
 from udfs.route import LATE
+from udfs.window_fold import Output, WindowFold
 from udfs.window_result import WindowResult
 
 
 class TopKWindowFunction(KeyedProcessFunction):
     def __init__(self, settings: JobSettings) -> None:
         self.settings = settings
-        self.base = settings.base_window
-        self.windows = {w.label: w for w in settings.windows}
-        self.sketches = None
+        self.fold = WindowFold(settings.windows, settings.allowed_lateness_ms)
+        self.state = None
 
     def open(self, runtime_context: RuntimeContext) -> None:
-        self.sketches = runtime_context.get_map_state(
-            MapStateDescriptor("sketches", Types.STRING(), Types.PRIMITIVE_ARRAY(Types.BYTE()))
+        self.state = runtime_context.get_map_state(
+            MapStateDescriptor("windows", Types.STRING(), Types.PRIMITIVE_ARRAY(Types.BYTE()))
         )
         group = runtime_context.get_metrics_group().add_group("topk")
         self.events = group.counter("eventsCounted")
@@ -53,76 +53,48 @@ class TopKWindowFunction(KeyedProcessFunction):
         self.emit_lag_ms = 0
         group.gauge("windowEmitLagMs", lambda: self.emit_lag_ms)
 
-    def _new_sketch(self) -> HeavyHittersSketch:
-        s = self.settings
-        return HeavyHittersSketch(s.capacity, s.cms_width, s.cms_depth)
-
     def process_element(self, row: Row, ctx: KeyedProcessFunction.Context) -> Iterator[WindowResult]:
-        late = row.kind == LATE
-        # a counts row's time is its base window's last ms; a late row's is the event's time
-        base_start = self.base.start_of(ctx.timestamp()) if late else ctx.timestamp() + 1 - self.base.size_ms
-        batch = ranked(json.loads(row.counts))
-        items, counts = [p[0] for p in batch], [p[1] for p in batch]
-        watermark = ctx.timer_service().current_watermark()
         started = time.perf_counter()
-        for w in self.windows.values():
-            start = w.start_of(base_start)
-            wid = f"{w.label}:{start}"
-            blob = self.sketches.get(wid)
-            sketch = HeavyHittersSketch.deserialize(blob) if blob is not None else self._new_sketch()
-            sketch.update_batch(items, counts)
-            self.sketches.put(wid, sketch.serialize())
-            end = base_start + self.base.size_ms if w.is_all_time else start + w.size_ms
-            if not (late and end - 1 <= watermark):
-                ctx.timer_service().register_event_time_timer(end - 1)
-            elif w.is_all_time:  # emitted up to the watermark's base window: emit that again
-                yield self._result(w, *ctx.get_current_key(), start, self.base.start_of(watermark + 1), sketch)
-            else:  # already emitted: emit again (and make sure it is dropped after its allowed lateness)
-                yield self._result(w, *ctx.get_current_key(), start, end, sketch)
-                ctx.timer_service().register_event_time_timer(end - 1 + self.settings.allowed_lateness_ms)
-        self.update_micros.update(int((time.perf_counter() - started) * 1e6))
+        late = row.kind == LATE
+        base = self.fold.base
+        # a summary row's time is its finest window's last ms; a late row's is the event's time
+        base_start = base.start_of(ctx.timestamp()) if late else ctx.timestamp() + 1 - base.size_ms
+        watermark = ctx.timer_service().current_watermark()
+        summary = bytes(row.summary)
+        yield from self._apply(self.fold.add(self.state, base_start, summary, late, watermark), ctx)
         self.batches.inc()
         if row.dim == "all":
-            events = sum(counts)
+            events = total_weight(summary)
             (self.late_events if late else self.events).inc(events)
             self.events_rate.mark_event(events)
+        self.update_micros.update(int((time.perf_counter() - started) * 1e6))
 
     def on_timer(self, timestamp: int, ctx: KeyedProcessFunction.OnTimerContext) -> Iterator[WindowResult]:
-        """Emits the windows ending at ``timestamp + 1``; drops those past their allowed lateness."""
-        dimension, value = ctx.get_current_key()
-        end, lateness = timestamp + 1, self.settings.allowed_lateness_ms
-        for wid in list(self.sketches.keys()):
-            label, start_text = wid.split(":")
-            w, start = self.windows.get(label), int(start_text)
-            if w is None:  # window size removed from the configuration since the savepoint
-                self.sketches.remove(wid)
-                continue
-            if (w.is_all_time and end % self.base.size_ms == 0) or start + w.size_ms == end:
-                blob = self.sketches.get(wid)
-                yield self._result(w, dimension, value, start, end, HeavyHittersSketch.deserialize(blob))
-                if not w.is_all_time and lateness:
-                    ctx.timer_service().register_event_time_timer(timestamp + lateness)  # keep it until then
-            if not w.is_all_time and start + w.size_ms + lateness == end:
-                self.sketches.remove(wid)
+        started = time.perf_counter()
+        yield from self._apply(self.fold.fire(self.state, timestamp + 1), ctx)
+        self.update_micros.update(int((time.perf_counter() - started) * 1e6))
 
-    def _result(
-        self, w: WindowSpec, dimension: str, value: str, start: int, end: int, sketch: HeavyHittersSketch
-    ) -> WindowResult:
-        self.windows_emitted.inc()
-        self.error_bounds.update(sketch.maximum_error)
-        self.emit_lag_ms = int(time.time() * 1000) - end
-        top = sketch.top_k(self.settings.k)
-        return WindowResult(
-            window=w.label,
-            dimension=dimension,
-            value=value,
-            window_start=start,
-            window_end=end,
-            total_events=sketch.total_weight,
-            error_bound=sketch.maximum_error,
-            k=self.settings.k,
-            capacity=self.settings.capacity,
-            items=top.items,
-            unlisted_bound=top.unlisted_bound,
-            summary=sketch.serialize(),
-        )
+    def _apply(self, out: Output, ctx: KeyedProcessFunction.Context) -> Iterator[WindowResult]:
+        for t in sorted(out.timers):
+            ctx.timer_service().register_event_time_timer(t)
+        dimension, value = ctx.get_current_key()
+        for e in out.emits:
+            sketch = HeavyHittersSketch.deserialize(e.summary)
+            top = sketch.top_k(self.settings.k)
+            self.windows_emitted.inc()
+            self.error_bounds.update(sketch.maximum_error)
+            self.emit_lag_ms = int(time.time() * 1000) - e.end
+            yield WindowResult(
+                window=e.window.label,
+                dimension=dimension,
+                value=value,
+                window_start=e.start,
+                window_end=e.end,
+                total_events=sketch.total_weight,
+                error_bound=sketch.maximum_error,
+                k=self.settings.k,
+                capacity=self.settings.capacity,
+                items=top.items,
+                unlisted_bound=top.unlisted_bound,
+                summary=e.summary,
+            )

@@ -22,9 +22,10 @@ K = 10
 
 
 def job_args(topic: str, *extra: str) -> tuple[str, ...]:
+    # one sized window: all-time takes in every closed minute (with 1m,1h it would wait for the hour)
     return (
         "--topic", topic, "--dead-letter-topic", f"{topic}-dlq", "--group-id", topic, "--redis-prefix", topic,
-        "--cassandra-keyspace", topic, "--windows", "1m,1h,all", "--dimensions", "region", "--k", str(K), *extra,
+        "--cassandra-keyspace", topic, "--windows", "1m,all", "--dimensions", "region", "--k", str(K), *extra,
     )  # fmt: skip
 
 

@@ -1,0 +1,100 @@
+"""The JVM's finest-window summary (ItemSummary.java) against the Python sketches it feeds, on Flink
+(batch mode, parallelism 2, so the planner's local/global split calls the aggregate's merge too)."""
+
+from __future__ import annotations
+
+from collections import Counter
+
+import numpy as np
+import pytest
+from pyflink.table import DataTypes, EnvironmentSettings, TableEnvironment
+
+from generator.shapes import adversarial, turnover
+from jobs.jars import job_jar_urls
+from sketches import CountMinSketch, HeavyHittersSketch
+from sketches.accuracy import ranked
+from sketches.heavy_hitters import split
+
+pytestmark = pytest.mark.integration
+CAPACITY, WIDTH, DEPTH = 16, 64, 3
+ODD = ["naïve", "🙂 emoji", "nul\x00inside", "", "日本語", "a" * 300]
+
+
+def streams() -> dict[str, list[tuple[str, int]]]:
+    """Groups of (item, weight): some exact (few distinct items), some far beyond 2 x capacity."""
+    rng = np.random.default_rng(11)
+    shifting = [f"t{r}" for r in turnover(rng, 4000, 50_000, 1.1, phases=8)]
+    return {
+        "exact": [(x, 1 + i % 3) for i, x in enumerate(ODD * 5 + [f"e{i % 20}" for i in range(200)])],
+        "between": [(f"b{i % (CAPACITY + 9)}", 1) for i in range(500)],  # capacity < distinct <= 2 x capacity
+        "turnover": [(x, 1) for x in shifting],
+        "adversarial": [(f"a{r}", 1) for r in adversarial(rng, 3000, 5000, 1.1)],
+        "weighted": [(f"w{int(r)}", int(1 + r % 7)) for r in rng.zipf(1.05, 3000) % 2000],
+        "odd": [(x, 5) for x in ODD] + [(f"filler{i % 20}", 1) for i in range(100)],
+    }
+
+
+@pytest.fixture(scope="module")
+def summaries() -> dict[str, tuple[bytes, list[tuple[str, int]]]]:
+    t_env = TableEnvironment.create(EnvironmentSettings.in_batch_mode())
+    t_env.get_config().set("pipeline.jars", ";".join(job_jar_urls()))
+    t_env.get_config().set("parallelism.default", "2")
+    t_env.create_java_temporary_system_function("item_summary", "topk.udfs.ItemSummary")
+    rows = [(g, x, w) for g, events in streams().items() for x, w in events]
+    columns = [("g", DataTypes.STRING()), ("item", DataTypes.STRING()), ("weight", DataTypes.BIGINT())]
+    schema = DataTypes.ROW([DataTypes.FIELD(n, t) for n, t in columns])
+    t_env.create_temporary_view("events", t_env.from_elements(rows, schema))
+    found = t_env.execute_sql(
+        f"SELECT g, item_summary(item, weight, {CAPACITY}, {WIDTH}, {DEPTH}) FROM events GROUP BY g"
+    ).collect()
+    with found:
+        blobs = {r[0]: bytes(r[1]) for r in found}
+    return {g: (blobs[g], events) for g, events in streams().items()}
+
+
+def test_count_min_table_equals_pythons_cell_for_cell(summaries):
+    for group, (blob, events) in summaries.items():
+        exact = CountMinSketch(WIDTH, DEPTH)
+        exact.update_batch([x for x, _ in events], [w for _, w in events])
+        assert CountMinSketch.deserialize(split(blob)[1]) == exact, group
+
+
+def test_space_saving_bounds_hold_against_exact_counts(summaries):
+    for group, (blob, events) in summaries.items():
+        truth = Counter()
+        for x, w in events:
+            truth[x] += w
+        sketch = HeavyHittersSketch.deserialize(blob)
+        ss, n = sketch.space_saving, sum(truth.values())
+        assert sketch.total_weight == n and len(ss) <= CAPACITY, group
+        assert ss.floor <= n / CAPACITY, group
+        for x, f in truth.items():
+            assert ss.lower_bound(x) <= f <= ss.upper_bound(x), (group, x)
+            assert sketch.count(x).lower_bound <= f <= sketch.count(x).upper_bound, (group, x)
+        kth = ranked(truth, CAPACITY // 4)[-1][1]  # a guaranteed item counts at least the k-th true count
+        assert all(truth[i.item] >= kth for i in sketch.top_k(CAPACITY // 4).items if i.guaranteed), group
+
+
+def test_groups_that_fit_come_out_byte_for_byte_as_pythons_sketch(summaries):
+    for group in ("exact", "between", "odd"):
+        blob, events = summaries[group]
+        truth = Counter()
+        for x, w in events:
+            truth[x] += w
+        python = HeavyHittersSketch(CAPACITY, WIDTH, DEPTH)
+        pairs = ranked(truth)
+        python.update_batch([x for x, _ in pairs], [c for _, c in pairs])
+        assert blob == python.serialize(), group
+
+
+def test_one_event_summary_for_late_events():
+    t_env = TableEnvironment.create(EnvironmentSettings.in_batch_mode())
+    t_env.get_config().set("pipeline.jars", ";".join(job_jar_urls()))
+    t_env.create_java_temporary_system_function("item_summary_of", "topk.udfs.ItemSummaryOf")
+    with t_env.execute_sql(
+        f"SELECT item_summary_of('🙂 late', CAST(3 AS BIGINT), {CAPACITY}, {WIDTH}, {DEPTH})"
+    ).collect() as rows:
+        blob = bytes(next(iter(rows))[0])
+    python = HeavyHittersSketch(CAPACITY, WIDTH, DEPTH)
+    python.update("🙂 late", 3)
+    assert blob == python.serialize()

@@ -1,0 +1,327 @@
+package topk.udfs;
+
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.nio.charset.StandardCharsets;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+
+import org.apache.flink.table.annotation.DataTypeHint;
+import org.apache.flink.table.functions.AggregateFunction;
+
+/**
+ * A bounded heavy-hitters summary of one group (one finest window and dimension value), in the
+ * format Python reads ({@code sketches.heavy_hitters}: Space-Saving v2 + Count-Min v3), so only
+ * O(capacity) crosses into Python and sits in keyed state, whatever the number of distinct items.
+ *
+ * <p>The accumulator counts items exactly until it holds {@code 2 * capacity} of them; then it keeps
+ * the {@code capacity} largest (ties by item) and raises its floor to the largest count dropped. An
+ * item seen again after that starts at the floor, with the floor as its error. That is a merge of
+ * the summary with the exact counts of the new items ({@code sketches.space_saving.merge_columns}),
+ * so Space-Saving's bounds hold: {@code c(x) - e(x) <= f(x) <= c(x)} for monitored items,
+ * {@code f(x) <= floor <= N / capacity} for the rest. From the first compaction on, every event
+ * also goes into a Count-Min table hashed exactly as the Python side hashes (MurmurHash3 x64_128,
+ * cell {@code (h1 + row * h2) mod width}, unsigned), filled with the exact counts held until then;
+ * a group that never compacts gets its table from its exact counts when it is emitted. The table
+ * is the same, cell for cell, as Python's over the same events, in any order.
+ *
+ * <p>Call: {@code item_summary(item, weight, capacity, cms_width, cms_depth)} (the last three literals).
+ */
+public class ItemSummary extends AggregateFunction<byte[], ItemSummary.Summary> {
+    static final int SEED = 0x70704B; // sketches.count_min.DEFAULT_SEED
+
+    /** The accumulator. */
+    public static class Summary {
+        @DataTypeHint("MAP<STRING, BIGINT>")
+        public Map<String, Long> counts = new HashMap<>();
+
+        /** Errors of items admitted above a floor of 0 (absent: 0). */
+        @DataTypeHint("MAP<STRING, BIGINT>")
+        public Map<String, Long> errors = new HashMap<>();
+
+        public long floor;
+        public long total;
+        public int capacity;
+        public int width;
+        public int depth;
+
+        /** depth x width Count-Min cells, row-major; null while the counts are exact. */
+        @DataTypeHint("ARRAY<BIGINT NOT NULL>")
+        public long[] table;
+    }
+
+    @Override
+    public Summary createAccumulator() {
+        return new Summary();
+    }
+
+    public void accumulate(Summary acc, String item, Long weight, Integer capacity, Integer width, Integer depth) {
+        acc.capacity = capacity;
+        acc.width = width;
+        acc.depth = depth;
+        add(acc, item, weight);
+    }
+
+    public void merge(Summary acc, Iterable<Summary> others) {
+        for (Summary other : others) {
+            if (other.capacity == 0) {
+                continue; // never accumulated
+            }
+            if (acc.capacity == 0) {
+                acc.capacity = other.capacity;
+                acc.width = other.width;
+                acc.depth = other.depth;
+            }
+            boolean exact = acc.table == null && other.table == null;
+            long[] table = exact ? null : tableOf(acc);
+            if (table != null) {
+                long[] theirs = tableOf(other);
+                for (int i = 0; i < table.length; i++) {
+                    table[i] += theirs[i];
+                }
+            }
+            Map<String, Long> counts = new HashMap<>(acc.counts.size() + other.counts.size());
+            Map<String, Long> errors = new HashMap<>();
+            for (Summary[] pair : new Summary[][] {{acc, other}, {other, acc}}) {
+                Summary a = pair[0];
+                Summary b = pair[1];
+                a.counts.forEach((item, count) -> {
+                    boolean both = b.counts.containsKey(item);
+                    if (pair[0] == other && both) {
+                        return; // summed once, from acc's side
+                    }
+                    counts.put(item, count + (both ? b.counts.get(item) : b.floor));
+                    long error = a.errors.getOrDefault(item, 0L) + (both ? b.errors.getOrDefault(item, 0L) : b.floor);
+                    if (error != 0) {
+                        errors.put(item, error);
+                    }
+                });
+            }
+            acc.counts = counts;
+            acc.errors = errors;
+            acc.floor += other.floor;
+            acc.total += other.total;
+            acc.table = table;
+            if (acc.counts.size() > 2 * acc.capacity) {
+                acc.table = tableOf(acc);
+                compact(acc);
+            }
+        }
+    }
+
+    /** The Count-Min table of a summary: its own, or built from its counts while they are exact. */
+    static long[] tableOf(Summary acc) {
+        return acc.table != null ? acc.table : table(acc);
+    }
+
+    @Override
+    public byte[] getValue(Summary acc) {
+        return serialize(acc);
+    }
+
+    // ---- the summary ----------------------------------------------------------------------------
+
+    static void add(Summary acc, String item, long weight) {
+        acc.total += weight;
+        Long count = acc.counts.get(item);
+        if (count != null) {
+            acc.counts.put(item, count + weight);
+        } else {
+            acc.counts.put(item, acc.floor + weight);
+            if (acc.floor != 0) {
+                acc.errors.put(item, acc.floor);
+            }
+        }
+        if (acc.table != null) {
+            addToTable(acc.table, acc.width, acc.depth, item, weight);
+        }
+        if (acc.counts.size() > 2 * acc.capacity) {
+            acc.table = tableOf(acc); // exact so far: every event's count goes in now
+            compact(acc);
+        }
+    }
+
+    /** Keeps the {@code capacity} largest counts (ties by item); the largest dropped raises the floor. */
+    static void compact(Summary acc) {
+        List<String> ranked = ranked(acc.counts);
+        for (int i = acc.capacity; i < ranked.size(); i++) {
+            String item = ranked.get(i);
+            acc.floor = Math.max(acc.floor, acc.counts.remove(item));
+            acc.errors.remove(item);
+        }
+    }
+
+    /** Items by count descending, ties by item (code point order, as Python compares strings). */
+    static List<String> ranked(Map<String, Long> counts) {
+        List<String> items = new ArrayList<>(counts.keySet());
+        items.sort((a, b) -> {
+            int byCount = Long.compare(counts.get(b), counts.get(a));
+            return byCount != 0 ? byCount : compareCodePoints(a, b);
+        });
+        return items;
+    }
+
+    static int compareCodePoints(String a, String b) {
+        int i = 0;
+        int j = 0;
+        while (i < a.length() && j < b.length()) {
+            int ca = a.codePointAt(i);
+            int cb = b.codePointAt(j);
+            if (ca != cb) {
+                return Integer.compare(ca, cb);
+            }
+            i += Character.charCount(ca);
+            j += Character.charCount(cb);
+        }
+        return Integer.compare(a.length() - i, b.length() - j);
+    }
+
+    /** The Count-Min table of exact counts (valid only while the counts are exact). */
+    static long[] table(Summary acc) {
+        long[] table = new long[acc.depth * acc.width];
+        acc.counts.forEach((item, count) -> addToTable(table, acc.width, acc.depth, item, count));
+        return table;
+    }
+
+    static void addToTable(long[] table, int width, int depth, String item, long weight) {
+        long[] h = MurmurHash3.hash128(item.getBytes(StandardCharsets.UTF_8), SEED);
+        for (int row = 0; row < depth; row++) {
+            table[row * width + (int) Long.remainderUnsigned(h[0] + row * h[1], width)] += weight;
+        }
+    }
+
+    // ---- the bytes: sketches.heavy_hitters format 1 = "HH" + Space-Saving v2 + Count-Min v3 ----
+
+    static byte[] serialize(Summary acc) {
+        Summary kept = acc;
+        if (acc.counts.size() > acc.capacity) { // emit at most capacity items, like the Python summary
+            kept = copy(acc);
+            kept.table = tableOf(kept);
+            compact(kept);
+        }
+        byte[] spaceSaving = spaceSaving(kept);
+        byte[] countMin = countMin(tableOf(kept), kept);
+        ByteBuffer out = le(7 + spaceSaving.length + countMin.length);
+        out.put((byte) 'H').put((byte) 'H').put((byte) 1).putInt(spaceSaving.length);
+        return out.put(spaceSaving).put(countMin).array();
+    }
+
+    static Summary copy(Summary acc) {
+        Summary c = new Summary();
+        c.counts = new HashMap<>(acc.counts);
+        c.errors = new HashMap<>(acc.errors);
+        c.floor = acc.floor;
+        c.total = acc.total;
+        c.capacity = acc.capacity;
+        c.width = acc.width;
+        c.depth = acc.depth;
+        c.table = acc.table == null ? null : acc.table.clone();
+        return c;
+    }
+
+    private static final int SEPARATED = 255;
+
+    static byte[] spaceSaving(Summary acc) {
+        List<String> items = ranked(acc.counts);
+        int n = items.size();
+        long[] counts = new long[n];
+        long[] errors = new long[n];
+        boolean hasNul = false;
+        StringBuilder text = new StringBuilder();
+        long[] lengths = new long[n];
+        for (int i = 0; i < n; i++) {
+            String item = items.get(i);
+            counts[i] = acc.counts.get(item);
+            errors[i] = acc.errors.getOrDefault(item, 0L);
+            hasNul |= item.indexOf('\0') >= 0;
+            lengths[i] = item.codePointCount(0, item.length());
+        }
+        for (int i = 0; i < n; i++) {
+            if (i > 0 && !hasNul) {
+                text.append('\0');
+            }
+            text.append(items.get(i));
+        }
+        byte[] utf8 = text.toString().getBytes(StandardCharsets.UTF_8);
+        int countCode = code(max(counts));
+        int errorCode = code(max(errors));
+        int lengthCode = hasNul ? code(max(lengths)) : SEPARATED;
+        int size = 2 + 1 + 4 + 4 + 8 + 8 + 3 + n * ((1 << countCode) + (1 << errorCode))
+                + (hasNul ? n << lengthCode : 0) + utf8.length;
+        ByteBuffer out = le(size);
+        out.put((byte) 'S').put((byte) 'S').put((byte) 2).putInt(acc.capacity).putInt(n);
+        out.putLong(acc.floor).putLong(acc.total);
+        out.put((byte) countCode).put((byte) errorCode).put((byte) lengthCode);
+        putAll(out, counts, countCode);
+        putAll(out, errors, errorCode);
+        if (hasNul) {
+            putAll(out, lengths, lengthCode);
+        }
+        return out.put(utf8).array();
+    }
+
+    static byte[] countMin(long[] table, Summary acc) {
+        int code = code(max(table));
+        int cells = table.length;
+        int nonzero = 0;
+        for (long v : table) {
+            nonzero += v != 0 ? 1 : 0;
+        }
+        int indexBytes = cells <= 1 << 16 ? 2 : 4;
+        boolean sparse = (long) nonzero * (indexBytes + (1 << code)) < (long) cells * (1 << code);
+        int stored = sparse ? nonzero : cells;
+        ByteBuffer out = le(2 + 1 + 4 + 4 + 4 + 8 + 1 + 1 + 4 + stored * ((sparse ? indexBytes : 0) + (1 << code)));
+        out.put((byte) 'C').put((byte) 'M').put((byte) 3).putInt(acc.depth).putInt(acc.width).putInt(SEED);
+        out.putLong(acc.total).put((byte) (sparse ? 1 : 0)).put((byte) code).putInt(stored);
+        if (!sparse) {
+            putAll(out, table, code);
+            return out.array();
+        }
+        for (int i = 0; i < cells; i++) {
+            if (table[i] != 0) {
+                if (indexBytes == 2) {
+                    out.putShort((short) i);
+                } else {
+                    out.putInt(i);
+                }
+            }
+        }
+        for (long v : table) {
+            if (v != 0) {
+                put(out, v, code);
+            }
+        }
+        return out.array();
+    }
+
+    static ByteBuffer le(int size) {
+        return ByteBuffer.allocate(size).order(ByteOrder.LITTLE_ENDIAN);
+    }
+
+    static long max(long[] values) {
+        return Arrays.stream(values).max().orElse(0L);
+    }
+
+    /** 0..3: the smallest of u1, u2, u4, u8 that holds {@code largest} (>= 0). */
+    static int code(long largest) {
+        return largest < 1L << 8 ? 0 : largest < 1L << 16 ? 1 : largest < 1L << 32 ? 2 : 3;
+    }
+
+    static void putAll(ByteBuffer out, long[] values, int code) {
+        for (long v : values) {
+            put(out, v, code);
+        }
+    }
+
+    static void put(ByteBuffer out, long v, int code) {
+        switch (code) {
+            case 0 -> out.put((byte) v);
+            case 1 -> out.putShort((short) v);
+            case 2 -> out.putInt((int) v);
+            default -> out.putLong(v);
+        }
+    }
+}

@@ -1,0 +1,134 @@
+"""Finest-window summaries folded into every configured window, once each, and when to emit them.
+
+The JVM hands over one bounded summary per (finest window, dimension value) (``ItemSummary.java``).
+That summary *is* the finest window's sketch: it is stored as it comes. Each coarser window is
+merged in one step from the windows of the next finer size when it ends (an hour from its 60
+minutes, a day from its 24 hours: ``HeavyHittersSketch.merge_all``), and the all-time sketch takes
+in each window of the *cadence* size when that ends (the second-finest size, e.g. 1h for
+``1m,1h,1d,all``, or the finest if there is only one). So an item is hashed once, in the JVM, and
+Python's work per finest window is one decode for its top-K plus its share of the merges above it.
+
+A late row (an event behind the watermark, within the allowed lateness) is merged into its finest
+window and into every coarser window already computed (and into all-time if its cadence window was
+folded), and those are emitted again. A window is kept until it is past its allowed lateness and
+its next coarser window has been computed from it.
+
+State is a map from window id (``"<label>:<start>"``) to a serialized sketch; ``State`` is the part
+of PyFlink's ``MapState`` used here, so this class is tested with a dict.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from jobs.settings import WindowSpec
+from sketches import HeavyHittersSketch
+
+
+class State(Protocol):
+    def get(self, key: str) -> bytes | None: ...
+    def put(self, key: str, value: bytes) -> None: ...
+    def remove(self, key: str) -> None: ...
+    def keys(self) -> Iterable[str]: ...
+
+
+@dataclass(frozen=True)
+class Emit:
+    window: WindowSpec
+    start: int
+    end: int
+    summary: bytes
+
+
+@dataclass
+class Output:
+    emits: list[Emit] = field(default_factory=list)
+    timers: set[int] = field(default_factory=set)  # event times to be called back at (``fire(t + 1)``)
+
+
+class WindowFold:
+    def __init__(self, windows: Sequence[WindowSpec], allowed_lateness_ms: int) -> None:
+        self.chain = sorted((w for w in windows if not w.is_all_time), key=lambda w: w.size_ms)
+        self.base = self.chain[0]
+        self.all_time = next((w for w in windows if w.is_all_time), None)
+        self.cadence = self.chain[min(1, len(self.chain) - 1)]
+        self.coarser = dict(zip(self.chain, self.chain[1:], strict=False))
+        self.labels = {w.label: w for w in windows}
+        self.lateness = allowed_lateness_ms
+
+    def add(self, state: State, base_start: int, summary: bytes, late: bool, watermark: int) -> Output:
+        """Takes in one finest window's summary (``late``: one late event's) at ``base_start``."""
+        out = Output()
+        for w in self.chain:
+            start = w.start_of(base_start)
+            end = start + w.size_ms
+            out.timers.update(t for t in (end - 1, self._kept_until(w, start) - 1) if t > watermark)
+            closed = end - 1 <= watermark
+            if w is self.base or (late and closed):  # coarser windows still open are computed when they end
+                merged = _merged(state.get(_id(w, start)), summary)
+                state.put(_id(w, start), merged)
+                if late and closed:  # emitted before: emit again
+                    out.emits.append(Emit(w, start, end, merged))
+        cadence_end = self.cadence.start_of(base_start) + self.cadence.size_ms
+        if late and self.all_time is not None and cadence_end - 1 <= watermark:  # all-time took it in: add
+            all_time = _merged(state.get(_id(self.all_time, 0)), summary)
+            state.put(_id(self.all_time, 0), all_time)
+            out.emits.append(Emit(self.all_time, 0, self.cadence.start_of(watermark + 1), all_time))
+        return out
+
+    def fire(self, state: State, end: int) -> Output:
+        """At event time ``end - 1``: emits the windows ending at ``end`` (computing the coarser ones
+        from their finer windows), folds the cadence window into all-time, and drops what is no
+        longer needed (and windows whose size is no longer configured)."""
+        out = Output()
+        finer = None
+        for w in self.chain:
+            if end % w.size_ms == 0:
+                start = end - w.size_ms
+                summary = state.get(_id(w, start)) if finer is None else self._compute(state, finer, w, start)
+                if summary is not None:
+                    out.emits.append(Emit(w, start, end, summary))
+                    if w is self.cadence and self.all_time is not None:
+                        all_time = _merged(state.get(_id(self.all_time, 0)), summary)
+                        state.put(_id(self.all_time, 0), all_time)
+                        out.emits.append(Emit(self.all_time, 0, end, all_time))
+            finer = w
+        for key in list(state.keys()):
+            label, _, start = key.partition(":")
+            w = self.labels.get(label)
+            if w is None or (not w.is_all_time and self._kept_until(w, int(start)) <= end):
+                state.remove(key)
+        return out
+
+    def _compute(self, state: State, finer: WindowSpec, w: WindowSpec, start: int) -> bytes | None:
+        parts = [state.get(_id(finer, s)) for s in range(start, start + w.size_ms, finer.size_ms)]
+        parts = [p for p in parts if p is not None]
+        if not parts:
+            return None
+        summary = parts[0] if len(parts) == 1 else _merged_all(parts)
+        state.put(_id(w, start), summary)
+        return summary
+
+    def _kept_until(self, w: WindowSpec, start: int) -> int:
+        """Past its allowed lateness, and its next coarser window computed from it."""
+        end = start + w.size_ms
+        coarser = self.coarser.get(w)
+        return max(end + self.lateness, coarser.start_of(start) + coarser.size_ms if coarser else end)
+
+
+def _id(w: WindowSpec, start: int) -> str:
+    return f"{w.label}:{start}"
+
+
+def _merged(summary: bytes | None, other: bytes) -> bytes:
+    if summary is None:
+        return other
+    merged = HeavyHittersSketch.deserialize(summary)
+    merged.merge(HeavyHittersSketch.deserialize(other))
+    return merged.serialize()
+
+
+def _merged_all(summaries: Sequence[bytes]) -> bytes:
+    return HeavyHittersSketch.merge_all([HeavyHittersSketch.deserialize(s) for s in summaries]).serialize()

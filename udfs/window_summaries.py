@@ -1,0 +1,45 @@
+"""Bounded summaries per finest window and dimension value, built in the JVM.
+
+Each valid event is counted once under ``("all", "all")`` and once per configured dimension it
+carries. The result has one row per (window, dimension, value) whose ``summary`` column is a
+serialized ``HeavyHittersSketch`` of capacity ``--capacity`` (``udfs/jvm/.../ItemSummary.java``):
+its state is O(capacity) whatever the number of distinct items, every item is hashed once, and
+only the summary crosses into Python. The aggregate is mergeable, so the planner runs it in two
+phases (a local pre-aggregate per subtask before the keyed exchange), which splits hot groups
+such as ``all``/``all``.
+"""
+
+from __future__ import annotations
+
+from pyflink.table import StreamTableEnvironment
+
+from connectors.kafka_tables import interval
+from jobs.settings import JobSettings
+
+
+def by_dimension(events_view: str, settings: JobSettings) -> str:
+    """SQL: each event of ``events_view`` once under ``all`` and once per dimension it carries."""
+    parts = [f"SELECT event_time, item, weight, 'all' AS dim, 'all' AS val FROM {events_view}"]
+    parts += [
+        f"SELECT event_time, item, weight, '{d}', `{d}` FROM {events_view} WHERE `{d}` IS NOT NULL"
+        for d in settings.dimensions
+    ]
+    return " UNION ALL ".join(parts)
+
+
+def summary_call(function: str, settings: JobSettings) -> str:
+    """SQL: ``function(item, weight, capacity, width, depth)`` with the job's sketch parameters."""
+    return f"{function}(item, weight, {settings.capacity}, {settings.cms_width}, {settings.cms_depth})"
+
+
+def create_window_summaries(t_env: StreamTableEnvironment, settings: JobSettings) -> None:
+    """View ``window_summaries``: dim, val, summary (BYTES), window_time; function ``item_summary_of``."""
+    t_env.create_java_temporary_system_function("item_summary", "topk.udfs.ItemSummary")
+    t_env.create_java_temporary_system_function("item_summary_of", "topk.udfs.ItemSummaryOf")
+    t_env.execute_sql("CREATE TEMPORARY VIEW dimensioned AS " + by_dimension("valid_events", settings))
+    t_env.execute_sql(f"""
+        CREATE TEMPORARY VIEW window_summaries AS
+        SELECT dim, val, {summary_call("item_summary", settings)} AS summary, window_time
+        FROM TABLE(TUMBLE(TABLE dimensioned, DESCRIPTOR(event_time), {interval(settings.base_window.size_ms)}))
+        GROUP BY window_start, window_end, window_time, dim, val
+    """)
