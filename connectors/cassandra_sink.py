@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 
 from pyflink.datastream import FlatMapFunction, RuntimeContext
 
 from connectors.cassandra_store import UNREACHABLE, CassandraStore
-from jobs.settings import WindowSpec
 from udfs.window_result import WindowResult
 
 RETRY_FOR_S = 300
@@ -21,15 +20,8 @@ class CassandraWriter(FlatMapFunction):
     ``RETRY_FOR_S``, so an outage delays results instead of failing the job; past that the error
     fails the task and Flink restarts it from the last checkpoint."""
 
-    def __init__(
-        self,
-        hosts: Sequence[str],
-        port: int,
-        keyspace: str,
-        protocol_version: int | None,
-        windows: Sequence[WindowSpec],
-    ) -> None:
-        self.store = CassandraStore(hosts, port, keyspace, protocol_version, windows, create_schema=True)
+    def __init__(self, store: CassandraStore) -> None:
+        self.store = store  # not connected yet: it connects in the task, on the first write
 
     def open(self, runtime_context: RuntimeContext) -> None:
         self.store.close()  # connect on the first write: open() must not fail while Cassandra is down

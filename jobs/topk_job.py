@@ -14,6 +14,7 @@ from pyflink.datastream import StreamExecutionEnvironment
 from pyflink.datastream.connectors import Sink
 
 from connectors.cassandra_sink import CassandraWriter
+from connectors.cassandra_store import CassandraStore
 from connectors.dead_letter_sink import dead_letter_sink
 from connectors.kafka_tables import create_raw_events
 from connectors.redis_sink import RedisWriter
@@ -44,14 +45,15 @@ def build(settings: JobSettings) -> StreamExecutionEnvironment:
     )
     redis = RedisWriter(settings.redis_url, settings.windows, settings.redis_prefix)
     results.flat_map(redis).name("redis-sink").sink_to(Sink(DISCARD))
-    cassandra = CassandraWriter(
+    cassandra = CassandraStore(
         settings.cassandra_hosts,
         settings.cassandra_port,
         settings.cassandra_keyspace,
         settings.cassandra_protocol_version,
-        windows=settings.windows,
+        settings.windows,
+        create_schema=True,
     )
-    results.flat_map(cassandra).name("cassandra-sink").sink_to(Sink(DISCARD))
+    results.flat_map(CassandraWriter(cassandra)).name("cassandra-sink").sink_to(Sink(DISCARD))
     return env
 
 

@@ -35,11 +35,17 @@ def streams() -> dict[str, list[tuple[str, int]]]:
 
 
 @pytest.fixture(scope="module")
-def summaries() -> dict[str, tuple[bytes, list[tuple[str, int]]]]:
+def t_env() -> TableEnvironment:
     t_env = TableEnvironment.create(EnvironmentSettings.in_batch_mode())
     t_env.get_config().set("pipeline.jars", ";".join(job_jar_urls()))
     t_env.get_config().set("parallelism.default", "2")
     t_env.create_java_temporary_system_function("item_summary", "topk.udfs.ItemSummary")
+    t_env.create_java_temporary_system_function("item_summary_of", "topk.udfs.ItemSummaryOf")
+    return t_env
+
+
+@pytest.fixture(scope="module")
+def summaries(t_env: TableEnvironment) -> dict[str, tuple[bytes, list[tuple[str, int]]]]:
     rows = [(g, x, w) for g, events in streams().items() for x, w in events]
     columns = [("g", DataTypes.STRING()), ("item", DataTypes.STRING()), ("weight", DataTypes.BIGINT())]
     schema = DataTypes.ROW([DataTypes.FIELD(n, t) for n, t in columns])
@@ -87,10 +93,7 @@ def test_groups_that_fit_come_out_byte_for_byte_as_pythons_sketch(summaries):
         assert blob == python.serialize(), group
 
 
-def test_one_event_summary_for_late_events():
-    t_env = TableEnvironment.create(EnvironmentSettings.in_batch_mode())
-    t_env.get_config().set("pipeline.jars", ";".join(job_jar_urls()))
-    t_env.create_java_temporary_system_function("item_summary_of", "topk.udfs.ItemSummaryOf")
+def test_one_event_summary_for_late_events(t_env):
     with t_env.execute_sql(
         f"SELECT item_summary_of('🙂 late', CAST(3 AS BIGINT), {CAPACITY}, {WIDTH}, {DEPTH})"
     ).collect() as rows:
