@@ -103,9 +103,9 @@ def ours(stream: str, topic: str, empty: str, events: int, parallelism: int, arg
     def cmd(t: str) -> list[str]:
         run = f"{t}-p{parallelism}"
         return [
-            sys.executable, "-m", "jobs.topk_job", "--bounded", "--topic", t, "--bootstrap-servers", BOOTSTRAP,
-            "--group-id", run, "--dead-letter-topic", f"{run}-dlq", "--redis-prefix", run,
-            "--redis-url", REDIS_URL, "--cassandra-port", PORTS["CASSANDRA_PORT"],
+            sys.executable, "-m", "jobs.topk_job", "--bounded", "--start-from", "earliest", "--topic", t,
+            "--bootstrap-servers", BOOTSTRAP, "--group-id", run, "--dead-letter-topic", f"{run}-dlq",
+            "--redis-prefix", run, "--redis-url", REDIS_URL, "--cassandra-port", PORTS["CASSANDRA_PORT"],
             "--cassandra-keyspace", run.replace("-", "_"),
             "--parallelism", str(parallelism), "--checkpoint-dir", (tmp / run).as_uri(), *args,
         ]  # fmt: skip

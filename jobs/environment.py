@@ -20,6 +20,7 @@ def environment(settings: JobSettings) -> tuple[StreamExecutionEnvironment, Stre
     if settings.idle_timeout_ms:
         conf.set_string("table.exec.source.idle-timeout", f"{settings.idle_timeout_ms} ms")
     # Always checkpoint: state lives in RocksDB, and Kafka sinks flush on checkpoints.
+    conf.set_string("pipeline.object-reuse", "true")
     conf.set_string("state.backend.type", "rocksdb")
     conf.set_string("execution.checkpointing.incremental", "true")
     conf.set_string("execution.checkpointing.interval", f"{settings.checkpoint_interval_ms} ms")

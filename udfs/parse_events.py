@@ -52,10 +52,10 @@ def computed_columns(settings: JobSettings) -> dict[str, str]:
 
 
 def create_parsed_views(t_env: StreamTableEnvironment, settings: JobSettings) -> None:
-    """Views ``valid_events`` and ``late_events`` (event_time, item, weight, dimensions) and
+    """Views ``valid_events`` and ``late_events`` (event_time, item, weight, dims: the configured
+    dimensions the event carries, name -> value) and
     ``rejected_events`` (the raw columns and ``reason``)."""
-    dims = "".join(f", parsed.dims['{d}'] AS `{d}`" for d in settings.dimensions)
-    columns = f"event_time, parsed.item AS item, parsed.weight AS weight{dims}"
+    columns = "event_time, parsed.item AS item, parsed.weight AS weight, parsed.dims AS dims"
     wm = "CURRENT_WATERMARK(event_time)"
     too_late = f"event_time <= {wm} - {interval(settings.allowed_lateness_ms)}"
     t_env.execute_sql(f"""

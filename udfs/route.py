@@ -29,7 +29,7 @@ def routed_table(t_env: StreamTableEnvironment, settings: JobSettings) -> Table:
     create_window_summaries(t_env, settings)
     late = (
         f"""SELECT '{LATE}', dim, val, {summary_call("item_summary_of", settings)}, {NO_DEAD_LETTER}, event_time
-        FROM ({by_dimension("late_events", settings)})
+        FROM ({by_dimension("late_events")})
         UNION ALL"""
         if settings.allowed_lateness_ms
         else ""

@@ -17,14 +17,9 @@ from connectors.kafka_tables import interval
 from jobs.settings import JobSettings
 
 
-def by_dimension(events_view: str, settings: JobSettings) -> str:
+def by_dimension(events_view: str) -> str:
     """SQL: each event of ``events_view`` once under ``all`` and once per dimension it carries."""
-    parts = [f"SELECT event_time, item, weight, 'all' AS dim, 'all' AS val FROM {events_view}"]
-    parts += [
-        f"SELECT event_time, item, weight, '{d}', `{d}` FROM {events_view} WHERE `{d}` IS NOT NULL"
-        for d in settings.dimensions
-    ]
-    return " UNION ALL ".join(parts)
+    return f"SELECT event_time, item, weight, g.dim, g.val FROM {events_view}, LATERAL TABLE(groups_of(dims)) AS g"
 
 
 def summary_call(function: str, settings: JobSettings) -> str:
@@ -36,7 +31,8 @@ def create_window_summaries(t_env: StreamTableEnvironment, settings: JobSettings
     """View ``window_summaries``: dim, val, summary (BYTES), window_time; function ``item_summary_of``."""
     t_env.create_java_temporary_system_function("item_summary", "topk.udfs.ItemSummary")
     t_env.create_java_temporary_system_function("item_summary_of", "topk.udfs.ItemSummaryOf")
-    t_env.execute_sql("CREATE TEMPORARY VIEW dimensioned AS " + by_dimension("valid_events", settings))
+    t_env.create_java_temporary_system_function("groups_of", "topk.udfs.GroupsOf")
+    t_env.execute_sql("CREATE TEMPORARY VIEW dimensioned AS " + by_dimension("valid_events"))
     t_env.execute_sql(f"""
         CREATE TEMPORARY VIEW window_summaries AS
         SELECT dim, val, {summary_call("item_summary", settings)} AS summary, window_time

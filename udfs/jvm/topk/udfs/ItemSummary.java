@@ -146,12 +146,55 @@ public class ItemSummary extends AggregateFunction<byte[], ItemSummary.Summary> 
 
     /** Keeps the {@code capacity} largest counts (ties by item); the largest dropped raises the floor. */
     static void compact(Summary acc) {
-        List<String> ranked = ranked(acc.counts);
-        for (int i = acc.capacity; i < ranked.size(); i++) {
-            String item = ranked.get(i);
-            acc.floor = Math.max(acc.floor, acc.counts.remove(item));
+        int n = acc.counts.size();
+        if (n <= acc.capacity) {
+            return;
+        }
+        // The capacity-th largest count splits kept from dropped; only items at exactly that count
+        // need ranking by item (a sort of primitives, not of the whole map by boxed lookups).
+        long[] values = new long[n];
+        int i = 0;
+        for (long v : acc.counts.values()) {
+            values[i++] = v;
+        }
+        Arrays.sort(values);
+        long threshold = values[n - acc.capacity];
+        int above = n - upperBound(values, threshold);
+        List<String> ties = new ArrayList<>();
+        long largestDropped = 0;
+        for (var it = acc.counts.entrySet().iterator(); it.hasNext(); ) {
+            var e = it.next();
+            long v = e.getValue();
+            if (v == threshold) {
+                ties.add(e.getKey());
+            } else if (v < threshold) {
+                largestDropped = Math.max(largestDropped, v);
+                acc.errors.remove(e.getKey());
+                it.remove();
+            }
+        }
+        ties.sort(ItemSummary::compareCodePoints);
+        for (String item : ties.subList(acc.capacity - above, ties.size())) {
+            largestDropped = threshold;
+            acc.counts.remove(item);
             acc.errors.remove(item);
         }
+        acc.floor = Math.max(acc.floor, largestDropped);
+    }
+
+    /** The first index of sorted {@code values} holding a value above {@code v}. */
+    private static int upperBound(long[] values, long v) {
+        int lo = 0;
+        int hi = values.length;
+        while (lo < hi) {
+            int mid = (lo + hi) >>> 1;
+            if (values[mid] <= v) {
+                lo = mid + 1;
+            } else {
+                hi = mid;
+            }
+        }
+        return lo;
     }
 
     /** Items by count descending, ties by item (code point order, as Python compares strings). */
