@@ -89,7 +89,7 @@ def e2e_section(events: int, universe: int, repeats: int, tmp: Path) -> list[dic
     rows, out = [], []
     run = f"bench{int(time.time())}"
     start = int(time.time() * 1000) - 2 * 3_600_000
-    ensure_topic(e2e.BOOTSTRAP, f"{run}-empty", partitions=2)
+    ensure_topic(e2e.KAFKA, f"{run}-empty", partitions=2)
     flags = ["--windows", "1m,1h,1d", "--dimensions", "region,category", "--k", "100"]
     for i, (stream, size, span, parallelisms, peers) in enumerate(E2E_STREAMS):
         spec = StreamSpec(events, size or universe, 1.1, start - start % 3_600_000, span, seed=1)

@@ -20,6 +20,7 @@ from pathlib import Path
 
 import psutil
 
+from connectors.kafka_client import KafkaClient
 from generator.events import StreamSpec, encode, generate
 from generator.produce import ensure_topic, send
 from jobs.workers import python_workers
@@ -27,6 +28,7 @@ from jobs.workers import python_workers
 ROOT = Path(__file__).resolve().parents[1]
 PORTS = {"KAFKA_PORT": "29092", "REDIS_PORT": "26379", "CASSANDRA_PORT": "29042"}
 BOOTSTRAP = f"127.0.0.1:{PORTS['KAFKA_PORT']}"
+KAFKA = KafkaClient(BOOTSTRAP)
 REDIS_URL = f"redis://127.0.0.1:{PORTS['REDIS_PORT']}/0"
 CASSANDRA_PORT = int(PORTS["CASSANDRA_PORT"])
 
@@ -63,8 +65,8 @@ def servers(state_dir: Path) -> Iterator[None]:
 
 
 def produce(topic: str, spec: StreamSpec, partitions: int) -> int:
-    ensure_topic(BOOTSTRAP, topic, partitions)
-    return send(BOOTSTRAP, topic, (encode(e) for e in generate(spec)))
+    ensure_topic(KAFKA, topic, partitions)
+    return send(KAFKA, topic, (encode(e) for e in generate(spec)))
 
 
 def _run(cmd: list[str], checkpoints: Path | None = None) -> tuple[float, float, float]:

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 import numpy as np
 from fastapi.testclient import TestClient
 
+from connectors.cassandra_connection import CassandraConnection
 from connectors.cassandra_store import CassandraStore
 from connectors.redis_store import connect as redis_connect
 from connectors.redis_store import write_result
@@ -68,11 +69,7 @@ def window_result(label: str, start: int, events: int, rng: np.random.Generator,
     order = np.lexsort((ids, -counts))
     sketch = HeavyHittersSketch(capacity)
     sketch.update_batch([f"item-{i}" for i in ids[order].tolist()], counts[order])
-    top = sketch.top_k(100)
-    return WindowResult(
-        label, "all", "all", start, start + size, sketch.total_weight, sketch.maximum_error, 100, capacity,
-        top.items, top.unlisted_bound, sketch.serialize(),
-    )  # fmt: skip
+    return WindowResult.of(label, "all", "all", start, start + size, sketch, 100)
 
 
 def populate(redis_url: str, cassandra: CassandraStore, prefix: str, now_ms: int) -> dict[str, list[int]]:
@@ -110,14 +107,14 @@ def run(redis_url: str, cassandra_port: int, n: int = 100) -> tuple[list[Latency
     """Latencies per path, cache mode and span; the absurd range's latency; mean summary bytes."""
     name = f"rangebench{int(time.time())}"
     now = int(time.time() * 1000)
-    writer = CassandraStore(["127.0.0.1"], cassandra_port, name, None, WINDOWS, create_schema=True)
+    writer = CassandraStore(CassandraConnection(port=cassandra_port), name, WINDOWS, create_schema=True)
     sizes = populate(redis_url, writer, name, now)
     writer.close()
 
     stores: list[CassandraStore] = []
 
     def queries(cache: SummaryCache) -> TopKQueries:
-        store = CassandraStore(["127.0.0.1"], cassandra_port, name, None, WINDOWS)
+        store = CassandraStore(CassandraConnection(port=cassandra_port), name, WINDOWS)
         stores.append(store)
         text, binary = redis_connect(redis_url), redis_connect(redis_url, decode_responses=False)
         return TopKQueries(text, binary, store, list(WINDOWS), name, cache=cache)

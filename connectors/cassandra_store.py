@@ -11,6 +11,9 @@ Rows are keyed by window, so writing a window again overwrites it (idempotent). 
 their window's retention (``USING TTL``, counted from the window's end in event time, as Redis);
 a window already past it is not written.
 
+Connections: ``connectors.cassandra_connection`` (credentials, TLS, routing, consistency). The job
+creates the keyspace with ``NetworkTopologyStrategy`` and a factor per data center.
+
 Needs Cassandra 4.0+ (``ALTER TABLE ... ADD IF NOT EXISTS``: schema changes are idempotent, so
 any number of writers may apply them); the protocol version is negotiated unless pinned. The job
 creates the schema; readers never do, and read an absent keyspace as no windows yet.
@@ -22,19 +25,23 @@ from __future__ import annotations
 
 import itertools
 import re
-import socket
 import time
 from collections import defaultdict
 from collections.abc import Sequence
 from datetime import UTC, datetime
 
-from cassandra import ConsistencyLevel, InvalidRequest, OperationTimedOut, Unavailable, WriteTimeout
-from cassandra.cluster import EXEC_PROFILE_DEFAULT, Cluster, ExecutionProfile, NoHostAvailable, Session
+from cassandra import (
+    InvalidRequest,
+    OperationTimedOut,
+    Unavailable,
+    WriteTimeout,
+)
+from cassandra.cluster import Cluster, NoHostAvailable, Session
 from cassandra.concurrent import execute_concurrent_with_args
 from cassandra.connection import ConnectionException
-from cassandra.policies import RoundRobinPolicy
 from cassandra.query import BatchStatement, BatchType, PreparedStatement
 
+from connectors.cassandra_connection import CassandraConnection, connect, local_dc, replication_factors, set_consistency
 from jobs.settings import KEYSPACE_NAME, WindowSpec
 from udfs.window_result import WindowResult
 
@@ -56,20 +63,12 @@ SCHEMA = (
 )
 
 
-def connect(hosts: Sequence[str], port: int, protocol_version: int | None = None) -> tuple[Cluster, Session]:
-    profile = ExecutionProfile(consistency_level=ConsistencyLevel.ONE, load_balancing_policy=RoundRobinPolicy())
-    kwargs = {"protocol_version": protocol_version} if protocol_version else {}
-    no_delay = [(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)]  # else small requests wait ~40 ms (Nagle)
-    cluster = Cluster(
-        list(hosts), port=port, execution_profiles={EXEC_PROFILE_DEFAULT: profile}, sockopts=no_delay, **kwargs
-    )
-    return cluster, cluster.connect()
-
-
-def ensure_schema(session: Session, keyspace: str) -> None:
-    """Create the keyspace (SimpleStrategy, RF 1, for local use) and tables unless present."""
-    replication = "{'class': 'SimpleStrategy', 'replication_factor': 1}"
-    session.execute(f"CREATE KEYSPACE IF NOT EXISTS {keyspace} WITH replication = {replication}")
+def ensure_schema(session: Session, keyspace: str, replication: str) -> None:
+    """Create the keyspace (``NetworkTopologyStrategy`` with the ``dc=factor,...`` of ``replication``)
+    and tables unless present."""
+    factors = ", ".join(f"'{dc}': {n}" for dc, n in replication_factors(replication).items())
+    strategy = f"{{'class': 'NetworkTopologyStrategy', {factors}}}"
+    session.execute(f"CREATE KEYSPACE IF NOT EXISTS {keyspace} WITH replication = {strategy}")
     for cql in SCHEMA:
         session.execute(cql.format(ks=keyspace))
 
@@ -115,19 +114,11 @@ class CassandraStore:
     )
 
     def __init__(
-        self,
-        hosts: Sequence[str],
-        port: int,
-        keyspace: str,
-        protocol_version: int | None,
-        windows: Sequence[WindowSpec],
-        *,
-        create_schema: bool = False,
+        self, conn: CassandraConnection, keyspace: str, windows: Sequence[WindowSpec], *, create_schema: bool = False
     ) -> None:
         if not re.fullmatch(KEYSPACE_NAME, keyspace):  # it goes into CQL text
             raise ValueError(f"bad Cassandra keyspace {keyspace!r}")
-        self.hosts, self.port, self.keyspace = list(hosts), port, keyspace
-        self.protocol_version, self.create_schema = protocol_version, create_schema
+        self.conn, self.keyspace, self.create_schema = conn.check(), keyspace, create_schema
         self.windows = {w.label: w for w in windows}
         self.cluster: Cluster | None = None
         self._statements: dict[str, PreparedStatement] = {}
@@ -135,10 +126,11 @@ class CassandraStore:
     @property
     def session(self) -> Session:
         if self.cluster is None:
-            cluster, session = connect(self.hosts, self.port, self.protocol_version)
+            cluster, session = connect(self.conn)
             self.cluster, self._session, self._statements = cluster, session, {}
             if self.create_schema:
-                ensure_schema(session, self.keyspace)
+                ensure_schema(session, self.keyspace, self.conn.replication or f"{local_dc(session, self.conn)}=1")
+            set_consistency(session, self.conn, self.keyspace)
         return self._session
 
     def _prepared(self, name: str) -> PreparedStatement | None:
@@ -201,7 +193,7 @@ class CassandraStore:
         """Reachable, and the job has created the schema."""
         try:
             return self._prepared("READ") is not None
-        except UNREACHABLE:
+        except (*UNREACHABLE, ValueError):  # ValueError: credentials refused
             self.close()
             return False
 

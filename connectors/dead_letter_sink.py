@@ -16,10 +16,7 @@ def dead_letter_sink(settings: JobSettings) -> KafkaSink:
         .set_value_serialization_schema(SimpleStringSchema())
         .build()
     )
-    return (
-        KafkaSink.builder()
-        .set_bootstrap_servers(settings.bootstrap_servers)
-        .set_record_serializer(serializer)
-        .set_delivery_guarantee(DeliveryGuarantee.AT_LEAST_ONCE)
-        .build()
-    )
+    builder = KafkaSink.builder().set_bootstrap_servers(settings.bootstrap_servers)
+    for key, value in settings.kafka.java().items():  # the same security settings as the source
+        builder.set_property(key, value)
+    return builder.set_record_serializer(serializer).set_delivery_guarantee(DeliveryGuarantee.AT_LEAST_ONCE).build()

@@ -20,13 +20,19 @@ def interval(ms: int) -> str:
     return f"INTERVAL '{days} {hours:02d}:{minutes:02d}:{rest / 1000:06.3f}' DAY TO SECOND(3)"
 
 
+def sql_string(text: str) -> str:
+    """``text`` as a SQL string literal."""
+    return "'" + text.replace("'", "''") + "'"
+
+
 def create_raw_events(t_env: StreamTableEnvironment, settings: JobSettings, computed: dict[str, str]) -> None:
     """Table ``raw_events``: ``value`` (bytes), ``kafka_ts``, ``partition``, ``offset``, the
     ``computed`` columns, and a watermark on the computed ``event_time``."""
     options = {**kafka_startup(settings.start_from), "properties.auto.offset.reset": "earliest"}
+    options |= {f"properties.{k}": v for k, v in settings.kafka.java().items()}  # security, fetch limits
     if settings.bounded:
         options["scan.bounded.mode"] = "latest-offset"
-    extra = "".join(f",\n          '{k}' = '{v}'" for k, v in options.items())
+    extra = "".join(f",\n          {sql_string(k)} = {sql_string(v)}" for k, v in options.items())
     derived = "".join(f"`{name}` AS {expr},\n" for name, expr in computed.items())
     t_env.execute_sql(f"""
         CREATE TEMPORARY TABLE raw_events (
@@ -37,6 +43,6 @@ def create_raw_events(t_env: StreamTableEnvironment, settings: JobSettings, comp
           {derived}
           WATERMARK FOR `event_time` AS `event_time` - {interval(settings.out_of_orderness_ms)}
         ) WITH ('connector' = 'kafka', 'topic' = '{settings.topic}', 'format' = 'raw',
-          'properties.bootstrap.servers' = '{settings.bootstrap_servers}',
-          'properties.group.id' = '{settings.group_id}'{extra})
+          'properties.bootstrap.servers' = {sql_string(settings.bootstrap_servers)},
+          'properties.group.id' = {sql_string(settings.group_id)}{extra})
     """)

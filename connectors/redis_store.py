@@ -5,13 +5,18 @@ Keys, for window label W (``1m``, ``1h``, ``1d``, ``all``), dimension D, value V
 window start in epoch minutes S (0 for the all-time view), under the prefix ``topk`` (the job's
 ``--redis-prefix``; a replay can write into a fresh one)::
 
-    topk:W:D:V:S          ZSET  item -> estimated count        (read with ZREVRANGE ... WITHSCORES)
-    topk:W:D:V:S:meta     HASH  windowStart, windowEnd, k, capacity, totalEvents, errorBound, guaranteed,
-                                unlistedBound, lastUpdated
-    topk:W:D:V:S:bounds   HASH  item -> "lower,upper,g"        (bounds on the true count; g 1: certainly in the
-                                                                true top-K, see sketches.ranking)
-    topk:W:D:V:S:summary  STRING the serialized sketch (sketches.HeavyHittersSketch), for range merges
-    topk:W:D:V:index      ZSET  S -> S                         (the windows written, for range queries)
+    {topk:W:D:V}:S          ZSET  item -> estimated count    (read with ZREVRANGE ... WITHSCORES)
+    {topk:W:D:V}:S:meta     HASH  windowStart, windowEnd, k, capacity, totalEvents, errorBound, guaranteed,
+                                  unlistedBound, lastUpdated
+    {topk:W:D:V}:S:bounds   HASH  item -> "lower,upper,g"    (bounds on the true count; g 1: certainly in the
+                                                              true top-K, see sketches.ranking)
+    {topk:W:D:V}:S:summary  STRING the serialized sketch (sketches.HeavyHittersSketch), for range merges
+    {topk:W:D:V}:index      ZSET  S -> S                     (the windows written, for range queries)
+
+``{topk:W:D:V}`` is a Redis Cluster hash tag: every key of one view (window size, dimension, value)
+lives in one slot, so a window's write is one MULTI/EXEC with its index entry, on a cluster as on a
+single server, and a range query reads one node. Keys written before the tag (``topk:W:D:V:S``)
+are not read: replay into the new layout (``scripts/submit.sh replay``) or let them expire.
 
 A rewrite replaces the whole window (DEL then ZADD), so replays are idempotent.
 
@@ -28,24 +33,35 @@ from dataclasses import dataclass
 
 import redis
 from redis.backoff import ExponentialBackoff
+from redis.client import Pipeline
+from redis.cluster import RedisCluster
 from redis.retry import Retry
 
+from connectors.secrets import secret
 from jobs.settings import WindowSpec
 from sketches import ItemCount
 from sketches.ranking import top_k
 from udfs.window_result import WindowResult
 
+CLUSTER = "+cluster"
+SCHEMES = ("redis", "rediss", "redis+cluster", "rediss+cluster")
 MIN_TTL_S = 86_400
 TTL_WINDOWS = 48
 DEFAULT_PREFIX = "topk"
 
 
+def view_tag(window: str, dimension: str, value: str, prefix: str = DEFAULT_PREFIX) -> str:
+    """The hash tag all keys of one view share. A ``}`` inside ``value`` ends the tag early, at the
+    same place in every key of the view, so they still share a slot."""
+    return f"{{{prefix}:{window}:{dimension}:{value}}}"
+
+
 def window_key(window: str, dimension: str, value: str, start_ms: int, prefix: str = DEFAULT_PREFIX) -> str:
-    return f"{prefix}:{window}:{dimension}:{value}:{start_ms // 60_000}"
+    return f"{view_tag(window, dimension, value, prefix)}:{start_ms // 60_000}"
 
 
 def index_key(window: str, dimension: str, value: str, prefix: str = DEFAULT_PREFIX) -> str:
-    return f"{prefix}:{window}:{dimension}:{value}:index"
+    return f"{view_tag(window, dimension, value, prefix)}:index"
 
 
 def ttl_seconds(window: WindowSpec, start_ms: int, now_ms: int) -> int | None:
@@ -57,13 +73,42 @@ def ttl_seconds(window: WindowSpec, start_ms: int, now_ms: int) -> int | None:
     return hot if left is None else min(hot, left)
 
 
-def connect(url: str, decode_responses: bool = True, retries: int = 3) -> redis.Redis:
-    """A client that retries with exponential backoff (0.1 s doubling, at most 10 s apart);
-    ``decode_responses=False`` to read summaries (bytes)."""
+def connect(url: str, decode_responses: bool = True, retries: int = 3) -> redis.Redis | RedisCluster:
+    """A client for ``url`` that retries with exponential backoff (0.1 s doubling, at most 10 s apart);
+    ``decode_responses=False`` to read summaries (bytes).
+
+    ``redis://host:port/db`` a server, ``rediss://`` over TLS (``?ssl_ca_certs=/path/ca.pem`` to trust
+    a private CA), ``redis+cluster://host:port`` (or ``rediss+cluster://``) a Redis Cluster reached
+    through any of its nodes. User and password: ``REDIS_USERNAME`` / ``REDIS_PASSWORD``
+    (``connectors.secrets``), never in the URL."""
+    scheme, rest = check_url(url)
+    options: dict = {"decode_responses": decode_responses}
+    for option, name in (("username", "REDIS_USERNAME"), ("password", "REDIS_PASSWORD")):
+        if value := secret(name):
+            options[option] = value
     retry = Retry(ExponentialBackoff(cap=10, base=0.1), retries=retries)
-    return redis.Redis.from_url(
-        url, retry=retry, retry_on_error=[redis.ConnectionError, redis.TimeoutError], decode_responses=decode_responses
-    )
+    if scheme.endswith(CLUSTER):
+        plain = f"{scheme.removesuffix(CLUSTER)}://{rest}"
+        return RedisCluster.from_url(plain, retry=retry, cluster_error_retry_attempts=retries, **options)
+    return redis.Redis.from_url(url, retry=retry, retry_on_error=[redis.ConnectionError, redis.TimeoutError], **options)
+
+
+def check_url(url: str) -> tuple[str, str]:
+    """``url``'s scheme and the rest; ``ValueError`` for an unknown scheme or credentials in the URL."""
+    scheme, sep, rest = url.partition("://")
+    if not sep or scheme not in SCHEMES:
+        raise ValueError(f"bad Redis URL {url!r}: {', '.join(s + '://' for s in SCHEMES)}")
+    if "@" in rest.split("/", 1)[0]:
+        raise ValueError("Redis URL with credentials: set TOPK_REDIS_USERNAME / TOPK_REDIS_PASSWORD instead")
+    return scheme, rest
+
+
+def transaction(client: redis.Redis | RedisCluster, key: str) -> Pipeline:
+    """A MULTI/EXEC pipeline for keys that share ``key``'s hash slot; on a cluster, on the node that
+    serves the slot (redis-py 5 has no cluster transactions; apache-beam pins it below 6)."""
+    if isinstance(client, RedisCluster):
+        return client.get_node_from_key(key).redis_connection.pipeline(transaction=True)
+    return client.pipeline(transaction=True)
 
 
 def write_result(client: redis.Redis, r: WindowResult, window: WindowSpec, prefix: str = DEFAULT_PREFIX) -> None:
@@ -83,7 +128,7 @@ def write_result(client: redis.Redis, r: WindowResult, window: WindowSpec, prefi
         "unlistedBound": r.unlisted_bound,
         "lastUpdated": now,
     }
-    with client.pipeline(transaction=True) as pipe:
+    with transaction(client, key) as pipe:
         pipe.delete(key, f"{key}:bounds")
         if r.items:
             pipe.zadd(key, {i.item: i.estimate for i in r.items})
@@ -100,6 +145,17 @@ def write_result(client: redis.Redis, r: WindowResult, window: WindowSpec, prefi
             for k in (key, f"{key}:bounds", f"{key}:meta", f"{key}:summary"):
                 pipe.expire(k, ttl)
         pipe.execute()
+
+
+def summaries(
+    client: redis.Redis | RedisCluster, tiles: list[tuple[str, int]], dimension: str, value: str, prefix: str
+) -> list[bytes | None]:
+    """The stored summaries of windows ``(label, start ms)``, None where absent; one round trip per
+    node (the windows of a range span views, so slots: on a cluster, one MGET per node)."""
+    keys = [window_key(w, dimension, value, s, prefix) + ":summary" for w, s in tiles]
+    if not keys:
+        return []
+    return client.mget_nonatomic(keys) if isinstance(client, RedisCluster) else client.mget(keys)
 
 
 @dataclass(frozen=True)
@@ -140,7 +196,7 @@ def read_topk(
     ``guaranteed`` is decided for these ``k`` (the stored items after them count as left out);
     windows written before the flag existed (no ``unlistedBound``) have none guaranteed."""
     key = window_key(window, dimension, value, start_ms, prefix)
-    with client.pipeline(transaction=True) as pipe:
+    with transaction(client, key) as pipe:
         pipe.hgetall(f"{key}:meta")
         pipe.hgetall(f"{key}:bounds")
         meta, bounds = pipe.execute()

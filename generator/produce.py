@@ -1,6 +1,7 @@
 """Produce a synthetic Zipf event stream to Kafka.
 
 topk-produce --bootstrap-servers 127.0.0.1:9092 --topic events --events 200000 --skew 1.1
+             [--kafka-properties client.properties]   (a secured cluster: connectors.kafka_client)
 """
 
 from __future__ import annotations
@@ -13,11 +14,12 @@ from confluent_kafka import KafkaException, Producer
 from kafka.admin import KafkaAdminClient, NewTopic
 from kafka.errors import TopicAlreadyExistsError
 
+from connectors.kafka_client import KafkaClient, kafka_client
 from generator.events import StreamSpec, encode, generate
 
 
-def ensure_topic(bootstrap: str, topic: str, partitions: int) -> None:
-    admin = KafkaAdminClient(bootstrap_servers=bootstrap)
+def ensure_topic(kafka: KafkaClient, topic: str, partitions: int) -> None:
+    admin = KafkaAdminClient(**kafka.kafka_python())
     try:
         admin.create_topics([NewTopic(topic, num_partitions=partitions, replication_factor=1)])
     except TopicAlreadyExistsError:
@@ -26,15 +28,15 @@ def ensure_topic(bootstrap: str, topic: str, partitions: int) -> None:
         admin.close()
 
 
-def producer(bootstrap: str) -> Producer:
+def producer(kafka: KafkaClient) -> Producer:
     """A librdkafka producer that waits for all in-sync replicas."""
-    return Producer({"bootstrap.servers": bootstrap, "acks": "all", "linger.ms": 20, "batch.size": 1 << 20})
+    return Producer({**kafka.librdkafka(), "acks": "all", "linger.ms": 20, "batch.size": 1 << 20})
 
 
-def send(bootstrap: str, topic: str, records: Iterable[bytes], rate: float = 0.0) -> int:
+def send(kafka: KafkaClient, topic: str, records: Iterable[bytes], rate: float = 0.0) -> int:
     """Send records (optionally at ``rate`` records/s); returns how many were sent, after all
     are acknowledged. Raises ``KafkaException`` if any was not delivered."""
-    out, failed = producer(bootstrap), []
+    out, failed = producer(kafka), []
 
     def delivered(err: object, _message: object) -> None:
         if err is not None:
@@ -61,6 +63,7 @@ def main(argv: list[str] | None = None) -> None:
     d = StreamSpec()
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--bootstrap-servers", default="127.0.0.1:9092")
+    p.add_argument("--kafka-properties", default="", help="client properties file (the job's flag)")
     p.add_argument("--topic", default="events")
     p.add_argument("--partitions", type=int, default=2)
     p.add_argument("--events", type=int, default=d.events)
@@ -73,8 +76,9 @@ def main(argv: list[str] | None = None) -> None:
     a = p.parse_args(argv)
     start = a.start_ms if a.start_ms is not None else int(time.time() * 1000) - a.span_ms
     spec = StreamSpec(a.events, a.universe, a.skew, start, a.span_ms, d.jitter_ms, a.seed)
-    ensure_topic(a.bootstrap_servers, a.topic, a.partitions)
-    n = send(a.bootstrap_servers, a.topic, (encode(e) for e in generate(spec)), a.rate)
+    kafka = kafka_client(a.bootstrap_servers, a.kafka_properties)
+    ensure_topic(kafka, a.topic, a.partitions)
+    n = send(kafka, a.topic, (encode(e) for e in generate(spec)), a.rate)
     print(f"produced {n} events to {a.topic} (event time {start} .. {start + a.span_ms})")
 
 

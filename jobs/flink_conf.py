@@ -1,6 +1,9 @@
 """Render ``conf/flink-conf.yaml`` into the ``config.yaml`` Flink 2.x reads, failing fast on bad YAML.
 
 python -m jobs.flink_conf conf/flink-conf.yaml OUT_DIR/config.yaml   (env TOPK_ROOT, TOPK_PYTHON, TOPK_S3_ENDPOINT)
+
+``FLINK_PROPERTIES`` (YAML ``key: value`` lines, as in Flink's Docker image) overrides settings of the
+file for one cluster, e.g. a smaller TaskManager.
 """
 
 from __future__ import annotations
@@ -25,16 +28,19 @@ def load(text: str) -> dict[str, object]:
     return settings
 
 
-def render(text: str, values: dict[str, str]) -> str:
+def render(text: str, values: dict[str, str], overrides: str = "") -> str:
     for name in PLACEHOLDERS:
         text = text.replace(f"${{{name}}}", values[name])
-    load(text)
-    return text
+    settings = load(text)
+    if not overrides.strip():
+        return text
+    return yaml.safe_dump({**settings, **load(overrides)}, sort_keys=False, width=1 << 16)
 
 
 if __name__ == "__main__":
     src, dst = Path(sys.argv[1]), Path(sys.argv[2])
     try:
-        dst.write_text(render(src.read_text(), {n: os.environ[n] for n in PLACEHOLDERS}))
+        values = {n: os.environ[n] for n in PLACEHOLDERS}
+        dst.write_text(render(src.read_text(), values, os.environ.get("FLINK_PROPERTIES", "")))
     except ValueError as err:
         sys.exit(f"{src}: {err}")

@@ -9,6 +9,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
+from connectors.cassandra_connection import CassandraConnection, add_cassandra_connection_arguments
+from connectors.kafka_client import KafkaClient, kafka_client
+
 _UNITS_MS = {"m": 60_000, "h": 3_600_000, "d": 86_400_000}
 HOUR_MS, DAY_MS = _UNITS_MS["h"], _UNITS_MS["d"]
 ALL_TIME = "all"
@@ -69,6 +72,7 @@ def parse_window(label: str, retention_ms: int | str | None = "default") -> Wind
 @dataclass(frozen=True)
 class JobSettings:
     bootstrap_servers: str = "127.0.0.1:9092"
+    kafka_properties: str = ""  # a Java properties file for secured clusters (connectors.kafka_client)
     topic: str = "events"
     dead_letter_topic: str = "events-dlq"
     group_id: str = "topk-job"
@@ -89,6 +93,10 @@ class JobSettings:
     cassandra_port: int = 9042
     cassandra_keyspace: str = "topk"
     cassandra_protocol_version: int | None = None
+    cassandra_local_dc: str = ""
+    cassandra_consistency: str = ""  # empty: LOCAL_QUORUM if the keyspace is replicated, else LOCAL_ONE
+    cassandra_tls_ca_file: str = ""
+    cassandra_replication: str = ""  # dc=factor,... for the keyspace the job creates; empty: 1 in the local DC
     checkpoint_dir: str = ""
     checkpoint_interval_ms: int = 10_000
     parallelism: int = 1
@@ -101,6 +109,17 @@ class JobSettings:
     s3_endpoint_url: str = ""  # e.g. http://127.0.0.1:8333; empty: AWS
     archive_block_offsets: int = 100_000  # Kafka offsets per archive file (per partition and hour)
     archive_flush_ms: int = 60_000  # rewrite the open block's files this often
+
+    @property
+    def cassandra(self) -> CassandraConnection:
+        return CassandraConnection(
+            self.cassandra_hosts, self.cassandra_port, self.cassandra_protocol_version, self.cassandra_local_dc,
+            self.cassandra_consistency, self.cassandra_tls_ca_file, self.cassandra_replication,
+        )  # fmt: skip
+
+    @property
+    def kafka(self) -> KafkaClient:
+        return kafka_client(self.bootstrap_servers, self.kafka_properties)
 
     @property
     def base_window(self) -> WindowSpec:
@@ -131,6 +150,8 @@ class JobSettings:
         if self.archive_block_offsets < 1 or self.archive_flush_ms < 1:
             raise ValueError("archive block offsets and flush interval must be >= 1")
         kafka_startup(self.start_from)
+        self.kafka.java()  # the properties file reads and its references name known providers
+        self.cassandra.check()
         return self
 
 
@@ -206,6 +227,12 @@ def parse_args(argv: Sequence[str] | None = None) -> JobSettings:
     d = JobSettings()
     p = argparse.ArgumentParser(description="Streaming top-K heavy hitters: Kafka -> Flink -> Redis + Cassandra")
     p.add_argument("--bootstrap-servers", default=d.bootstrap_servers)
+    p.add_argument(
+        "--kafka-properties",
+        default=d.kafka_properties,
+        help="Kafka client properties file (SASL/TLS, fetch sizes) for every Kafka client of the job; secrets "
+        "as ${env:NAME} or ${file:path:key} references, never in the file's values or on the command line",
+    )
     p.add_argument("--topic", default=d.topic)
     p.add_argument("--dead-letter-topic", default=d.dead_letter_topic)
     p.add_argument("--group-id", default=d.group_id)
@@ -233,11 +260,23 @@ def parse_args(argv: Sequence[str] | None = None) -> JobSettings:
     p.add_argument("--max-past-ms", type=int, default=d.max_past_ms, help="event time behind the Kafka timestamp")
     p.add_argument("--max-item-length", type=int, default=d.max_item_length)
     p.add_argument("--max-weight", type=int, default=d.max_weight)
-    p.add_argument("--redis-url", default=d.redis_url)
+    p.add_argument(
+        "--redis-url",
+        default=d.redis_url,
+        help="redis://, rediss:// (TLS; ?ssl_ca_certs=PATH), redis+cluster:// or rediss+cluster://; "
+        "user and password from TOPK_REDIS_USERNAME / TOPK_REDIS_PASSWORD (or *_FILE)",
+    )
     p.add_argument("--cassandra-hosts", default=",".join(d.cassandra_hosts))
     p.add_argument("--cassandra-port", type=int, default=d.cassandra_port)
     p.add_argument("--cassandra-keyspace", default=d.cassandra_keyspace)
     p.add_argument("--cassandra-protocol-version", type=int, default=None, help="default: negotiate")
+    add_cassandra_connection_arguments(p)
+    p.add_argument(
+        "--cassandra-replication",
+        default=d.cassandra_replication,
+        help="replication of the keyspace the job creates: dc=factor,... (NetworkTopologyStrategy); "
+        "default: 1 in the local data center",
+    )
     p.add_argument("--checkpoint-dir", default=d.checkpoint_dir, help="file:// or s3:// URI; default: cluster config")
     p.add_argument("--checkpoint-interval-ms", type=int, default=d.checkpoint_interval_ms)
     p.add_argument("--parallelism", type=int, default=d.parallelism)
@@ -262,6 +301,7 @@ def parse_args(argv: Sequence[str] | None = None) -> JobSettings:
     a = p.parse_args(argv)
     return JobSettings(
         bootstrap_servers=a.bootstrap_servers,
+        kafka_properties=a.kafka_properties,
         topic=a.topic,
         dead_letter_topic=a.dead_letter_topic,
         group_id=a.group_id,
@@ -283,6 +323,10 @@ def parse_args(argv: Sequence[str] | None = None) -> JobSettings:
         cassandra_port=a.cassandra_port,
         cassandra_keyspace=a.cassandra_keyspace,
         cassandra_protocol_version=a.cassandra_protocol_version,
+        cassandra_local_dc=a.cassandra_local_dc,
+        cassandra_consistency=a.cassandra_consistency,
+        cassandra_tls_ca_file=a.cassandra_tls_ca_file,
+        cassandra_replication=a.cassandra_replication,
         checkpoint_dir=a.checkpoint_dir,
         checkpoint_interval_ms=a.checkpoint_interval_ms,
         parallelism=a.parallelism,

@@ -1,6 +1,8 @@
 """Check job flags before submitting, so a mistake fails at once with a clear message, not as a
-restarting job: bad values (``--windows 1m,7m``, ``--k`` above ``--capacity``) and a Kafka
-bootstrap list with no reachable broker.
+restarting job: bad values (``--windows 1m,7m``, ``--k`` above ``--capacity``), a Kafka bootstrap
+list with no reachable broker, and credentials a store refuses (Kafka, Redis, Cassandra: the
+message names the store). A store that is only unreachable is reported, not fatal: the job waits
+for it.
 
 python -m jobs.settings_check [job flags]   ->  exit 2 with the reason, or 0
 """
@@ -10,7 +12,15 @@ from __future__ import annotations
 import socket
 import sys
 
+import redis
+from kafka.admin import KafkaAdminClient
+from kafka.errors import KafkaError
+
+from connectors.cassandra_store import UNREACHABLE, CassandraStore
+from connectors.redis_store import check_url, connect
 from jobs.settings import JobSettings, parse_args
+
+TIMEOUT_S = 10
 
 
 def reachable_brokers(bootstrap_servers: str, timeout_s: float = 5.0) -> list[str]:
@@ -26,11 +36,43 @@ def reachable_brokers(bootstrap_servers: str, timeout_s: float = 5.0) -> list[st
     return up
 
 
+def check_kafka(settings: JobSettings) -> None:
+    try:
+        KafkaAdminClient(**settings.kafka.kafka_python(), request_timeout_ms=TIMEOUT_S * 1000).close()
+    except KafkaError as err:
+        raise ValueError(f"Kafka at {settings.bootstrap_servers} refused the client ({err}); "
+                         "check --kafka-properties and its secrets") from None  # fmt: skip
+
+
+def check_redis(settings: JobSettings) -> None:
+    try:
+        connect(settings.redis_url, retries=0).ping()
+    except redis.AuthenticationError as err:
+        raise ValueError(f"Redis at {settings.redis_url} refused the credentials ({err}); "
+                         "check TOPK_REDIS_USERNAME / TOPK_REDIS_PASSWORD") from None  # fmt: skip
+    except redis.RedisError as err:
+        print(f"warning: Redis at {settings.redis_url} not reachable now ({err}); the job will wait", file=sys.stderr)
+
+
+def check_cassandra(settings: JobSettings) -> None:
+    store = CassandraStore(settings.cassandra, settings.cassandra_keyspace, settings.windows)
+    try:
+        store.session  # noqa: B018 (connects; ValueError when the credentials are refused)
+    except UNREACHABLE as err:
+        print(f"warning: Cassandra not reachable now ({err}); the job will wait", file=sys.stderr)
+    finally:
+        store.close()
+
+
 def check(argv: list[str]) -> JobSettings:
     """The settings, or ``ValueError`` saying what is wrong."""
     settings = parse_args(argv)
+    check_url(settings.redis_url)
     if not reachable_brokers(settings.bootstrap_servers):
         raise ValueError(f"no Kafka broker reachable at {settings.bootstrap_servers}")
+    check_kafka(settings)
+    check_redis(settings)
+    check_cassandra(settings)
     return settings
 
 

@@ -45,14 +45,7 @@ def build(settings: JobSettings) -> StreamExecutionEnvironment:
     )
     redis = RedisWriter(settings.redis_url, settings.windows, settings.redis_prefix)
     results.flat_map(redis).name("redis-sink").sink_to(Sink(DISCARD))
-    cassandra = CassandraStore(
-        settings.cassandra_hosts,
-        settings.cassandra_port,
-        settings.cassandra_keyspace,
-        settings.cassandra_protocol_version,
-        settings.windows,
-        create_schema=True,
-    )
+    cassandra = CassandraStore(settings.cassandra, settings.cassandra_keyspace, settings.windows, create_schema=True)
     results.flat_map(CassandraWriter(cassandra)).name("cassandra-sink").sink_to(Sink(DISCARD))
     return env
 

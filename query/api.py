@@ -25,6 +25,7 @@ from pydantic import BaseModel, Field
 from redis.exceptions import RedisError
 
 from connectors.cassandra_store import UNREACHABLE
+from connectors.kafka_client import kafka_client
 from jobs.settings import WindowSpec, iso, parse_time_ms
 from query.archive import NotArchived
 from query.connect import add_storage_arguments, open_queries
@@ -279,6 +280,7 @@ def main(argv: list[str] | None = None) -> None:
     d = EventLimits()
     p.add_argument("--capacity", type=int, default=1024, help="the job's --capacity: the largest k served")
     p.add_argument("--bootstrap-servers", default="127.0.0.1:9092", help="for POST /api/v1/events")
+    p.add_argument("--kafka-properties", default="", help="client properties file (the job's flag)")
     p.add_argument("--topic", default="events")
     p.add_argument("--max-item-length", type=int, default=d.max_item_length, help="the job's")
     p.add_argument("--max-weight", type=int, default=d.max_weight, help="the job's")
@@ -295,7 +297,7 @@ def main(argv: list[str] | None = None) -> None:
     limits = EventLimits(a.max_item_length, a.max_weight, a.max_past_ms, a.max_future_ms, a.max_event_bytes)
     queries = open_queries(a)
     config = ApiConfig(tuple(queries.windows.values()), a.capacity, token, a.rate_limit_per_minute, limits)
-    producer = EventProducer(a.bootstrap_servers, a.topic)
+    producer = EventProducer(kafka_client(a.bootstrap_servers, a.kafka_properties), a.topic)
     try:
         uvicorn.run(create_app(queries, config, producer), host=a.host, port=a.port)
     finally:

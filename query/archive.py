@@ -52,8 +52,8 @@ def read_parquet(
     ``required`` ones (those the filter reads) is missing.
 
     The archive job rewrites an open block's file in place; a reader that took the file's old size
-    and then read its new bytes finds no Parquet footer (``ArrowInvalid``), so it opens and reads
-    again (fresh sizes), up to ``READ_ATTEMPTS`` times."""
+    and then read its new bytes finds no Parquet footer (``ArrowInvalid``) or a page cut short
+    (``OSError``), so it opens and reads again (fresh sizes), up to ``READ_ATTEMPTS`` times."""
 
     def read() -> pa.Table:
         dataset = ds.dataset(paths, filesystem=filesystem, format="parquet")
@@ -63,7 +63,7 @@ def read_parquet(
         return dataset.to_table(columns=columns, filter=where)
 
     for _ in range(READ_ATTEMPTS - 1):
-        with contextlib.suppress(pa.ArrowInvalid):
+        with contextlib.suppress(pa.ArrowInvalid, OSError):
             return read()
     return read()
 

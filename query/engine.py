@@ -18,7 +18,8 @@ import redis
 from redis.exceptions import RedisError
 
 from connectors.cassandra_store import CassandraStore
-from connectors.redis_store import DEFAULT_PREFIX, read_topk, window_key, window_starts, written
+from connectors.redis_store import DEFAULT_PREFIX, read_topk, window_starts, written
+from connectors.redis_store import summaries as redis_summaries
 from jobs.settings import DAY_MS, WindowSpec
 from query.archive import EventArchive, Scan
 from query.summaries import SummaryCache
@@ -110,8 +111,7 @@ class TopKQueries:
     def _summaries(self, tiles: list[tuple[WindowSpec, int]], dimension: str, value: str) -> list[bytes | None]:
         """One serialized summary per tile: Redis first, then Cassandra; None if neither has it."""
         try:
-            keys = [window_key(w.label, dimension, value, s, self.prefix) + ":summary" for w, s in tiles]
-            blobs = self.binary.mget(keys) if keys else []
+            blobs = redis_summaries(self.binary, [(w.label, s) for w, s in tiles], dimension, value, self.prefix)
         except RedisError:
             blobs = [None] * len(tiles)
         missing = defaultdict(list)

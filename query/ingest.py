@@ -19,6 +19,8 @@ from datetime import datetime
 
 from confluent_kafka import KafkaError, KafkaException, Producer
 
+from connectors.kafka_client import KafkaClient
+
 ITEM_FIELDS = {"page_view": "url", "product_view": "productId", "search": "query", "generic": "itemId"}
 _DIGITS = re.compile(r"[0-9]{1,15}")
 _POSITIVE = re.compile(r"[1-9][0-9]{0,17}")
@@ -140,11 +142,9 @@ class Unavailable(RuntimeError):
 class EventProducer:
     """Sends validated events to the job's topic and waits for the broker's acknowledgement."""
 
-    def __init__(self, bootstrap_servers: str, topic: str, timeout_s: float = 10.0) -> None:
+    def __init__(self, kafka: KafkaClient, topic: str, timeout_s: float = 10.0) -> None:
         self.topic, self.timeout_s = topic, timeout_s
-        self._producer = Producer(
-            {"bootstrap.servers": bootstrap_servers, "acks": "all", "enable.idempotence": True, "linger.ms": 5}
-        )
+        self._producer = Producer({**kafka.librdkafka(), "acks": "all", "enable.idempotence": True, "linger.ms": 5})
 
     def send(self, raw: bytes) -> None:
         outcome: list[KafkaError | None] = []

@@ -2,12 +2,17 @@
 # Run Apache Cassandra 5.0 (CassandraDaemon from the jars scripts/setup.sh fetched with Maven,
 # .jars/cassandra) as one node on 127.0.0.1, in the foreground, sized for a 2-core machine.
 # usage: scripts/cassandra.sh DATA_DIR [NATIVE_PORT=9042] [HEAP=512m]   (internode: NATIVE_PORT-2032; no JMX)
+# TOPK_SECURE=1: PasswordAuthenticator (superuser cassandra/cassandra) and client TLS (optional: plain too) with the
+# PKCS12 keystore of scripts/tls.sh in TLS_DIR (default DATA_DIR/../tls).
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 DATA=$(realpath -m "$1"); PORT=${2:-9042}; HEAP=${3:-512m}
 LIBS=${TOPK_JARS_DIR:-$ROOT/.jars}/cassandra
 [[ -d $LIBS ]] || { echo "no Cassandra jars in $LIBS: run scripts/setup.sh" >&2; exit 1; }
 mkdir -p "$DATA"
+AUTH=AllowAllAuthenticator
+[[ -z ${TOPK_SECURE:-} ]] || AUTH=PasswordAuthenticator
+umask 077  # the keystore password goes into cassandra.yaml
 cat >"$DATA/cassandra.yaml" <<EOF
 cluster_name: topk-local
 num_tokens: 1
@@ -28,13 +33,22 @@ hints_directory: $DATA/hints
 cdc_raw_directory: $DATA/cdc_raw
 commitlog_sync: periodic
 commitlog_sync_period: 10000ms
-authenticator: AllowAllAuthenticator
+authenticator: $AUTH
 authorizer: AllowAllAuthorizer
 concurrent_reads: 8
 concurrent_writes: 8
 concurrent_compactors: 1
 memtable_allocation_type: heap_buffers
 EOF
+if [[ -n ${TOPK_SECURE:-} ]]; then TLS=${TLS_DIR:-$(dirname "$DATA")/tls}; cat >>"$DATA/cassandra.yaml" <<EOF
+client_encryption_options:
+  enabled: true
+  optional: true
+  keystore: $TLS/server.p12
+  keystore_password: $(cat "$TLS/keystore-password")
+  store_type: PKCS12
+EOF
+fi
 cat >"$DATA/logback.xml" <<'EOF'
 <configuration>
   <appender name="STDOUT" class="ch.qos.logback.core.ConsoleAppender">
@@ -58,5 +72,5 @@ done
 exec java "${JPMS[@]}" -Xms"$HEAP" -Xmx"$HEAP" -Xss256k -XX:+UseG1GC -XX:+ExitOnOutOfMemoryError \
   -Dcassandra.config="file://$DATA/cassandra.yaml" -Dlogback.configurationFile="$DATA/logback.xml" \
   -Dcassandra.storagedir="$DATA" -Dcassandra-foreground=yes \
-  -Dcassandra.skip_wait_for_gossip_to_settle=0 -Dcassandra.ring_delay_ms=0 \
+  -Dcassandra.skip_wait_for_gossip_to_settle=0 -Dcassandra.ring_delay_ms=0 -Dcassandra.superuser_setup_delay_ms=0 \
   -cp "$LIBS/*" org.apache.cassandra.service.CassandraDaemon

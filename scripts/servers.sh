@@ -1,19 +1,26 @@
 #!/usr/bin/env bash
 # Start or stop the local servers on 127.0.0.1, each tracked by a PID file.
-# usage: scripts/servers.sh start|stop|status [kafka] [redis] [cassandra] [s3]   (default: all four)
+# usage: scripts/servers.sh start|stop|status [kafka] [redis] [cassandra] [s3] [redis-cluster]
+#        (default: the first four)
 # Apache Kafka 4 (KRaft) and Cassandra 5 run from the jars scripts/setup.sh fetched with Maven; Redis from apt;
 # SeaweedFS (S3) from PyPI.
 # env:   TOPK_STATE_DIR (default .local/), KAFKA_PORT (9092; its controller PORT+1), REDIS_PORT (6379),
 #        CASSANDRA_PORT (9042; internode PORT-2032), KAFKA_HEAP / CASSANDRA_HEAP (512m each),
 #        S3_PORT (8333; SeaweedFS also takes the next 5 ports and each + 10000), S3_BUCKET (topk-archive; and
 #        topk-checkpoints for Flink),
-#        AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY (the S3 credentials; defaults: scripts/local-s3.env)
+#        AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY (the S3 credentials; defaults: scripts/local-s3.env),
+#        REDIS_CLUSTER_PORT (7000: three masters on it and the next two ports),
+#        TOPK_SECURE=1: secured servers, as in production (certificates from scripts/tls.sh in $STATE/tls):
+#          Redis requires TOPK_REDIS_PASSWORD and adds TLS on REDIS_PORT+1; Kafka adds a SASL_SSL listener
+#          (SCRAM-SHA-512, user topk, password TOPK_KAFKA_PASSWORD) on KAFKA_PORT+2; Cassandra requires a
+#          password (PasswordAuthenticator: user cassandra, password cassandra) and accepts TLS on its port.
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 STATE=${TOPK_STATE_DIR:-$ROOT/.local}
 VENV=${TOPK_VENV:-$ROOT/.venv}
 KAFKA_PORT=${KAFKA_PORT:-9092}; REDIS_PORT=${REDIS_PORT:-6379}; CASSANDRA_PORT=${CASSANDRA_PORT:-9042}
-S3_PORT=${S3_PORT:-8333}; S3_BUCKET=${S3_BUCKET:-topk-archive}
+S3_PORT=${S3_PORT:-8333}; S3_BUCKET=${S3_BUCKET:-topk-archive}; REDIS_CLUSTER_PORT=${REDIS_CLUSTER_PORT:-7000}
+SECURE=${TOPK_SECURE:-}
 source "$ROOT/scripts/local-s3.env"
 mkdir -p "$STATE"
 
@@ -38,7 +45,15 @@ start_one() {
     kafka) port=$KAFKA_PORT
       "$ROOT/scripts/kafka.sh" "$STATE/kafka-data" "$port" "${KAFKA_HEAP:-512m}" >"$STATE/kafka.log" 2>&1 & ;;
     redis) port=$REDIS_PORT
-      redis-server --port "$port" --bind 127.0.0.1 --save '' --appendonly yes --dir "$STATE" >"$STATE/redis.log" 2>&1 & ;;
+      (umask 077; { echo "port $port"; echo "bind 127.0.0.1"; echo "save ''"; echo "appendonly yes"; echo "dir $STATE"
+        if [[ -n $SECURE ]]; then
+          echo "requirepass ${TOPK_REDIS_PASSWORD:?TOPK_SECURE needs TOPK_REDIS_PASSWORD}"; echo "tls-port $((port + 1))"
+          echo "tls-cert-file $STATE/tls/server.pem"; echo "tls-key-file $STATE/tls/server.key"
+          echo "tls-ca-cert-file $STATE/tls/ca.pem"; echo "tls-auth-clients no"
+        fi } >"$STATE/redis.conf")  # the password in a file, not on the command line
+      redis-server "$STATE/redis.conf" >"$STATE/redis.log" 2>&1 & ;;
+    redis-cluster) port=$REDIS_CLUSTER_PORT
+      "$ROOT/scripts/redis-cluster.sh" "$STATE/redis-cluster" "$port" >"$STATE/redis-cluster.log" 2>&1 & ;;
     cassandra) port=$CASSANDRA_PORT
       "$ROOT/scripts/cassandra.sh" "$STATE/cassandra-data" "$port" "${CASSANDRA_HEAP:-512m}" >"$STATE/cassandra.log" 2>&1 & ;;
     s3) port=$S3_PORT  # SeaweedFS: an S3 API with the credentials above, nothing else exposed
@@ -51,6 +66,10 @@ start_one() {
   esac
   echo $! >"$STATE/$name.pid"
   wait_port "$name" "$port" 90
+  if [[ $name == redis-cluster ]]; then
+    for ((i = 0; i < 300; i++)); do grep -q "ready" "$STATE/redis-cluster.log" && break; sleep 0.1; done
+    grep -q "ready" "$STATE/redis-cluster.log" || { echo "redis cluster not formed; see $STATE/redis-cluster" >&2; return 1; }
+  fi
   [[ $name != s3 ]] || "$VENV/bin/python" - "$port" "$S3_BUCKET" topk-checkpoints <<'PY' || { echo "buckets not created; see $STATE/s3.log" >&2; return 1; }
 import sys, time
 from pyarrow import fs
@@ -83,8 +102,9 @@ stop_one() {
 cmd=${1:-}; shift || true
 names=("$@"); [[ ${#names[@]} -gt 0 ]] || names=(kafka redis cassandra s3)
 case $cmd in
-  start) for n in "${names[@]}"; do start_one "$n"; done ;;
+  start) [[ -z $SECURE ]] || "$ROOT/scripts/tls.sh" "$STATE/tls"
+    for n in "${names[@]}"; do start_one "$n"; done ;;
   stop) for n in "${names[@]}"; do stop_one "$n"; done ;;
   status) for n in "${names[@]}"; do running "$n" && echo "$n: running (pid $(cat "$STATE/$n.pid"))" || echo "$n: stopped"; done ;;
-  *) echo "usage: $0 start|stop|status [kafka] [redis] [cassandra] [s3]" >&2; exit 2 ;;
+  *) echo "usage: $0 start|stop|status [kafka] [redis] [cassandra] [s3] [redis-cluster]" >&2; exit 2 ;;
 esac

@@ -80,21 +80,7 @@ class TopKWindowFunction(KeyedProcessFunction):
         dimension, value = ctx.get_current_key()
         for e in out.emits:
             sketch = HeavyHittersSketch.deserialize(e.summary)
-            top = sketch.top_k(self.settings.k)
             self.windows_emitted.inc()
             self.error_bounds.update(sketch.maximum_error)
             self.emit_lag_ms = int(time.time() * 1000) - e.end
-            yield WindowResult(
-                window=e.window.label,
-                dimension=dimension,
-                value=value,
-                window_start=e.start,
-                window_end=e.end,
-                total_events=sketch.total_weight,
-                error_bound=sketch.maximum_error,
-                k=self.settings.k,
-                capacity=self.settings.capacity,
-                items=top.items,
-                unlisted_bound=top.unlisted_bound,
-                summary=e.summary,
-            )
+            yield WindowResult.of(e.window.label, dimension, value, e.start, e.end, sketch, self.settings.k, e.summary)

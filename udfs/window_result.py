@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sketches import ItemCount
+from sketches import HeavyHittersSketch, ItemCount
 
 
 @dataclass(frozen=True)
@@ -23,3 +23,23 @@ class WindowResult:
     items: tuple[ItemCount, ...]  # ranked, each flagged ``guaranteed`` (sketches.ranking)
     unlisted_bound: int  # the largest upper bound of any item not in ``items``
     summary: bytes  # HeavyHittersSketch.serialize(), for merging on the query side
+
+    @classmethod
+    def of(
+        cls,
+        window: str,
+        dimension: str,
+        value: str,
+        start: int,
+        end: int,
+        sketch: HeavyHittersSketch,
+        k: int,
+        summary: bytes | None = None,
+    ) -> WindowResult:
+        """The result of a window summarized by ``sketch`` (``summary``: its bytes, when at hand)."""
+        top = sketch.top_k(k)
+        return cls(
+            window, dimension, value, start, end, sketch.total_weight, sketch.maximum_error, k,
+            sketch.space_saving.capacity, top.items, top.unlisted_bound,
+            sketch.serialize() if summary is None else summary,
+        )  # fmt: skip

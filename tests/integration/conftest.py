@@ -1,4 +1,8 @@
-"""Real servers for integration tests: started by scripts/servers.sh on test ports, stopped by PID."""
+"""Real servers for integration tests: started by scripts/servers.sh on test ports, stopped by PID.
+
+They run secured, as in production (``TOPK_SECURE=1``): Redis and Cassandra require passwords (every
+test and job gets them from the environment, see ``connectors.secrets``) and also accept TLS; Kafka
+has a SASL_SSL listener beside the plaintext one; a three-master Redis Cluster runs beside Redis."""
 
 from __future__ import annotations
 
@@ -11,14 +15,34 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from cassandra.cluster import NoHostAvailable
 from pyarrow import fs
 
 from connectors.archive_layout import open_archive
-from tests.integration.helpers import kill_tree
+from connectors.cassandra_connection import CassandraConnection, connect
+from connectors.kafka_client import KafkaClient
+from tests.integration.helpers import kill_tree, wait_for
 
 ROOT = Path(__file__).resolve().parents[2]
-PORTS = {"KAFKA_PORT": "19092", "REDIS_PORT": "16379", "CASSANDRA_PORT": "19042", "S3_PORT": "17333"}
+PORTS = {
+    "KAFKA_PORT": "19092", "REDIS_PORT": "16379", "CASSANDRA_PORT": "19042", "S3_PORT": "17333",
+    "REDIS_CLUSTER_PORT": "17000",
+}  # fmt: skip
+SERVERS = ("kafka", "redis", "cassandra", "s3", "redis-cluster")
 S3_CREDENTIALS = {"AWS_ACCESS_KEY_ID": "topk-test", "AWS_SECRET_ACCESS_KEY": "topk-test-secret"}
+SECRETS = {  # the servers take them from here (files, not command lines); clients from the environment
+    "TOPK_REDIS_PASSWORD": "redis-test-secret",
+    "TOPK_KAFKA_PASSWORD": "kafka-test-secret",
+    "TOPK_CASSANDRA_USERNAME": "cassandra",  # Cassandra's default superuser (PasswordAuthenticator)
+    "TOPK_CASSANDRA_PASSWORD": "cassandra",
+}
+SECURE_KAFKA_PROPERTIES = """security.protocol=SASL_SSL
+sasl.mechanism=SCRAM-SHA-512
+sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required \\
+    username="topk" password="${{env:TOPK_KAFKA_PASSWORD}}";
+ssl.truststore.type=PEM
+ssl.truststore.location={ca}
+"""
 
 
 @dataclass(frozen=True)
@@ -28,6 +52,35 @@ class Servers:
     cassandra_port: int
     s3_endpoint: str
     env: dict[str, str]
+    state: Path
+
+    @property
+    def kafka(self) -> KafkaClient:
+        return KafkaClient(self.bootstrap)
+
+    @property
+    def tls_ca(self) -> str:
+        """The local CA that signed every server's certificate (scripts/tls.sh)."""
+        return str(self.state / "tls" / "ca.pem")
+
+    @property
+    def secure_bootstrap(self) -> str:
+        return f"127.0.0.1:{int(PORTS['KAFKA_PORT']) + 2}"
+
+    @property
+    def secure_kafka_properties(self) -> str:
+        """A client properties file for the SASL_SSL listener (the password as an ${env:...} reference)."""
+        path = self.state / "kafka-client.properties"
+        path.write_text(SECURE_KAFKA_PROPERTIES.format(ca=self.tls_ca))
+        return str(path)
+
+    @property
+    def redis_tls_url(self) -> str:
+        return f"rediss://127.0.0.1:{int(PORTS['REDIS_PORT']) + 1}/0?ssl_ca_certs={self.tls_ca}"
+
+    @property
+    def redis_cluster_url(self) -> str:
+        return f"redis+cluster://127.0.0.1:{PORTS['REDIS_CLUSTER_PORT']}"
 
     def archive_url(self, name: str) -> str:
         """A fresh archive location in the local S3 server's bucket."""
@@ -51,20 +104,32 @@ class Servers:
 
 @pytest.fixture(scope="session")
 def servers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Servers]:
-    os.environ.update(S3_CREDENTIALS)  # for the jobs (subprocesses) and the query side (this process)
-    env = {**os.environ, **PORTS, "TOPK_STATE_DIR": str(tmp_path_factory.mktemp("servers"))}
+    os.environ.update(S3_CREDENTIALS | SECRETS)  # for the jobs (subprocesses) and the query side (this process)
+    state = tmp_path_factory.mktemp("servers")
+    env = {**os.environ, **PORTS, "TOPK_STATE_DIR": str(state), "TOPK_SECURE": "1"}
     script = str(ROOT / "scripts" / "servers.sh")
     try:
-        subprocess.run(["bash", script, "start"], env=env, check=True, timeout=300)
+        subprocess.run(["bash", script, "start", *SERVERS], env=env, check=True, timeout=300)
+        assert wait_for(lambda: cassandra_login(int(PORTS["CASSANDRA_PORT"])), 60), "Cassandra refused the test login"
         yield Servers(
             bootstrap=f"127.0.0.1:{PORTS['KAFKA_PORT']}",
             redis_url=f"redis://127.0.0.1:{PORTS['REDIS_PORT']}/0",
             cassandra_port=int(PORTS["CASSANDRA_PORT"]),
             s3_endpoint=f"http://127.0.0.1:{PORTS['S3_PORT']}",
             env=env,
+            state=state,
         )
     finally:
-        subprocess.run(["bash", script, "stop"], env=env, timeout=300)
+        subprocess.run(["bash", script, "stop", *SERVERS], env=env, timeout=300)
+
+
+def cassandra_login(port: int) -> bool:
+    """Whether Cassandra takes the test credentials yet (it sets up its superuser after opening its port)."""
+    try:
+        connect(CassandraConnection(port=port))[0].shutdown()
+        return True
+    except (ValueError, NoHostAvailable):
+        return False
 
 
 @pytest.fixture

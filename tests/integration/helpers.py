@@ -11,6 +11,7 @@ import psutil
 import redis
 from kafka import KafkaConsumer
 
+from connectors.kafka_client import KafkaClient
 from generator.events import StreamSpec, encode, event_time_ms, exact_counts, generate
 from generator.produce import ensure_topic, send
 from sketches.accuracy import ranked
@@ -30,9 +31,9 @@ def stored_top(r: redis.Redis, key: str) -> list[tuple[str, int]]:
     return ranked({i: int(c) for i, c in r.zrevrange(key, 0, -1, withscores=True)})
 
 
-def read_topic(bootstrap: str, topic: str, expected: int, timeout_s: float = 60) -> list[dict]:
+def read_topic(kafka: KafkaClient, topic: str, expected: int, timeout_s: float = 60) -> list[dict]:
     """JSON records of ``topic``: waits for ``expected`` of them, then 2 s more for any extra."""
-    consumer = KafkaConsumer(topic, bootstrap_servers=bootstrap, auto_offset_reset="earliest")
+    consumer = KafkaConsumer(topic, **kafka.kafka_python(), auto_offset_reset="earliest")
     records: list[dict] = []
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
@@ -51,12 +52,12 @@ def aligned_start(unit_ms: int, units_ago: int) -> int:
 
 
 def publish(
-    bootstrap: str, topic: str, spec: StreamSpec, extra: tuple[bytes, ...] = (), partitions: int = 1
+    kafka: KafkaClient, topic: str, spec: StreamSpec, extra: tuple[bytes, ...] = (), partitions: int = 1
 ) -> list[dict]:
     """Generates ``spec``'s events, sends them (then ``extra``) to a new topic; returns the events."""
     events = list(generate(spec))
-    ensure_topic(bootstrap, topic, partitions)
-    send(bootstrap, topic, [encode(e) for e in events] + list(extra))
+    ensure_topic(kafka, topic, partitions)
+    send(kafka, topic, [encode(e) for e in events] + list(extra))
     return events
 
 

@@ -35,8 +35,8 @@ def test_archive_survives_a_worker_kill_and_counts_exactly(servers, run_id, star
     topic, url = f"archive_{run_id}", servers.archive_url(f"archive_{run_id}")
     spec = StreamSpec(16_000, 500, 1.1, aligned_start(H, 5), 4 * H + 17 * M, seed=7)
     events = list(generate(spec))
-    ensure_topic(servers.bootstrap, topic, partitions=2)
-    send(servers.bootstrap, topic, [encode(e) for e in events[:8_000]])
+    ensure_topic(servers.kafka, topic, partitions=2)
+    send(servers.kafka, topic, [encode(e) for e in events[:8_000]])
 
     job = start_job(
         "--topic", topic, "--group-id", topic, "--archive-url", url, "--archive-block-offsets", "1000",
@@ -51,7 +51,7 @@ def test_archive_survives_a_worker_kill_and_counts_exactly(servers, run_id, star
     assert wait_for(ready_to_kill) and job.poll() is None, "the archive job ended before a worker could be killed"
     killed = python_workers(job.pid)[0]
     killed.kill()
-    send(servers.bootstrap, topic, [encode(e) for e in events[8_000:]] + list(BAD))
+    send(servers.kafka, topic, [encode(e) for e in events[8_000:]] + list(BAD))
 
     def all_there() -> bool:
         table = archived(url, servers.s3_endpoint, EVENTS)
@@ -66,6 +66,11 @@ def test_archive_survives_a_worker_kill_and_counts_exactly(servers, run_id, star
     )
     assert table.num_rows == len(events) == len(pc.unique(keys)), "an event was archived twice"
     assert sorted(table["event_id"].to_pylist()) == sorted(e["metadata"]["eventId"] for e in events)
+    def dead_letters_there() -> bool:  # each partition's open block is flushed on its own
+        dead = archived(url, servers.s3_endpoint, DEAD_LETTERS)
+        return dead is not None and dead.num_rows >= len(BAD)
+
+    assert wait_for(dead_letters_there, 60)
     dead = archived(url, servers.s3_endpoint, DEAD_LETTERS)
     assert sorted(dead["reason"].to_pylist()) == ["invalid_json", "missing_item"]
     assert sorted(dead["raw"].to_pylist()) == sorted(BAD)

@@ -1,8 +1,13 @@
 """scripts/submit.sh against a real local standalone cluster: the job runs there, results reach
-Redis, and the job's metrics are on the Prometheus endpoint while it runs."""
+Redis, the job's metrics are on the Prometheus endpoint while it runs, and a backlog larger than
+the TaskManager's direct memory is read without a failure.
+
+The cluster's TaskManager is given 80 MB of direct memory (``FLINK_PROPERTIES``), so a backlog
+that exceeds it stays small enough for the suite."""
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import subprocess
@@ -12,8 +17,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-import redis
 
+from connectors.redis_store import connect as redis_connect
 from connectors.redis_store import window_key
 from generator.events import StreamSpec, encode, exact_counts, generate
 from generator.produce import ensure_topic, send
@@ -24,6 +29,12 @@ pytestmark = pytest.mark.integration
 ROOT = Path(__file__).resolve().parents[2]
 MINUTE = 60_000
 PROMETHEUS_PORTS = range(9249, 9260)  # conf/flink-conf.yaml: metrics.reporter.prom.port
+REST = "http://127.0.0.1:8081"  # conf/flink-conf.yaml: rest.port
+SMALL_DIRECT_MEMORY = """taskmanager.memory.framework.off-heap.size: 32m
+taskmanager.memory.task.off-heap.size: 16m
+taskmanager.memory.network.min: 32m
+taskmanager.memory.network.max: 32m
+"""
 
 
 @pytest.fixture(scope="module")
@@ -33,6 +44,7 @@ def submit(tmp_path_factory: pytest.TempPathFactory, servers) -> Iterator:
     base = tmp_path_factory.mktemp("flink")
     env = {**os.environ, **{f"FLINK_{d}_DIR": str(base / d.lower()) for d in ("CONF", "LOG", "PID")}}
     env["TOPK_S3_ENDPOINT"] = servers.s3_endpoint
+    env["FLINK_PROPERTIES"] = SMALL_DIRECT_MEMORY
 
     def run(*args: str, check: bool = True) -> subprocess.CompletedProcess:
         done = subprocess.run(["bash", str(ROOT / "scripts/submit.sh"), *args], env=env, capture_output=True,
@@ -68,7 +80,7 @@ def scrape(pattern: str, timeout_s: float = 120) -> list[str]:
 def test_job_runs_on_a_standalone_cluster_with_metrics(submit, servers, run_id):
     topic, start = f"cluster_{run_id}", aligned_start(MINUTE, 10)
     spec = StreamSpec(3_000, 40, 1.1, start, 5 * MINUTE, seed=3)
-    events = publish(servers.bootstrap, topic, spec, extra=(b"{not json",))
+    events = publish(servers.kafka, topic, spec, extra=(b"{not json",))
 
     done = submit(
         "run", "--topic", topic, "--dead-letter-topic", f"{topic}-dlq", "--group-id", run_id,
@@ -80,7 +92,7 @@ def test_job_runs_on_a_standalone_cluster_with_metrics(submit, servers, run_id):
     job_id = re.search(r"JobID ([0-9a-f]{32})", done.stdout).group(1)
     try:
         assert job_id in submit("list").stdout
-        r = redis.Redis.from_url(servers.redis_url, decode_responses=True)
+        r = redis_connect(servers.redis_url)
         first = exact_counts(iter(events), MINUTE)[start]
         key = window_key("1m", "all", "all", start)
         deadline = time.monotonic() + 240
@@ -115,9 +127,9 @@ def test_stop_with_savepoint_resume_and_replay_reproduce_the_results(submit, ser
         "--windows", "1m,all", "--dimensions", "region", "--k", "5",
         "--checkpoint-interval-ms", "2000",
     )  # fmt: skip
-    ensure_topic(servers.bootstrap, topic, partitions=1)
-    send(servers.bootstrap, topic, [encode(e) for e in first])
-    r = redis.Redis.from_url(servers.redis_url, decode_responses=True)
+    ensure_topic(servers.kafka, topic, partitions=1)
+    send(servers.kafka, topic, [encode(e) for e in first])
+    r = redis_connect(servers.redis_url)
     minutes = exact_counts(iter(events), MINUTE)
     closed = sorted(minutes)[:-1]  # the last minute needs a later event to close
 
@@ -127,7 +139,7 @@ def test_stop_with_savepoint_resume_and_replay_reproduce_the_results(submit, ser
     stopped = submit("stop", job).stdout
     savepoint = re.search(r"Savepoint completed\. Path: (\S+)", stopped).group(1)
     assert savepoint.startswith("s3://topk-checkpoints/savepoints/"), savepoint
-    send(servers.bootstrap, topic, [encode(e) for e in second])
+    send(servers.kafka, topic, [encode(e) for e in second])
     job = re.search(r"JobID ([0-9a-f]{32})", submit("resume", savepoint, *flags, *live).stdout).group(1)
     try:
         assert wait_for(lambda: r.exists(window_key("1m", "all", "all", closed[-1], topic)))
@@ -150,3 +162,39 @@ def test_stop_with_savepoint_resume_and_replay_reproduce_the_results(submit, ser
             assert stored_top(r, window_key("1m", dim, region, m, replayed)) == stored_top(
                 r, window_key("1m", dim, region, m, topic)
             ), (m, region)
+
+
+def rest(path: str) -> dict:
+    with urllib.request.urlopen(REST + path, timeout=10) as page:
+        return json.loads(page.read())
+
+
+def test_a_backlog_larger_than_the_taskmanagers_direct_memory_is_read_without_a_failure(submit, servers, run_id):
+    (tm,) = rest("/taskmanagers")["taskmanagers"]
+    direct = rest(f"/taskmanagers/{tm['id']}")["memoryConfiguration"]
+    limit = direct["frameworkOffHeap"] + direct["taskOffHeap"] + direct["networkMemory"]
+    topic, start = f"backlog_{run_id}", aligned_start(MINUTE, 30)
+    spec = StreamSpec(600_000, 200_000, 1.1, start, 20 * MINUTE, seed=5)
+    events = list(generate(spec))
+    records = [encode(e) for e in events]
+    assert sum(map(len, records)) > limit * 1.1, (sum(map(len, records)), limit)
+    ensure_topic(servers.kafka, topic, partitions=1)
+    send(servers.kafka, topic, records)
+
+    done = submit(
+        "run", "--bounded", "--topic", topic, "--dead-letter-topic", f"{topic}-dlq", "--group-id", run_id,
+        "--bootstrap-servers", servers.bootstrap, "--redis-url", servers.redis_url, "--redis-prefix", run_id,
+        "--cassandra-port", str(servers.cassandra_port), "--cassandra-keyspace", f"b{run_id}",
+        "--windows", "1m,all", "--dimensions", "region", "--k", "5",
+    )  # fmt: skip
+    job_id = re.search(r"JobID ([0-9a-f]{32})", done.stdout).group(1)
+    try:
+        assert wait_for(lambda: rest(f"/jobs/{job_id}")["state"] in ("FINISHED", "FAILED", "CANCELED"), 600)
+        assert rest(f"/jobs/{job_id}")["state"] == "FINISHED"
+        assert rest(f"/jobs/{job_id}/exceptions")["exceptionHistory"]["entries"] == []  # no restart
+    finally:
+        submit("cancel", job_id, check=False)
+    r = redis_connect(servers.redis_url)
+    for minute, counts in exact_counts(iter(events), MINUTE).items():
+        meta = r.hgetall(window_key("1m", "all", "all", minute, run_id) + ":meta")
+        assert int(meta["totalEvents"]) == sum(counts.values()), minute

@@ -8,9 +8,9 @@ import time
 from collections import Counter
 
 import pytest
-import redis
 
-from connectors.cassandra_store import connect
+from connectors.cassandra_connection import CassandraConnection, connect
+from connectors.redis_store import connect as redis_connect
 from connectors.redis_store import window_key
 from generator.events import StreamSpec, encode, exact_counts, generate
 from generator.produce import ensure_topic, send
@@ -33,11 +33,11 @@ def test_known_stream_gives_exact_top_k_in_redis_and_cassandra(servers, run_id, 
     good.insert(0, weighted)  # in order: a late event would be dropped by the window
     bad = bad_records(now)
     topic, keyspace = f"events_{run_id}", f"topk_{run_id}"
-    ensure_topic(servers.bootstrap, topic, partitions=2)
+    ensure_topic(servers.kafka, topic, partitions=2)
     records = [encode(e) for e in good]
     for i, raw in enumerate(bad):  # spread the bad records through the stream
         records.insert((i + 1) * len(records) // (len(bad) + 1), raw)
-    send(servers.bootstrap, topic, records)
+    send(servers.kafka, topic, records)
 
     run_job(
         "--topic", topic, "--dead-letter-topic", f"{topic}-dlq", "--group-id", run_id,
@@ -45,7 +45,7 @@ def test_known_stream_gives_exact_top_k_in_redis_and_cassandra(servers, run_id, 
         "--cassandra-keyspace", keyspace,
     )  # fmt: skip
 
-    r = redis.Redis.from_url(servers.redis_url, decode_responses=True)
+    r = redis_connect(servers.redis_url)
     minutes = exact_counts(iter(good), 60_000)
     assert len(minutes) == 4
     for minute_start, counts in minutes.items():
@@ -63,7 +63,7 @@ def test_known_stream_gives_exact_top_k_in_redis_and_cassandra(servers, run_id, 
     bounds = r.hget(window_key("1h", "all", "all", start) + ":bounds", "heavy")
     assert bounds == "700,700,1"  # exact below capacity: certainly in the top-K
 
-    cluster, session = connect(["127.0.0.1"], servers.cassandra_port)
+    cluster, session = connect(CassandraConnection(port=servers.cassandra_port))
     try:
         hour = exact_counts(iter(good), HOUR)[start]
         rows = session.execute(
@@ -83,6 +83,6 @@ def test_known_stream_gives_exact_top_k_in_redis_and_cassandra(servers, run_id, 
     finally:
         cluster.shutdown()
 
-    letters = read_topic(servers.bootstrap, f"{topic}-dlq", expected=len(bad))
+    letters = read_topic(servers.kafka, f"{topic}-dlq", expected=len(bad))
     assert Counter(d["reason"] for d in letters) == Counter(bad.values())
     assert {base64.b64decode(d["value"]) for d in letters} == set(bad)

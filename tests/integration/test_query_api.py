@@ -14,13 +14,14 @@ from collections import Counter
 import pytest
 import redis
 import schemathesis
-from cassandra.cluster import Cluster
 from fastapi.testclient import TestClient
 from hypothesis import HealthCheck, given, settings
 from hypothesis.errors import Unsatisfiable
 from kafka import KafkaConsumer
 
+from connectors.cassandra_connection import CassandraConnection, connect
 from connectors.cassandra_store import CassandraStore
+from connectors.kafka_client import KafkaClient
 from connectors.redis_store import connect as redis_connect
 from connectors.redis_store import index_key, window_key
 from generator.events import StreamSpec, exact_counts
@@ -40,7 +41,7 @@ WINDOWS = parse_windows("1m,1h,all")
 
 def open_queries(servers, name: str, windows=WINDOWS, cassandra_port: int | None = None, **kwargs) -> TopKQueries:
     """The query side over keyspace and Redis prefix ``name`` (nothing connects until asked)."""
-    store = CassandraStore(["127.0.0.1"], cassandra_port or servers.cassandra_port, name, None, windows)
+    store = CassandraStore(CassandraConnection(port=cassandra_port or servers.cassandra_port), name, windows)
     return TopKQueries(
         redis_connect(servers.redis_url), redis_connect(servers.redis_url, decode_responses=False), store,
         list(windows), name, **kwargs,
@@ -61,7 +62,7 @@ def stored(servers, run_job):
     assert empty.status_code == 200 and empty.json()["results"] == []
     assert early.get("/api/v1/topk", params={"window": "1h"}).status_code == 404
 
-    events = publish(servers.bootstrap, run_id, spec)
+    events = publish(servers.kafka, run_id, spec)
     common = ("--topic", run_id, "--group-id", run_id, "--dimensions", "region")
     run_job(
         *common, "--dead-letter-topic", f"{run_id}-dlq", "--windows", "1m,1h,all", "--k", str(K),
@@ -177,12 +178,12 @@ def test_absurd_ranges_cost_what_is_stored(servers, stored):
 
 def test_api_validates_events_as_the_job_does_and_posts_them(servers, stored, queries):
     topic = f"{stored[1]}-posted"
-    producer = EventProducer(servers.bootstrap, topic)
+    producer = EventProducer(servers.kafka, topic)
     api = TestClient(create_app(queries, ApiConfig(WINDOWS), producer))
     now = int(time.time() * 1000)
     event = {"metadata": {"eventType": "search", "timestamp": now}, "payload": {"query": "flink"}}
     assert api.post("/api/v1/events", json=event).status_code == 202
-    consumer = KafkaConsumer(topic, bootstrap_servers=servers.bootstrap, auto_offset_reset="earliest")
+    consumer = KafkaConsumer(topic, **servers.kafka.kafka_python(), auto_offset_reset="earliest")
     got = [m.value for batch in consumer.poll(timeout_ms=10_000).values() for m in batch]
     consumer.close()
     assert [json.loads(g) for g in got] == [event]
@@ -200,7 +201,7 @@ def test_api_validates_events_as_the_job_does_and_posts_them(servers, stored, qu
     assert (r.status_code, r.json()["reason"]) == (422, "invalid_json")
     producer.close()
 
-    down = EventProducer("127.0.0.1:1", topic, timeout_s=2)  # no broker there
+    down = EventProducer(KafkaClient("127.0.0.1:1"), topic, timeout_s=2)  # no broker there
     r = TestClient(create_app(queries, ApiConfig(WINDOWS), down)).post("/api/v1/events", json=event)
     assert r.status_code == 503 and "Kafka" in r.json()["detail"]
 
@@ -231,7 +232,7 @@ def test_retention_expires_minutes_in_both_stores_and_ranges_round_to_hours(serv
     now = int(time.time() * 1000)
     start = now - now % H - 3 * H
     spec = StreamSpec(6_000, 200, 1.1, start, now - now % M - 2 * M - start, seed=13)
-    events = publish(servers.bootstrap, run_id, spec)
+    events = publish(servers.kafka, run_id, spec)
     windows = parse_windows("1m,1h,all", "1m=90m")
     run_job(
         "--topic", run_id, "--group-id", run_id, "--dead-letter-topic", f"{run_id}-dlq", "--windows", "1m,1h,all",
@@ -243,16 +244,16 @@ def test_retention_expires_minutes_in_both_stores_and_ranges_round_to_hours(serv
     kept = [m for m in sorted(per_minute) if m >= horizon + M]  # (a minute on the edge may go either way)
     expired = [m for m in sorted(per_minute) if m < horizon - 5 * M]  # expired before the job wrote anything
     assert kept and expired
-    r = redis.Redis.from_url(servers.redis_url)
+    r = redis_connect(servers.redis_url, decode_responses=False)
     assert not any(r.exists(window_key("1m", "all", "all", m, run_id)) for m in expired)
     indexed = {int(m) * M for m in r.zrange(index_key("1m", "all", "all", run_id), 0, -1)}
     assert not indexed & set(expired) and set(kept) <= indexed
     assert all(0 < r.ttl(window_key("1m", "all", "all", m, run_id)) <= 90 * 60 + 60 for m in kept)
-    cluster = Cluster(["127.0.0.1"], port=servers.cassandra_port)
+    cluster, session = connect(CassandraConnection(port=servers.cassandra_port))
     try:
         ttls = {}
         for bucket in {m - m % D for m in per_minute}:
-            rows = cluster.connect().execute(
+            rows = session.execute(
                 f"SELECT window_start, TTL(summary) AS ttl FROM {run_id}.window_summaries "
                 "WHERE window_size = '1m' AND dimension = 'all' AND dim_value = 'all' AND bucket = %s",
                 (bucket,),
@@ -274,7 +275,7 @@ def test_retention_expires_minutes_in_both_stores_and_ranges_round_to_hours(serv
 def test_no_request_gets_a_server_error(servers, stored, queries):
     """Fuzzes every operation from the API's OpenAPI schema: valid inputs and invalid ones
     (schemathesis' positive and negative modes), against the real stores and broker."""
-    producer = EventProducer(servers.bootstrap, f"{stored[1]}-fuzzed")
+    producer = EventProducer(servers.kafka, f"{stored[1]}-fuzzed")
     schema = schemathesis.openapi.from_asgi("/openapi.json", create_app(queries, ApiConfig(WINDOWS), producer))
     failures, calls = [], Counter()
     for found in schema.get_all_operations():

@@ -9,6 +9,7 @@ import time
 import pytest
 import redis
 
+from connectors.redis_store import connect as redis_connect
 from connectors.redis_store import window_key
 from generator.events import StreamSpec, encode, event_time_ms, exact_counts, generate
 from generator.produce import ensure_topic, send
@@ -50,10 +51,10 @@ def in_two_parts(servers, run_id: str, spec: StreamSpec, start_job, between) -> 
     topic = f"two_parts_{run_id}"
     events = list(generate(spec))
     cut = len(events) // 3  # generate() is in event-time order
-    ensure_topic(servers.bootstrap, topic, 1)  # a partition that got none of the first part would hold the watermark
-    send(servers.bootstrap, topic, [encode(e) for e in events[:cut]])
+    ensure_topic(servers.kafka, topic, 1)  # a partition that got none of the first part would hold the watermark
+    send(servers.kafka, topic, [encode(e) for e in events[:cut]])
     job = start_job(*job_args(topic))
-    r = redis.Redis.from_url(servers.redis_url, decode_responses=True)
+    r = redis_connect(servers.redis_url)
     minutes = sorted(exact_counts(iter(events), MINUTE))
 
     def emitted(upto: int) -> bool:
@@ -63,7 +64,7 @@ def in_two_parts(servers, run_id: str, spec: StreamSpec, start_job, between) -> 
     assert started, f"emitted 3: {emitted(3)}, checkpoints: {servers.checkpoints(run_id)}"
     assert job.poll() is None, job.stdout.read()[-3000:]
     between(job)
-    send(servers.bootstrap, topic, [encode(e) for e in events[cut:]])
+    send(servers.kafka, topic, [encode(e) for e in events[cut:]])
     done = wait_for(lambda: job.poll() is not None or emitted(len(minutes) - 1), timeout_s=400)
     missing = [i for i, m in enumerate(minutes) if not r.exists(window_key("1m", "all", "all", m, topic))]
     assert done, f"minutes not written (of {len(minutes)}): {missing}"
@@ -100,9 +101,9 @@ def test_late_events_update_their_window_or_become_dead_letters(servers, run_id,
     start = aligned_start(MINUTE, 30)
     on_time = [event(start + i * 1000, f"item-{i % 7}") for i in range(6 * 60)]  # minutes 0..5, one per second
     topic = f"late_{run_id}"
-    ensure_topic(servers.bootstrap, topic, partitions=1)
-    send(servers.bootstrap, topic, [encode(e) for e in on_time])
-    r = redis.Redis.from_url(servers.redis_url, decode_responses=True)
+    ensure_topic(servers.kafka, topic, partitions=1)
+    send(servers.kafka, topic, [encode(e) for e in on_time])
+    r = redis_connect(servers.redis_url)
     minute4 = window_key("1m", "all", "all", start + 4 * MINUTE, topic)
 
     job = start_job(*job_args(topic, "--out-of-orderness-ms", "1000", "--allowed-lateness-ms", str(3 * MINUTE)))
@@ -110,7 +111,7 @@ def test_late_events_update_their_window_or_become_dead_letters(servers, run_id,
     # The watermark is now past minute 4 (emitted) and at most 6 min - 1 s.
     allowed = event(start + 4 * MINUTE + 10_000, "late-but-allowed")  # < 2 min behind: minute 4 again
     too_late = event(start + 10_000, "too-late")  # > 5 min behind: a dead letter
-    send(servers.bootstrap, topic, [encode(allowed), encode(too_late)])
+    send(servers.kafka, topic, [encode(allowed), encode(too_late)])
 
     expected = exact_counts(iter([*on_time, allowed]), MINUTE)[start + 4 * MINUTE]
     assert wait_for(lambda: stored_top(r, minute4) == ranked(expected, K)), (
@@ -121,7 +122,7 @@ def test_late_events_update_their_window_or_become_dead_letters(servers, run_id,
     assert dict(stored_top(r, region))["late-but-allowed"] == 1
     all_time = window_key("all", "all", "all", 0, topic) + ":meta"  # minutes 0-4 are closed, and the late event
     assert wait_for(lambda: int(r.hget(all_time, "totalEvents")) == 5 * 60 + 1)
-    letters = read_topic(servers.bootstrap, f"{topic}-dlq", expected=1)
+    letters = read_topic(servers.kafka, f"{topic}-dlq", expected=1)
     assert [d["reason"] for d in letters] == ["late"]
     minute0 = window_key("1m", "all", "all", start, topic)
     assert "too-late" not in dict(stored_top(r, minute0))
@@ -137,5 +138,5 @@ def test_results_converge_after_redis_and_cassandra_outages(servers, run_id, sta
         servers.ctl("start", "redis", "cassandra")
 
     events, _ = in_two_parts(servers, run_id, spec, start_job, outage)
-    r = redis.Redis.from_url(servers.redis_url, decode_responses=True)
+    r = redis_connect(servers.redis_url)
     assert_every_minute_exact(r, events, f"two_parts_{run_id}")
