@@ -1,6 +1,6 @@
 """One command for all benchmarks; prints tables and writes bench/results/bench.json and .png.
 
-python -m bench [--sections core,ranges,e2e] [--events 1000000] [--universe 1000000] [--core-events 5000000]
+python -m bench [--sections core,ranges,e2e,rows] [--events 1000000] [--universe 1000000] [--core-events 5000000]
     [--repeats 3]
 
 Figures are medians over repeats and ratios against peers measured in the same run.
@@ -17,8 +17,8 @@ from pathlib import Path
 
 from bench import e2e, ranges, sketch_core
 from bench.stream import make_stream
-from generator.events import StreamSpec
-from generator.produce import ensure_topic
+from generator.events import StreamSpec, encode, event_time_ms, generate
+from generator.produce import ensure_topic, send
 
 RESULTS = Path(__file__).resolve().parent / "results"
 
@@ -115,6 +115,43 @@ def e2e_section(events: int, universe: int, repeats: int, tmp: Path) -> list[dic
     return out
 
 
+DAY_MS, MINUTE_MS = 86_400_000, 60_000
+
+
+def rows_section(tmp: Path) -> list[dict]:
+    """Per-row cost of the sketch operator on streams with many (window, dimension value) rows and few
+    events each: a month replayed, and 10,000 dimension values. Ours only (the peer is per event)."""
+    run, now = f"rows{int(time.time())}", int(time.time() * 1000)
+    month = list(
+        generate(StreamSpec(30 * 24 * 400, 10_000, 1.1, now - now % DAY_MS - 31 * DAY_MS, 30 * DAY_MS, seed=3))
+    )
+    hour = now - now % 3_600_000 - 3_600_000
+    tenants = list(generate(StreamSpec(200_000, 10_000, 1.1, hour, 5 * MINUTE_MS, seed=4)))
+    for i, event in enumerate(tenants):
+        event["payload"]["tenant"] = f"t{i % 10_000}"
+    cases = [
+        ("30 days at 400 events/h, region (4 values)", month, "region", ["--max-past-ms", str(40 * DAY_MS)]),
+        ("10,000 dimension values, 5 min", tenants, "tenant", []),
+    ]
+    ensure_topic(e2e.KAFKA, f"{run}-empty", partitions=1)
+    out = []
+    for i, (name, events, dim, extra) in enumerate(cases):
+        topic = f"{run}-s{i}"
+        ensure_topic(e2e.KAFKA, topic, partitions=1)
+        send(e2e.KAFKA, topic, [encode(e) for e in events])
+        flags = ["--windows", "1m,1h,1d", "--dimensions", dim, "--k", "100", "--capacity", "1024", *extra]
+        r = e2e.ours(name, topic, f"{run}-empty", len(events), 1, flags, tmp)
+        groups = {(event_time_ms(e) // MINUTE_MS, v) for e in events for v in ("all", e["payload"][dim])}
+        seconds = r.seconds - r.fixed_seconds
+        out.append({
+            "stream": name, "events": len(events), "minute_rows": len(groups), "seconds": r.seconds,
+            "fixed_seconds": r.fixed_seconds, "rows_per_s": len(groups) / seconds,
+            "ms_per_row": 1000 * seconds / len(groups),
+            "dimension_values_at_1m_real_time": len(groups) / seconds * 60,
+        })  # fmt: skip
+    return out
+
+
 def print_table(title: str, rows: list[dict], columns: list[str]) -> None:
     print(f"\n{title}")
     widths = [max(len(c), *(len(_fmt(r.get(c))) for r in rows)) for c in columns]
@@ -155,7 +192,7 @@ def plot(core: list[dict], end_to_end: list[dict], path: Path) -> None:
 
 def main(argv: list[str] | None = None) -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--sections", default="core,ranges,e2e", help="which of core, ranges, e2e")
+    p.add_argument("--sections", default="core,ranges,e2e,rows", help="which of core, ranges, e2e, rows")
     p.add_argument("--events", type=int, default=1_000_000, help="end-to-end events")
     p.add_argument("--universe", type=int, default=1_000_000, help="distinct items the stream draws from")
     p.add_argument("--core-events", type=int, default=5_000_000, help="events for the sketch-core section")
@@ -173,7 +210,7 @@ def main(argv: list[str] | None = None) -> None:
             ["stream", "sketch", "updates_per_s", "vs_counter", "bytes", "precision@10", "precision@100",
              "recall@100", "guaranteed@100", "wrongly_guaranteed", "max_abs_error", "stated_bound", "bound_violations"],
         )  # fmt: skip
-    if sections & {"ranges", "e2e"}:
+    if sections & {"ranges", "e2e", "rows"}:
         with tempfile.TemporaryDirectory(prefix="topk-bench-") as tmp, e2e.servers(Path(tmp) / "servers"):
             if "ranges" in sections:
                 latency, absurd, storage = ranges_section(e2e.REDIS_URL, e2e.CASSANDRA_PORT)
@@ -198,6 +235,14 @@ def main(argv: list[str] | None = None) -> None:
                     results["end_to_end"],
                     ["stream", "name", "parallelism", "events_per_s", "vs_peer", "events_per_s_with_start", "seconds",
                      "fixed_seconds", "peak_python_rss_mb", "peak_checkpoint_mb"],
+                )  # fmt: skip
+            if "rows" in sections:
+                results["rows"] = rows_section(Path(tmp))
+                print_table(
+                    "Per-row cost: many (minute, dimension value) rows with few events each, windows 1m,1h,1d, K 100, "
+                    "capacity 1024 (seconds exclude the fixed start/stop cost)",
+                    results["rows"], ["stream", "events", "minute_rows", "seconds", "fixed_seconds", "rows_per_s",
+                                      "ms_per_row", "dimension_values_at_1m_real_time"],
                 )  # fmt: skip
     RESULTS.mkdir(exist_ok=True)
     (RESULTS / "bench.json").write_text(json.dumps(results, indent=2))
