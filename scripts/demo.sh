@@ -47,7 +47,7 @@ echo "== the query side: newest 1h top-10 for region=eu-west, from Redis"
 "$PY" -m query --window 1h --dimension region --value eu-west --k 10
 echo "== stored top-10 per hour (Redis) next to exact counts"
 "$PY" -m generator.verify --window 1h --k 10 "${STREAM[@]}"
-echo "== Redis keys look like:  redis-cli ZREVRANGE topk:1h:all:all:$((START / 60000)) 0 9 WITHSCORES"
+echo "== Redis keys look like:  redis-cli ZREVRANGE '{topk:1h:all:all}:$((START / 60000))' 0 9 WITHSCORES"
 
 echo "== the REST API (python -m query.api, OpenAPI at $API/docs): range queries merging stored windows"
 "$PY" -m query.api --port "$API_PORT" --topic "$TOPIC" "${S3[@]}" >"$ROOT/.local/api.log" 2>&1 &

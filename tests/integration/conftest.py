@@ -33,9 +33,10 @@ S3_CREDENTIALS = {"AWS_ACCESS_KEY_ID": "topk-test", "AWS_SECRET_ACCESS_KEY": "to
 SECRETS = {  # the servers take them from here (files, not command lines); clients from the environment
     "TOPK_REDIS_PASSWORD": "redis-test-secret",
     "TOPK_KAFKA_PASSWORD": "kafka-test-secret",
-    "TOPK_CASSANDRA_USERNAME": "cassandra",  # Cassandra's default superuser (PasswordAuthenticator)
-    "TOPK_CASSANDRA_PASSWORD": "cassandra",
+    "TOPK_CASSANDRA_USERNAME": "topk",  # a role the fixture creates as Cassandra's default superuser
+    "TOPK_CASSANDRA_PASSWORD": "cassandra-test-secret",
 }
+CASSANDRA_DEFAULT_LOGIN = {"TOPK_CASSANDRA_USERNAME": "cassandra", "TOPK_CASSANDRA_PASSWORD": "cassandra"}
 SECURE_KAFKA_PROPERTIES = """security.protocol=SASL_SSL
 sasl.mechanism=SCRAM-SHA-512
 sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required \\
@@ -104,13 +105,16 @@ class Servers:
 
 @pytest.fixture(scope="session")
 def servers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Servers]:
-    os.environ.update(S3_CREDENTIALS | SECRETS)  # for the jobs (subprocesses) and the query side (this process)
+    os.environ.update(S3_CREDENTIALS | SECRETS | CASSANDRA_DEFAULT_LOGIN)
     state = tmp_path_factory.mktemp("servers")
     env = {**os.environ, **PORTS, "TOPK_STATE_DIR": str(state), "TOPK_SECURE": "1"}
     script = str(ROOT / "scripts" / "servers.sh")
     try:
         subprocess.run(["bash", script, "start", *SERVERS], env=env, check=True, timeout=300)
-        assert wait_for(lambda: cassandra_login(int(PORTS["CASSANDRA_PORT"])), 60), "Cassandra refused the test login"
+        port = int(PORTS["CASSANDRA_PORT"])
+        assert wait_for(lambda: cassandra_login(port), 60), "Cassandra refused the default login"
+        create_cassandra_role(port, SECRETS)
+        os.environ.update(SECRETS)  # for the jobs (subprocesses) and the query side (this process)
         yield Servers(
             bootstrap=f"127.0.0.1:{PORTS['KAFKA_PORT']}",
             redis_url=f"redis://127.0.0.1:{PORTS['REDIS_PORT']}/0",
@@ -130,6 +134,19 @@ def cassandra_login(port: int) -> bool:
         return True
     except (ValueError, NoHostAvailable):
         return False
+
+
+def create_cassandra_role(port: int, secrets: dict[str, str]) -> None:
+    """The test role (a superuser with its own password), created as the default superuser."""
+    cluster, session = connect(CassandraConnection(port=port))
+    try:
+        role = secrets["TOPK_CASSANDRA_USERNAME"]
+        session.execute(
+            f"CREATE ROLE IF NOT EXISTS {role} WITH PASSWORD = %s AND LOGIN = true AND SUPERUSER = true",
+            (secrets["TOPK_CASSANDRA_PASSWORD"],),
+        )
+    finally:
+        cluster.shutdown()
 
 
 @pytest.fixture

@@ -66,6 +66,7 @@ def test_archive_survives_a_worker_kill_and_counts_exactly(servers, run_id, star
     )
     assert table.num_rows == len(events) == len(pc.unique(keys)), "an event was archived twice"
     assert sorted(table["event_id"].to_pylist()) == sorted(e["metadata"]["eventId"] for e in events)
+
     def dead_letters_there() -> bool:  # each partition's open block is flushed on its own
         dead = archived(url, servers.s3_endpoint, DEAD_LETTERS)
         return dead is not None and dead.num_rows >= len(BAD)

@@ -45,7 +45,7 @@ def command_lines_with_secrets() -> list[str]:
     found = []
     for p in psutil.process_iter(["cmdline"]):
         line = " ".join(p.info["cmdline"] or [])
-        if any(s in line for s in SECRETS.values() if len(s) > 9):  # "cassandra" is also a word in paths
+        if any(s in line for name, s in SECRETS.items() if name.endswith("PASSWORD")):
             found.append(line[:200])
     return found
 
