@@ -102,8 +102,13 @@ def local_dc(session: Session, conn: CassandraConnection) -> str:
     return conn.local_dc or next(h.datacenter for h in session.cluster.metadata.all_hosts() if h.is_up)
 
 
-def add_cassandra_connection_arguments(p: argparse.ArgumentParser) -> None:
-    """The flags the job and the query side share (credentials: the environment, see above)."""
+def add_cassandra_arguments(p: argparse.ArgumentParser, *, creates_keyspace: bool = False) -> None:
+    """The connection flags the job and the query side share (credentials: the environment, see
+    above); ``creates_keyspace`` (the job): also the replication of the keyspace it creates."""
+    d = CassandraConnection()
+    p.add_argument("--cassandra-hosts", default=",".join(d.hosts))
+    p.add_argument("--cassandra-port", type=int, default=d.port)
+    p.add_argument("--cassandra-protocol-version", type=int, default=d.protocol_version, help="default: negotiate")
     p.add_argument("--cassandra-local-dc", default="", help="the local data center (default: the first node's)")
     p.add_argument(
         "--cassandra-consistency",
@@ -111,3 +116,19 @@ def add_cassandra_connection_arguments(p: argparse.ArgumentParser) -> None:
         help="e.g. LOCAL_QUORUM (default: LOCAL_QUORUM if replicated, else LOCAL_ONE)",
     )
     p.add_argument("--cassandra-tls-ca-file", default="", help="connect with TLS, trusting this CA (PEM)")
+    if creates_keyspace:
+        p.add_argument(
+            "--cassandra-replication",
+            default="",
+            help="replication of the keyspace the job creates: dc=factor,... (NetworkTopologyStrategy); "
+            "default: 1 in the local data center",
+        )
+
+
+def connection_of(a: argparse.Namespace) -> CassandraConnection:
+    """The connection the flags of ``add_cassandra_arguments`` describe."""
+    return CassandraConnection(
+        tuple(h.strip() for h in a.cassandra_hosts.split(",") if h.strip()), a.cassandra_port,
+        a.cassandra_protocol_version, a.cassandra_local_dc, a.cassandra_consistency, a.cassandra_tls_ca_file,
+        getattr(a, "cassandra_replication", ""),  # only the job creates the keyspace
+    )  # fmt: skip

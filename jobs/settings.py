@@ -8,8 +8,9 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from functools import cached_property
 
-from connectors.cassandra_connection import CassandraConnection, add_cassandra_connection_arguments
+from connectors.cassandra_connection import CassandraConnection, add_cassandra_arguments, connection_of
 from connectors.kafka_client import KafkaClient, kafka_client
 
 _UNITS_MS = {"m": 60_000, "h": 3_600_000, "d": 86_400_000}
@@ -89,14 +90,8 @@ class JobSettings:
     max_item_length: int = 1024
     max_weight: int = 1_000_000
     redis_url: str = "redis://127.0.0.1:6379/0"
-    cassandra_hosts: tuple[str, ...] = ("127.0.0.1",)
-    cassandra_port: int = 9042
+    cassandra: CassandraConnection = field(default_factory=CassandraConnection)
     cassandra_keyspace: str = "topk"
-    cassandra_protocol_version: int | None = None
-    cassandra_local_dc: str = ""
-    cassandra_consistency: str = ""  # empty: LOCAL_QUORUM if the keyspace is replicated, else LOCAL_ONE
-    cassandra_tls_ca_file: str = ""
-    cassandra_replication: str = ""  # dc=factor,... for the keyspace the job creates; empty: 1 in the local DC
     checkpoint_dir: str = ""
     checkpoint_interval_ms: int = 10_000
     parallelism: int = 1
@@ -110,15 +105,9 @@ class JobSettings:
     archive_block_offsets: int = 100_000  # Kafka offsets per archive file (per partition and hour)
     archive_flush_ms: int = 60_000  # rewrite the open block's files this often
 
-    @property
-    def cassandra(self) -> CassandraConnection:
-        return CassandraConnection(
-            self.cassandra_hosts, self.cassandra_port, self.cassandra_protocol_version, self.cassandra_local_dc,
-            self.cassandra_consistency, self.cassandra_tls_ca_file, self.cassandra_replication,
-        )  # fmt: skip
-
-    @property
+    @cached_property
     def kafka(self) -> KafkaClient:
+        """The Kafka clients' settings (``--kafka-properties`` read once)."""
         return kafka_client(self.bootstrap_servers, self.kafka_properties)
 
     @property
@@ -266,17 +255,8 @@ def parse_args(argv: Sequence[str] | None = None) -> JobSettings:
         help="redis://, rediss:// (TLS; ?ssl_ca_certs=PATH), redis+cluster:// or rediss+cluster://; "
         "user and password from TOPK_REDIS_USERNAME / TOPK_REDIS_PASSWORD (or *_FILE)",
     )
-    p.add_argument("--cassandra-hosts", default=",".join(d.cassandra_hosts))
-    p.add_argument("--cassandra-port", type=int, default=d.cassandra_port)
+    add_cassandra_arguments(p, creates_keyspace=True)
     p.add_argument("--cassandra-keyspace", default=d.cassandra_keyspace)
-    p.add_argument("--cassandra-protocol-version", type=int, default=None, help="default: negotiate")
-    add_cassandra_connection_arguments(p)
-    p.add_argument(
-        "--cassandra-replication",
-        default=d.cassandra_replication,
-        help="replication of the keyspace the job creates: dc=factor,... (NetworkTopologyStrategy); "
-        "default: 1 in the local data center",
-    )
     p.add_argument("--checkpoint-dir", default=d.checkpoint_dir, help="file:// or s3:// URI; default: cluster config")
     p.add_argument("--checkpoint-interval-ms", type=int, default=d.checkpoint_interval_ms)
     p.add_argument("--parallelism", type=int, default=d.parallelism)
@@ -319,14 +299,8 @@ def parse_args(argv: Sequence[str] | None = None) -> JobSettings:
         max_item_length=a.max_item_length,
         max_weight=a.max_weight,
         redis_url=a.redis_url,
-        cassandra_hosts=_csv(a.cassandra_hosts),
-        cassandra_port=a.cassandra_port,
+        cassandra=connection_of(a),
         cassandra_keyspace=a.cassandra_keyspace,
-        cassandra_protocol_version=a.cassandra_protocol_version,
-        cassandra_local_dc=a.cassandra_local_dc,
-        cassandra_consistency=a.cassandra_consistency,
-        cassandra_tls_ca_file=a.cassandra_tls_ca_file,
-        cassandra_replication=a.cassandra_replication,
         checkpoint_dir=a.checkpoint_dir,
         checkpoint_interval_ms=a.checkpoint_interval_ms,
         parallelism=a.parallelism,

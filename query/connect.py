@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import argparse
 
-from connectors.cassandra_connection import CassandraConnection, add_cassandra_connection_arguments
+from connectors.cassandra_connection import add_cassandra_arguments, connection_of
 from connectors.cassandra_store import CassandraStore
 from connectors.redis_store import DEFAULT_PREFIX
 from connectors.redis_store import connect as redis_connect
@@ -19,11 +19,8 @@ from query.engine import MAX_RANGE_DAYS, TopKQueries
 def add_storage_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--redis-url", default="redis://127.0.0.1:6379/0")
     p.add_argument("--redis-prefix", default=DEFAULT_PREFIX, help="the job's --redis-prefix")
-    p.add_argument("--cassandra-hosts", default="127.0.0.1")
-    p.add_argument("--cassandra-port", type=int, default=9042)
+    add_cassandra_arguments(p)
     p.add_argument("--cassandra-keyspace", default="topk")
-    p.add_argument("--cassandra-protocol-version", type=int, default=None)
-    add_cassandra_connection_arguments(p)
     p.add_argument("--windows", default="1m,1h,1d,all", help="the job's --windows")
     p.add_argument("--retention", default="", help="the job's --retention")
     p.add_argument("--max-range-days", type=float, default=MAX_RANGE_DAYS, help="longer ranges are refused")
@@ -32,11 +29,7 @@ def add_storage_arguments(p: argparse.ArgumentParser) -> None:
 
 def open_queries(a: argparse.Namespace) -> TopKQueries:
     windows = list(parse_windows(a.windows, a.retention))
-    conn = CassandraConnection(
-        tuple(a.cassandra_hosts.split(",")), a.cassandra_port, a.cassandra_protocol_version, a.cassandra_local_dc,
-        a.cassandra_consistency, a.cassandra_tls_ca_file,
-    )  # fmt: skip
-    cassandra = CassandraStore(conn, a.cassandra_keyspace, windows)
+    cassandra = CassandraStore(connection_of(a), a.cassandra_keyspace, windows)
     return TopKQueries(
         redis_connect(a.redis_url), redis_connect(a.redis_url, decode_responses=False), cassandra, windows,
         a.redis_prefix, EventArchive(a.archive_url, a.s3_endpoint_url) if a.archive_url else None,
