@@ -17,11 +17,19 @@ CAPACITY = 64
 
 
 class DictState(dict):
+    """PyFlink's MapState as the fold uses it; counts reads of absent keys (each a JVM round trip)."""
+
+    absent_reads = 0
+
+    def get(self, key: str) -> bytes | None:
+        self.absent_reads += key not in self
+        return super().get(key)
+
     def put(self, key: str, value: bytes) -> None:
         self[key] = value
 
     def remove(self, key: str) -> None:
-        del self[key]
+        self.pop(key, None)  # as Flink's MapState: removing an absent key is no error
 
 
 class Harness:
@@ -34,7 +42,11 @@ class Harness:
         out = self.fold.add(self.state, base_start, sketch_of(counts).serialize(), late, self.watermark)
         self.timers |= out.timers
         self.emits += out.emits
-        self.most_keys = max(self.most_keys, len(self.state))
+        self.most_keys = max(self.most_keys, len(self.windows()))
+
+    def windows(self) -> list[str]:
+        """The window ids in state (without the fold's index entry)."""
+        return [k for k in self.state if k != "index"]
 
     def advance(self, watermark: int) -> None:
         self.watermark = watermark
@@ -97,7 +109,49 @@ def test_minutes_fold_into_hours_days_and_all_time_once_each():
     check(h.emitted("1d")[0], everything)
     check(h.emitted("all")[3 * HOUR_MS], everything)
     assert h.most_keys <= 60 + 24 + 2  # a day's hours, an hour's minutes, the day and all-time
-    assert list(h.state) == ["all:0"]  # the rest dropped once folded
+    assert h.windows() == ["all:0"]  # the rest dropped once folded
+
+
+def test_each_window_leaves_state_once_past_its_lateness_and_folded():
+    """Three days of minutes with some late rows: after every watermark step the state holds exactly
+    the windows not yet past their lateness and not yet folded into the next size."""
+    lateness, rng = 5 * MINUTE, np.random.default_rng(2)
+    h = Harness("1m,1h,1d,all", lateness_ms=lateness)
+    sizes = {"1m": MINUTE, "1h": HOUR_MS, "1d": 24 * HOUR_MS}
+    coarser = {"1m": HOUR_MS, "1h": 24 * HOUR_MS, "1d": None}
+    for m in range(3 * 24 * 60):
+        start = m * MINUTE
+        h.advance(start + MINUTE - 2)
+        h.row(start, Counter({f"i{rng.integers(50)}": 1}))
+        if m % 7 == 0 and m >= 3:
+            h.row(start - 3 * MINUTE + 1, Counter({"late": 1}), late=True)
+        for key in h.windows():
+            label, _, s = key.partition(":")
+            if label == "all":
+                continue
+            s, size = int(s), sizes[label]
+            kept = max(s + size + lateness, s - s % coarser[label] + coarser[label] if coarser[label] else 0)
+            assert kept - 1 > h.watermark, (key, h.watermark)
+        assert len(h.windows()) <= 60 + 5 + 24 + 2 + 2
+    h.advance(2**62)
+    assert h.windows() == ["all:0"]
+
+
+def test_coarser_windows_read_only_the_finer_windows_that_exist():
+    """A sparse group (a row every 7 minutes): computing its hours and days never reads an absent
+    window, and the state is scanned once, when the group is new."""
+    h, scans = Harness("1m,1h,1d,all"), []
+    keys = h.state.keys
+    h.state.keys = lambda: scans.append(1) or keys()  # type: ignore[method-assign]
+    for m in range(0, 2 * 24 * 60, 7):
+        h.advance(m * MINUTE + MINUTE - 2)
+        h.row(m * MINUTE, Counter({"a": 1}))
+    h.advance(2**62)
+    assert h.state.absent_reads == 1  # the index of the new group
+    assert len(scans) == 1
+    assert HeavyHittersSketch.deserialize(h.emitted("all")[2 * 24 * HOUR_MS].summary).total_weight == len(
+        range(0, 2 * 24 * 60, 7)
+    )
 
 
 def test_a_late_event_updates_every_window_already_emitted_and_nothing_twice():
@@ -114,7 +168,7 @@ def test_a_late_event_updates_every_window_already_emitted_and_nothing_twice():
     assert by_window["1m"].count("b").upper_bound == 3
     assert by_window["1h"].total_weight == by_window["all"].total_weight == 8
     h.advance(2**62)
-    assert list(h.state) == ["all:0"]
+    assert h.windows() == ["all:0"]
 
 
 def test_a_late_event_in_an_open_hour_reaches_the_hour_once():
@@ -133,5 +187,5 @@ def test_windows_no_longer_configured_are_dropped_from_state():
     h.state.put("1h:0", sketch_of(Counter({"x": 1})).serialize())  # from a savepoint of a job with 1h
     h.row(0, Counter({"a": 1}))
     h.advance(2**62)
-    assert list(h.state) == ["all:0"]
+    assert h.windows() == ["all:0"]
     assert sorted(h.emitted("all")) == [MINUTE]  # one finite size: all-time folds every minute

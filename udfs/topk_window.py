@@ -1,5 +1,5 @@
 """Keyed by (dimension, value): a thin shell over ``udfs.window_fold.WindowFold`` that keeps its
-state in Flink (``MapState[window id -> serialized sketch]``, our versioned format, so savepoints
+state in Flink (``MapState[window id -> serialized sketch]`` plus an index entry, our versioned format, so savepoints
 survive code upgrades), sets its timers and turns what it emits into ``WindowResult`` rows.
 
 Every row carries a serialized sketch built in the JVM (``ItemSummary.java``): a finest window's

@@ -13,8 +13,11 @@ window and into every coarser window already computed (and into all-time if its 
 folded), and those are emitted again. A window is kept until it is past its allowed lateness and
 its next coarser window has been computed from it.
 
-State is a map from window id (``"<label>:<start>"``) to a serialized sketch; ``State`` is the part
-of PyFlink's ``MapState`` used here, so this class is tested with a dict.
+State is a map from window id (``"<label>:<start>"``) to a serialized sketch, plus one entry
+``index`` listing the window ids present, so a coarser window reads only the finer windows that
+exist (a read of an absent key is a round trip to the JVM like any other) and nothing ever scans
+the map's keys (a RocksDB scan per group). State from before the index gets one from a key scan.
+``State`` is the part of PyFlink's ``MapState`` used here, so this class is tested with a dict.
 """
 
 from __future__ import annotations
@@ -59,56 +62,69 @@ class WindowFold:
         self.lateness = allowed_lateness_ms
 
     def add(self, state: State, base_start: int, summary: bytes, late: bool, watermark: int) -> Output:
-        """Takes in one finest window's summary (``late``: one late event's) at ``base_start``."""
-        out = Output()
+        """Takes in one finest window's summary (``late``: one late event's) at ``base_start``. A
+        summary row is its finest window complete (the JVM emits it once, when the watermark passes
+        the window's end), so that window is emitted at once; coarser ones are computed at their end."""
+        out, index = Output(), _Index(state)
         for w in self.chain:
             start = w.start_of(base_start)
-            end = start + w.size_ms
-            out.timers.update(t for t in (end - 1, self._kept_until(w, start) - 1) if t > watermark)
+            end, kept_until = start + w.size_ms, self._kept_until(w, start)
+            due = (kept_until,) if w is self.base and w is not self.cadence else (end, kept_until)
+            out.timers.update(t - 1 for t in due if t - 1 > watermark)
             closed = end - 1 <= watermark
             if w is self.base or (late and closed):  # coarser windows still open are computed when they end
-                merged = _merged(state.get(_id(w, start)), summary)
-                state.put(_id(w, start), merged)
-                if late and closed:  # emitted before: emit again
+                key = _id(w, start)
+                # late events (only with allowed lateness) may reach a finest window before its summary
+                merged = _merged(state.get(key) if key in index else None, summary)
+                index.put(key, merged)
+                if closed or not late:  # the finest window's summary, or a late event's closed windows again
                     out.emits.append(Emit(w, start, end, merged))
         cadence_end = self.cadence.start_of(base_start) + self.cadence.size_ms
         if late and self.all_time is not None and cadence_end - 1 <= watermark:  # all-time took it in: add
             all_time = _merged(state.get(_id(self.all_time, 0)), summary)
-            state.put(_id(self.all_time, 0), all_time)
+            index.put(_id(self.all_time, 0), all_time)
             out.emits.append(Emit(self.all_time, 0, self.cadence.start_of(watermark + 1), all_time))
+        index.save()
         return out
 
     def fire(self, state: State, end: int) -> Output:
         """At event time ``end - 1``: emits the windows ending at ``end`` (computing the coarser ones
         from their finer windows), folds the cadence window into all-time, and drops what is no
         longer needed (and windows whose size is no longer configured)."""
-        out = Output()
+        out, index = Output(), _Index(state)
         finer = None
         for w in self.chain:
             if end % w.size_ms == 0:
                 start = end - w.size_ms
-                summary = state.get(_id(w, start)) if finer is None else self._compute(state, finer, w, start)
-                if summary is not None:
-                    out.emits.append(Emit(w, start, end, summary))
-                    if w is self.cadence and self.all_time is not None:
-                        all_time = _merged(state.get(_id(self.all_time, 0)), summary)
-                        state.put(_id(self.all_time, 0), all_time)
-                        out.emits.append(Emit(self.all_time, 0, end, all_time))
+                if finer is None:  # the finest window was emitted with its summary: here only folded
+                    folds = w is self.cadence and self.all_time is not None and _id(w, start) in index
+                    summary = state.get(_id(w, start)) if folds else None
+                else:
+                    summary = self._compute(state, index, finer, w, start)
+                    if summary is not None:
+                        out.emits.append(Emit(w, start, end, summary))
+                if summary is not None and w is self.cadence and self.all_time is not None:
+                    key = _id(self.all_time, 0)
+                    all_time = _merged(state.get(key) if key in index else None, summary)
+                    index.put(key, all_time)
+                    out.emits.append(Emit(self.all_time, 0, end, all_time))
             finer = w
-        for key in list(state.keys()):
+        for key in list(index.ids):
             label, _, start = key.partition(":")
             w = self.labels.get(label)
             if w is None or (not w.is_all_time and self._kept_until(w, int(start)) <= end):
-                state.remove(key)
+                index.remove(key)
+        index.save()
         return out
 
-    def _compute(self, state: State, finer: WindowSpec, w: WindowSpec, start: int) -> bytes | None:
-        parts = [state.get(_id(finer, s)) for s in range(start, start + w.size_ms, finer.size_ms)]
+    def _compute(self, state: State, index: _Index, finer: WindowSpec, w: WindowSpec, start: int) -> bytes | None:
+        keys = [_id(finer, s) for s in range(start, start + w.size_ms, finer.size_ms)]
+        parts = [state.get(k) for k in keys if k in index]
         parts = [p for p in parts if p is not None]
         if not parts:
             return None
         summary = parts[0] if len(parts) == 1 else _merged_all(parts)
-        state.put(_id(w, start), summary)
+        index.put(_id(w, start), summary)
         return summary
 
     def _kept_until(self, w: WindowSpec, start: int) -> int:
@@ -116,6 +132,37 @@ class WindowFold:
         end = start + w.size_ms
         coarser = self.coarser.get(w)
         return max(end + self.lateness, coarser.start_of(start) + coarser.size_ms if coarser else end)
+
+
+class _Index:
+    """The ids of the windows in ``state``, kept in its ``index`` entry; written back by ``save``."""
+
+    KEY = "index"
+
+    def __init__(self, state: State) -> None:
+        self.state, stored = state, state.get(self.KEY)
+        if stored is None:  # a new group, or state from before the index: one key scan
+            self.ids = set(state.keys()) - {self.KEY}
+        else:
+            self.ids = set(stored.decode().split(",")) if stored else set()
+        self.changed = stored is None and bool(self.ids)
+
+    def __contains__(self, key: str) -> bool:
+        return key in self.ids
+
+    def put(self, key: str, summary: bytes) -> None:
+        self.state.put(key, summary)
+        self.changed |= key not in self.ids
+        self.ids.add(key)
+
+    def remove(self, key: str) -> None:
+        self.state.remove(key)
+        self.ids.discard(key)
+        self.changed = True
+
+    def save(self) -> None:
+        if self.changed:
+            self.state.put(self.KEY, ",".join(sorted(self.ids)).encode())
 
 
 def _id(w: WindowSpec, start: int) -> str:
