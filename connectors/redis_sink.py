@@ -15,7 +15,8 @@ WRITE_RETRIES = 36  # about 5 minutes of outage before the write fails the task 
 
 
 class RedisWriter(FlatMapFunction):
-    """Writes each ``WindowResult``; emits nothing."""
+    """Writes each ``WindowResult`` and passes it on (so the next store's writer chains to this one
+    and the result never leaves the Python worker)."""
 
     def __init__(self, url: str, windows: tuple[WindowSpec, ...], prefix: str) -> None:
         self.url, self.windows, self.prefix = url, {w.label: w for w in windows}, prefix
@@ -24,9 +25,9 @@ class RedisWriter(FlatMapFunction):
     def open(self, runtime_context: RuntimeContext) -> None:
         self.client = connect(self.url, retries=WRITE_RETRIES)
 
-    def flat_map(self, value: WindowResult) -> Iterator[None]:
+    def flat_map(self, value: WindowResult) -> Iterator[WindowResult]:
         write_result(self.client, value, self.windows[value.window], self.prefix)
-        return iter(())
+        yield value
 
     def close(self) -> None:
         if self.client is not None:

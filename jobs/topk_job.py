@@ -22,7 +22,7 @@ from jobs.environment import DISCARD, environment
 from jobs.settings import JobSettings, parse_args
 from udfs.dead_letters import DeadLetterEnvelope, original_kafka_time
 from udfs.parse_events import computed_columns, create_parsed_views, register_functions
-from udfs.route import DEAD_LETTER, LATE, SUMMARY, routed_table
+from udfs.route import DEAD_LETTER, LATE, SUMMARY, of_kind, routed_table
 from udfs.topk_window import TopKWindowFunction
 
 
@@ -33,20 +33,23 @@ def build(settings: JobSettings) -> StreamExecutionEnvironment:
     create_parsed_views(t_env, settings)
     routed = t_env.to_data_stream(routed_table(t_env, settings))
 
-    routed.filter(lambda row: row.kind == DEAD_LETTER).assign_timestamps_and_watermarks(original_kafka_time()).map(
+    of_kind(routed, DEAD_LETTER).assign_timestamps_and_watermarks(original_kafka_time()).map(
         DeadLetterEnvelope(settings.topic), output_type=Types.STRING()
     ).name("dead-letters").sink_to(dead_letter_sink(settings))
 
-    results = (
-        routed.filter(lambda row: row.kind in (SUMMARY, LATE))
+    cassandra = CassandraStore(settings.cassandra, settings.cassandra_keyspace, settings.windows, create_schema=True)
+    (
+        of_kind(routed, SUMMARY, LATE)
         .key_by(lambda row: (row.dim, row.val), key_type=Types.TUPLE([Types.STRING(), Types.STRING()]))
         .process(TopKWindowFunction(settings))
         .name("topk-sketches")
+        # one line of Python operators: Flink chains them into one worker, so no result is serialized
+        .flat_map(RedisWriter(settings.redis_url, settings.windows, settings.redis_prefix))
+        .name("redis-sink")
+        .flat_map(CassandraWriter(cassandra))
+        .name("cassandra-sink")
+        .sink_to(Sink(DISCARD))
     )
-    redis = RedisWriter(settings.redis_url, settings.windows, settings.redis_prefix)
-    results.flat_map(redis).name("redis-sink").sink_to(Sink(DISCARD))
-    cassandra = CassandraStore(settings.cassandra, settings.cassandra_keyspace, settings.windows, create_schema=True)
-    results.flat_map(CassandraWriter(cassandra)).name("cassandra-sink").sink_to(Sink(DISCARD))
     return env
 
 

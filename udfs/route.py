@@ -11,6 +11,8 @@ outputs of the SQL stage travel together, told apart by ``kind``:
 
 from __future__ import annotations
 
+from pyflink.datastream import DataStream
+from pyflink.java_gateway import get_gateway
 from pyflink.table import StreamTableEnvironment, Table
 
 from jobs.settings import JobSettings
@@ -43,3 +45,10 @@ def routed_table(t_env: StreamTableEnvironment, settings: JobSettings) -> Table:
                reason, `partition`, `offset`, kafka_ts, `value`, event_time
         FROM rejected_events
     """)
+
+
+def of_kind(routed: DataStream, *kinds: str) -> DataStream:
+    """The rows of ``routed`` of these kinds, filtered in the JVM (``KindIs.java``): a Python filter
+    would take every row of the stream into its worker to drop most of them."""
+    kind_is = get_gateway().jvm.topk.udfs.KindIs(",".join(kinds))
+    return DataStream(routed._j_data_stream.filter(kind_is).name(f"kind {'|'.join(kinds)}"))
