@@ -73,16 +73,13 @@ class WindowFold:
             out.timers.update(t - 1 for t in due if t - 1 > watermark)
             closed = end - 1 <= watermark
             if w is self.base or (late and closed):  # coarser windows still open are computed when they end
-                key = _id(w, start)
                 # late events (only with allowed lateness) may reach a finest window before its summary
-                merged = _merged(state.get(key) if key in index else None, summary)
-                index.put(key, merged)
+                merged = index.merge(_id(w, start), summary)
                 if closed or not late:  # the finest window's summary, or a late event's closed windows again
                     out.emits.append(Emit(w, start, end, merged))
         cadence_end = self.cadence.start_of(base_start) + self.cadence.size_ms
         if late and self.all_time is not None and cadence_end - 1 <= watermark:  # all-time took it in: add
-            all_time = _merged(state.get(_id(self.all_time, 0)), summary)
-            index.put(_id(self.all_time, 0), all_time)
+            all_time = index.merge(_id(self.all_time, 0), summary)
             out.emits.append(Emit(self.all_time, 0, self.cadence.start_of(watermark + 1), all_time))
         index.save()
         return out
@@ -104,9 +101,7 @@ class WindowFold:
                     if summary is not None:
                         out.emits.append(Emit(w, start, end, summary))
                 if summary is not None and w is self.cadence and self.all_time is not None:
-                    key = _id(self.all_time, 0)
-                    all_time = _merged(state.get(key) if key in index else None, summary)
-                    index.put(key, all_time)
+                    all_time = index.merge(_id(self.all_time, 0), summary)
                     out.emits.append(Emit(self.all_time, 0, end, all_time))
             finer = w
         for key in list(index.ids):
@@ -120,7 +115,6 @@ class WindowFold:
     def _compute(self, state: State, index: _Index, finer: WindowSpec, w: WindowSpec, start: int) -> bytes | None:
         keys = [_id(finer, s) for s in range(start, start + w.size_ms, finer.size_ms)]
         parts = [state.get(k) for k in keys if k in index]
-        parts = [p for p in parts if p is not None]
         if not parts:
             return None
         summary = parts[0] if len(parts) == 1 else _merged_all(parts)
@@ -149,6 +143,12 @@ class _Index:
 
     def __contains__(self, key: str) -> bool:
         return key in self.ids
+
+    def merge(self, key: str, summary: bytes) -> bytes:
+        """Stores ``summary`` merged into the window ``key`` (read only if present); returns it."""
+        merged = _merged(self.state.get(key) if key in self.ids else None, summary)
+        self.put(key, merged)
+        return merged
 
     def put(self, key: str, summary: bytes) -> None:
         self.state.put(key, summary)
