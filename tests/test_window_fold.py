@@ -154,6 +154,23 @@ def test_coarser_windows_read_only_the_finer_windows_that_exist():
     )
 
 
+def test_a_finest_window_that_all_time_takes_in_is_emitted_with_it():
+    """``1m,all``: a minute is emitted at its end together with the all-time view holding it, so no
+    reader sees a minute written before all-time has it (as soon as its summary arrives otherwise)."""
+    h = Harness("1m,all")
+    for m in range(3):
+        h.advance(m * MINUTE + MINUTE - 2)
+        h.emits.clear()
+        h.row(m * MINUTE, Counter({"a": 2}))
+        assert h.emits == []
+        h.advance(m * MINUTE + MINUTE - 1)
+        assert [e.window.label for e in h.emits] == ["1m", "all"]
+        assert HeavyHittersSketch.deserialize(h.emits[1].summary).total_weight == 2 * (m + 1)
+    h = Harness("1m,1h,all")
+    h.row(0, Counter({"a": 2}))
+    assert [e.window.label for e in h.emits] == ["1m"]
+
+
 def test_a_late_event_updates_every_window_already_emitted_and_nothing_twice():
     h = Harness("1m,1h,all", lateness_ms=10 * MINUTE)
     h.row(0, Counter({"a": 5}))

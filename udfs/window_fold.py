@@ -57,6 +57,9 @@ class WindowFold:
         self.base = self.chain[0]
         self.all_time = next((w for w in windows if w.is_all_time), None)
         self.cadence = self.chain[min(1, len(self.chain) - 1)]
+        # the finest window is also the cadence (e.g. ``1m,all``): it is emitted at its end, with the
+        # all-time view that takes it in, so a reader never sees a window all-time does not hold yet
+        self.finest_at_end = self.base is self.cadence and self.all_time is not None
         self.coarser = dict(zip(self.chain, self.chain[1:], strict=False))
         self.labels = {w.label: w for w in windows}
         self.lateness = allowed_lateness_ms
@@ -64,18 +67,20 @@ class WindowFold:
     def add(self, state: State, base_start: int, summary: bytes, late: bool, watermark: int) -> Output:
         """Takes in one finest window's summary (``late``: one late event's) at ``base_start``. A
         summary row is its finest window complete (the JVM emits it once, when the watermark passes
-        the window's end), so that window is emitted at once; coarser ones are computed at their end."""
+        the window's end), so that window is emitted at once (unless ``finest_at_end``); coarser
+        ones are computed at their end."""
         out, index = Output(), _Index(state)
         for w in self.chain:
             start = w.start_of(base_start)
             end, kept_until = start + w.size_ms, self._kept_until(w, start)
-            due = (kept_until,) if w is self.base and w is not self.cadence else (end, kept_until)
+            due = (kept_until,) if w is self.base and not self.finest_at_end else (end, kept_until)
             out.timers.update(t - 1 for t in due if t - 1 > watermark)
             closed = end - 1 <= watermark
             if w is self.base or (late and closed):  # coarser windows still open are computed when they end
                 # late events (only with allowed lateness) may reach a finest window before its summary
                 merged = index.merge(_id(w, start), summary)
-                if closed or not late:  # the finest window's summary, or a late event's closed windows again
+                emit_now = closed if late else not self.finest_at_end  # late: its closed windows again
+                if emit_now:
                     out.emits.append(Emit(w, start, end, merged))
         cadence_end = self.cadence.start_of(base_start) + self.cadence.size_ms
         if late and self.all_time is not None and cadence_end - 1 <= watermark:  # all-time took it in: add
@@ -93,13 +98,13 @@ class WindowFold:
         for w in self.chain:
             if end % w.size_ms == 0:
                 start = end - w.size_ms
-                if finer is None:  # the finest window was emitted with its summary: here only folded
-                    folds = w is self.cadence and self.all_time is not None and _id(w, start) in index
-                    summary = state.get(_id(w, start)) if folds else None
+                if finer is None:  # the finest window: emitted here only with its all-time fold
+                    ready = self.finest_at_end and _id(w, start) in index
+                    summary = state.get(_id(w, start)) if ready else None
                 else:
                     summary = self._compute(state, index, finer, w, start)
-                    if summary is not None:
-                        out.emits.append(Emit(w, start, end, summary))
+                if summary is not None:
+                    out.emits.append(Emit(w, start, end, summary))
                 if summary is not None and w is self.cadence and self.all_time is not None:
                     all_time = index.merge(_id(self.all_time, 0), summary)
                     out.emits.append(Emit(self.all_time, 0, end, all_time))
