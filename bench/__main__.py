@@ -76,12 +76,14 @@ def ranges_section(redis_url: str, cassandra_port: int) -> tuple[list[dict], dic
 SPARSE = {"1m": 7, "1h": 400, "1d": 9_600}
 
 
-# (stream, universe, event-time span, parallelisms, with peers): the last two vary only the universe
+# (stream, universe, event-time span, parallelisms, with peers, JVM heap cap in MB): the last three vary
+# only the universe, and the last runs the whole local cluster (JobManager and TaskManager) in 512 MB of heap
 E2E_STREAMS = [
-    ("sparse: 1 h of event time", None, 3_600_000, (1, 2), True),
-    ("dense: 2 min of event time", None, 120_000, (1,), True),
-    ("dense, 100k-item universe", 100_000, 120_000, (1,), False),
-    ("dense, 10M-item universe", 10_000_000, 120_000, (1,), False),
+    ("sparse: 1 h of event time", None, 3_600_000, (1, 2), True, None),
+    ("dense: 2 min of event time", None, 120_000, (1,), True, None),
+    ("dense, 100k-item universe", 100_000, 120_000, (1,), False, None),
+    ("dense, 10M-item universe", 10_000_000, 120_000, (1,), False, None),
+    ("dense, 10M-item universe, JVM heap 512 MB", 10_000_000, 120_000, (1,), False, 512),
 ]
 
 
@@ -91,13 +93,14 @@ def e2e_section(events: int, universe: int, repeats: int, tmp: Path) -> list[dic
     start = int(time.time() * 1000) - 2 * 3_600_000
     ensure_topic(e2e.KAFKA, f"{run}-empty", partitions=2)
     flags = ["--windows", "1m,1h,1d", "--dimensions", "region,category", "--k", "100"]
-    for i, (stream, size, span, parallelisms, peers) in enumerate(E2E_STREAMS):
+    for i, (stream, size, span, parallelisms, peers, heap_mb) in enumerate(E2E_STREAMS):
         spec = StreamSpec(events, size or universe, 1.1, start - start % 3_600_000, span, seed=1)
         topic = f"{run}-s{i}"
         e2e.produce(topic, spec, partitions=2)
         for _ in range(repeats):
             for p in parallelisms:
-                rows.append(e2e.ours(stream, topic, f"{run}-empty", events, p, [*flags, "--capacity", "1024"], tmp))
+                ours = [*flags, "--capacity", "1024"]
+                rows.append(e2e.ours(stream, topic, f"{run}-empty", events, p, ours, tmp, heap_mb))
                 if peers:
                     rows.append(e2e.peer(stream, topic, f"{run}-empty", events, p, flags))
                     rows.append(e2e.peer(stream, topic, f"{run}-empty", events, p, flags, read_only=True))

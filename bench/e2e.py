@@ -69,11 +69,13 @@ def produce(topic: str, spec: StreamSpec, partitions: int) -> int:
     return send(KAFKA, topic, (encode(e) for e in generate(spec)))
 
 
-def _run(cmd: list[str], checkpoints: Path | None = None) -> tuple[float, float, float]:
+def _run(cmd: list[str], checkpoints: Path | None = None, heap_mb: int | None = None) -> tuple[float, float, float]:
     """Wall seconds of ``cmd``, the peak summed RSS (MB) of its Python worker descendants and the
-    peak size (MB) of ``checkpoints``, both sampled every 0.2 s."""
+    peak size (MB) of ``checkpoints``, both sampled every 0.2 s. ``heap_mb`` caps the JVM heap of the
+    local cluster (JobManager and TaskManager in one JVM, started by PyFlink with ``JVM_ARGS``)."""
     started = time.perf_counter()
-    job = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    env = {**os.environ, "JVM_ARGS": f"-Xmx{heap_mb}m"} if heap_mb else None
+    job = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     peak, stored = 0.0, 0.0
 
     def sample() -> None:
@@ -101,7 +103,16 @@ READ_ONLY = "Flink SQL read + parse only (ceiling)"
 _fixed: dict[tuple[str, int], float] = {}  # start/stop cost per job and parallelism, measured once
 
 
-def ours(stream: str, topic: str, empty: str, events: int, parallelism: int, args: list[str], tmp: Path) -> E2EResult:
+def ours(
+    stream: str,
+    topic: str,
+    empty: str,
+    events: int,
+    parallelism: int,
+    args: list[str],
+    tmp: Path,
+    heap_mb: int | None = None,
+) -> E2EResult:
     def cmd(t: str) -> list[str]:
         run = f"{t}-p{parallelism}"
         return [
@@ -114,7 +125,7 @@ def ours(stream: str, topic: str, empty: str, events: int, parallelism: int, arg
 
     if (OURS, parallelism) not in _fixed:
         _fixed[OURS, parallelism] = _run(cmd(empty))[0]
-    seconds, rss, stored = _run(cmd(topic), tmp / f"{topic}-p{parallelism}")
+    seconds, rss, stored = _run(cmd(topic), tmp / f"{topic}-p{parallelism}", heap_mb)
     return E2EResult(OURS, stream, parallelism, events, seconds, _fixed[OURS, parallelism], rss, stored)
 
 

@@ -36,7 +36,7 @@ from cassandra import (
     Unavailable,
     WriteTimeout,
 )
-from cassandra.cluster import Cluster, NoHostAvailable, Session
+from cassandra.cluster import Cluster, NoHostAvailable, ResponseFuture, Session
 from cassandra.concurrent import execute_concurrent_with_args
 from cassandra.connection import ConnectionException
 from cassandra.query import BatchStatement, BatchType, PreparedStatement
@@ -146,10 +146,17 @@ class CassandraStore:
         return self._statements[name]
 
     def write(self, r: WindowResult) -> None:
+        for future in self.write_async(r):
+            future.result()  # raises on error
+
+    def write_async(self, r: WindowResult) -> list[ResponseFuture]:
+        """Start writing ``r``; the requests in flight (none if ``r`` is past its retention). Two
+        writes of one window in flight together end as the later one: the driver stamps each write
+        when it is sent (client-side timestamps, monotonic)."""
         window = self.windows[r.window]
         left = window.seconds_left(r.window_start, int(time.time() * 1000))
         if left is not None and left <= 0:
-            return  # past its retention already (a replay of old events): not kept
+            return []  # past its retention already (a replay of old events): not kept
         ttl = 0 if left is None else left  # USING TTL 0: no expiry
         start = to_datetime(r.window_start)
         part = (r.window, r.dimension, r.value, start)
@@ -161,8 +168,7 @@ class CassandraStore:
             for rank, i in enumerate(r.items, 1):
                 batch.add(item, (*part, rank, i.item, i.estimate, i.lower_bound, i.upper_bound, i.guaranteed, ttl))
             pending.append(self.session.execute_async(batch))
-        for future in pending:
-            future.result()  # raises on error
+        return pending
 
     def summaries(self, window: WindowSpec, dimension: str, value: str, starts: Sequence[int]) -> dict[int, bytes]:
         """The stored summaries among the windows starting at ``starts``, by start."""

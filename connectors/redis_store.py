@@ -1,4 +1,4 @@
-"""Window results in Redis: written by the job (one MULTI/EXEC per window result), read by the
+"""Window results in Redis: written by the job (a bundle's results in one MULTI/EXEC), read by the
 query side. No Flink here: the job's sink (``connectors.redis_sink``) is a thin shell over it.
 
 Keys, for window label W (``1m``, ``1h``, ``1d``, ``all``), dimension D, value V and the
@@ -29,6 +29,7 @@ Cassandra): it is the catalogue the query side tiles ranges with, trimmed at eve
 from __future__ import annotations
 
 import time
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import redis
@@ -111,8 +112,30 @@ def transaction(client: redis.Redis | RedisCluster, key: str) -> Pipeline:
     return client.pipeline(transaction=True)
 
 
-def write_result(client: redis.Redis, r: WindowResult, window: WindowSpec, prefix: str = DEFAULT_PREFIX) -> None:
+def write_results(
+    client: redis.Redis | RedisCluster,
+    results: Sequence[WindowResult],
+    windows: Mapping[str, WindowSpec],
+    prefix: str = DEFAULT_PREFIX,
+) -> None:
+    """Write ``results`` in order, each replacing its window: on one server all in one MULTI/EXEC
+    (one round trip); on a cluster one MULTI/EXEC per result, on the node serving its view's slot
+    (a transaction stays in one slot)."""
     now = int(time.time() * 1000)
+    batches = [[r] for r in results] if isinstance(client, RedisCluster) else [list(results)]
+    for batch in filter(None, batches):
+        first = batch[0]
+        with transaction(client, window_key(first.window, first.dimension, first.value, 0, prefix)) as pipe:
+            for r in batch:
+                _queue_result(pipe, r, windows[r.window], prefix, now)
+            pipe.execute()
+
+
+def write_result(client: redis.Redis, r: WindowResult, window: WindowSpec, prefix: str = DEFAULT_PREFIX) -> None:
+    write_results(client, [r], {r.window: window}, prefix)
+
+
+def _queue_result(pipe: Pipeline, r: WindowResult, window: WindowSpec, prefix: str, now: int) -> None:
     ttl = ttl_seconds(window, r.window_start, now)
     if ttl is not None and ttl <= 0:
         return  # past its retention already (a replay of old events): not kept
@@ -128,23 +151,21 @@ def write_result(client: redis.Redis, r: WindowResult, window: WindowSpec, prefi
         "unlistedBound": r.unlisted_bound,
         "lastUpdated": now,
     }
-    with transaction(client, key) as pipe:
-        pipe.delete(key, f"{key}:bounds")
-        if r.items:
-            pipe.zadd(key, {i.item: i.estimate for i in r.items})
-            bounds = {i.item: f"{i.lower_bound},{i.upper_bound},{i.guaranteed:d}" for i in r.items}
-            pipe.hset(f"{key}:bounds", mapping=bounds)
-        pipe.hset(f"{key}:meta", mapping=meta)
-        pipe.set(f"{key}:summary", r.summary)
-        minute, index = r.window_start // 60_000, index_key(r.window, r.dimension, r.value, prefix)
-        pipe.zadd(index, {str(minute): minute})
-        since = window.retained_since(now)
-        if since is not None:
-            pipe.zremrangebyscore(index, "-inf", f"({-(-since // 60_000)}")  # windows past their retention
-        if ttl:
-            for k in (key, f"{key}:bounds", f"{key}:meta", f"{key}:summary"):
-                pipe.expire(k, ttl)
-        pipe.execute()
+    pipe.delete(key, f"{key}:bounds")
+    if r.items:
+        pipe.zadd(key, {i.item: i.estimate for i in r.items})
+        bounds = {i.item: f"{i.lower_bound},{i.upper_bound},{i.guaranteed:d}" for i in r.items}
+        pipe.hset(f"{key}:bounds", mapping=bounds)
+    pipe.hset(f"{key}:meta", mapping=meta)
+    pipe.set(f"{key}:summary", r.summary)
+    minute, index = r.window_start // 60_000, index_key(r.window, r.dimension, r.value, prefix)
+    pipe.zadd(index, {str(minute): minute})
+    since = window.retained_since(now)
+    if since is not None:
+        pipe.zremrangebyscore(index, "-inf", f"({-(-since // 60_000)}")  # windows past their retention
+    if ttl:
+        for k in (key, f"{key}:bounds", f"{key}:meta", f"{key}:summary"):
+            pipe.expire(k, ttl)
 
 
 def summaries(

@@ -29,6 +29,11 @@ def environment(settings: JobSettings) -> tuple[StreamExecutionEnvironment, Stre
     # a burst (every group's day ending at once) may still make one checkpoint expire: not the job.
     conf.set_string("python.fn-execution.bundle.size", "1000")
     conf.set_string("execution.checkpointing.tolerable-failed-checkpoints", "3")
+    # The worker caches the state of this many groups (keys): with Flink's 1,000, a job with more
+    # groups than that (10,000 dimension values) read every row's state from the JVM (15.6 -> 11.1
+    # ms a row measured on 10,000 values); what stays cached per group is its window index and
+    # the summaries last read or written (the finest windows' are small when the groups are many).
+    conf.set_string("python.state.cache-size", "20000")
     if settings.checkpoint_dir:
         conf.set_string("execution.checkpointing.dir", settings.checkpoint_dir)
     if settings.s3_endpoint_url:  # an S3-compatible server (SeaweedFS, MinIO): for s3:// checkpoints too
