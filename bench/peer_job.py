@@ -11,9 +11,8 @@ import argparse
 
 from pyflink.table import EnvironmentSettings, TableEnvironment
 
-from connectors.kafka_tables import interval
 from jobs.jars import job_jar_urls
-from jobs.settings import parse_window
+from topk.windows import parse_window, sql_interval
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -41,7 +40,7 @@ def main(argv: list[str] | None = None) -> None:
           event_time AS CASE WHEN REGEXP({ts}, '^[0-9]+$') THEN TO_TIMESTAMP_LTZ(CAST({ts} AS BIGINT), 3)
             ELSE CAST(TO_TIMESTAMP(REPLACE(REPLACE({ts}, 'T', ' '), 'Z', ''), 'yyyy-MM-dd HH:mm:ss.SSS')
                  AS TIMESTAMP_LTZ(3)) END,
-          WATERMARK FOR event_time AS event_time - {interval(5000)}
+          WATERMARK FOR event_time AS event_time - {sql_interval(5000)}
         ) WITH ('connector' = 'kafka', 'topic' = '{a.topic}', 'format' = 'json',
           'json.ignore-parse-errors' = 'true', 'properties.bootstrap.servers' = '{a.bootstrap_servers}',
           'properties.group.id' = 'peer-{a.topic}', 'scan.startup.mode' = 'earliest-offset',
@@ -62,7 +61,7 @@ def main(argv: list[str] | None = None) -> None:
                       "WITH ('connector' = 'blackhole')")  # fmt: skip
     statements = t_env.create_statement_set()
     for label in a.windows.split(","):
-        size = interval(parse_window(label).size_ms)
+        size = sql_interval(parse_window(label).size_ms)
         statements.add_insert_sql(f"""
             INSERT INTO sink SELECT '{label}', dim, val, item, cnt FROM (
               SELECT *, ROW_NUMBER() OVER (PARTITION BY window_start, window_end, dim, val ORDER BY cnt DESC) AS rn

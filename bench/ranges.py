@@ -25,12 +25,12 @@ from connectors.cassandra_store import CassandraStore
 from connectors.redis_store import connect as redis_connect
 from connectors.redis_store import write_result
 from generator.shapes import zipf_ranks
-from jobs.settings import DAY_MS, HOUR_MS, parse_windows
 from query.api import ApiConfig, create_app
 from query.engine import TopKQueries
 from query.summaries import SummaryCache
 from sketches import HeavyHittersSketch
-from udfs.window_result import WindowResult
+from topk.window_result import WindowResult
+from topk.windows import DAY_MS, HOUR_MS, parse_windows
 
 MINUTE_MS = 60_000
 WINDOWS = parse_windows("1m,1h,1d,all")

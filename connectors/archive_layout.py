@@ -14,12 +14,13 @@ duplicate an event.
 from __future__ import annotations
 
 import os
-from datetime import UTC, datetime
 from urllib.parse import urlparse
 
 import pyarrow as pa
 import pyarrow.parquet as pq
 from pyarrow import fs
+
+from topk.times import utc
 
 EVENTS, DEAD_LETTERS = "events", "dead_letters"
 HOUR_MS = 3_600_000
@@ -64,11 +65,11 @@ def open_archive(url: str, endpoint_url: str = "") -> tuple[fs.FileSystem, str]:
 
 
 def day_dir(base: str, dataset: str, ms: int) -> str:
-    return f"{base}/{dataset}/date={datetime.fromtimestamp(ms / 1000, tz=UTC):%Y-%m-%d}"
+    return f"{base}/{dataset}/date={utc(ms):%Y-%m-%d}"
 
 
 def hour_dir(base: str, dataset: str, ms: int) -> str:
-    return f"{day_dir(base, dataset, ms)}/hour={datetime.fromtimestamp(ms / 1000, tz=UTC):%H}"
+    return f"{day_dir(base, dataset, ms)}/hour={utc(ms):%H}"
 
 
 def file_path(base: str, dataset: str, hour_ms: int, partition: int, block: int) -> str:

@@ -22,6 +22,8 @@ from cassandra.policies import DCAwareRoundRobinPolicy, TokenAwarePolicy
 
 from connectors.secrets import secret
 
+KEYSPACE_NAME = r"[A-Za-z][A-Za-z0-9_]{0,47}"  # Cassandra's rule for unquoted keyspace names (it goes into CQL text)
+
 
 @dataclass(frozen=True)
 class CassandraConnection:

@@ -10,7 +10,7 @@ from pyflink.datastream import FlatMapFunction, RuntimeContext
 
 from connectors.bundle_end import MAX_DEFERRED, flush_at_bundle_end
 from connectors.cassandra_store import UNREACHABLE, CassandraStore
-from udfs.window_result import WindowResult
+from topk.window_result import WindowResult
 
 RETRY_FOR_S = 300
 

@@ -28,7 +28,6 @@ import re
 import time
 from collections import defaultdict
 from collections.abc import Sequence
-from datetime import UTC, datetime
 
 from cassandra import (
     InvalidRequest,
@@ -41,9 +40,17 @@ from cassandra.concurrent import execute_concurrent_with_args
 from cassandra.connection import ConnectionException
 from cassandra.query import BatchStatement, BatchType, PreparedStatement
 
-from connectors.cassandra_connection import CassandraConnection, connect, local_dc, replication_factors, set_consistency
-from jobs.settings import KEYSPACE_NAME, WindowSpec
-from udfs.window_result import WindowResult
+from connectors.cassandra_connection import (
+    KEYSPACE_NAME,
+    CassandraConnection,
+    connect,
+    local_dc,
+    replication_factors,
+    set_consistency,
+)
+from topk.times import epoch_ms, utc
+from topk.window_result import WindowResult
+from topk.windows import WindowSpec
 
 BUCKET_WINDOWS = 1440
 # errors that mean "Cassandra is not reachable right now": retried
@@ -71,10 +78,6 @@ def ensure_schema(session: Session, keyspace: str, replication: str) -> None:
     session.execute(f"CREATE KEYSPACE IF NOT EXISTS {keyspace} WITH replication = {strategy}")
     for cql in SCHEMA:
         session.execute(cql.format(ks=keyspace))
-
-
-def to_datetime(epoch_ms: int) -> datetime:
-    return datetime.fromtimestamp(epoch_ms / 1000, tz=UTC)
 
 
 def bucket_of(window_start: int, window_ms: int) -> int:
@@ -158,10 +161,10 @@ class CassandraStore:
         if left is not None and left <= 0:
             return []  # past its retention already (a replay of old events): not kept
         ttl = 0 if left is None else left  # USING TTL 0: no expiry
-        start = to_datetime(r.window_start)
+        start = utc(r.window_start)
         part = (r.window, r.dimension, r.value, start)
-        bucket = to_datetime(bucket_of(r.window_start, window.size_ms))
-        summary = (to_datetime(r.window_end), r.total_events, r.error_bound, r.k, r.capacity, r.summary, ttl)
+        bucket = utc(bucket_of(r.window_start, window.size_ms))
+        summary = (utc(r.window_end), r.total_events, r.error_bound, r.k, r.capacity, r.summary, ttl)
         pending = [self.session.execute_async(self._prepared("SUMMARY"), (*part[:3], bucket, start, *summary))]
         if r.items:
             batch, item = BatchStatement(BatchType.UNLOGGED), self._prepared("ITEM")
@@ -177,11 +180,11 @@ class CassandraStore:
             return {}
         by_bucket = defaultdict(list)
         for start in starts:
-            by_bucket[bucket_of(start, window.size_ms)].append(to_datetime(start))
-        params = [(window.label, dimension, value, to_datetime(b), wanted) for b, wanted in by_bucket.items()]
+            by_bucket[bucket_of(start, window.size_ms)].append(utc(start))
+        params = [(window.label, dimension, value, utc(b), wanted) for b, wanted in by_bucket.items()]
         found = {}
         for _, rows in execute_concurrent_with_args(self.session, read, params, raise_on_first_error=True):
-            found.update((_epoch_ms(row.window_start), row.summary) for row in rows)
+            found.update((epoch_ms(row.window_start), row.summary) for row in rows)
         return found
 
     def written(self, window: WindowSpec, dimension: str, value: str, lo: int, hi: int) -> list[int]:
@@ -191,9 +194,9 @@ class CassandraStore:
             return []
         span = BUCKET_WINDOWS * window.size_ms
         buckets = range(bucket_of(lo, window.size_ms), hi, span)
-        params = [(window.label, dimension, value, to_datetime(b), to_datetime(lo), to_datetime(hi)) for b in buckets]
+        params = [(window.label, dimension, value, utc(b), utc(lo), utc(hi)) for b in buckets]
         results = execute_concurrent_with_args(self.session, starts, params, raise_on_first_error=True)
-        return sorted(itertools.chain.from_iterable((_epoch_ms(r.window_start) for r in rows) for _, rows in results))
+        return sorted(itertools.chain.from_iterable((epoch_ms(r.window_start) for r in rows) for _, rows in results))
 
     def ready(self) -> bool:
         """Reachable, and the job has created the schema."""
@@ -207,8 +210,3 @@ class CassandraStore:
         if self.cluster is not None:
             self.cluster.shutdown()
             self.cluster = None
-
-
-def _epoch_ms(when: datetime) -> int:
-    """A driver timestamp (naive UTC) as epoch ms."""
-    return round(when.replace(tzinfo=UTC).timestamp() * 1000)

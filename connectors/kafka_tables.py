@@ -10,14 +10,7 @@ from __future__ import annotations
 from pyflink.table import StreamTableEnvironment
 
 from jobs.settings import JobSettings, kafka_startup
-
-
-def interval(ms: int) -> str:
-    """A SQL day-time interval literal of ``ms`` milliseconds (Flink allows under 100 days)."""
-    days, rest = divmod(ms, 86_400_000)
-    hours, rest = divmod(rest, 3_600_000)
-    minutes, rest = divmod(rest, 60_000)
-    return f"INTERVAL '{days} {hours:02d}:{minutes:02d}:{rest / 1000:06.3f}' DAY TO SECOND(3)"
+from topk.windows import sql_interval
 
 
 def sql_string(text: str) -> str:
@@ -41,7 +34,7 @@ def create_raw_events(t_env: StreamTableEnvironment, settings: JobSettings, comp
           `partition` INT METADATA VIRTUAL,
           `offset` BIGINT METADATA VIRTUAL,
           {derived}
-          WATERMARK FOR `event_time` AS `event_time` - {interval(settings.out_of_orderness_ms)}
+          WATERMARK FOR `event_time` AS `event_time` - {sql_interval(settings.out_of_orderness_ms)}
         ) WITH ('connector' = 'kafka', 'topic' = '{settings.topic}', 'format' = 'raw',
           'properties.bootstrap.servers' = {sql_string(settings.bootstrap_servers)},
           'properties.group.id' = {sql_string(settings.group_id)}{extra})

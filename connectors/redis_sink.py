@@ -9,8 +9,8 @@ from pyflink.datastream import FlatMapFunction, RuntimeContext
 
 from connectors.bundle_end import MAX_DEFERRED, flush_at_bundle_end
 from connectors.redis_store import connect, write_results
-from jobs.settings import WindowSpec
-from udfs.window_result import WindowResult
+from topk.window_result import WindowResult
+from topk.windows import WindowSpec
 
 WRITE_RETRIES = 36  # about 5 minutes of outage before the write fails the task (and Flink restarts it)
 

@@ -39,10 +39,10 @@ from redis.cluster import RedisCluster
 from redis.retry import Retry
 
 from connectors.secrets import secret
-from jobs.settings import WindowSpec
 from sketches import ItemCount
 from sketches.ranking import top_k
-from udfs.window_result import WindowResult
+from topk.window_result import WindowResult
+from topk.windows import WindowSpec
 
 CLUSTER = "+cluster"
 SCHEMES = ("redis", "rediss", "redis+cluster", "rediss+cluster")

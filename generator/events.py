@@ -16,7 +16,7 @@ from datetime import datetime
 import numpy as np
 
 from generator import shapes
-from jobs.settings import iso
+from topk.times import iso
 
 EVENT_TYPES = ("page_view", "product_view", "search", "generic")
 ITEM_FIELD = {"page_view": "url", "product_view": "productId", "search": "query", "generic": "itemId"}

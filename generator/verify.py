@@ -15,8 +15,9 @@ import sys
 
 from connectors.redis_store import DEFAULT_PREFIX, connect, read_topk
 from generator.events import StreamSpec, exact_counts, generate
-from jobs.settings import parse_window, utc_minute
 from sketches.accuracy import ranked, wrongly_guaranteed
+from topk.times import utc_minute
+from topk.windows import parse_window
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -7,67 +7,12 @@ import itertools
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from functools import cached_property
 
-from connectors.cassandra_connection import CassandraConnection, add_cassandra_arguments, connection_of
+from connectors.cassandra_connection import KEYSPACE_NAME, CassandraConnection, add_cassandra_arguments, connection_of
 from connectors.kafka_client import KafkaClient, kafka_client
-
-_UNITS_MS = {"m": 60_000, "h": 3_600_000, "d": 86_400_000}
-HOUR_MS, DAY_MS = _UNITS_MS["h"], _UNITS_MS["d"]
-ALL_TIME = "all"
-FOREVER = "forever"
-KEYSPACE_NAME = r"[A-Za-z][A-Za-z0-9_]{0,47}"  # Cassandra's rule for unquoted keyspace names
-MAX_RETENTION_MS = 7300 * DAY_MS
-
-
-@dataclass(frozen=True)
-class WindowSpec:
-    """A tumbling window size; ``size_ms == 0`` is the all-time view. Stored windows are kept for
-    ``retention_ms`` after they end (event time), ``None``: forever."""
-
-    label: str
-    size_ms: int
-    retention_ms: int | None = None
-
-    @property
-    def is_all_time(self) -> bool:
-        return self.size_ms == 0
-
-    def start_of(self, ts_ms: int) -> int:
-        return 0 if self.is_all_time else ts_ms - ts_ms % self.size_ms
-
-    def expires_at(self, start_ms: int) -> int | None:
-        """When the stored window starting at ``start_ms`` expires (epoch ms), ``None``: never."""
-        return None if self.retention_ms is None else start_ms + self.size_ms + self.retention_ms
-
-    def seconds_left(self, start_ms: int, now_ms: int) -> int | None:
-        """Whole seconds (rounded up) the window starting at ``start_ms`` is still kept at ``now_ms``:
-        0 or less once expired, ``None`` if kept forever."""
-        expires = self.expires_at(start_ms)
-        return None if expires is None else -(-(expires - now_ms) // 1000)
-
-    def retained_since(self, now_ms: int) -> int | None:
-        """The earliest start of a window still kept at ``now_ms``; ``None``: every window is."""
-        return None if self.retention_ms is None else now_ms - self.retention_ms - self.size_ms + 1
-
-
-def default_retention_ms(size_ms: int) -> int | None:
-    """Windows under an hour are kept 2 days, under a day 90 days, longer ones and all-time forever."""
-    if size_ms == 0 or size_ms >= DAY_MS:
-        return None
-    return 2 * DAY_MS if size_ms < HOUR_MS else 90 * DAY_MS
-
-
-def parse_window(label: str, retention_ms: int | str | None = "default") -> WindowSpec:
-    """``"1m"``, ``"15m"``, ``"1h"``, ``"1d"`` or ``"all"`` (whole minutes: Redis keys count minutes)."""
-    if label == ALL_TIME:
-        return WindowSpec(ALL_TIME, 0)
-    match = re.fullmatch(r"([1-9][0-9]*)([mhd])", label)
-    if not match:
-        raise ValueError(f"unknown window size {label!r}: use e.g. 1m, 15m, 1h, 1d or all")
-    size = int(match.group(1)) * _UNITS_MS[match.group(2)]
-    return WindowSpec(label, size, default_retention_ms(size) if retention_ms == "default" else retention_ms)
+from topk.times import parse_time_ms
+from topk.windows import WindowSpec, by_size, parse_windows, split_csv
 
 
 @dataclass(frozen=True)
@@ -113,7 +58,7 @@ class JobSettings:
     @property
     def base_window(self) -> WindowSpec:
         """The finest window: events are pre-aggregated at this size in the JVM."""
-        return min((w for w in self.windows if not w.is_all_time), key=lambda w: w.size_ms)
+        return by_size(self.windows)[0]
 
     def validate(self) -> JobSettings:
         sized = [w for w in self.windows if not w.is_all_time]
@@ -144,24 +89,6 @@ class JobSettings:
         return self
 
 
-def iso(epoch_ms: int) -> str:
-    """Epoch ms as ISO-8601 in UTC with milliseconds, e.g. ``2026-01-01T10:00:00.123Z``."""
-    return datetime.fromtimestamp(epoch_ms / 1000, tz=UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
-
-
-def utc_minute(epoch_ms: int) -> str:
-    """Epoch ms as ``YYYY-MM-DD HH:MM`` in UTC (for people)."""
-    return datetime.fromtimestamp(epoch_ms / 1000, tz=UTC).strftime("%Y-%m-%d %H:%M")
-
-
-def parse_time_ms(text: str) -> int:
-    """Epoch ms (1 to 15 digits) or ISO-8601 (UTC when no offset is given); ``ValueError`` otherwise."""
-    if re.fullmatch(r"[0-9]{1,15}", text):
-        return int(text)
-    parsed = datetime.fromisoformat(text.replace("Z", "+00:00"))
-    return int((parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)).timestamp() * 1000)
-
-
 def kafka_startup(start_from: str) -> dict[str, str]:
     """The Kafka SQL connector's startup options for ``--start-from``."""
     kind, _, arg = start_from.partition(":")
@@ -177,39 +104,6 @@ def kafka_startup(start_from: str) -> dict[str, str]:
         f"bad --start-from {start_from!r}: group, earliest, latest, timestamp:<epoch ms|ISO-8601> "
         "or offsets:<partition>=<offset>,..."
     )
-
-
-def parse_windows(text: str, retention: str = "") -> tuple[WindowSpec, ...]:
-    """``"1m,1h,1d,all"`` as window specs, kept as ``retention`` says (``"1m=2d,1h=90d,1d=forever"``;
-    a window not named keeps ``default_retention_ms``). A coarser window is kept at least as long as
-    a finer one, so a range can always be answered from the coarser windows once the finer expire."""
-    kept: dict[str, int | None] = {}
-    for part in _csv(retention):
-        label, _, duration = part.partition("=")
-        if duration == FOREVER:
-            kept[label.strip()] = None
-        else:
-            try:
-                kept[label.strip()] = parse_window(duration.strip()).size_ms
-            except ValueError:
-                raise ValueError(f"bad retention {part!r}: e.g. 1m=2d, 1h=90d or 1d={FOREVER}") from None
-    windows = tuple(parse_window(w, kept.get(w, "default")) for w in _csv(text))
-    if any((w.retention_ms or 0) > MAX_RETENTION_MS for w in windows):
-        raise ValueError("retention is at most 7300d (Cassandra's longest TTL, 20 years), or forever")
-    unknown = set(kept) - {w.label for w in windows if not w.is_all_time}
-    if unknown:
-        raise ValueError(f"retention for windows not configured: {', '.join(sorted(unknown))}")
-    sized = sorted((w for w in windows if not w.is_all_time), key=lambda w: w.size_ms)
-    for finer, coarser in itertools.pairwise(sized):
-        if coarser.retention_ms is not None and (
-            finer.retention_ms is None or finer.retention_ms > coarser.retention_ms
-        ):
-            raise ValueError(f"{coarser.label} windows must be kept at least as long as {finer.label} windows")
-    return windows
-
-
-def _csv(text: str) -> tuple[str, ...]:
-    return tuple(part.strip() for part in text.split(",") if part.strip())
 
 
 def parse_args(argv: Sequence[str] | None = None) -> JobSettings:
@@ -287,7 +181,7 @@ def parse_args(argv: Sequence[str] | None = None) -> JobSettings:
         group_id=a.group_id,
         windows=parse_windows(a.windows, a.retention),
         retention=a.retention,
-        dimensions=_csv(a.dimensions),
+        dimensions=split_csv(a.dimensions),
         k=a.k,
         capacity=a.capacity,
         cms_width=a.cms_width,

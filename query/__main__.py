@@ -8,7 +8,7 @@ from __future__ import annotations
 import argparse
 
 from connectors.redis_store import DEFAULT_PREFIX, connect, read_topk, window_starts
-from jobs.settings import utc_minute
+from topk.times import utc_minute
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -26,11 +26,12 @@ from redis.exceptions import RedisError
 
 from connectors.cassandra_store import UNREACHABLE
 from connectors.kafka_client import kafka_client
-from jobs.settings import WindowSpec, iso, parse_time_ms
 from query.archive import NotArchived
 from query.connect import add_storage_arguments, open_queries
 from query.engine import APPROXIMATE, Answer, NoArchive, RangeTooLong, TopKQueries
 from query.ingest import EventLimits, EventProducer, Rejected, Unavailable, validate
+from topk.times import iso, parse_time_ms
+from topk.windows import WindowSpec
 
 NAME = r"^[A-Za-z0-9_.:\-]{1,256}$"
 MAX_TIME_TEXT = 64  # the longest start/end accepted (epoch ms or ISO-8601)

@@ -19,9 +19,9 @@ import pyarrow.dataset as ds
 from pyarrow import fs
 
 from connectors.archive_layout import EVENTS, TIME, day_dir, hour_dir, open_archive
-from jobs.settings import iso, parse_time_ms
 from query.arguments import add_archive_arguments, add_range_arguments
 from sketches.accuracy import ranked
+from topk.times import iso, parse_time_ms
 
 READ_ATTEMPTS = 3
 

@@ -14,11 +14,11 @@ from __future__ import annotations
 import argparse
 import sys
 
-from jobs.settings import iso, parse_time_ms
 from query.arguments import add_range_arguments
 from query.connect import add_storage_arguments, open_queries
 from query.engine import Answer
 from sketches.accuracy import precision_at_k, recall_at_k, wrongly_guaranteed
+from topk.times import iso, parse_time_ms
 
 
 def report(approximate: Answer, exact: dict[str, int], k: int) -> tuple[list[str], bool]:

@@ -10,10 +10,10 @@ from connectors.cassandra_connection import add_cassandra_arguments, connection_
 from connectors.cassandra_store import CassandraStore
 from connectors.redis_store import DEFAULT_PREFIX
 from connectors.redis_store import connect as redis_connect
-from jobs.settings import DAY_MS, parse_windows
 from query.archive import EventArchive
 from query.arguments import add_archive_arguments
 from query.engine import MAX_RANGE_DAYS, TopKQueries
+from topk.windows import DAY_MS, parse_windows
 
 
 def add_storage_arguments(p: argparse.ArgumentParser) -> None:

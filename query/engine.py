@@ -20,12 +20,12 @@ from redis.exceptions import RedisError
 from connectors.cassandra_store import CassandraStore
 from connectors.redis_store import DEFAULT_PREFIX, read_topk, window_starts, written
 from connectors.redis_store import summaries as redis_summaries
-from jobs.settings import DAY_MS, WindowSpec
 from query.archive import EventArchive, Scan
 from query.summaries import SummaryCache
 from query.tiling import Tiling, tile
 from sketches import HeavyHittersSketch, ItemCount
 from sketches.accuracy import ranked
+from topk.windows import DAY_MS, WindowSpec
 
 APPROXIMATE, EXACT = "approximate", "exact"
 MAX_RANGE_DAYS = 400

@@ -19,7 +19,7 @@ import bisect
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-from jobs.settings import WindowSpec
+from topk.windows import WindowSpec, by_size
 
 
 @dataclass(frozen=True)
@@ -40,7 +40,7 @@ def tile(
 ) -> Tiling:
     """``written``: per window label, the sorted starts of the windows stored (the catalogue);
     ``None`` to tile as if every retained window existed."""
-    sized = sorted((w for w in windows if not w.is_all_time), key=lambda w: w.size_ms)
+    sized = by_size(windows)
     if not sized:
         raise ValueError("no sized windows to tile with")
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 
-from jobs.settings import iso
+from topk.times import iso
 
 HOUR = 3_600_000
 

@@ -8,9 +8,9 @@ import time
 
 import pytest
 
-from jobs.settings import iso
 from query.ingest import EventLimits, Rejected, validate
 from tests.bad_records import bad_records
+from topk.times import iso
 
 NOW = int(time.time() * 1000)
 LIMITS = EventLimits()

@@ -1,7 +1,7 @@
 import pytest
 
-from connectors.kafka_tables import interval
-from jobs.settings import parse_args, parse_window
+from jobs.settings import parse_args
+from topk.windows import parse_window, sql_interval
 
 
 def test_defaults_are_valid():
@@ -36,5 +36,5 @@ def test_bad_settings_fail_fast(args, message):
 
 
 def test_sql_interval_literal():
-    assert interval(5_000) == "INTERVAL '0 00:00:05.000' DAY TO SECOND(3)"
-    assert interval(7 * 86_400_000 + 3_723_004) == "INTERVAL '7 01:02:03.004' DAY TO SECOND(3)"
+    assert sql_interval(5_000) == "INTERVAL '0 00:00:05.000' DAY TO SECOND(3)"
+    assert sql_interval(7 * 86_400_000 + 3_723_004) == "INTERVAL '7 01:02:03.004' DAY TO SECOND(3)"

@@ -9,9 +9,9 @@ from connectors import cassandra_sink, redis_sink
 from connectors.bundle_end import MAX_DEFERRED
 from connectors.cassandra_sink import CassandraWriter
 from connectors.redis_sink import RedisWriter
-from jobs.settings import parse_windows
 from sketches import HeavyHittersSketch
-from udfs.window_result import WindowResult
+from topk.window_result import WindowResult
+from topk.windows import parse_windows
 
 
 class Group:

@@ -1,7 +1,7 @@
 """Which stored windows answer a range: coarse first, retained only, written only."""
 
-from jobs.settings import parse_windows
 from query.tiling import tile
+from topk.windows import parse_windows
 
 M, H, D = 60_000, 3_600_000, 86_400_000
 FOREVER = parse_windows("1m,1h,1d,all", "1m=forever,1h=forever")  # nothing expires

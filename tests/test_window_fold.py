@@ -7,9 +7,9 @@ from collections import Counter
 
 import numpy as np
 
-from jobs.settings import HOUR_MS, parse_windows
 from sketches import HeavyHittersSketch
 from sketches.accuracy import ranked
+from topk.windows import HOUR_MS, parse_windows
 from udfs.window_fold import Emit, WindowFold
 
 MINUTE = 60_000

@@ -19,8 +19,8 @@ from __future__ import annotations
 
 from pyflink.table import StreamTableEnvironment
 
-from connectors.kafka_tables import interval
 from jobs.settings import JobSettings
+from topk.windows import sql_interval
 
 REASONS = (
     "not_utf8",
@@ -57,7 +57,7 @@ def create_parsed_views(t_env: StreamTableEnvironment, settings: JobSettings) ->
     ``rejected_events`` (the raw columns and ``reason``)."""
     columns = "event_time, parsed.item AS item, parsed.weight AS weight, parsed.dims AS dims"
     wm = "CURRENT_WATERMARK(event_time)"
-    too_late = f"event_time <= {wm} - {interval(settings.allowed_lateness_ms)}"
+    too_late = f"event_time <= {wm} - {sql_interval(settings.allowed_lateness_ms)}"
     t_env.execute_sql(f"""
         CREATE TEMPORARY VIEW valid_events AS SELECT {columns} FROM raw_events
         WHERE parsed.reason IS NULL AND ({wm} IS NULL OR event_time > {wm})

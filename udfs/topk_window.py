@@ -27,9 +27,9 @@ from pyflink.datastream.state import MapStateDescriptor
 from jobs.settings import JobSettings
 from sketches import HeavyHittersSketch
 from sketches.heavy_hitters import total_weight
+from topk.window_result import WindowResult
 from udfs.route import LATE
 from udfs.window_fold import Output, WindowFold
-from udfs.window_result import WindowResult
 
 
 class TopKWindowFunction(KeyedProcessFunction):

@@ -26,8 +26,8 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
-from jobs.settings import WindowSpec
 from sketches import HeavyHittersSketch
+from topk.windows import WindowSpec, by_size
 
 
 class State(Protocol):
@@ -53,7 +53,7 @@ class Output:
 
 class WindowFold:
     def __init__(self, windows: Sequence[WindowSpec], allowed_lateness_ms: int) -> None:
-        self.chain = sorted((w for w in windows if not w.is_all_time), key=lambda w: w.size_ms)
+        self.chain = by_size(windows)
         self.base = self.chain[0]
         self.all_time = next((w for w in windows if w.is_all_time), None)
         self.cadence = self.chain[min(1, len(self.chain) - 1)]

@@ -13,8 +13,8 @@ from __future__ import annotations
 
 from pyflink.table import StreamTableEnvironment
 
-from connectors.kafka_tables import interval
 from jobs.settings import JobSettings
+from topk.windows import sql_interval
 
 
 def by_dimension(events_view: str) -> str:
@@ -36,6 +36,6 @@ def create_window_summaries(t_env: StreamTableEnvironment, settings: JobSettings
     t_env.execute_sql(f"""
         CREATE TEMPORARY VIEW window_summaries AS
         SELECT dim, val, {summary_call("item_summary", settings)} AS summary, window_time
-        FROM TABLE(TUMBLE(TABLE dimensioned, DESCRIPTOR(event_time), {interval(settings.base_window.size_ms)}))
+        FROM TABLE(TUMBLE(TABLE dimensioned, DESCRIPTOR(event_time), {sql_interval(settings.base_window.size_ms)}))
         GROUP BY window_start, window_end, window_time, dim, val
     """)

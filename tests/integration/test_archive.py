@@ -11,10 +11,10 @@ import pyarrow.compute as pc
 import pytest
 from pyarrow import fs
 
+from bench.workers import python_workers
 from connectors.archive_layout import DEAD_LETTERS, EVENTS, open_archive
 from generator.events import StreamSpec, encode, generate
 from generator.produce import ensure_topic, send
-from jobs.workers import python_workers
 from query.archive import EventArchive, read_parquet
 from tests.integration.helpers import aligned_start, counts_between, wait_for
 

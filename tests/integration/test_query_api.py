@@ -25,13 +25,14 @@ from connectors.kafka_client import KafkaClient
 from connectors.redis_store import connect as redis_connect
 from connectors.redis_store import index_key, window_key
 from generator.events import StreamSpec, exact_counts
-from jobs.settings import iso, parse_windows
 from query.api import ApiConfig, create_app
 from query.archive import EventArchive
 from query.engine import EXACT, TopKQueries
 from query.ingest import EventProducer
 from sketches.accuracy import ranked, wrongly_guaranteed
 from tests.integration.helpers import aligned_start, counts_between, publish
+from topk.times import iso
+from topk.windows import parse_windows
 
 pytestmark = pytest.mark.integration
 M, H, D = 60_000, 3_600_000, 86_400_000

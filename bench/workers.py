@@ -1,4 +1,5 @@
-"""The processes of a job started from this machine (fault injection in tests, memory in benchmarks)."""
+"""The processes of a job started from this machine (fault injection in tests, memory in benchmarks);
+not part of the product."""
 
 from __future__ import annotations
 
