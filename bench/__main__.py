@@ -17,8 +17,8 @@ from pathlib import Path
 
 from bench import e2e, ranges, sketch_core
 from bench.stream import make_stream
-from generator.events import StreamSpec, encode, event_time_ms, generate
-from generator.produce import ensure_topic, send
+from topk.generator.events import StreamSpec, encode, event_time_ms, generate
+from topk.generator.produce import ensure_topic, send
 
 RESULTS = Path(__file__).resolve().parent / "results"
 

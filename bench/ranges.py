@@ -7,7 +7,7 @@ each a full summary (capacity 1024, every window exceeds it) of a Zipf 1.1 strea
 1M-item universe. Each query asks the top-100 of a random range of 1, 7 or 30 days with ragged
 ends (minutes), ending within the last day. The Cassandra path is the same queries after the
 summaries are deleted from Redis (the catalogue stays). "cache off": every stored summary is
-decoded for every query; "cache on": the API's default (query.summaries.SummaryCache).
+decoded for every query; "cache on": the API's default (topk.query.summaries.SummaryCache).
 """
 
 from __future__ import annotations
@@ -24,11 +24,11 @@ from connectors.cassandra_connection import CassandraConnection
 from connectors.cassandra_store import CassandraStore
 from connectors.redis_store import connect as redis_connect
 from connectors.redis_store import write_result
-from generator.shapes import zipf_ranks
-from query.api import ApiConfig, create_app
-from query.engine import TopKQueries
-from query.summaries import SummaryCache
-from sketches import HeavyHittersSketch
+from topk.generator.shapes import zipf_ranks
+from topk.query.api import ApiConfig, create_app
+from topk.query.engine import TopKQueries
+from topk.query.summaries import SummaryCache
+from topk.sketches import HeavyHittersSketch
 from topk.window_result import WindowResult
 from topk.windows import DAY_MS, HOUR_MS, parse_windows
 

@@ -13,8 +13,8 @@ from dataclasses import dataclass
 import datasketches as ds
 
 from bench.stream import BenchStream
-from sketches import HeavyHittersSketch, ItemCount
-from sketches.accuracy import precision_at_k, recall_at_k, wrongly_guaranteed
+from topk.sketches import HeavyHittersSketch, ItemCount
+from topk.sketches.accuracy import precision_at_k, recall_at_k, wrongly_guaranteed
 
 
 @dataclass(frozen=True)

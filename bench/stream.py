@@ -1,4 +1,4 @@
-"""The benchmark stream: items of a shape (``generator.shapes``), cut into per-window
+"""The benchmark stream: items of a shape (``topk.generator.shapes``), cut into per-window
 pre-aggregated batches the way the job's JVM stage hands them to the sketch operator."""
 
 from __future__ import annotations
@@ -8,8 +8,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from generator import shapes
-from sketches.accuracy import ranked
+from topk.generator import shapes
+from topk.sketches.accuracy import ranked
 
 
 @dataclass(frozen=True)

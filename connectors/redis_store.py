@@ -9,7 +9,7 @@ window start in epoch minutes S (0 for the all-time view), under the prefix ``to
     {topk:W:D:V}:S:meta     HASH  windowStart, windowEnd, k, capacity, totalEvents, errorBound, guaranteed,
                                   unlistedBound, lastUpdated
     {topk:W:D:V}:S:bounds   HASH  item -> "lower,upper,g"    (bounds on the true count; g 1: certainly in the
-                                                              true top-K, see sketches.ranking)
+                                                              true top-K, see topk.sketches.ranking)
     {topk:W:D:V}:S:summary  STRING the serialized sketch (sketches.HeavyHittersSketch), for range merges
     {topk:W:D:V}:index      ZSET  S -> S                     (the windows written, for range queries)
 
@@ -39,8 +39,8 @@ from redis.cluster import RedisCluster
 from redis.retry import Retry
 
 from connectors.secrets import secret
-from sketches import ItemCount
-from sketches.ranking import top_k
+from topk.sketches import ItemCount
+from topk.sketches.ranking import top_k
 from topk.window_result import WindowResult
 from topk.windows import WindowSpec
 

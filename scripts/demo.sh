@@ -36,7 +36,7 @@ CHECKPOINTS=s3://topk-checkpoints/$TOPIC  # Flink's S3 plugin, the same server
 STREAM=(--events "$EVENTS" --universe "$UNIVERSE" --skew "$SKEW" --span-ms "$SPAN" --start-ms "$START")
 
 echo "== producing $EVENTS events (Zipf $SKEW over $UNIVERSE ranks x 4 event types) to $TOPIC"
-"$PY" -m generator.produce --topic "$TOPIC" "${STREAM[@]}"
+"$PY" -m topk.generator.produce --topic "$TOPIC" "${STREAM[@]}"
 echo "== running the job (local MiniCluster, bounded: stops at the end of the topic)"
 "$PY" -m jobs.topk_job --bounded --topic "$TOPIC" --dead-letter-topic "$TOPIC-dlq" --group-id "$TOPIC" \
   --k 10 --checkpoint-dir "$CHECKPOINTS/topk" "${S3[@]}"
@@ -44,13 +44,13 @@ echo "== running the archive job: every record as Parquet on the local S3 server
 "$PY" -m jobs.archive_job --bounded --topic "$TOPIC" --group-id "$TOPIC" "${S3[@]}" \
   --checkpoint-dir "$CHECKPOINTS/archive"
 echo "== the query side: newest 1h top-10 for region=eu-west, from Redis"
-"$PY" -m query --window 1h --dimension region --value eu-west --k 10
+"$PY" -m topk.query --window 1h --dimension region --value eu-west --k 10
 echo "== stored top-10 per hour (Redis) next to exact counts"
-"$PY" -m generator.verify --window 1h --k 10 "${STREAM[@]}"
+"$PY" -m topk.generator.verify --window 1h --k 10 "${STREAM[@]}"
 echo "== Redis keys look like:  redis-cli ZREVRANGE '{topk:1h:all:all}:$((START / 60000))' 0 9 WITHSCORES"
 
-echo "== the REST API (python -m query.api, OpenAPI at $API/docs): range queries merging stored windows"
-"$PY" -m query.api --port "$API_PORT" --topic "$TOPIC" "${S3[@]}" >"$ROOT/.local/api.log" 2>&1 &
+echo "== the REST API (python -m topk.query.api, OpenAPI at $API/docs): range queries merging stored windows"
+"$PY" -m topk.query.api --port "$API_PORT" --topic "$TOPIC" "${S3[@]}" >"$ROOT/.local/api.log" 2>&1 &
 api_pid=$!
 for _ in $(seq 60); do curl -sf "$API/health/ready" >/dev/null && break; sleep 1; done
 FROM=$((START + SPAN - 4500000)); TO=$((START + SPAN))  # 15 minute windows + an hour window
@@ -65,7 +65,7 @@ show "/api/v1/topk/historical?k=5&start=$FROM&end=$TO&dimension=region&value=eu-
 show "/api/v1/count/item-1?start=$FROM&end=$TO"
 show "/api/v1/count/item-1?start=$FROM&end=$TO&mode=exact"
 echo "== audit: the approximate top-10 of the whole stream against the archive's exact counts"
-"$PY" -m query.audit --start "$START" --end "$((START + SPAN))" --k 10 "${S3[@]}"
+"$PY" -m topk.query.audit --start "$START" --end "$((START + SPAN))" --k 10 "${S3[@]}"
 echo "== metrics: the API's at $API/metrics, e.g."
 curl -sf "$API/metrics" | grep '^topk_api_requests_total' || true
 echo "   the job's (topk_*, deadLetters_*) on a cluster: scripts/submit.sh cluster-start && scripts/submit.sh run ...,"

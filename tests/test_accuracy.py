@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from query.audit import report
-from query.engine import APPROXIMATE, Answer
-from sketches import ItemCount
-from sketches.accuracy import precision_at_k, recall_at_k, wrongly_guaranteed
+from topk.query.audit import report
+from topk.query.engine import APPROXIMATE, Answer
+from topk.sketches import ItemCount
+from topk.sketches.accuracy import precision_at_k, recall_at_k, wrongly_guaranteed
 
 EXACT = {"a": 10, "b": 8, "c": 5, "d": 5, "e": 1}
 

@@ -21,7 +21,7 @@ def test_the_import_contracts_hold():
 
 def test_the_rest_api_loads_neither_flink_nor_the_job():
     probe = (
-        "import sys, query.api; "
+        "import sys, topk.query.api; "
         "print(sorted({m.split('.')[0] for m in sys.modules} & {'pyflink', 'apache_beam', 'jobs', 'udfs', 'bench'}))"
     )
     done = subprocess.run([sys.executable, "-c", probe], cwd=ROOT, capture_output=True, text=True, timeout=120)

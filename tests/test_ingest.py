@@ -8,8 +8,8 @@ import time
 
 import pytest
 
-from query.ingest import EventLimits, Rejected, validate
 from tests.bad_records import bad_records
+from topk.query.ingest import EventLimits, Rejected, validate
 from topk.times import iso
 
 NOW = int(time.time() * 1000)

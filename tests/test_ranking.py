@@ -11,9 +11,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from bench.stream import make_stream
-from sketches import HeavyHittersSketch, ItemCount, SpaceSaving, TopK
-from sketches.accuracy import precision_at_k, wrongly_guaranteed
-from sketches.ranking import top_k
+from topk.sketches import HeavyHittersSketch, ItemCount, SpaceSaving, TopK
+from topk.sketches.accuracy import precision_at_k, wrongly_guaranteed
+from topk.sketches.ranking import top_k
 
 
 def check_answer(top: TopK, sketch: HeavyHittersSketch, truth: Counter, k: int) -> None:

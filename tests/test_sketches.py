@@ -10,8 +10,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from generator.shapes import zipf_ranks
-from sketches import CountMinSketch, HeavyHittersSketch, SpaceSaving
+from topk.generator.shapes import zipf_ranks
+from topk.sketches import CountMinSketch, HeavyHittersSketch, SpaceSaving
 
 
 def zipf_stream(n: int, universe: int, skew: float, seed: int) -> list[str]:

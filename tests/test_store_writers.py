@@ -9,7 +9,7 @@ from connectors import cassandra_sink, redis_sink
 from connectors.bundle_end import MAX_DEFERRED
 from connectors.cassandra_sink import CassandraWriter
 from connectors.redis_sink import RedisWriter
-from sketches import HeavyHittersSketch
+from topk.sketches import HeavyHittersSketch
 from topk.window_result import WindowResult
 from topk.windows import parse_windows
 

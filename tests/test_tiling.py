@@ -1,6 +1,6 @@
 """Which stored windows answer a range: coarse first, retained only, written only."""
 
-from query.tiling import tile
+from topk.query.tiling import tile
 from topk.windows import parse_windows
 
 M, H, D = 60_000, 3_600_000, 86_400_000

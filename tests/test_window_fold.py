@@ -7,8 +7,8 @@ from collections import Counter
 
 import numpy as np
 
-from sketches import HeavyHittersSketch
-from sketches.accuracy import ranked
+from topk.sketches import HeavyHittersSketch
+from topk.sketches.accuracy import ranked
 from topk.windows import HOUR_MS, parse_windows
 from udfs.window_fold import Emit, WindowFold
 

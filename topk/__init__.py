@@ -1,3 +1,4 @@
-"""The foundation: Flink-free definitions every other package may import (window sizes and
-retention, time text, the window result). It imports none of them (checked by the import
-contracts in pyproject.toml)."""
+"""The project's namespace. At its top, the foundation: Flink-free definitions every other package
+may import (``windows``: window sizes and retention; ``times``: time text; ``window_result``), with
+``sketches``; above them the query side (``query``) and the stream generator (``generator``).
+The foundation imports none of the rest (the import contracts in pyproject.toml)."""

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sketches import HeavyHittersSketch, ItemCount
+from topk.sketches import HeavyHittersSketch, ItemCount
 
 
 @dataclass(frozen=True)
@@ -20,7 +20,7 @@ class WindowResult:
     error_bound: int  # guaranteed: no count is over-estimated by more than this
     k: int
     capacity: int
-    items: tuple[ItemCount, ...]  # ranked, each flagged ``guaranteed`` (sketches.ranking)
+    items: tuple[ItemCount, ...]  # ranked, each flagged ``guaranteed`` (topk.sketches.ranking)
     unlisted_bound: int  # the largest upper bound of any item not in ``items``
     summary: bytes  # HeavyHittersSketch.serialize(), for merging on the query side
 

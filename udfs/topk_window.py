@@ -25,8 +25,8 @@ from pyflink.datastream import KeyedProcessFunction, RuntimeContext
 from pyflink.datastream.state import MapStateDescriptor
 
 from jobs.settings import JobSettings
-from sketches import HeavyHittersSketch
-from sketches.heavy_hitters import total_weight
+from topk.sketches import HeavyHittersSketch
+from topk.sketches.heavy_hitters import total_weight
 from topk.window_result import WindowResult
 from udfs.route import LATE
 from udfs.window_fold import Output, WindowFold

@@ -26,7 +26,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
-from sketches import HeavyHittersSketch
+from topk.sketches import HeavyHittersSketch
 from topk.windows import WindowSpec, by_size
 
 

@@ -12,9 +12,9 @@ import redis
 from kafka import KafkaConsumer
 
 from connectors.kafka_client import KafkaClient
-from generator.events import StreamSpec, encode, event_time_ms, exact_counts, generate
-from generator.produce import ensure_topic, send
-from sketches.accuracy import ranked
+from topk.generator.events import StreamSpec, encode, event_time_ms, exact_counts, generate
+from topk.generator.produce import ensure_topic, send
+from topk.sketches.accuracy import ranked
 
 
 def kill_tree(pid: int) -> None:
@@ -27,7 +27,7 @@ def kill_tree(pid: int) -> None:
 
 
 def stored_top(r: redis.Redis, key: str) -> list[tuple[str, int]]:
-    """A stored window's items, ranked like exact counts (``sketches.accuracy.ranked``)."""
+    """A stored window's items, ranked like exact counts (``topk.sketches.accuracy.ranked``)."""
     return ranked({i: int(c) for i, c in r.zrevrange(key, 0, -1, withscores=True)})
 
 

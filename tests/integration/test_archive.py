@@ -13,10 +13,10 @@ from pyarrow import fs
 
 from bench.workers import python_workers
 from connectors.archive_layout import DEAD_LETTERS, EVENTS, open_archive
-from generator.events import StreamSpec, encode, generate
-from generator.produce import ensure_topic, send
-from query.archive import EventArchive, read_parquet
 from tests.integration.helpers import aligned_start, counts_between, wait_for
+from topk.generator.events import StreamSpec, encode, generate
+from topk.generator.produce import ensure_topic, send
+from topk.query.archive import EventArchive, read_parquet
 
 pytestmark = pytest.mark.integration
 H, M = 3_600_000, 60_000

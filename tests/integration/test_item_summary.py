@@ -9,11 +9,11 @@ import numpy as np
 import pytest
 from pyflink.table import DataTypes, EnvironmentSettings, TableEnvironment
 
-from generator.shapes import adversarial, turnover
 from jobs.jars import job_jar_urls
-from sketches import CountMinSketch, HeavyHittersSketch
-from sketches.accuracy import ranked
-from sketches.heavy_hitters import split
+from topk.generator.shapes import adversarial, turnover
+from topk.sketches import CountMinSketch, HeavyHittersSketch
+from topk.sketches.accuracy import ranked
+from topk.sketches.heavy_hitters import split
 
 pytestmark = pytest.mark.integration
 CAPACITY, WIDTH, DEPTH = 16, 64, 3

@@ -12,11 +12,11 @@ import pytest
 from connectors.cassandra_connection import CassandraConnection, connect
 from connectors.redis_store import connect as redis_connect
 from connectors.redis_store import window_key
-from generator.events import StreamSpec, encode, exact_counts, generate
-from generator.produce import ensure_topic, send
-from sketches.accuracy import ranked
 from tests.bad_records import bad_records
 from tests.integration.helpers import read_topic, stored_top
+from topk.generator.events import StreamSpec, encode, exact_counts, generate
+from topk.generator.produce import ensure_topic, send
+from topk.sketches.accuracy import ranked
 
 pytestmark = pytest.mark.integration
 K = 10

@@ -24,13 +24,13 @@ from connectors.cassandra_store import CassandraStore
 from connectors.kafka_client import KafkaClient
 from connectors.redis_store import connect as redis_connect
 from connectors.redis_store import index_key, window_key
-from generator.events import StreamSpec, exact_counts
-from query.api import ApiConfig, create_app
-from query.archive import EventArchive
-from query.engine import EXACT, TopKQueries
-from query.ingest import EventProducer
-from sketches.accuracy import ranked, wrongly_guaranteed
 from tests.integration.helpers import aligned_start, counts_between, publish
+from topk.generator.events import StreamSpec, exact_counts
+from topk.query.api import ApiConfig, create_app
+from topk.query.archive import EventArchive
+from topk.query.engine import EXACT, TopKQueries
+from topk.query.ingest import EventProducer
+from topk.sketches.accuracy import ranked, wrongly_guaranteed
 from topk.times import iso
 from topk.windows import parse_windows
 
@@ -307,7 +307,7 @@ def test_audit_command_compares_approximate_and_exact(servers, stored):
     lo, hi = spec.start_ms + 37 * M, spec.start_ms + 2 * H + 11 * M
     audit = subprocess.run(
         [
-            sys.executable, "-m", "query.audit", "--start", str(lo), "--end", str(hi), "--k", str(K),
+            sys.executable, "-m", "topk.query.audit", "--start", str(lo), "--end", str(hi), "--k", str(K),
             "--redis-url", servers.redis_url, "--cassandra-port", str(servers.cassandra_port),
             "--cassandra-keyspace", run_id, "--redis-prefix", run_id, "--windows", "1m,1h,all",
             "--archive-url", servers.archive_url(run_id), "--s3-endpoint-url", servers.s3_endpoint,

@@ -19,11 +19,11 @@ from connectors.cassandra_store import CassandraStore
 from connectors.kafka_client import kafka_client
 from connectors.redis_store import connect as redis_connect
 from connectors.redis_store import index_key, read_topk, summaries, window_key, write_result, written
-from generator.events import StreamSpec, exact_counts
-from sketches import HeavyHittersSketch
-from sketches.accuracy import ranked
 from tests.integration.conftest import SECRETS
 from tests.integration.helpers import aligned_start, publish, stored_top
+from topk.generator.events import StreamSpec, exact_counts
+from topk.sketches import HeavyHittersSketch
+from topk.sketches.accuracy import ranked
 from topk.window_result import WindowResult
 from topk.windows import parse_windows
 

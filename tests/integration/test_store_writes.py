@@ -8,8 +8,8 @@ from connectors.cassandra_connection import CassandraConnection
 from connectors.cassandra_store import CassandraStore
 from connectors.redis_store import connect as redis_connect
 from connectors.redis_store import window_key, write_results
-from sketches import HeavyHittersSketch
 from tests.integration.helpers import aligned_start, stored_top
+from topk.sketches import HeavyHittersSketch
 from topk.window_result import WindowResult
 from topk.windows import parse_windows
 

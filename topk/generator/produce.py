@@ -15,7 +15,7 @@ from kafka.admin import KafkaAdminClient, NewTopic
 from kafka.errors import TopicAlreadyExistsError
 
 from connectors.kafka_client import KafkaClient, kafka_client
-from generator.events import StreamSpec, encode, generate
+from topk.generator.events import StreamSpec, encode, generate
 
 
 def ensure_topic(kafka: KafkaClient, topic: str, partitions: int) -> None:

@@ -1,6 +1,6 @@
 """The REST query API (FastAPI). OpenAPI at /openapi.json, docs at /docs.
 
-python -m query.api --port 8080 [--windows 1m,1h,1d,all] [--retention ...] [--api-token-file F]
+python -m topk.query.api --port 8080 [--windows 1m,1h,1d,all] [--retention ...] [--api-token-file F]
     [--rate-limit-per-minute 600] [--archive-url s3://topk-archive --s3-endpoint-url http://127.0.0.1:8333]
 
 It starts whatever state Redis, Cassandra and the broker are in: stores connect on first use,
@@ -26,10 +26,10 @@ from redis.exceptions import RedisError
 
 from connectors.cassandra_store import UNREACHABLE
 from connectors.kafka_client import kafka_client
-from query.archive import NotArchived
-from query.connect import add_storage_arguments, open_queries
-from query.engine import APPROXIMATE, Answer, NoArchive, RangeTooLong, TopKQueries
-from query.ingest import EventLimits, EventProducer, Rejected, Unavailable, validate
+from topk.query.archive import NotArchived
+from topk.query.connect import add_storage_arguments, open_queries
+from topk.query.engine import APPROXIMATE, Answer, NoArchive, RangeTooLong, TopKQueries
+from topk.query.ingest import EventLimits, EventProducer, Rejected, Unavailable, validate
 from topk.times import iso, parse_time_ms
 from topk.windows import WindowSpec
 
@@ -47,7 +47,7 @@ class ApiConfig:
 
 
 class EventMetadata(BaseModel):
-    """For the docs: the API validates the raw body as the job does (``query.ingest``)."""
+    """For the docs: the API validates the raw body as the job does (``topk.query.ingest``)."""
 
     eventId: str | None = Field(None, max_length=256)
     eventType: Literal["page_view", "product_view", "search", "generic"] = "generic"

@@ -4,9 +4,9 @@ One vocabulary: ``update``, ``update_batch``, ``merge``, ``serialize``/``deseria
 ``estimate``, ``lower_bound``, ``upper_bound``, ``maximum_error``, ``is_empty``; ranked answers
 are ``ItemCount``s in a ``TopK``."""
 
-from sketches.count_min import CountMinSketch
-from sketches.heavy_hitters import HeavyHittersSketch
-from sketches.ranking import ItemCount, TopK
-from sketches.space_saving import SpaceSaving
+from topk.sketches.count_min import CountMinSketch
+from topk.sketches.heavy_hitters import HeavyHittersSketch
+from topk.sketches.ranking import ItemCount, TopK
+from topk.sketches.space_saving import SpaceSaving
 
 __all__ = ["CountMinSketch", "HeavyHittersSketch", "ItemCount", "SpaceSaving", "TopK"]

@@ -9,7 +9,7 @@ Both structures only ever over-estimate, so their minimum is still a guaranteed 
 Space-Saving answers *which* items are candidates (the monitored ones); the Count-Min Sketch
 tightens their upper bounds and answers the count of any item, monitored or not. The top-K is
 the k monitored items with the largest *tightened* estimates, so nothing left out reports a
-larger count than something returned; ``sketches.ranking`` says which are guaranteed.
+larger count than something returned; ``topk.sketches.ranking`` says which are guaranteed.
 """
 
 from __future__ import annotations
@@ -19,9 +19,9 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from sketches.count_min import CountMinSketch
-from sketches.ranking import ItemCount, TopK, top_k_of
-from sketches.space_saving import SpaceSaving, total_weight_of
+from topk.sketches.count_min import CountMinSketch
+from topk.sketches.ranking import ItemCount, TopK, top_k_of
+from topk.sketches.space_saving import SpaceSaving, total_weight_of
 
 FORMAT_VERSION = 1
 _HEADER = struct.Struct("<2sBI")  # magic, version, length of the Space-Saving part
@@ -76,7 +76,7 @@ class HeavyHittersSketch:
 
     def top_k(self, k: int) -> TopK:
         """The k monitored items with the largest tightened estimates (ties by item), flagged
-        ``guaranteed`` where certainly in the true top-K (``sketches.ranking``)."""
+        ``guaranteed`` where certainly in the true top-K (``topk.sketches.ranking``)."""
         ss = self.space_saving
         items, counts, errors = ss.arrays()
         upper = np.minimum(counts, self.count_min.estimate_batch(items))

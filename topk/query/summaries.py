@@ -3,7 +3,7 @@
 A range answer merges up to a few hundred stored summaries of up to ``capacity`` items each.
 Building every item as a string and grouping them in Python costs more than everything else
 together (measured: ~70 ms for 190 full summaries on the development machine, against ~15 ms to
-group integer ids). So each summary is decoded once into ``sketches.space_saving.Columns``, its
+group integer ids). So each summary is decoded once into ``topk.sketches.space_saving.Columns``, its
 items numbered in one table of names, its Count-Min table kept in the small type it was stored
 in; merging is then array work (``merge_columns``, table sums).
 
@@ -21,10 +21,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from sketches import CountMinSketch, HeavyHittersSketch
-from sketches import count_min as cms_format
-from sketches import heavy_hitters as hh_format
-from sketches import space_saving as ss_format
+from topk.sketches import CountMinSketch, HeavyHittersSketch
+from topk.sketches import count_min as cms_format
+from topk.sketches import heavy_hitters as hh_format
+from topk.sketches import space_saving as ss_format
 
 MAX_BYTES = 256 << 20
 MAX_NAMES = 2_000_000

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
-from sketches.ranking import ItemCount
+from topk.sketches.ranking import ItemCount
 
 
 def ranked(counts: Mapping[str, int], k: int | None = None) -> list[tuple[str, int]]:

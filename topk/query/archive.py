@@ -3,8 +3,8 @@
 Only the hour partitions that overlap [start, end) are listed and read; the time range and the
 dimension filter are pushed down to the Parquet row groups; counts are summed in Arrow.
 
-python -m query.archive --start 2026-11-22T10:00 --end 2026-11-22T13:00 [--k 10] [--dimension region --value eu-west]
-    [--archive-url s3://topk-archive] [--s3-endpoint-url http://127.0.0.1:8333]
+python -m topk.query.archive --start 2026-11-22T10:00 --end 2026-11-22T13:00 [--k 10]
+    [--dimension region --value eu-west] [--archive-url s3://topk-archive] [--s3-endpoint-url http://127.0.0.1:8333]
 """
 
 from __future__ import annotations
@@ -19,8 +19,8 @@ import pyarrow.dataset as ds
 from pyarrow import fs
 
 from connectors.archive_layout import EVENTS, TIME, day_dir, hour_dir, open_archive
-from query.arguments import add_archive_arguments, add_range_arguments
-from sketches.accuracy import ranked
+from topk.query.arguments import add_archive_arguments, add_range_arguments
+from topk.sketches.accuracy import ranked
 from topk.times import iso, parse_time_ms
 
 READ_ATTEMPTS = 3

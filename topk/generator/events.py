@@ -1,4 +1,4 @@
-"""Deterministic synthetic events: items of a stream shape (``generator.shapes``: Zipf, bursty,
+"""Deterministic synthetic events: items of a stream shape (``topk.generator.shapes``: Zipf, bursty,
 vocabulary turnover, adversarial order, real text) spread over event time.
 
 The same arguments always give the same events, so tests and the demo can recompute
@@ -15,7 +15,7 @@ from datetime import datetime
 
 import numpy as np
 
-from generator import shapes
+from topk.generator import shapes
 from topk.times import iso
 
 EVENT_TYPES = ("page_view", "product_view", "search", "generic")
@@ -35,7 +35,7 @@ class StreamSpec:
     span_ms: int = 3_600_000  # events spread evenly over this much event time
     jitter_ms: int = 2_000  # out-of-orderness, keep below the job's watermark delay
     seed: int = 42
-    shape: str = "zipf"  # generator.shapes.SHAPES; "text" sends every word as a search event
+    shape: str = "zipf"  # topk.generator.shapes.SHAPES; "text" sends every word as a search event
 
 
 def item_name(event_type: str, rank: int) -> str:

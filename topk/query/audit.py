@@ -1,7 +1,7 @@
 """Audit the approximate answers: the approximate top-K of a range (merged stored summaries)
 against the exact counts of the same interval (the archive).
 
-python -m query.audit --start 2026-11-22T10:00 --end 2026-11-22T13:00 [--k 10] [--dimension region --value eu-west]
+python -m topk.query.audit --start 2026-11-22T10:00 --end 2026-11-22T13:00 [--k 10] [--dimension region --value eu-west]
     --archive-url s3://topk-archive --s3-endpoint-url http://127.0.0.1:8333 [--redis-url ...] [--cassandra-...]
 
 Prints precision@K, recall@K and each reported item's true count against its bounds and whether
@@ -14,10 +14,10 @@ from __future__ import annotations
 import argparse
 import sys
 
-from query.arguments import add_range_arguments
-from query.connect import add_storage_arguments, open_queries
-from query.engine import Answer
-from sketches.accuracy import precision_at_k, recall_at_k, wrongly_guaranteed
+from topk.query.arguments import add_range_arguments
+from topk.query.connect import add_storage_arguments, open_queries
+from topk.query.engine import Answer
+from topk.sketches.accuracy import precision_at_k, recall_at_k, wrongly_guaranteed
 from topk.times import iso, parse_time_ms
 
 

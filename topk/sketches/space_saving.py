@@ -22,7 +22,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from sketches.ranking import ItemCount, TopK, top_k_of
+from topk.sketches.ranking import ItemCount, TopK, top_k_of
 
 # 2: counts and errors in the smallest unsigned type that holds them, items as one UTF-8 block (one
 # decode per summary) separated by U+0000, or, if an item contains one, with their lengths in
@@ -184,7 +184,7 @@ class SpaceSaving:
 
     def top_k(self, k: int) -> TopK:
         """The ``k`` largest counters, highest first (ties by item), flagged ``guaranteed`` by
-        ``sketches.ranking``'s rule with the floor as the bound on unmonitored items."""
+        ``topk.sketches.ranking``'s rule with the floor as the bound on unmonitored items."""
         items, counts, errors = self.arrays()
         return top_k_of(items, counts, counts - errors, counts, k, self.floor)
 

@@ -2,7 +2,7 @@
 summaries), the count of one item, and exact answers from the Parquet archive (``mode=exact``).
 
 A range is tiled with the windows that were written (the catalogue: the Redis index, or
-Cassandra's partitions while Redis is unreachable) and are still retained (``query.tiling``).
+Cassandra's partitions while Redis is unreachable) and are still retained (``topk.query.tiling``).
 Summaries come from Redis while it still has them (recent windows) and from Cassandra otherwise
 (history, one ``IN`` query per partition), and are merged in one step. A range longer than
 ``max_range_ms`` is refused (``RangeTooLong``): its cost would grow with the calendar.
@@ -20,11 +20,11 @@ from redis.exceptions import RedisError
 from connectors.cassandra_store import CassandraStore
 from connectors.redis_store import DEFAULT_PREFIX, read_topk, window_starts, written
 from connectors.redis_store import summaries as redis_summaries
-from query.archive import EventArchive, Scan
-from query.summaries import SummaryCache
-from query.tiling import Tiling, tile
-from sketches import HeavyHittersSketch, ItemCount
-from sketches.accuracy import ranked
+from topk.query.archive import EventArchive, Scan
+from topk.query.summaries import SummaryCache
+from topk.query.tiling import Tiling, tile
+from topk.sketches import HeavyHittersSketch, ItemCount
+from topk.sketches.accuracy import ranked
 from topk.windows import DAY_MS, WindowSpec
 
 APPROXIMATE, EXACT = "approximate", "exact"

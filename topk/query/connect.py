@@ -10,9 +10,9 @@ from connectors.cassandra_connection import add_cassandra_arguments, connection_
 from connectors.cassandra_store import CassandraStore
 from connectors.redis_store import DEFAULT_PREFIX
 from connectors.redis_store import connect as redis_connect
-from query.archive import EventArchive
-from query.arguments import add_archive_arguments
-from query.engine import MAX_RANGE_DAYS, TopKQueries
+from topk.query.archive import EventArchive
+from topk.query.arguments import add_archive_arguments
+from topk.query.engine import MAX_RANGE_DAYS, TopKQueries
 from topk.windows import DAY_MS, parse_windows
 
 

@@ -1,6 +1,6 @@
 """Print stored top-K windows from Redis.
 
-python -m query --window 1h --dimension region --value eu-west --k 10 [--windows 3]
+python -m topk.query --window 1h --dimension region --value eu-west --k 10 [--windows 3]
 """
 
 from __future__ import annotations

@@ -1,8 +1,8 @@
 """Compare the top-K stored in Redis with the exact counts of a generated stream.
 
-    python -m generator.verify --start-ms S --events N ... --window 1h --k 10
+    python -m topk.generator.verify --start-ms S --events N ... --window 1h --k 10
 
-Takes the same stream arguments as ``generator.produce`` (the stream is regenerated, not read
+Takes the same stream arguments as ``topk.generator.produce`` (the stream is regenerated, not read
 back). Exits 1 if any stored item's true count falls outside its bounds, an item flagged
 guaranteed is not in the true top-K, or the stored top-K misses an item whose true count is
 above every count it keeps (ties aside).
@@ -14,8 +14,8 @@ import argparse
 import sys
 
 from connectors.redis_store import DEFAULT_PREFIX, connect, read_topk
-from generator.events import StreamSpec, exact_counts, generate
-from sketches.accuracy import ranked, wrongly_guaranteed
+from topk.generator.events import StreamSpec, exact_counts, generate
+from topk.sketches.accuracy import ranked, wrongly_guaranteed
 from topk.times import utc_minute
 from topk.windows import parse_window
 
