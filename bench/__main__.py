@@ -1,6 +1,6 @@
 """One command for all benchmarks; prints tables and writes bench/results/bench.json and .png.
 
-python -m bench [--sections core,ranges,e2e,rows] [--events 1000000] [--universe 1000000] [--core-events 5000000]
+python -m bench [--sections core,ranges,e2e,rows,hot] [--events 1000000] [--universe 1000000] [--core-events 5000000]
     [--repeats 3]
 
 Figures are medians over repeats and ratios against peers measured in the same run.
@@ -15,7 +15,7 @@ import time
 from dataclasses import asdict
 from pathlib import Path
 
-from bench import e2e, ranges, sketch_core
+from bench import e2e, hot, ranges, sketch_core
 from bench.stream import make_stream
 from topk.generator.events import StreamSpec, encode, event_time_ms, generate
 from topk.generator.produce import ensure_topic, send
@@ -195,7 +195,7 @@ def plot(core: list[dict], end_to_end: list[dict], path: Path) -> None:
 
 def main(argv: list[str] | None = None) -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--sections", default="core,ranges,e2e,rows", help="which of core, ranges, e2e, rows")
+    p.add_argument("--sections", default="core,ranges,e2e,rows,hot", help="which of core, ranges, e2e, rows, hot")
     p.add_argument("--events", type=int, default=1_000_000, help="end-to-end events")
     p.add_argument("--universe", type=int, default=1_000_000, help="distinct items the stream draws from")
     p.add_argument("--core-events", type=int, default=5_000_000, help="events for the sketch-core section")
@@ -213,7 +213,7 @@ def main(argv: list[str] | None = None) -> None:
             ["stream", "sketch", "updates_per_s", "vs_counter", "bytes", "precision@10", "precision@100",
              "recall@100", "guaranteed@100", "wrongly_guaranteed", "max_abs_error", "stated_bound", "bound_violations"],
         )  # fmt: skip
-    if sections & {"ranges", "e2e", "rows"}:
+    if sections & {"ranges", "e2e", "rows", "hot"}:
         with tempfile.TemporaryDirectory(prefix="topk-bench-") as tmp, e2e.servers(Path(tmp) / "servers"):
             if "ranges" in sections:
                 latency, absurd, storage = ranges_section(e2e.REDIS_URL, e2e.CASSANDRA_PORT)
@@ -246,6 +246,13 @@ def main(argv: list[str] | None = None) -> None:
                     "capacity 1024 (seconds exclude the fixed start/stop cost)",
                     results["rows"], ["stream", "events", "minute_rows", "seconds", "fixed_seconds", "rows_per_s",
                                       "ms_per_row", "dimension_values_at_1m_real_time"],
+                )  # fmt: skip
+            if "hot" in sections:
+                results["hot"] = hot.run(Path(tmp))
+                print_table(
+                    "Hot group: 200,000 events, 90% region eu-west, dimensions region,category, windows 1m,1h,1d, "
+                    "parallelism 2, standalone cluster: records each keyed operator's subtasks read",
+                    results["hot"], ["operator", "records_in_by_subtask", "max_over_min"],
                 )  # fmt: skip
     RESULTS.mkdir(exist_ok=True)
     (RESULTS / "bench.json").write_text(json.dumps(results, indent=2))
