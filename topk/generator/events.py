@@ -15,11 +15,11 @@ from datetime import datetime
 
 import numpy as np
 
+from topk.events import ITEM_FIELDS
 from topk.generator import shapes
 from topk.times import iso
 
 EVENT_TYPES = ("page_view", "product_view", "search", "generic")
-ITEM_FIELD = {"page_view": "url", "product_view": "productId", "search": "query", "generic": "itemId"}
 DIMENSION_VALUES = {
     "region": ("us-east", "us-west", "eu-west", "ap-south"),
     "category": ("books", "electronics", "music", "sports", "toys"),
@@ -57,7 +57,7 @@ def generate(spec: StreamSpec) -> Iterator[dict]:
         etype = EVENT_TYPES[types[i]]
         when: int | str = ts if i % 2 else iso(ts)
         rank = ranks[i]
-        payload = {ITEM_FIELD[etype]: rank if isinstance(rank, str) else item_name(etype, rank)}
+        payload = {ITEM_FIELDS[etype]: rank if isinstance(rank, str) else item_name(etype, rank)}
         payload.update({d: DIMENSION_VALUES[d][dims[d][i]] for d in DIMENSION_VALUES})
         yield {
             "metadata": {"eventId": f"{spec.seed}-{i}", "eventType": etype, "source": "generator", "timestamp": when},
@@ -84,6 +84,6 @@ def exact_counts(
             continue
         ts = event_time_ms(e)
         start = ts - ts % window_ms if window_ms else 0
-        item = e["payload"][ITEM_FIELD[e["metadata"]["eventType"]]]
+        item = e["payload"][ITEM_FIELDS[e["metadata"]["eventType"]]]
         out.setdefault(start, Counter())[item] += e["payload"].get("weight", 1)
     return out

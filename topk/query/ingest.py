@@ -20,8 +20,8 @@ from datetime import datetime
 from confluent_kafka import KafkaError, KafkaException, Producer
 
 from connectors.kafka_client import KafkaClient
+from topk.events import ITEM_FIELDS
 
-ITEM_FIELDS = {"page_view": "url", "product_view": "productId", "search": "query", "generic": "itemId"}
 _DIGITS = re.compile(r"[0-9]{1,15}")
 _POSITIVE = re.compile(r"[1-9][0-9]{0,17}")
 # java.time's ISO_OFFSET_DATE_TIME (case-insensitive): what OffsetDateTime.parse accepts
