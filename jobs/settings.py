@@ -61,12 +61,11 @@ class JobSettings:
         return by_size(self.windows)[0]
 
     def validate(self) -> JobSettings:
-        sized = [w for w in self.windows if not w.is_all_time]
+        sized = by_size(self.windows)
         if not sized:
             raise ValueError("at least one sized window (e.g. 1m) is required")
         if len({w.label for w in self.windows}) != len(self.windows):
             raise ValueError("window sizes must be distinct")
-        sized.sort(key=lambda w: w.size_ms)
         for finer, w in itertools.pairwise(sized):  # each window is folded from the next finer one
             if w.size_ms % finer.size_ms:
                 raise ValueError(f"window {w.label} is not a multiple of the next finer window {finer.label}")

@@ -13,7 +13,7 @@ def utc(epoch_ms: int) -> datetime:
 
 def epoch_ms(when: datetime) -> int:
     """A datetime as epoch ms; a naive one (as the Cassandra driver returns) is UTC."""
-    return round((when if when.tzinfo else when.replace(tzinfo=UTC)).timestamp() * 1000)
+    return round(_aware(when).timestamp() * 1000)
 
 
 def iso(epoch_ms: int) -> str:
@@ -30,5 +30,9 @@ def parse_time_ms(text: str) -> int:
     """Epoch ms (1 to 15 digits) or ISO-8601 (UTC when no offset is given); ``ValueError`` otherwise."""
     if re.fullmatch(r"[0-9]{1,15}", text):
         return int(text)
-    parsed = datetime.fromisoformat(text.replace("Z", "+00:00"))
-    return int((parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)).timestamp() * 1000)  # truncated, not rounded
+    return int(_aware(datetime.fromisoformat(text.replace("Z", "+00:00"))).timestamp() * 1000)  # truncated
+
+
+def _aware(when: datetime) -> datetime:
+    """``when``, read as UTC if it has no offset."""
+    return when if when.tzinfo else when.replace(tzinfo=UTC)

@@ -25,7 +25,7 @@ from topk.query.summaries import SummaryCache
 from topk.query.tiling import Tiling, tile
 from topk.sketches import HeavyHittersSketch, ItemCount
 from topk.sketches.accuracy import ranked
-from topk.windows import DAY_MS, WindowSpec
+from topk.windows import DAY_MS, WindowSpec, by_size
 
 APPROXIMATE, EXACT = "approximate", "exact"
 MAX_RANGE_DAYS = 400
@@ -71,7 +71,7 @@ class TopKQueries:
         self.prefix, self.archive, self.max_range_ms = prefix, archive, max_range_ms
         self.cache = cache or SummaryCache()
         self.windows = {w.label: w for w in windows}
-        self.sized = [w for w in windows if not w.is_all_time]
+        self.sized = by_size(windows)  # finest first
 
     def ready(self) -> dict[str, bool]:
         """Whether each store answers (Cassandra: and the job has created its tables)."""
@@ -135,7 +135,7 @@ class TopKQueries:
                 )
                 used.append(f"{w.label}@{s}")
         merged = self.cache.merge(parts) if parts else HeavyHittersSketch(1, 1, 1)
-        finest = min(self.sized, key=lambda w: w.size_ms)
+        finest = self.sized[0]
         edges = {"start": tiling.start_rounded_to, "end": tiling.end_rounded_to}
         rounded = {edge: w.label for edge, w in edges.items() if w != finest}
         answer = Answer(
