@@ -21,9 +21,9 @@ from pathlib import Path
 import psutil
 
 from bench.workers import python_workers
-from connectors.kafka_client import KafkaClient
 from topk.generator.events import StreamSpec, encode, generate
 from topk.generator.produce import ensure_topic, send
+from topk.stores.kafka_client import KafkaClient
 
 ROOT = Path(__file__).resolve().parents[1]
 PORTS = {"KAFKA_PORT": "29092", "REDIS_PORT": "26379", "CASSANDRA_PORT": "29042"}

@@ -20,15 +20,15 @@ from dataclasses import dataclass
 import numpy as np
 from fastapi.testclient import TestClient
 
-from connectors.cassandra_connection import CassandraConnection
-from connectors.cassandra_store import CassandraStore
-from connectors.redis_store import connect as redis_connect
-from connectors.redis_store import write_result
 from topk.generator.shapes import zipf_ranks
 from topk.query.api import ApiConfig, create_app
 from topk.query.engine import TopKQueries
 from topk.query.summaries import SummaryCache
 from topk.sketches import HeavyHittersSketch
+from topk.stores.cassandra_connection import CassandraConnection
+from topk.stores.cassandra_store import CassandraStore
+from topk.stores.redis_store import connect as redis_connect
+from topk.stores.redis_store import write_result
 from topk.window_result import WindowResult
 from topk.windows import DAY_MS, HOUR_MS, parse_windows
 

@@ -1,4 +1,4 @@
-"""The job's Cassandra sink: a thin Flink shell over ``connectors.cassandra_store.CassandraStore``."""
+"""The job's Cassandra sink: a thin Flink shell over ``topk.stores.cassandra_store.CassandraStore``."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from cassandra.cluster import ResponseFuture
 from pyflink.datastream import FlatMapFunction, RuntimeContext
 
 from connectors.bundle_end import MAX_DEFERRED, flush_at_bundle_end
-from connectors.cassandra_store import UNREACHABLE, CassandraStore
+from topk.stores.cassandra_store import UNREACHABLE, CassandraStore
 from topk.window_result import WindowResult
 
 RETRY_FOR_S = 300

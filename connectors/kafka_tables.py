@@ -7,10 +7,59 @@ watermark, which never waits on Python.
 
 from __future__ import annotations
 
-from pyflink.table import StreamTableEnvironment
+import re
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-from jobs.settings import JobSettings, kafka_startup
+from topk.settings import setting
+from topk.stores.kafka_client import KafkaSettings
+from topk.times import parse_time_ms
 from topk.windows import sql_interval
+
+if TYPE_CHECKING:  # the job's settings are parsed (and checked before submit) without loading PyFlink
+    from pyflink.table import StreamTableEnvironment
+
+
+@dataclass(frozen=True)
+class SourceSettings:
+    """Source: where the job reads the topic from, and its watermark."""
+
+    group_id: str = setting("topk-job", "the consumer group (the archive job appends -archive)")
+    start_from: str = setting(
+        "group",
+        "where to read the topic from: group (committed offsets, else earliest), earliest, latest, "
+        "timestamp:<epoch ms|ISO-8601>, offsets:<partition>=<offset>,... (replays)",
+    )
+    bounded: bool = setting(False, "stop at the topic's end offsets at start-up")
+    out_of_orderness_ms: int = setting(5_000, "how far behind the newest event time the watermark stays")
+    idle_timeout_ms: int = setting(
+        0,
+        "mark a Kafka partition idle after this long without records, so the watermark moves on "
+        "without it (0: never). Events of a partition declared idle while it still has data arrive late.",
+    )
+
+    def validate(self) -> SourceSettings:
+        kafka_startup(self.start_from)
+        if self.out_of_orderness_ms < 0 or self.idle_timeout_ms < 0:
+            raise ValueError("out-of-orderness and idle timeout must be >= 0")
+        return self
+
+
+def kafka_startup(start_from: str) -> dict[str, str]:
+    """The Kafka SQL connector's startup options for ``--start-from``."""
+    kind, _, arg = start_from.partition(":")
+    if kind in ("group", "earliest", "latest") and not arg:
+        return {"scan.startup.mode": {"group": "group-offsets"}.get(kind, f"{kind}-offset")}
+    if kind == "timestamp" and arg:
+        return {"scan.startup.mode": "timestamp", "scan.startup.timestamp-millis": str(parse_time_ms(arg))}
+    if kind == "offsets" and re.fullmatch(r"\d+=\d+(,\d+=\d+)*", arg):
+        parts = (p.split("=") for p in arg.split(","))
+        offsets = ";".join(f"partition:{partition},offset:{offset}" for partition, offset in parts)
+        return {"scan.startup.mode": "specific-offsets", "scan.startup.specific-offsets": offsets}
+    raise ValueError(
+        f"bad --start-from {start_from!r}: group, earliest, latest, timestamp:<epoch ms|ISO-8601> "
+        "or offsets:<partition>=<offset>,..."
+    )
 
 
 def sql_string(text: str) -> str:
@@ -18,12 +67,14 @@ def sql_string(text: str) -> str:
     return "'" + text.replace("'", "''") + "'"
 
 
-def create_raw_events(t_env: StreamTableEnvironment, settings: JobSettings, computed: dict[str, str]) -> None:
+def create_raw_events(
+    t_env: StreamTableEnvironment, kafka: KafkaSettings, source: SourceSettings, computed: dict[str, str]
+) -> None:
     """Table ``raw_events``: ``value`` (bytes), ``kafka_ts``, ``partition``, ``offset``, the
     ``computed`` columns, and a watermark on the computed ``event_time``."""
-    options = {**kafka_startup(settings.start_from), "properties.auto.offset.reset": "earliest"}
-    options |= {f"properties.{k}": v for k, v in settings.kafka.java().items()}  # security, fetch limits
-    if settings.bounded:
+    options = {**kafka_startup(source.start_from), "properties.auto.offset.reset": "earliest"}
+    options |= {f"properties.{k}": v for k, v in kafka.client.java().items()}  # security, fetch limits
+    if source.bounded:
         options["scan.bounded.mode"] = "latest-offset"
     extra = "".join(f",\n          {sql_string(k)} = {sql_string(v)}" for k, v in options.items())
     derived = "".join(f"`{name}` AS {expr},\n" for name, expr in computed.items())
@@ -34,8 +85,8 @@ def create_raw_events(t_env: StreamTableEnvironment, settings: JobSettings, comp
           `partition` INT METADATA VIRTUAL,
           `offset` BIGINT METADATA VIRTUAL,
           {derived}
-          WATERMARK FOR `event_time` AS `event_time` - {sql_interval(settings.out_of_orderness_ms)}
-        ) WITH ('connector' = 'kafka', 'topic' = '{settings.topic}', 'format' = 'raw',
-          'properties.bootstrap.servers' = {sql_string(settings.bootstrap_servers)},
-          'properties.group.id' = {sql_string(settings.group_id)}{extra})
+          WATERMARK FOR `event_time` AS `event_time` - {sql_interval(source.out_of_orderness_ms)}
+        ) WITH ('connector' = 'kafka', 'topic' = {sql_string(kafka.topic)}, 'format' = 'raw',
+          'properties.bootstrap.servers' = {sql_string(kafka.bootstrap_servers)},
+          'properties.group.id' = {sql_string(source.group_id)}{extra})
     """)

@@ -25,11 +25,12 @@ from pyflink.common import Row, Types
 from pyflink.datastream import KeyedProcessFunction, RuntimeContext
 from pyflink.datastream.state import ListStateDescriptor, ValueStateDescriptor
 
-from connectors.archive_layout import (
+from topk.stores.archive_layout import (
     DEAD_LETTER_SCHEMA,
     DEAD_LETTERS,
     EVENTS,
     HOUR_MS,
+    ArchiveSettings,
     events_schema,
     file_path,
     open_archive,
@@ -42,9 +43,9 @@ END_OF_INPUT = 2**63 - 2
 
 
 class ParquetArchiveWriter(KeyedProcessFunction):
-    def __init__(self, url: str, endpoint_url: str, dimensions: tuple[str, ...], block_offsets: int, flush_ms: int):
-        self.url, self.endpoint_url = url, endpoint_url
-        self.dimensions, self.block_offsets, self.flush_ms = dimensions, block_offsets, flush_ms
+    def __init__(self, archive: ArchiveSettings, dimensions: tuple[str, ...]):
+        self.url, self.endpoint_url = archive.url, archive.s3_endpoint_url
+        self.dimensions, self.block_offsets, self.flush_ms = dimensions, archive.block_offsets, archive.flush_ms
         self.schema = events_schema(dimensions)  # fails at job build time on a clashing dimension name
 
     def open(self, runtime_context: RuntimeContext) -> None:

@@ -1,4 +1,4 @@
-"""The job's Redis sink: a thin Flink shell over ``connectors.redis_store.write_results``."""
+"""The job's Redis sink: a thin Flink shell over ``topk.stores.redis_store.write_results``."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import redis
 from pyflink.datastream import FlatMapFunction, RuntimeContext
 
 from connectors.bundle_end import MAX_DEFERRED, flush_at_bundle_end
-from connectors.redis_store import connect, write_results
+from topk.stores.redis_store import connect, write_results
 from topk.window_result import WindowResult
 from topk.windows import WindowSpec
 

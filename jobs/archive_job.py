@@ -25,16 +25,13 @@ from udfs.parse_events import computed_columns, register_functions
 
 
 def build(settings: JobSettings) -> StreamExecutionEnvironment:
-    settings = replace(settings, group_id=f"{settings.group_id}-archive")
+    settings = replace(settings, source=replace(settings.source, group_id=f"{settings.source.group_id}-archive"))
     env, t_env = environment(settings)
     register_functions(t_env)
-    create_raw_events(t_env, settings, computed_columns(settings))
-    writer = ParquetArchiveWriter(
-        settings.archive_url, settings.s3_endpoint_url, settings.dimensions,
-        settings.archive_block_offsets, settings.archive_flush_ms,
-    )  # fmt: skip
+    create_raw_events(t_env, settings.kafka, settings.source, computed_columns(settings.events))
+    writer = ParquetArchiveWriter(settings.archive, settings.events.dimensions)
     (
-        t_env.to_data_stream(archive_rows(t_env, settings))
+        t_env.to_data_stream(archive_rows(t_env, settings.events.dimensions))
         .key_by(lambda row: row.partition, key_type=Types.INT())
         .process(writer)
         .name("parquet-archive")
@@ -45,7 +42,7 @@ def build(settings: JobSettings) -> StreamExecutionEnvironment:
 
 def main(argv: list[str] | None = None) -> None:
     settings = parse_args(argv)
-    build(settings).execute(f"archive:{settings.topic}")
+    build(settings).execute(f"archive:{settings.kafka.topic}")
 
 
 if __name__ == "__main__":

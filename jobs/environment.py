@@ -1,7 +1,12 @@
-"""The execution environment both jobs share: RocksDB state, checkpoints, our jars, and Flink's
-filesystem plugins (``s3://`` checkpoints)."""
+"""The execution environment both jobs share: RocksDB state, checkpoints, our jars, our Python
+code for the workers, and Flink's filesystem plugins (``s3://`` checkpoints)."""
 
 from __future__ import annotations
+
+import hashlib
+import tempfile
+import zipfile
+from pathlib import Path
 
 from pyflink.common import Configuration
 from pyflink.datastream import StreamExecutionEnvironment
@@ -12,18 +17,20 @@ from jobs.jars import job_jar_urls
 from jobs.settings import JobSettings
 
 DISCARD = "org.apache.flink.streaming.api.functions.sink.v2.DiscardingSink"  # ends a branch that writes itself
+ROOT = Path(__file__).resolve().parent.parent
+JOB_PACKAGES = ("jobs", "udfs", "connectors")  # not installed (README, "Packages"): shipped with each job
 
 
 def environment(settings: JobSettings) -> tuple[StreamExecutionEnvironment, StreamTableEnvironment]:
     conf = Configuration()
     conf.set_string("table.local-time-zone", "UTC")
-    if settings.idle_timeout_ms:
-        conf.set_string("table.exec.source.idle-timeout", f"{settings.idle_timeout_ms} ms")
+    if settings.source.idle_timeout_ms:
+        conf.set_string("table.exec.source.idle-timeout", f"{settings.source.idle_timeout_ms} ms")
     # Always checkpoint: state lives in RocksDB, and Kafka sinks flush on checkpoints.
     conf.set_string("pipeline.object-reuse", "true")
     conf.set_string("state.backend.type", "rocksdb")
     conf.set_string("execution.checkpointing.incremental", "true")
-    conf.set_string("execution.checkpointing.interval", f"{settings.checkpoint_interval_ms} ms")
+    conf.set_string("execution.checkpointing.interval", f"{settings.run.checkpoint_interval_ms} ms")
     # A checkpoint waits for the Python workers to finish what they were sent: rows (never events)
     # cost ~1-3 ms each there, so a bundle of 1,000 holds a barrier seconds, not Flink's 100,000 for minutes;
     # a burst (every group's day ending at once) may still make one checkpoint expire: not the job.
@@ -34,16 +41,35 @@ def environment(settings: JobSettings) -> tuple[StreamExecutionEnvironment, Stre
     # ms a row measured on 10,000 values); what stays cached per group is its window index and
     # the summaries last read or written (the finest windows' are small when the groups are many).
     conf.set_string("python.state.cache-size", "20000")
-    if settings.checkpoint_dir:
-        conf.set_string("execution.checkpointing.dir", settings.checkpoint_dir)
-    if settings.s3_endpoint_url:  # an S3-compatible server (SeaweedFS, MinIO): for s3:// checkpoints too
-        conf.set_string("s3.endpoint", settings.s3_endpoint_url)
+    if settings.run.checkpoint_dir:
+        conf.set_string("execution.checkpointing.dir", settings.run.checkpoint_dir)
+    if settings.archive.s3_endpoint_url:  # an S3-compatible server (SeaweedFS, MinIO): for s3:// checkpoints too
+        conf.set_string("s3.endpoint", settings.archive.s3_endpoint_url)
         conf.set_string("s3.path.style.access", "true")
     env = StreamExecutionEnvironment.get_execution_environment(conf)
-    env.set_parallelism(settings.parallelism)
+    env.set_parallelism(settings.run.parallelism)
     env.add_jars(*job_jar_urls())
+    env.add_python_file(job_code_zip())
     load_filesystem_plugins(env)
     return env, StreamTableEnvironment.create(env)
+
+
+def job_code_zip() -> str:
+    """The job's own packages (``JOB_PACKAGES``; ``topk`` is installed) as one zip, which Flink's
+    ``python.files`` puts on the PYTHONPATH of every Python worker, on the local MiniCluster as on a
+    remote cluster. Named by its content, so a run reuses the zip of an earlier one with the same code."""
+    files = sorted(f for package in JOB_PACKAGES for f in (ROOT / package).rglob("*.py"))
+    digest = hashlib.sha256()
+    for f in files:
+        digest.update(str(f.relative_to(ROOT)).encode() + b"\0" + f.read_bytes())
+    target = Path(tempfile.gettempdir()) / f"topk-job-code-{digest.hexdigest()[:16]}.zip"
+    if not target.exists():
+        partial = target.with_suffix(f".{id(files)}.part")
+        with zipfile.ZipFile(partial, "w", zipfile.ZIP_DEFLATED) as z:
+            for f in files:
+                z.write(f, f.relative_to(ROOT))
+        partial.replace(target)  # whole or not at all, when two jobs start at once
+    return str(target)
 
 
 def load_filesystem_plugins(env: StreamExecutionEnvironment) -> None:

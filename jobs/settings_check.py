@@ -16,9 +16,9 @@ import redis
 from kafka.admin import KafkaAdminClient
 from kafka.errors import KafkaError
 
-from connectors.cassandra_store import UNREACHABLE, CassandraStore
-from connectors.redis_store import check_url, connect
 from jobs.settings import JobSettings, parse_args
+from topk.stores.cassandra_store import UNREACHABLE, CassandraStore
+from topk.stores.redis_store import connect
 
 TIMEOUT_S = 10
 
@@ -38,24 +38,24 @@ def reachable_brokers(bootstrap_servers: str, timeout_s: float = 5.0) -> list[st
 
 def check_kafka(settings: JobSettings) -> None:
     try:
-        KafkaAdminClient(**settings.kafka.kafka_python(), request_timeout_ms=TIMEOUT_S * 1000).close()
+        KafkaAdminClient(**settings.kafka.client.kafka_python(), request_timeout_ms=TIMEOUT_S * 1000).close()
     except KafkaError as err:
-        raise ValueError(f"Kafka at {settings.bootstrap_servers} refused the client ({err}); "
+        raise ValueError(f"Kafka at {settings.kafka.bootstrap_servers} refused the client ({err}); "
                          "check --kafka-properties and its secrets") from None  # fmt: skip
 
 
 def check_redis(settings: JobSettings) -> None:
     try:
-        connect(settings.redis_url, retries=0).ping()
+        connect(settings.redis.url, retries=0).ping()
     except redis.AuthenticationError as err:
-        raise ValueError(f"Redis at {settings.redis_url} refused the credentials ({err}); "
+        raise ValueError(f"Redis at {settings.redis.url} refused the credentials ({err}); "
                          "check TOPK_REDIS_USERNAME / TOPK_REDIS_PASSWORD") from None  # fmt: skip
     except redis.RedisError as err:
-        print(f"warning: Redis at {settings.redis_url} not reachable now ({err}); the job will wait", file=sys.stderr)
+        print(f"warning: Redis at {settings.redis.url} not reachable now ({err}); the job will wait", file=sys.stderr)
 
 
 def check_cassandra(settings: JobSettings) -> None:
-    store = CassandraStore(settings.cassandra, settings.cassandra_keyspace, settings.windows)
+    store = CassandraStore(settings.cassandra, settings.cassandra.keyspace, settings.windows.specs)
     try:
         store.session  # noqa: B018 (connects; ValueError when the credentials are refused)
     except UNREACHABLE as err:
@@ -67,9 +67,8 @@ def check_cassandra(settings: JobSettings) -> None:
 def check(argv: list[str]) -> JobSettings:
     """The settings, or ``ValueError`` saying what is wrong."""
     settings = parse_args(argv)
-    check_url(settings.redis_url)
-    if not reachable_brokers(settings.bootstrap_servers):
-        raise ValueError(f"no Kafka broker reachable at {settings.bootstrap_servers}")
+    if not reachable_brokers(settings.kafka.bootstrap_servers):
+        raise ValueError(f"no Kafka broker reachable at {settings.kafka.bootstrap_servers}")
     check_kafka(settings)
     check_redis(settings)
     check_cassandra(settings)

@@ -14,12 +14,12 @@ from pyflink.datastream import StreamExecutionEnvironment
 from pyflink.datastream.connectors import Sink
 
 from connectors.cassandra_sink import CassandraWriter
-from connectors.cassandra_store import CassandraStore
 from connectors.dead_letter_sink import dead_letter_sink
 from connectors.kafka_tables import create_raw_events
 from connectors.redis_sink import RedisWriter
 from jobs.environment import DISCARD, environment
 from jobs.settings import JobSettings, parse_args
+from topk.stores.cassandra_store import CassandraStore
 from udfs.dead_letters import DeadLetterEnvelope, original_kafka_time
 from udfs.parse_events import computed_columns, create_parsed_views, register_functions
 from udfs.route import DEAD_LETTER, LATE, SUMMARY, of_kind, routed_table
@@ -29,22 +29,23 @@ from udfs.topk_window import TopKWindowFunction
 def build(settings: JobSettings) -> StreamExecutionEnvironment:
     env, t_env = environment(settings)
     register_functions(t_env)
-    create_raw_events(t_env, settings, computed_columns(settings))
-    create_parsed_views(t_env, settings)
-    routed = t_env.to_data_stream(routed_table(t_env, settings))
+    create_raw_events(t_env, settings.kafka, settings.source, computed_columns(settings.events))
+    create_parsed_views(t_env, settings.windows.allowed_lateness_ms)
+    routed = t_env.to_data_stream(routed_table(t_env, settings.sketch, settings.windows))
 
     of_kind(routed, DEAD_LETTER).assign_timestamps_and_watermarks(original_kafka_time()).map(
-        DeadLetterEnvelope(settings.topic), output_type=Types.STRING()
-    ).name("dead-letters").sink_to(dead_letter_sink(settings))
+        DeadLetterEnvelope(settings.kafka.topic), output_type=Types.STRING()
+    ).name("dead-letters").sink_to(dead_letter_sink(settings.kafka))
 
-    cassandra = CassandraStore(settings.cassandra, settings.cassandra_keyspace, settings.windows, create_schema=True)
+    windows = settings.windows.specs
+    cassandra = CassandraStore(settings.cassandra, settings.cassandra.keyspace, windows, create_schema=True)
     (
         of_kind(routed, SUMMARY, LATE)
         .key_by(lambda row: (row.dim, row.val), key_type=Types.TUPLE([Types.STRING(), Types.STRING()]))
-        .process(TopKWindowFunction(settings))
+        .process(TopKWindowFunction(settings.windows, settings.sketch.k))
         .name("topk-sketches")
         # one line of Python operators: Flink chains them into one worker, so no result is serialized
-        .flat_map(RedisWriter(settings.redis_url, settings.windows, settings.redis_prefix))
+        .flat_map(RedisWriter(settings.redis.url, windows, settings.redis.prefix))
         .name("redis-sink")
         .flat_map(CassandraWriter(cassandra))
         .name("cassandra-sink")
@@ -55,7 +56,7 @@ def build(settings: JobSettings) -> StreamExecutionEnvironment:
 
 def main(argv: list[str] | None = None) -> None:
     settings = parse_args(argv)
-    build(settings).execute(f"topk:{settings.topic}")
+    build(settings).execute(f"topk:{settings.kafka.topic}")
 
 
 if __name__ == "__main__":

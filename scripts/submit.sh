@@ -27,6 +27,9 @@ export FLINK_LOG_DIR=${FLINK_LOG_DIR:-$ROOT/.local/flink/log}
 export FLINK_PID_DIR=${FLINK_PID_DIR:-$ROOT/.local/flink/pids}
 export TOPK_S3_ENDPOINT=${TOPK_S3_ENDPOINT:-http://127.0.0.1:${S3_PORT:-8333}}
 source "$ROOT/scripts/local-s3.env"  # keeps AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY if already set
+# The job's packages (jobs/, udfs/, connectors/) are not installed: the flink client imports them from here,
+# the Python workers get them as a zip the job ships (jobs/environment.py).
+export PYTHONPATH=$ROOT${PYTHONPATH:+:$PYTHONPATH}
 
 prepare_conf() {  # Flink's own log configs + our settings as config.yaml (exit 1 on bad YAML)
   mkdir -p "$FLINK_CONF_DIR" "$FLINK_LOG_DIR" "$FLINK_PID_DIR" "$ROOT/.local"

@@ -6,8 +6,8 @@ from __future__ import annotations
 import pyarrow as pa
 import pytest
 
-from connectors.archive_layout import EVENTS, HOUR_MS, events_schema, file_path, open_archive, write_file
 from topk.query.archive import EventArchive, NotArchived, ranked
+from topk.stores.archive_layout import EVENTS, HOUR_MS, events_schema, file_path, open_archive, write_file
 
 T0 = 1_767_225_600_000  # 2026-01-01T00:00Z
 

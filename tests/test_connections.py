@@ -6,11 +6,11 @@ from __future__ import annotations
 import pytest
 from redis.crc import key_slot
 
-from connectors.cassandra_connection import CassandraConnection, replication_factors
-from connectors.kafka_client import FETCH_LIMITS, kafka_client, load_properties
-from connectors.redis_store import check_url, index_key, window_key
-from connectors.secrets import secret
 from jobs.settings import parse_args
+from topk.stores.cassandra_connection import CassandraConnection, replication_factors
+from topk.stores.kafka_client import FETCH_LIMITS, kafka_client, load_properties
+from topk.stores.redis_store import check_url, index_key, window_key
+from topk.stores.secrets import secret
 
 SCRAM = """# a secured cluster
 security.protocol=SASL_SSL
@@ -84,7 +84,7 @@ def test_plaintext_by_default():
 
 
 def test_job_flags_take_a_properties_file_and_check_it(scram_file):
-    assert parse_args(["--kafka-properties", scram_file]).kafka.properties["sasl.mechanism"] == "SCRAM-SHA-512"
+    assert parse_args(["--kafka-properties", scram_file]).kafka.client.properties["sasl.mechanism"] == "SCRAM-SHA-512"
     with pytest.raises(ValueError, match="cannot read"):
         parse_args(["--kafka-properties", "/no/such/file"])
 
@@ -120,6 +120,6 @@ def test_cassandra_replication_and_consistency_flags():
         with pytest.raises(ValueError):
             replication_factors(bad)
     with pytest.raises(ValueError, match="consistency"):
-        CassandraConnection(consistency="MOSTLY").check()
+        CassandraConnection(consistency="MOSTLY").validate()
     conn = parse_args(["--cassandra-consistency", "quorum", "--cassandra-replication", "dc1=3"]).cassandra
     assert (conn.consistency, conn.replication) == ("quorum", "dc1=3")

@@ -93,7 +93,7 @@ def test_job_and_api_flags_are_valid_and_agree(compose):
         assert archive[name] == job[name], name
     for name in ("archive-url", "s3-endpoint-url"):
         assert api[name] == archive[name], name
-    host, port = settings.bootstrap_servers.split(":")
+    host, port = settings.kafka.bootstrap_servers.split(":")
     assert f"PLAINTEXT://{host}:{port}" in services[host]["environment"]["KAFKA_ADVERTISED_LISTENERS"]
     redis_host, redis_port = re.match(r"redis://([\w-]+):(\d+)/", job["redis-url"]).groups()
     assert redis_host in services and f"{redis_port}:{redis_port}" in services[redis_host]["ports"]

@@ -8,13 +8,11 @@ from __future__ import annotations
 
 from pyflink.table import StreamTableEnvironment, Table
 
-from jobs.settings import JobSettings
 
-
-def archive_rows(t_env: StreamTableEnvironment, settings: JobSettings) -> Table:
+def archive_rows(t_env: StreamTableEnvironment, dimensions: tuple[str, ...]) -> Table:
     """Columns: partition, offset, kafka_ts, reason, event_id, event_type, item, weight, event_ms,
     one column per dimension, raw (NULL for valid events)."""
-    dims = "".join(f", parsed.dims['{d}'] AS `{d}`" for d in settings.dimensions)
+    dims = "".join(f", parsed.dims['{d}'] AS `{d}`" for d in dimensions)
     return t_env.sql_query(f"""
         SELECT `partition`, `offset`, kafka_ts, parsed.reason AS reason, parsed.event_id AS event_id,
                parsed.event_type AS event_type, parsed.item AS item, parsed.weight AS weight,

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from pyflink.table import StreamTableEnvironment
 
-from jobs.settings import JobSettings
+from topk.settings import EventSettings
 from topk.windows import sql_interval
 
 REASONS = (
@@ -41,23 +41,23 @@ def register_functions(t_env: StreamTableEnvironment) -> None:
     t_env.create_java_temporary_system_function("parse_event", "topk.udfs.ParseEvent")
 
 
-def computed_columns(settings: JobSettings) -> dict[str, str]:
+def computed_columns(events: EventSettings) -> dict[str, str]:
     """Source columns: ``parsed`` (reason, item, weight, event_ms, dims) and ``event_time``."""
     call = (
-        f"parse_event(`value`, `kafka_ts`, '{','.join(settings.dimensions)}', {settings.max_item_length}, "
-        f"CAST({settings.max_weight} AS BIGINT), CAST({settings.max_past_ms} AS BIGINT), "
-        f"CAST({settings.max_future_ms} AS BIGINT))"
+        f"parse_event(`value`, `kafka_ts`, '{','.join(events.dimensions)}', {events.max_item_length}, "
+        f"CAST({events.max_weight} AS BIGINT), CAST({events.max_past_ms} AS BIGINT), "
+        f"CAST({events.max_future_ms} AS BIGINT))"
     )
     return {"parsed": call, "event_time": f"TO_TIMESTAMP_LTZ(({call}).event_ms, 3)"}
 
 
-def create_parsed_views(t_env: StreamTableEnvironment, settings: JobSettings) -> None:
+def create_parsed_views(t_env: StreamTableEnvironment, allowed_lateness_ms: int) -> None:
     """Views ``valid_events`` and ``late_events`` (event_time, item, weight, dims: the configured
     dimensions the event carries, name -> value) and
     ``rejected_events`` (the raw columns and ``reason``)."""
     columns = "event_time, parsed.item AS item, parsed.weight AS weight, parsed.dims AS dims"
     wm = "CURRENT_WATERMARK(event_time)"
-    too_late = f"event_time <= {wm} - {sql_interval(settings.allowed_lateness_ms)}"
+    too_late = f"event_time <= {wm} - {sql_interval(allowed_lateness_ms)}"
     t_env.execute_sql(f"""
         CREATE TEMPORARY VIEW valid_events AS SELECT {columns} FROM raw_events
         WHERE parsed.reason IS NULL AND ({wm} IS NULL OR event_time > {wm})

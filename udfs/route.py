@@ -15,7 +15,7 @@ from pyflink.datastream import DataStream
 from pyflink.java_gateway import get_gateway
 from pyflink.table import StreamTableEnvironment, Table
 
-from jobs.settings import JobSettings
+from topk.settings import SketchSettings, WindowSettings
 from udfs.window_summaries import by_dimension, create_window_summaries, summary_call
 
 SUMMARY = "summary"
@@ -27,13 +27,13 @@ NO_DEAD_LETTER = (  # the dead-letter columns of the other kinds
 )
 
 
-def routed_table(t_env: StreamTableEnvironment, settings: JobSettings) -> Table:
-    create_window_summaries(t_env, settings)
+def routed_table(t_env: StreamTableEnvironment, sketch: SketchSettings, windows: WindowSettings) -> Table:
+    create_window_summaries(t_env, sketch, windows.base)
     late = (
-        f"""SELECT '{LATE}', dim, val, {summary_call("item_summary_of", settings)}, {NO_DEAD_LETTER}, event_time
+        f"""SELECT '{LATE}', dim, val, {summary_call("item_summary_of", sketch)}, {NO_DEAD_LETTER}, event_time
         FROM ({by_dimension("late_events")})
         UNION ALL"""
-        if settings.allowed_lateness_ms
+        if windows.allowed_lateness_ms
         else ""
     )
     return t_env.sql_query(f"""

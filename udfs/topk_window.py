@@ -24,7 +24,7 @@ from pyflink.common import Row, Types
 from pyflink.datastream import KeyedProcessFunction, RuntimeContext
 from pyflink.datastream.state import MapStateDescriptor
 
-from jobs.settings import JobSettings
+from topk.settings import WindowSettings
 from topk.sketches import HeavyHittersSketch
 from topk.sketches.heavy_hitters import total_weight
 from topk.window_result import WindowResult
@@ -33,9 +33,9 @@ from udfs.window_fold import Output, WindowFold
 
 
 class TopKWindowFunction(KeyedProcessFunction):
-    def __init__(self, settings: JobSettings) -> None:
-        self.settings = settings
-        self.fold = WindowFold(settings.windows, settings.allowed_lateness_ms)
+    def __init__(self, windows: WindowSettings, k: int) -> None:
+        self.k = k
+        self.fold = WindowFold(windows.specs, windows.allowed_lateness_ms)
         self.state = None
 
     def open(self, runtime_context: RuntimeContext) -> None:
@@ -83,4 +83,4 @@ class TopKWindowFunction(KeyedProcessFunction):
             self.windows_emitted.inc()
             self.error_bounds.update(sketch.maximum_error)
             self.emit_lag_ms = int(time.time() * 1000) - e.end
-            yield WindowResult.of(e.window.label, dimension, value, e.start, e.end, sketch, self.settings.k, e.summary)
+            yield WindowResult.of(e.window.label, dimension, value, e.start, e.end, sketch, self.k, e.summary)

@@ -13,8 +13,8 @@ from __future__ import annotations
 
 from pyflink.table import StreamTableEnvironment
 
-from jobs.settings import JobSettings
-from topk.windows import sql_interval
+from topk.settings import SketchSettings
+from topk.windows import WindowSpec, sql_interval
 
 
 def by_dimension(events_view: str) -> str:
@@ -22,12 +22,12 @@ def by_dimension(events_view: str) -> str:
     return f"SELECT event_time, item, weight, g.dim, g.val FROM {events_view}, LATERAL TABLE(groups_of(dims)) AS g"
 
 
-def summary_call(function: str, settings: JobSettings) -> str:
-    """SQL: ``function(item, weight, capacity, width, depth)`` with the job's sketch parameters."""
-    return f"{function}(item, weight, {settings.capacity}, {settings.cms_width}, {settings.cms_depth})"
+def summary_call(function: str, sketch: SketchSettings) -> str:
+    """SQL: ``function(item, weight, capacity, width, depth)`` with the sketch's parameters."""
+    return f"{function}(item, weight, {sketch.capacity}, {sketch.cms_width}, {sketch.cms_depth})"
 
 
-def create_window_summaries(t_env: StreamTableEnvironment, settings: JobSettings) -> None:
+def create_window_summaries(t_env: StreamTableEnvironment, sketch: SketchSettings, base: WindowSpec) -> None:
     """View ``window_summaries``: dim, val, summary (BYTES), window_time; function ``item_summary_of``."""
     t_env.create_java_temporary_system_function("item_summary", "topk.udfs.ItemSummary")
     t_env.create_java_temporary_system_function("item_summary_of", "topk.udfs.ItemSummaryOf")
@@ -35,7 +35,7 @@ def create_window_summaries(t_env: StreamTableEnvironment, settings: JobSettings
     t_env.execute_sql("CREATE TEMPORARY VIEW dimensioned AS " + by_dimension("valid_events"))
     t_env.execute_sql(f"""
         CREATE TEMPORARY VIEW window_summaries AS
-        SELECT dim, val, {summary_call("item_summary", settings)} AS summary, window_time
-        FROM TABLE(TUMBLE(TABLE dimensioned, DESCRIPTOR(event_time), {sql_interval(settings.base_window.size_ms)}))
+        SELECT dim, val, {summary_call("item_summary", sketch)} AS summary, window_time
+        FROM TABLE(TUMBLE(TABLE dimensioned, DESCRIPTOR(event_time), {sql_interval(base.size_ms)}))
         GROUP BY window_start, window_end, window_time, dim, val
     """)

@@ -1,7 +1,7 @@
 """Real servers for integration tests: started by scripts/servers.sh on test ports, stopped by PID.
 
 They run secured, as in production (``TOPK_SECURE=1``): Redis and Cassandra require passwords (every
-test and job gets them from the environment, see ``connectors.secrets``) and also accept TLS; Kafka
+test and job gets them from the environment, see ``topk.stores.secrets``) and also accept TLS; Kafka
 has a SASL_SSL listener beside the plaintext one; a three-master Redis Cluster runs beside Redis."""
 
 from __future__ import annotations
@@ -18,10 +18,10 @@ import pytest
 from cassandra.cluster import NoHostAvailable
 from pyarrow import fs
 
-from connectors.archive_layout import open_archive
-from connectors.cassandra_connection import CassandraConnection, connect
-from connectors.kafka_client import KafkaClient
 from tests.integration.helpers import kill_tree, wait_for
+from topk.stores.archive_layout import open_archive
+from topk.stores.cassandra_connection import CassandraConnection, connect
+from topk.stores.kafka_client import KafkaClient
 
 ROOT = Path(__file__).resolve().parents[2]
 PORTS = {

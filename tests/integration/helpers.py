@@ -11,10 +11,10 @@ import psutil
 import redis
 from kafka import KafkaConsumer
 
-from connectors.kafka_client import KafkaClient
 from topk.generator.events import StreamSpec, encode, event_time_ms, exact_counts, generate
 from topk.generator.produce import ensure_topic, send
 from topk.sketches.accuracy import ranked
+from topk.stores.kafka_client import KafkaClient
 
 
 def kill_tree(pid: int) -> None:

@@ -12,11 +12,11 @@ import pytest
 from pyarrow import fs
 
 from bench.workers import python_workers
-from connectors.archive_layout import DEAD_LETTERS, EVENTS, open_archive
 from tests.integration.helpers import aligned_start, counts_between, wait_for
 from topk.generator.events import StreamSpec, encode, generate
 from topk.generator.produce import ensure_topic, send
 from topk.query.archive import EventArchive, read_parquet
+from topk.stores.archive_layout import DEAD_LETTERS, EVENTS, open_archive
 
 pytestmark = pytest.mark.integration
 H, M = 3_600_000, 60_000

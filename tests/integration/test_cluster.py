@@ -18,12 +18,12 @@ from pathlib import Path
 
 import pytest
 
-from connectors.redis_store import connect as redis_connect
-from connectors.redis_store import window_key
 from tests.integration.helpers import aligned_start, publish, stored_top, wait_for
 from topk.generator.events import StreamSpec, encode, exact_counts, generate
 from topk.generator.produce import ensure_topic, send
 from topk.sketches.accuracy import ranked
+from topk.stores.redis_store import connect as redis_connect
+from topk.stores.redis_store import window_key
 
 pytestmark = pytest.mark.integration
 ROOT = Path(__file__).resolve().parents[2]

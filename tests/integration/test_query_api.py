@@ -19,11 +19,6 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis.errors import Unsatisfiable
 from kafka import KafkaConsumer
 
-from connectors.cassandra_connection import CassandraConnection, connect
-from connectors.cassandra_store import CassandraStore
-from connectors.kafka_client import KafkaClient
-from connectors.redis_store import connect as redis_connect
-from connectors.redis_store import index_key, window_key
 from tests.integration.helpers import aligned_start, counts_between, publish
 from topk.generator.events import StreamSpec, exact_counts
 from topk.query.api import ApiConfig, create_app
@@ -31,6 +26,11 @@ from topk.query.archive import EventArchive
 from topk.query.engine import EXACT, TopKQueries
 from topk.query.ingest import EventProducer
 from topk.sketches.accuracy import ranked, wrongly_guaranteed
+from topk.stores.cassandra_connection import CassandraConnection, connect
+from topk.stores.cassandra_store import CassandraStore
+from topk.stores.kafka_client import KafkaClient
+from topk.stores.redis_store import connect as redis_connect
+from topk.stores.redis_store import index_key, window_key
 from topk.times import iso
 from topk.windows import parse_windows
 

@@ -10,12 +10,12 @@ import pytest
 import redis
 
 from bench.workers import python_workers
-from connectors.redis_store import connect as redis_connect
-from connectors.redis_store import window_key
 from tests.integration.helpers import aligned_start, read_topic, stored_top, wait_for
 from topk.generator.events import StreamSpec, encode, event_time_ms, exact_counts, generate
 from topk.generator.produce import ensure_topic, send
 from topk.sketches.accuracy import ranked
+from topk.stores.redis_store import connect as redis_connect
+from topk.stores.redis_store import window_key
 
 pytestmark = pytest.mark.integration
 MINUTE = 60_000

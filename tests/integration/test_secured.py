@@ -14,16 +14,16 @@ import psutil
 import pytest
 from redis.crc import key_slot
 
-from connectors.cassandra_connection import CassandraConnection
-from connectors.cassandra_store import CassandraStore
-from connectors.kafka_client import kafka_client
-from connectors.redis_store import connect as redis_connect
-from connectors.redis_store import index_key, read_topk, summaries, window_key, write_result, written
 from tests.integration.conftest import SECRETS
 from tests.integration.helpers import aligned_start, publish, stored_top
 from topk.generator.events import StreamSpec, exact_counts
 from topk.sketches import HeavyHittersSketch
 from topk.sketches.accuracy import ranked
+from topk.stores.cassandra_connection import CassandraConnection
+from topk.stores.cassandra_store import CassandraStore
+from topk.stores.kafka_client import kafka_client
+from topk.stores.redis_store import connect as redis_connect
+from topk.stores.redis_store import index_key, read_topk, summaries, window_key, write_result, written
 from topk.window_result import WindowResult
 from topk.windows import parse_windows
 

@@ -4,12 +4,12 @@ Cassandra (whose writes are all in flight at once)."""
 
 from __future__ import annotations
 
-from connectors.cassandra_connection import CassandraConnection
-from connectors.cassandra_store import CassandraStore
-from connectors.redis_store import connect as redis_connect
-from connectors.redis_store import window_key, write_results
 from tests.integration.helpers import aligned_start, stored_top
 from topk.sketches import HeavyHittersSketch
+from topk.stores.cassandra_connection import CassandraConnection
+from topk.stores.cassandra_store import CassandraStore
+from topk.stores.redis_store import connect as redis_connect
+from topk.stores.redis_store import window_key, write_results
 from topk.window_result import WindowResult
 from topk.windows import parse_windows
 

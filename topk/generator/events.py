@@ -17,6 +17,7 @@ import numpy as np
 
 from topk.events import ITEM_FIELDS
 from topk.generator import shapes
+from topk.settings import setting
 from topk.times import iso
 
 EVENT_TYPES = ("page_view", "product_view", "search", "generic")
@@ -28,14 +29,23 @@ DIMENSION_VALUES = {
 
 @dataclass(frozen=True)
 class StreamSpec:
-    events: int = 100_000
-    universe: int = 10_000
-    skew: float = 1.1
-    start_ms: int = 0  # event time of the first event
-    span_ms: int = 3_600_000  # events spread evenly over this much event time
-    jitter_ms: int = 2_000  # out-of-orderness, keep below the job's watermark delay
-    seed: int = 42
-    shape: str = "zipf"  # topk.generator.shapes.SHAPES; "text" sends every word as a search event
+    """Stream: which events are generated (the same flags always give the same events)."""
+
+    events: int = setting(100_000, "how many events")
+    universe: int = setting(10_000, "distinct items")
+    skew: float = setting(1.1, "Zipf exponent")
+    start_ms: int = setting(0, "event time of the first event, epoch ms")
+    span_ms: int = setting(3_600_000, "events spread evenly over this much event time")
+    jitter_ms: int = setting(2_000, "out-of-orderness; keep it below the job's --out-of-orderness-ms")
+    seed: int = setting(42, "random seed")
+    shape: str = setting("zipf", f"one of {', '.join(shapes.SHAPES)}; text sends every word as a search event")
+
+    def validate(self) -> StreamSpec:
+        if self.shape not in shapes.SHAPES:
+            raise ValueError(f"unknown shape {self.shape!r}: {', '.join(shapes.SHAPES)}")
+        if min(self.events, self.universe, self.span_ms) < 1 or min(self.jitter_ms, self.skew) < 0:
+            raise ValueError("events, universe and span must be >= 1, jitter and skew >= 0")
+        return self
 
 
 def item_name(event_type: str, rank: int) -> str:

@@ -1,7 +1,7 @@
 """Produce a synthetic Zipf event stream to Kafka.
 
 topk-produce --bootstrap-servers 127.0.0.1:9092 --topic events --events 200000 --skew 1.1
-             [--kafka-properties client.properties]   (a secured cluster: connectors.kafka_client)
+             [--kafka-properties client.properties]   (a secured cluster: topk.stores.kafka_client)
 """
 
 from __future__ import annotations
@@ -14,8 +14,9 @@ from confluent_kafka import KafkaException, Producer
 from kafka.admin import KafkaAdminClient, NewTopic
 from kafka.errors import TopicAlreadyExistsError
 
-from connectors.kafka_client import KafkaClient, kafka_client
 from topk.generator.events import StreamSpec, encode, generate
+from topk.settings import add_settings, settings_of
+from topk.stores.kafka_client import KafkaClient, KafkaSettings
 
 
 def ensure_topic(kafka: KafkaClient, topic: str, partitions: int) -> None:
@@ -60,26 +61,18 @@ def send(kafka: KafkaClient, topic: str, records: Iterable[bytes], rate: float =
 
 
 def main(argv: list[str] | None = None) -> None:
-    d = StreamSpec()
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--bootstrap-servers", default="127.0.0.1:9092")
-    p.add_argument("--kafka-properties", default="", help="client properties file (the job's flag)")
-    p.add_argument("--topic", default="events")
-    p.add_argument("--partitions", type=int, default=2)
-    p.add_argument("--events", type=int, default=d.events)
-    p.add_argument("--universe", type=int, default=d.universe, help="distinct items")
-    p.add_argument("--skew", type=float, default=d.skew, help="Zipf exponent")
-    p.add_argument("--start-ms", type=int, default=None, help="event time of the first event (default: now - span)")
-    p.add_argument("--span-ms", type=int, default=d.span_ms)
-    p.add_argument("--seed", type=int, default=d.seed)
+    add_settings(p, KafkaSettings, only=("bootstrap_servers", "kafka_properties", "topic"))
+    p.add_argument("--partitions", type=int, default=2, help="of the topic, when it is created")
+    add_settings(p, StreamSpec, start_ms=None)  # default: the span before now
     p.add_argument("--rate", type=float, default=0.0, help="events per second (0: as fast as possible)")
     a = p.parse_args(argv)
-    start = a.start_ms if a.start_ms is not None else int(time.time() * 1000) - a.span_ms
-    spec = StreamSpec(a.events, a.universe, a.skew, start, a.span_ms, d.jitter_ms, a.seed)
-    kafka = kafka_client(a.bootstrap_servers, a.kafka_properties)
-    ensure_topic(kafka, a.topic, a.partitions)
-    n = send(kafka, a.topic, (encode(e) for e in generate(spec)), a.rate)
-    print(f"produced {n} events to {a.topic} (event time {start} .. {start + a.span_ms})")
+    if a.start_ms is None:
+        a.start_ms = int(time.time() * 1000) - a.span_ms
+    spec, kafka = settings_of(StreamSpec, a, p), settings_of(KafkaSettings, a, p)
+    ensure_topic(kafka.client, kafka.topic, a.partitions)
+    n = send(kafka.client, kafka.topic, (encode(e) for e in generate(spec)), a.rate)
+    print(f"produced {n} events to {kafka.topic} (event time {spec.start_ms} .. {spec.start_ms + spec.span_ms})")
 
 
 if __name__ == "__main__":

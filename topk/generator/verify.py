@@ -13,33 +13,29 @@ from __future__ import annotations
 import argparse
 import sys
 
-from connectors.redis_store import DEFAULT_PREFIX, connect, read_topk
 from topk.generator.events import StreamSpec, exact_counts, generate
+from topk.settings import add_settings, settings_of
 from topk.sketches.accuracy import ranked, wrongly_guaranteed
+from topk.stores.redis_store import RedisSettings, connect, read_topk
 from topk.times import utc_minute
 from topk.windows import parse_window
 
 
 def main(argv: list[str] | None = None) -> int:
-    d = StreamSpec()
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--redis-url", default="redis://127.0.0.1:6379/0")
-    p.add_argument("--redis-prefix", default=DEFAULT_PREFIX, help="the job's --redis-prefix")
-    p.add_argument("--start-ms", type=int, required=True)
-    p.add_argument("--events", type=int, default=d.events)
-    p.add_argument("--universe", type=int, default=d.universe)
-    p.add_argument("--skew", type=float, default=d.skew)
-    p.add_argument("--span-ms", type=int, default=d.span_ms)
-    p.add_argument("--seed", type=int, default=d.seed)
+    add_settings(p, RedisSettings)
+    add_settings(p, StreamSpec, start_ms=None)
     p.add_argument("--window", default="1h")
     p.add_argument("--k", type=int, default=10)
     a = p.parse_args(argv)
-    spec = StreamSpec(a.events, a.universe, a.skew, a.start_ms, a.span_ms, d.jitter_ms, a.seed)
+    if a.start_ms is None:
+        p.error("--start-ms is required: the produced stream's")
+    spec, redis = settings_of(StreamSpec, a, p), settings_of(RedisSettings, a, p)
     window = parse_window(a.window)
-    client = connect(a.redis_url)
+    client = connect(redis.url)
     ok = True
     for start, truth in sorted(exact_counts(generate(spec), window.size_ms).items()):
-        stored = read_topk(client, window.label, "all", "all", start, a.k, a.redis_prefix)
+        stored = read_topk(client, window.label, "all", "all", start, a.k, redis.prefix)
         exact = ranked(truth, a.k)
         if stored is None:
             print(f"window {utc_minute(start)}: nothing stored")

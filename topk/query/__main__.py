@@ -7,24 +7,25 @@ from __future__ import annotations
 
 import argparse
 
-from connectors.redis_store import DEFAULT_PREFIX, connect, read_topk, window_starts
+from topk.settings import add_settings, settings_of
+from topk.stores.redis_store import RedisSettings, connect, read_topk, window_starts
 from topk.times import utc_minute
 
 
 def main(argv: list[str] | None = None) -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--redis-url", default="redis://127.0.0.1:6379/0")
-    p.add_argument("--redis-prefix", default=DEFAULT_PREFIX, help="the job's --redis-prefix")
+    add_settings(p, RedisSettings)
     p.add_argument("--window", default="1h")
     p.add_argument("--dimension", default="all")
     p.add_argument("--value", default="all")
     p.add_argument("--k", type=int, default=10)
     p.add_argument("--windows", type=int, default=1, help="how many of the newest windows")
     a = p.parse_args(argv)
-    client = connect(a.redis_url)
-    starts = window_starts(client, a.window, a.dimension, a.value, a.redis_prefix)[: a.windows] or [0]
+    redis = settings_of(RedisSettings, a, p)
+    client = connect(redis.url)
+    starts = window_starts(client, a.window, a.dimension, a.value, redis.prefix)[: a.windows] or [0]
     for start in starts:
-        top = read_topk(client, a.window, a.dimension, a.value, start, a.k, a.redis_prefix)
+        top = read_topk(client, a.window, a.dimension, a.value, start, a.k, redis.prefix)
         if top is None:
             print(f"no {a.window} window stored for {a.dimension}={a.value}")
             continue

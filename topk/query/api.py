@@ -12,24 +12,25 @@ import argparse  # (no `from __future__ import annotations`: FastAPI reads the h
 import os
 import time
 from collections import defaultdict
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path as FilePath
 from typing import Annotated, Literal
 
 import uvicorn
-from fastapi import Depends, FastAPI, HTTPException, Path, Query, Request
+from fastapi import APIRouter, Depends, FastAPI, HTTPException, Path, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse, PlainTextResponse
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram, generate_latest
 from pydantic import BaseModel, Field
 from redis.exceptions import RedisError
 
-from connectors.cassandra_store import UNREACHABLE
-from connectors.kafka_client import kafka_client
 from topk.query.archive import NotArchived
 from topk.query.connect import add_storage_arguments, open_queries
 from topk.query.engine import APPROXIMATE, Answer, NoArchive, RangeTooLong, TopKQueries
 from topk.query.ingest import EventLimits, EventProducer, Rejected, Unavailable, validate
+from topk.settings import SketchSettings, add_settings, setting, settings_of
+from topk.stores.cassandra_store import UNREACHABLE
+from topk.stores.kafka_client import KafkaSettings
 from topk.times import iso, parse_time_ms
 from topk.windows import WindowSpec
 
@@ -176,40 +177,33 @@ def add_error_handlers(app: FastAPI) -> None:
     handle(Rejected)  # its own status: 413 or 422
 
 
-def create_app(queries: TopKQueries, config: ApiConfig, producer: EventProducer | None = None) -> FastAPI:
-    app = FastAPI(title="Top-K heavy hitters", version="1")
-    add_error_handlers(app)
-    windows = {w.label: w for w in config.windows}
-    registry = CollectorRegistry()
-    requests = Counter("topk_api_requests", "API requests", ["path", "status"], registry=registry)
-    latency = Histogram("topk_api_latency_seconds", "API latency", ["path"], registry=registry)
-    limiter = RateLimiter(config.rate_limit_per_minute)
+class Guard:
+    """A FastAPI dependency: the bearer token (when one is set) and the per-client rate limit."""
 
-    @app.middleware("http")
-    async def observe(request: Request, call_next):
-        started = time.perf_counter()
-        response = await call_next(request)
-        path = getattr(request.scope.get("route"), "path", "unmatched")  # the route template, not the raw URL
-        requests.labels(path, str(response.status_code)).inc()
-        latency.labels(path).observe(time.perf_counter() - started)
-        return response
+    def __init__(self, config: ApiConfig) -> None:
+        self.token, self.per_minute = config.api_token, config.rate_limit_per_minute
+        self.limiter = RateLimiter(self.per_minute)
 
-    def guard(request: Request) -> None:
+    def __call__(self, request: Request) -> None:
         client = request.client.host if request.client else "unknown"
-        if config.api_token:
-            if request.headers.get("authorization", "") != f"Bearer {config.api_token}":
+        if self.token:
+            if request.headers.get("authorization", "") != f"Bearer {self.token}":
                 raise HTTPException(401, "missing or wrong bearer token", headers={"WWW-Authenticate": "Bearer"})
-            client = config.api_token
-        if config.rate_limit_per_minute and not limiter.allow(client):
-            raise HTTPException(429, f"more than {config.rate_limit_per_minute} requests this minute")
+            client = self.token
+        if self.per_minute and not self.limiter.allow(client):
+            raise HTTPException(429, f"more than {self.per_minute} requests this minute")
 
+
+def query_routes(queries: TopKQueries, config: ApiConfig) -> APIRouter:
+    """``/api/v1/topk``, ``/api/v1/topk/historical``, ``/api/v1/count/{item}``."""
+    router = APIRouter(prefix="/api/v1")
+    windows = {w.label: w for w in config.windows}
     K = Annotated[int, Query(ge=1, le=config.max_k)]
     Dim = Annotated[str, Query(pattern=NAME)]
     Time = Annotated[str, Query(min_length=1, max_length=MAX_TIME_TEXT)]
     Mode = Literal["approximate", "exact"]
-    api = [Depends(guard)]
 
-    @app.get("/api/v1/topk", dependencies=api)
+    @router.get("/topk")
     def topk(k: K = 10, window: str = "1h", dimension: Dim = "all", value: Dim = "all") -> dict:
         """The newest stored window of a size: top-k items with bounds."""
         if window not in windows:
@@ -219,7 +213,7 @@ def create_app(queries: TopKQueries, config: ApiConfig, producer: EventProducer 
             raise HTTPException(404, f"no {window} window stored for {dimension}={value}")
         return body(answer, dimension, value, window=window)
 
-    @app.get("/api/v1/topk/historical", dependencies=api)
+    @router.get("/topk/historical")
     def historical(
         start: Time, end: Time, k: K = 10, dimension: Dim = "all", value: Dim = "all", mode: Mode = APPROXIMATE
     ) -> dict:
@@ -229,7 +223,7 @@ def create_app(queries: TopKQueries, config: ApiConfig, producer: EventProducer 
         answer = queries.range_topk(k, lo, hi, dimension, value, mode)
         return body(answer, dimension, value, requested={"start": iso(lo), "end": iso(hi)})
 
-    @app.get("/api/v1/count/{item}", dependencies=api)
+    @router.get("/count/{item}")
     def count(
         item: Annotated[str, Path(min_length=1, max_length=config.limits.max_item_length)],
         start: Time,
@@ -242,65 +236,115 @@ def create_app(queries: TopKQueries, config: ApiConfig, producer: EventProducer 
         lo, hi = time_range(start, end)
         return body(queries.count(item, lo, hi, dimension, value, mode), dimension, value)
 
-    event_json = {"application/json": {"schema": inline_refs(Event.model_json_schema())}}
-    event_schema = {"content": event_json, "required": True}
+    return router
 
-    @app.post("/api/v1/events", status_code=202, dependencies=api, openapi_extra={"requestBody": event_schema})
+
+def event_routes(producer: EventProducer | None, limits: EventLimits) -> APIRouter:
+    """``POST /api/v1/events``."""
+    router = APIRouter(prefix="/api/v1")
+    event_schema = {"content": {"application/json": {"schema": inline_refs(Event.model_json_schema())}}}
+
+    @router.post("/events", status_code=202, openapi_extra={"requestBody": {**event_schema, "required": True}})
     async def post_event(request: Request) -> dict:
         """Validate one event as the job does (413/422 with the job's reason) and send it to the
         job's topic; 503 if the broker does not take it."""
         if producer is None:
             raise HTTPException(503, "no Kafka producer configured")
-        raw = await read_body(request, config.limits.max_event_bytes)
-        validate(raw, int(time.time() * 1000), config.limits)
+        raw = await read_body(request, limits.max_event_bytes)
+        validate(raw, int(time.time() * 1000), limits)
         await run_in_threadpool(producer.send, raw)
         return {"accepted": True, "topic": producer.topic}
 
-    @app.get("/health/live")
+    return router
+
+
+def health_routes(queries: TopKQueries) -> APIRouter:
+    """``/health/live`` (the process answers) and ``/health/ready`` (which stores answer)."""
+    router = APIRouter(prefix="/health")
+
+    @router.get("/live")
     def live() -> dict:
         return {"status": "ok"}
 
-    @app.get("/health/ready")
+    @router.get("/ready")
     def ready() -> JSONResponse:
         checks = queries.ready()
         ok = all(checks.values())
         return JSONResponse({"ready": ok, **checks}, status_code=200 if ok else 503)
 
+    return router
+
+
+def add_metrics(app: FastAPI) -> None:
+    """Requests and latency per route template and status, at ``/metrics`` (Prometheus)."""
+    registry = CollectorRegistry()
+    requests = Counter("topk_api_requests", "API requests", ["path", "status"], registry=registry)
+    latency = Histogram("topk_api_latency_seconds", "API latency", ["path"], registry=registry)
+
+    @app.middleware("http")
+    async def observe(request: Request, call_next):
+        started = time.perf_counter()
+        response = await call_next(request)
+        path = getattr(request.scope.get("route"), "path", "unmatched")  # the route template, not the raw URL
+        requests.labels(path, str(response.status_code)).inc()
+        latency.labels(path).observe(time.perf_counter() - started)
+        return response
+
     @app.get("/metrics")
     def metrics() -> PlainTextResponse:
         return PlainTextResponse(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
 
+
+def create_app(queries: TopKQueries, config: ApiConfig, producer: EventProducer | None = None) -> FastAPI:
+    app = FastAPI(title="Top-K heavy hitters", version="1")
+    add_error_handlers(app)
+    guarded = [Depends(Guard(config))]
+    app.include_router(query_routes(queries, config), dependencies=guarded)
+    app.include_router(event_routes(producer, config.limits), dependencies=guarded)
+    app.include_router(health_routes(queries))
+    add_metrics(app)
     return app
+
+
+@dataclass(frozen=True)
+class ApiSettings:
+    """API: where it listens, who may call it, how often."""
+
+    host: str = setting("127.0.0.1", "the address to listen on")
+    port: int = setting(8080, "the port to listen on")
+    api_token_file: str = setting(
+        "",
+        "require 'Authorization: Bearer <token>' on /api/*, the token read from this file (or the "
+        "TOPK_API_TOKEN environment variable); never on the command line",
+    )
+    rate_limit_per_minute: int = setting(0, "per client (token or address); 0: off")
+
+    @property
+    def token(self) -> str:
+        return (
+            FilePath(self.api_token_file).read_text().strip()
+            if self.api_token_file
+            else os.environ.get("TOPK_API_TOKEN", "")
+        )
 
 
 def main(argv: list[str] | None = None) -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--host", default="127.0.0.1")
-    p.add_argument("--port", type=int, default=8080)
+    add_settings(p, ApiSettings)
     add_storage_arguments(p)
-    d = EventLimits()
-    p.add_argument("--capacity", type=int, default=1024, help="the job's --capacity: the largest k served")
-    p.add_argument("--bootstrap-servers", default="127.0.0.1:9092", help="for POST /api/v1/events")
-    p.add_argument("--kafka-properties", default="", help="client properties file (the job's flag)")
-    p.add_argument("--topic", default="events")
-    p.add_argument("--max-item-length", type=int, default=d.max_item_length, help="the job's")
-    p.add_argument("--max-weight", type=int, default=d.max_weight, help="the job's")
-    p.add_argument("--max-past-ms", type=int, default=d.max_past_ms, help="the job's")
-    p.add_argument("--max-future-ms", type=int, default=d.max_future_ms, help="the job's")
-    p.add_argument("--max-event-bytes", type=int, default=d.max_event_bytes, help="larger bodies: 413")
-    p.add_argument(
-        "--api-token-file", default="", help="require 'Authorization: Bearer <token>' on /api/*, the token read "
-        "from this file (or the TOPK_API_TOKEN environment variable); never on the command line",
-    )  # fmt: skip
-    p.add_argument("--rate-limit-per-minute", type=int, default=0, help="per client (token or address); 0: off")
+    add_settings(p, SketchSettings, only=("capacity",))  # the largest k served
+    add_settings(p, KafkaSettings, only=("bootstrap_servers", "kafka_properties", "topic"))  # POST /api/v1/events
+    add_settings(p, EventLimits, only=[f.name for f in fields(EventLimits) if f.name != "dimensions"])
     a = p.parse_args(argv)
-    token = FilePath(a.api_token_file).read_text().strip() if a.api_token_file else os.environ.get("TOPK_API_TOKEN", "")
-    limits = EventLimits(a.max_item_length, a.max_weight, a.max_past_ms, a.max_future_ms, a.max_event_bytes)
-    queries = open_queries(a)
-    config = ApiConfig(tuple(queries.windows.values()), a.capacity, token, a.rate_limit_per_minute, limits)
-    producer = EventProducer(kafka_client(a.bootstrap_servers, a.kafka_properties), a.topic)
+    settings, kafka = settings_of(ApiSettings, a, p), settings_of(KafkaSettings, a, p)
+    queries = open_queries(a, p)
+    config = ApiConfig(
+        tuple(queries.windows.values()), settings_of(SketchSettings, a, p).capacity, settings.token,
+        settings.rate_limit_per_minute, settings_of(EventLimits, a, p),
+    )  # fmt: skip
+    producer = EventProducer(kafka.client, kafka.topic)
     try:
-        uvicorn.run(create_app(queries, config, producer), host=a.host, port=a.port)
+        uvicorn.run(create_app(queries, config, producer), host=settings.host, port=settings.port)
     finally:
         producer.close()
 

@@ -18,9 +18,10 @@ import pyarrow as pa
 import pyarrow.dataset as ds
 from pyarrow import fs
 
-from connectors.archive_layout import EVENTS, TIME, day_dir, hour_dir, open_archive
-from topk.query.arguments import add_archive_arguments, add_range_arguments
+from topk.query.arguments import add_range_arguments
+from topk.settings import add_settings, settings_of
 from topk.sketches.accuracy import ranked
+from topk.stores.archive_layout import EVENTS, TIME, ArchiveSettings, day_dir, hour_dir, open_archive
 from topk.times import iso, parse_time_ms
 
 READ_ATTEMPTS = 3
@@ -108,10 +109,11 @@ class EventArchive:
 def main(argv: list[str] | None = None) -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     add_range_arguments(p)
-    add_archive_arguments(p)
+    add_settings(p, ArchiveSettings, only=("url", "s3_endpoint_url"))
     a = p.parse_args(argv)
     start, end = parse_time_ms(a.start), parse_time_ms(a.end)
-    counts, scan = EventArchive(a.archive_url, a.s3_endpoint_url).counts(start, end, a.dimension, a.value)
+    archive = settings_of(ArchiveSettings, a, p)
+    counts, scan = EventArchive(archive.url, archive.s3_endpoint_url).counts(start, end, a.dimension, a.value)
     print(
         f"exact top-{a.k} {a.dimension}={a.value} [{iso(start)}, {iso(end)}): {sum(counts.values())} events; "
         f"read {scan.files} files ({scan.bytes:,} bytes) in {scan.partitions} hour partitions, {scan.seconds:.2f} s"

@@ -12,8 +12,3 @@ def add_range_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--k", type=int, default=10)
     p.add_argument("--dimension", default="all")
     p.add_argument("--value", default="all")
-
-
-def add_archive_arguments(p: argparse.ArgumentParser, default_url: str = "s3://topk-archive") -> None:
-    p.add_argument("--archive-url", default=default_url, help="the archive job's --archive-url (empty: none)")
-    p.add_argument("--s3-endpoint-url", default="", help="S3-compatible server, e.g. http://127.0.0.1:8333")

@@ -50,7 +50,7 @@ def main(argv: list[str] | None = None) -> None:
     add_range_arguments(p)
     add_storage_arguments(p)
     a = p.parse_args(argv)
-    queries = open_queries(a)
+    queries = open_queries(a, p)
     approximate = queries.range_topk(a.k, parse_time_ms(a.start), parse_time_ms(a.end), a.dimension, a.value)
     # the exact counts of the interval the stored windows cover, so both answer the same question
     exact, answer = queries.exact(approximate.start, approximate.end, a.dimension, a.value)

@@ -5,33 +5,37 @@ use, so the query side starts whatever state Redis and Cassandra are in."""
 from __future__ import annotations
 
 import argparse
+from dataclasses import fields
 
-from connectors.cassandra_connection import add_cassandra_arguments, connection_of
-from connectors.cassandra_store import CassandraStore
-from connectors.redis_store import DEFAULT_PREFIX
-from connectors.redis_store import connect as redis_connect
 from topk.query.archive import EventArchive
-from topk.query.arguments import add_archive_arguments
 from topk.query.engine import MAX_RANGE_DAYS, TopKQueries
-from topk.windows import DAY_MS, parse_windows
+from topk.settings import WindowSettings, add_settings, settings_of
+from topk.stores.archive_layout import ArchiveSettings
+from topk.stores.cassandra_connection import CassandraConnection
+from topk.stores.cassandra_store import CassandraStore
+from topk.stores.redis_store import RedisSettings
+from topk.stores.redis_store import connect as redis_connect
+from topk.windows import DAY_MS
+
+READ_ONLY = tuple(f.name for f in fields(CassandraConnection) if f.name != "replication")  # the job creates it
 
 
 def add_storage_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--redis-url", default="redis://127.0.0.1:6379/0")
-    p.add_argument("--redis-prefix", default=DEFAULT_PREFIX, help="the job's --redis-prefix")
-    add_cassandra_arguments(p)
-    p.add_argument("--cassandra-keyspace", default="topk")
-    p.add_argument("--windows", default="1m,1h,1d,all", help="the job's --windows")
-    p.add_argument("--retention", default="", help="the job's --retention")
+    """The job's flags for the stores and windows (the same values), and the longest range answered."""
+    add_settings(p, RedisSettings)
+    add_settings(p, CassandraConnection, only=READ_ONLY)
+    add_settings(p, WindowSettings, only=("windows", "retention"))
+    add_settings(p, ArchiveSettings, only=("url", "s3_endpoint_url"), url="")  # empty: no exact answers
     p.add_argument("--max-range-days", type=float, default=MAX_RANGE_DAYS, help="longer ranges are refused")
-    add_archive_arguments(p, default_url="")  # empty: no exact answers
 
 
-def open_queries(a: argparse.Namespace) -> TopKQueries:
-    windows = list(parse_windows(a.windows, a.retention))
-    cassandra = CassandraStore(connection_of(a), a.cassandra_keyspace, windows)
+def open_queries(a: argparse.Namespace, parser: argparse.ArgumentParser | None = None) -> TopKQueries:
+    """The queries the flags of ``add_storage_arguments`` describe (``parser``: exit on a bad one)."""
+    windows = list(settings_of(WindowSettings, a, parser).specs)
+    redis, archive = settings_of(RedisSettings, a, parser), settings_of(ArchiveSettings, a, parser)
+    connection = settings_of(CassandraConnection, a, parser)
     return TopKQueries(
-        redis_connect(a.redis_url), redis_connect(a.redis_url, decode_responses=False), cassandra, windows,
-        a.redis_prefix, EventArchive(a.archive_url, a.s3_endpoint_url) if a.archive_url else None,
-        int(a.max_range_days * DAY_MS),
+        redis_connect(redis.url), redis_connect(redis.url, decode_responses=False),
+        CassandraStore(connection, connection.keyspace, windows), windows, redis.prefix,
+        EventArchive(archive.url, archive.s3_endpoint_url) if archive.url else None, int(a.max_range_days * DAY_MS),
     )  # fmt: skip

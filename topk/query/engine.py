@@ -17,14 +17,14 @@ from dataclasses import dataclass, field, replace
 import redis
 from redis.exceptions import RedisError
 
-from connectors.cassandra_store import CassandraStore
-from connectors.redis_store import DEFAULT_PREFIX, read_topk, window_starts, written
-from connectors.redis_store import summaries as redis_summaries
 from topk.query.archive import EventArchive, Scan
 from topk.query.summaries import SummaryCache
 from topk.query.tiling import Tiling, tile
 from topk.sketches import HeavyHittersSketch, ItemCount
 from topk.sketches.accuracy import ranked
+from topk.stores.cassandra_store import CassandraStore
+from topk.stores.redis_store import DEFAULT_PREFIX, read_topk, window_starts, written
+from topk.stores.redis_store import summaries as redis_summaries
 from topk.windows import DAY_MS, WindowSpec, by_size
 
 APPROXIMATE, EXACT = "approximate", "exact"

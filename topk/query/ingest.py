@@ -19,8 +19,9 @@ from datetime import datetime
 
 from confluent_kafka import KafkaError, KafkaException, Producer
 
-from connectors.kafka_client import KafkaClient
 from topk.events import ITEM_FIELDS
+from topk.settings import EventSettings, setting
+from topk.stores.kafka_client import KafkaClient
 
 _DIGITS = re.compile(r"[0-9]{1,15}")
 _POSITIVE = re.compile(r"[1-9][0-9]{0,17}")
@@ -30,15 +31,11 @@ _LONG = (-(2**63), 2**63 - 1)
 
 
 @dataclass(frozen=True)
-class EventLimits:
-    """The job's limits (its flags of the same names) and the API's own."""
+class EventLimits(EventSettings):
+    """The job's limits (``EventSettings``, its flags of the same names) and the API's own."""
 
-    max_item_length: int = 1024
-    max_weight: int = 1_000_000
-    max_past_ms: int = 7 * 86_400_000
-    max_future_ms: int = 3_600_000
-    max_event_bytes: int = 65_536  # the API's: a larger body is refused (413) before it is parsed
-    max_payload_fields: int = 64  # the API's
+    max_event_bytes: int = setting(65_536, "a larger body is refused (413) before it is parsed")
+    max_payload_fields: int = setting(64, "an event with more payload fields is refused (413)")
 
 
 class Rejected(ValueError):

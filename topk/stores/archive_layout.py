@@ -14,12 +14,14 @@ duplicate an event.
 from __future__ import annotations
 
 import os
+from dataclasses import dataclass
 from urllib.parse import urlparse
 
 import pyarrow as pa
 import pyarrow.parquet as pq
 from pyarrow import fs
 
+from topk.settings import setting
 from topk.times import utc
 
 EVENTS, DEAD_LETTERS = "events", "dead_letters"
@@ -39,6 +41,24 @@ EVENT_COLUMNS = [
 ]
 DEAD_LETTER_SCHEMA = pa.schema([*KAFKA_COLUMNS, pa.field("reason", pa.string()), pa.field("raw", pa.binary())])
 ROW_GROUP_ROWS = 128 * 1024
+
+
+@dataclass(frozen=True)
+class ArchiveSettings:
+    """Archive: where the Parquet archive is, and how the archive job writes it."""
+
+    FLAG_PREFIX = "archive-"
+    url: str = setting("s3://topk-archive", "s3://bucket/prefix or file:///dir (the query side: empty, none)")
+    s3_endpoint_url: str = setting(
+        "", "an S3-compatible server, e.g. http://127.0.0.1:8333 (empty: AWS)", flag="--s3-endpoint-url"
+    )
+    block_offsets: int = setting(100_000, "Kafka offsets per archive file (per partition and hour)")
+    flush_ms: int = setting(60_000, "rewrite the open block's files this often")
+
+    def validate(self) -> ArchiveSettings:
+        if self.block_offsets < 1 or self.flush_ms < 1:
+            raise ValueError("archive block offsets and flush interval must be >= 1")
+        return self
 
 
 def events_schema(dimensions: tuple[str, ...]) -> pa.Schema:

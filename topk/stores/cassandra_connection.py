@@ -1,7 +1,7 @@
 """How to reach Cassandra: contact points, credentials, TLS, routing and consistency. No Flink
-and no schema here (``connectors.cassandra_store`` holds what is stored).
+and no schema here (``topk.stores.cassandra_store`` holds what is stored).
 
-User and password come from ``CASSANDRA_USERNAME`` / ``CASSANDRA_PASSWORD`` (``connectors.secrets``),
+User and password come from ``CASSANDRA_USERNAME`` / ``CASSANDRA_PASSWORD`` (``topk.stores.secrets``),
 never from flags. Requests go token-aware over DC-aware round robin: to a replica of the partition
 in the local data center first. Consistency is LOCAL_QUORUM when the keyspace is replicated more
 than once, else LOCAL_ONE, unless set.
@@ -9,7 +9,6 @@ than once, else LOCAL_ONE, unless set.
 
 from __future__ import annotations
 
-import argparse
 import re
 import socket
 import ssl
@@ -20,27 +19,34 @@ from cassandra.auth import PlainTextAuthProvider
 from cassandra.cluster import EXEC_PROFILE_DEFAULT, Cluster, ExecutionProfile, NoHostAvailable, Session
 from cassandra.policies import DCAwareRoundRobinPolicy, TokenAwarePolicy
 
-from connectors.secrets import secret
+from topk.settings import setting
+from topk.stores.secrets import secret
+from topk.windows import split_csv
 
 KEYSPACE_NAME = r"[A-Za-z][A-Za-z0-9_]{0,47}"  # Cassandra's rule for unquoted keyspace names (it goes into CQL text)
 
 
 @dataclass(frozen=True)
 class CassandraConnection:
-    """How to reach the cluster. ``local_dc`` empty: the data center of the first contact point;
-    ``consistency`` empty: LOCAL_QUORUM when the keyspace is replicated more than once, else
-    LOCAL_ONE; ``replication`` (``dc=factor,...``) is used when the job creates the keyspace (empty:
-    factor 1 in the local data center, for a single node)."""
+    """Cassandra: how to reach the cluster, and the keyspace of the results."""
 
-    hosts: tuple[str, ...] = ("127.0.0.1",)
-    port: int = 9042
-    protocol_version: int | None = None
-    local_dc: str = ""
-    consistency: str = ""
-    tls_ca_file: str = ""  # non-empty: TLS, the server's certificate verified against this CA
-    replication: str = ""
+    FLAG_PREFIX = "cassandra-"
+    hosts: tuple[str, ...] = setting(("127.0.0.1",), "contact points: host,host,...", parse=split_csv)
+    port: int = setting(9042, "the native protocol port")
+    protocol_version: int | None = setting(None, "default: negotiate", parse=int)
+    local_dc: str = setting("", "the local data center (default: the first node's)")
+    consistency: str = setting("", "e.g. LOCAL_QUORUM (default: LOCAL_QUORUM if replicated, else LOCAL_ONE)")
+    tls_ca_file: str = setting("", "connect with TLS, trusting this CA (PEM)")
+    replication: str = setting(
+        "",
+        "replication of the keyspace the job creates: dc=factor,... (NetworkTopologyStrategy); "
+        "default: 1 in the local data center",
+    )
+    keyspace: str = setting("topk", "the keyspace of the results")
 
-    def check(self) -> CassandraConnection:
+    def validate(self) -> CassandraConnection:
+        if not re.fullmatch(KEYSPACE_NAME, self.keyspace):
+            raise ValueError(f"bad Cassandra keyspace {self.keyspace!r}")
         if self.consistency and self.consistency.upper() not in ConsistencyLevel.name_to_value:
             raise ValueError(f"unknown Cassandra consistency {self.consistency!r}")
         if self.replication:
@@ -102,35 +108,3 @@ def set_consistency(session: Session, conn: CassandraConnection, keyspace: str) 
 def local_dc(session: Session, conn: CassandraConnection) -> str:
     """The configured local data center, else that of the first node up (set it on a multi-DC cluster)."""
     return conn.local_dc or next(h.datacenter for h in session.cluster.metadata.all_hosts() if h.is_up)
-
-
-def add_cassandra_arguments(p: argparse.ArgumentParser, *, creates_keyspace: bool = False) -> None:
-    """The connection flags the job and the query side share (credentials: the environment, see
-    above); ``creates_keyspace`` (the job): also the replication of the keyspace it creates."""
-    d = CassandraConnection()
-    p.add_argument("--cassandra-hosts", default=",".join(d.hosts))
-    p.add_argument("--cassandra-port", type=int, default=d.port)
-    p.add_argument("--cassandra-protocol-version", type=int, default=d.protocol_version, help="default: negotiate")
-    p.add_argument("--cassandra-local-dc", default="", help="the local data center (default: the first node's)")
-    p.add_argument(
-        "--cassandra-consistency",
-        default="",
-        help="e.g. LOCAL_QUORUM (default: LOCAL_QUORUM if replicated, else LOCAL_ONE)",
-    )
-    p.add_argument("--cassandra-tls-ca-file", default="", help="connect with TLS, trusting this CA (PEM)")
-    if creates_keyspace:
-        p.add_argument(
-            "--cassandra-replication",
-            default="",
-            help="replication of the keyspace the job creates: dc=factor,... (NetworkTopologyStrategy); "
-            "default: 1 in the local data center",
-        )
-
-
-def connection_of(a: argparse.Namespace) -> CassandraConnection:
-    """The connection the flags of ``add_cassandra_arguments`` describe."""
-    return CassandraConnection(
-        tuple(h.strip() for h in a.cassandra_hosts.split(",") if h.strip()), a.cassandra_port,
-        a.cassandra_protocol_version, a.cassandra_local_dc, a.cassandra_consistency, a.cassandra_tls_ca_file,
-        getattr(a, "cassandra_replication", ""),  # only the job creates the keyspace
-    )  # fmt: skip

@@ -11,7 +11,7 @@ Rows are keyed by window, so writing a window again overwrites it (idempotent). 
 their window's retention (``USING TTL``, counted from the window's end in event time, as Redis);
 a window already past it is not written.
 
-Connections: ``connectors.cassandra_connection`` (credentials, TLS, routing, consistency). The job
+Connections: ``topk.stores.cassandra_connection`` (credentials, TLS, routing, consistency). The job
 creates the keyspace with ``NetworkTopologyStrategy`` and a factor per data center.
 
 Needs Cassandra 4.0+ (``ALTER TABLE ... ADD IF NOT EXISTS``: schema changes are idempotent, so
@@ -40,7 +40,7 @@ from cassandra.concurrent import execute_concurrent_with_args
 from cassandra.connection import ConnectionException
 from cassandra.query import BatchStatement, BatchType, PreparedStatement
 
-from connectors.cassandra_connection import (
+from topk.stores.cassandra_connection import (
     KEYSPACE_NAME,
     CassandraConnection,
     connect,
@@ -121,7 +121,7 @@ class CassandraStore:
     ) -> None:
         if not re.fullmatch(KEYSPACE_NAME, keyspace):  # it goes into CQL text
             raise ValueError(f"bad Cassandra keyspace {keyspace!r}")
-        self.conn, self.keyspace, self.create_schema = conn.check(), keyspace, create_schema
+        self.conn, self.keyspace, self.create_schema = conn.validate(), keyspace, create_schema
         self.windows = {w.label: w for w in windows}
         self.cluster: Cluster | None = None
         self._statements: dict[str, PreparedStatement] = {}

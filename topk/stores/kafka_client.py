@@ -28,7 +28,10 @@ import os
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
+
+from topk.settings import setting
 
 FETCH_LIMITS = {"fetch.max.bytes": str(8 << 20), "max.partition.fetch.bytes": str(1 << 20)}
 PROVIDERS = {
@@ -136,6 +139,29 @@ def kafka_client(bootstrap_servers: str, properties_file: str = "") -> KafkaClie
     except OSError as err:
         raise ValueError(f"--kafka-properties: cannot read {properties_file}: {err.strerror}") from None
     return KafkaClient(bootstrap_servers, props)
+
+
+@dataclass(frozen=True)
+class KafkaSettings:
+    """Kafka: the cluster, how to reach it, and the topics."""
+
+    bootstrap_servers: str = setting("127.0.0.1:9092", "host:port,... of the Kafka brokers")
+    kafka_properties: str = setting(
+        "",
+        "Kafka client properties file (SASL/TLS, fetch sizes) for every Kafka client; secrets "
+        "as ${env:NAME} or ${file:path:key} references, never in the file's values or on the command line",
+    )
+    topic: str = setting("events", "the events topic")
+    dead_letter_topic: str = setting("events-dlq", "where the job sends rejected records, with the reason")
+
+    @cached_property
+    def client(self) -> KafkaClient:
+        """The clients' settings (the properties file read once)."""
+        return kafka_client(self.bootstrap_servers, self.kafka_properties)
+
+    def validate(self) -> KafkaSettings:
+        self.client.java()  # the properties file reads and its references name known providers
+        return self
 
 
 def _lookup(ref: re.Match) -> str:

@@ -28,6 +28,7 @@ Cassandra): it is the catalogue the query side tiles ranges with, trimmed at eve
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -38,9 +39,10 @@ from redis.client import Pipeline
 from redis.cluster import RedisCluster
 from redis.retry import Retry
 
-from connectors.secrets import secret
+from topk.settings import setting
 from topk.sketches import ItemCount
 from topk.sketches.ranking import top_k
+from topk.stores.secrets import secret
 from topk.window_result import WindowResult
 from topk.windows import WindowSpec
 
@@ -49,6 +51,26 @@ SCHEMES = ("redis", "rediss", "redis+cluster", "rediss+cluster")
 MIN_TTL_S = 86_400
 TTL_WINDOWS = 48
 DEFAULT_PREFIX = "topk"
+PREFIX = re.compile(r"[A-Za-z0-9_.\-]+(:[A-Za-z0-9_.\-]+)*")
+
+
+@dataclass(frozen=True)
+class RedisSettings:
+    """Redis: where the results are, under which key prefix."""
+
+    FLAG_PREFIX = "redis-"
+    url: str = setting(
+        "redis://127.0.0.1:6379/0",
+        "redis://, rediss:// (TLS; ?ssl_ca_certs=PATH), redis+cluster:// or rediss+cluster://; "
+        "user and password from TOPK_REDIS_USERNAME / TOPK_REDIS_PASSWORD (or *_FILE)",
+    )
+    prefix: str = setting(DEFAULT_PREFIX, "the key namespace (a replay can write into a fresh one)")
+
+    def validate(self) -> RedisSettings:
+        check_url(self.url)
+        if not PREFIX.fullmatch(self.prefix):
+            raise ValueError(f"bad Redis prefix {self.prefix!r}: letters, digits, _ . - separated by ':'")
+        return self
 
 
 def view_tag(window: str, dimension: str, value: str, prefix: str = DEFAULT_PREFIX) -> str:
@@ -81,7 +103,7 @@ def connect(url: str, decode_responses: bool = True, retries: int = 3) -> redis.
     ``redis://host:port/db`` a server, ``rediss://`` over TLS (``?ssl_ca_certs=/path/ca.pem`` to trust
     a private CA), ``redis+cluster://host:port`` (or ``rediss+cluster://``) a Redis Cluster reached
     through any of its nodes. User and password: ``REDIS_USERNAME`` / ``REDIS_PASSWORD``
-    (``connectors.secrets``), never in the URL."""
+    (``topk.stores.secrets``), never in the URL."""
     scheme, rest = check_url(url)
     options: dict = {"decode_responses": decode_responses}
     for option, name in (("username", "REDIS_USERNAME"), ("password", "REDIS_PASSWORD")):

@@ -5,7 +5,7 @@ A secret ``NAME`` is the environment variable ``TOPK_NAME``, or the content (sur
 stripped) of the file named by ``TOPK_NAME_FILE`` (how Docker and Kubernetes mount secrets). On a
 Flink cluster the TaskManagers' environment must hold them (``scripts/submit.sh cluster-start``
 passes its own on). Kafka's secrets are written into its client properties as references that
-the client resolves at run time (``connectors.kafka_client``).
+the client resolves at run time (``topk.stores.kafka_client``).
 
 Names: ``REDIS_USERNAME``, ``REDIS_PASSWORD``, ``CASSANDRA_USERNAME``, ``CASSANDRA_PASSWORD``.
 """
