@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 import tempfile
 import time
 from dataclasses import asdict
@@ -193,6 +194,23 @@ def plot(core: list[dict], end_to_end: list[dict], path: Path) -> None:
     fig.savefig(path)
 
 
+ORDER = ("core", "ranges", "e2e", "rows", "hot")
+
+
+class Stages:
+    """A progress bar on stderr as each section starts (the jobs print their own progress)."""
+
+    def __init__(self, sections: set[str]) -> None:
+        self.names = [s for s in ORDER if s in sections]
+        self.started = time.monotonic()
+
+    def start(self, name: str) -> None:
+        done = self.names.index(name)
+        filled = round(20 * done / len(self.names))
+        print(f"[{'#' * filled}{'.' * (20 - filled)}] stage {done + 1}/{len(self.names)}: {name} "
+              f"({time.monotonic() - self.started:,.0f} s in)", file=sys.stderr, flush=True)  # fmt: skip
+
+
 def main(argv: list[str] | None = None) -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--sections", default="core,ranges,e2e,rows,hot", help="which of core, ranges, e2e, rows, hot")
@@ -204,7 +222,9 @@ def main(argv: list[str] | None = None) -> None:
     a = p.parse_args(argv)
     sections = set(a.sections.split(","))
     results: dict[str, object] = {"args": vars(a)}
+    stages = Stages(sections)
     if "core" in sections:
+        stages.start("core")
         results["core"] = core_section(a.core_events, a.universe, a.capacity, a.repeats)
         print_table(
             f"Sketch core: {a.core_events:,} events, {a.universe:,}-item universe (text: the prose CPython ships), "
@@ -216,6 +236,7 @@ def main(argv: list[str] | None = None) -> None:
     if sections & {"ranges", "e2e", "rows", "hot"}:
         with tempfile.TemporaryDirectory(prefix="topk-bench-") as tmp, e2e.servers(Path(tmp) / "servers"):
             if "ranges" in sections:
+                stages.start("ranges")
                 latency, absurd, storage = ranges_section(e2e.REDIS_URL, e2e.CASSANDRA_PORT)
                 results.update(ranges=latency, absurd_range_ms=absurd, storage=storage)
                 print_table(
@@ -231,6 +252,7 @@ def main(argv: list[str] | None = None) -> None:
                               "cassandra_steady_state_mb", "cassandra_growth_per_year_mb"],
                 )  # fmt: skip
             if "e2e" in sections:
+                stages.start("e2e")
                 results["end_to_end"] = e2e_section(a.events, a.universe, max(1, a.repeats // 3), Path(tmp))
                 print_table(
                     f"End to end: {a.events:,} events per stream, windows 1m,1h,1d, dimensions region,category, "
@@ -240,6 +262,7 @@ def main(argv: list[str] | None = None) -> None:
                      "fixed_seconds", "peak_python_rss_mb", "peak_checkpoint_mb"],
                 )  # fmt: skip
             if "rows" in sections:
+                stages.start("rows")
                 results["rows"] = rows_section(Path(tmp))
                 print_table(
                     "Per-row cost: many (minute, dimension value) rows with few events each, windows 1m,1h,1d, K 100, "
@@ -248,6 +271,7 @@ def main(argv: list[str] | None = None) -> None:
                                       "ms_per_row", "dimension_values_at_1m_real_time"],
                 )  # fmt: skip
             if "hot" in sections:
+                stages.start("hot")
                 results["hot"] = hot.run(Path(tmp))
                 print_table(
                     "Hot group: 200,000 events, 90% region eu-west, dimensions region,category, windows 1m,1h,1d, "

@@ -19,13 +19,19 @@ from pyflink.datastream.connectors import Sink
 from connectors.kafka_tables import create_raw_events
 from connectors.parquet_archive import ParquetArchiveWriter
 from jobs.environment import DISCARD, environment
+from jobs.progress import execute
 from jobs.settings import JobSettings, parse_args
 from udfs.archive_rows import archive_rows
 from udfs.parse_events import computed_columns, register_functions
 
 
+def own_group(settings: JobSettings) -> JobSettings:
+    """The settings with the archive's own consumer group, ``<--group-id>-archive``."""
+    return replace(settings, source=replace(settings.source, group_id=f"{settings.source.group_id}-archive"))
+
+
 def build(settings: JobSettings) -> StreamExecutionEnvironment:
-    settings = replace(settings, source=replace(settings.source, group_id=f"{settings.source.group_id}-archive"))
+    """The archive job for ``settings`` as ``own_group`` gives them."""
     env, t_env = environment(settings)
     register_functions(t_env)
     create_raw_events(t_env, settings.kafka, settings.source, computed_columns(settings.events))
@@ -41,8 +47,8 @@ def build(settings: JobSettings) -> StreamExecutionEnvironment:
 
 
 def main(argv: list[str] | None = None) -> None:
-    settings = parse_args(argv)
-    build(settings).execute(f"archive:{settings.kafka.topic}")
+    settings = own_group(parse_args(argv))
+    execute(build(settings), f"archive:{settings.kafka.topic}", settings)
 
 
 if __name__ == "__main__":

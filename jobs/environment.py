@@ -14,6 +14,7 @@ from pyflink.java_gateway import get_gateway
 from pyflink.table import StreamTableEnvironment
 
 from jobs.jars import job_jar_urls
+from jobs.progress import FETCH_INTERVAL_MS, free_port
 from jobs.settings import JobSettings
 
 DISCARD = "org.apache.flink.streaming.api.functions.sink.v2.DiscardingSink"  # ends a branch that writes itself
@@ -24,6 +25,8 @@ JOB_PACKAGES = ("jobs", "udfs", "connectors")  # not installed (README, "Package
 def environment(settings: JobSettings) -> tuple[StreamExecutionEnvironment, StreamTableEnvironment]:
     conf = Configuration()
     conf.set_string("table.local-time-zone", "UTC")
+    conf.set_string("rest.bind-port", str(free_port()))  # the local MiniCluster's REST API (jobs/progress.py)
+    conf.set_string("metrics.fetcher.update-interval", str(FETCH_INTERVAL_MS))
     if settings.source.idle_timeout_ms:
         conf.set_string("table.exec.source.idle-timeout", f"{settings.source.idle_timeout_ms} ms")
     # Always checkpoint: state lives in RocksDB, and Kafka sinks flush on checkpoints.

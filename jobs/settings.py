@@ -22,10 +22,11 @@ class RunSettings:
     checkpoint_dir: str = setting("", "file:// or s3:// URI; default: cluster config")
     checkpoint_interval_ms: int = setting(10_000, "how often state is checkpointed")
     parallelism: int = setting(1, "subtasks per operator")
+    progress_interval_s: int = setting(5, "on the local MiniCluster, log the source's progress this often (0: never)")
 
     def validate(self) -> RunSettings:
-        if self.checkpoint_interval_ms < 1 or self.parallelism < 1:
-            raise ValueError("checkpoint interval and parallelism must be >= 1")
+        if self.checkpoint_interval_ms < 1 or self.parallelism < 1 or self.progress_interval_s < 0:
+            raise ValueError("checkpoint interval and parallelism must be >= 1, progress interval >= 0")
         return self
 
 

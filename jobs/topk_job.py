@@ -18,6 +18,7 @@ from connectors.dead_letter_sink import dead_letter_sink
 from connectors.kafka_tables import create_raw_events
 from connectors.redis_sink import RedisWriter
 from jobs.environment import DISCARD, environment
+from jobs.progress import execute
 from jobs.settings import JobSettings, parse_args
 from topk.stores.cassandra_store import CassandraStore
 from udfs.dead_letters import DeadLetterEnvelope, original_kafka_time
@@ -56,7 +57,7 @@ def build(settings: JobSettings) -> StreamExecutionEnvironment:
 
 def main(argv: list[str] | None = None) -> None:
     settings = parse_args(argv)
-    build(settings).execute(f"topk:{settings.kafka.topic}")
+    execute(build(settings), f"topk:{settings.kafka.topic}", settings)
 
 
 if __name__ == "__main__":
