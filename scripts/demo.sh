@@ -2,10 +2,11 @@
 # End to end on this machine: install what is missing, start the local servers (Apache Kafka, Redis,
 # Cassandra, S3), produce a skewed stream, run the top-K job and the archive job on a local Flink
 # MiniCluster (checkpoints on S3), then print the top-K from Redis next to the exact counts, range
-# queries through the REST API (approximate, and exact from the Parquet archive), and an audit of one range.
-# Stops what it started.
+# queries through the REST API (approximate, and exact from the Parquet archive) and GraphQL, an audit of
+# one range, and the leaderboard page's address. The jobs print their progress every few seconds.
+# Stops what it started (DEMO_KEEP_API=1: keeps the API and the page up until Ctrl-C first).
 # env: DEMO_EVENTS (default 40000), DEMO_UNIVERSE (20000), DEMO_SKEW (1.1), DEMO_SPAN_MS (7200000),
-#      DEMO_API_PORT (8080)
+#      DEMO_API_PORT (8080), DEMO_KEEP_API (0)
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 cd "$ROOT"
@@ -66,7 +67,15 @@ show "/api/v1/count/item-1?start=$FROM&end=$TO"
 show "/api/v1/count/item-1?start=$FROM&end=$TO&mode=exact"
 echo "== audit: the approximate top-10 of the whole stream against the archive's exact counts"
 "$PY" -m topk.query.audit --start "$START" --end "$((START + SPAN))" --k 10 "${S3[@]}"
+echo "== GraphQL at $API/graphql: two windows and a count in one request"
+query='{ hour: topK(window: \"1h\", k: 3) { start results { item count } } eu: topK(window: \"1h\", dimension: \"region\", value: \"eu-west\", k: 3) { results { item count } } one: count(item: \"item-1\", start: \"'$FROM'\", end: \"'$TO'\") { count lowerBound upperBound } }'
+curl -sf -H 'Content-Type: application/json' -d "{\"query\": \"$query\"}" "$API/graphql" | jq -c '.data'
 echo "== metrics: the API's at $API/metrics, e.g."
 curl -sf "$API/metrics" | grep '^topk_api_requests_total' || true
 echo "   the job's (topk_*, deadLetters_*) on a cluster: scripts/submit.sh cluster-start && scripts/submit.sh run ...,"
 echo "   then http://127.0.0.1:9249/metrics (JobManager) and :9250 (TaskManager); see README, Metrics"
+echo "== the leaderboard page: $API/ (live top-K per window, dimension and value; click an item for its history)"
+if [[ ${DEMO_KEEP_API:-0} == 1 ]]; then
+  echo "   the API and the page stay up until Ctrl-C"
+  wait "$api_pid" || true
+fi

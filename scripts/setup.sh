@@ -14,6 +14,7 @@ command -v redis-server >/dev/null || need_apt+=(redis-server)
 command -v curl >/dev/null || need_apt+=(curl)
 command -v jq >/dev/null || need_apt+=(jq)  # the demo reads the REST API with them
 command -v openssl >/dev/null || need_apt+=(openssl)  # scripts/tls.sh: certificates for the secured test servers
+command -v chromium >/dev/null || need_apt+=(chromium)  # the page's browser test (Playwright drives it)
 if [[ ${#need_apt[@]} -gt 0 ]]; then
   SUDO=$([[ $(id -u) -eq 0 ]] && echo "" || echo sudo)
   $SUDO apt-get update -qq && $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need_apt[@]}" >/dev/null

@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import time
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -16,14 +17,20 @@ from pathlib import Path
 
 import pytest
 from cassandra.cluster import NoHostAvailable
+from fastapi.testclient import TestClient
 from pyarrow import fs
 
-from tests.integration.helpers import kill_tree, wait_for
+from tests.integration.helpers import CAPACITY, WINDOWS, K, aligned_start, kill_tree, open_queries, publish, wait_for
+from topk.generator.events import StreamSpec, exact_counts
+from topk.query.api import ApiConfig, create_app
+from topk.query.archive import EventArchive
+from topk.sketches.accuracy import ranked
 from topk.stores.archive_layout import open_archive
 from topk.stores.cassandra_connection import CassandraConnection, connect
 from topk.stores.kafka_client import KafkaClient
 
 ROOT = Path(__file__).resolve().parents[2]
+H = 3_600_000
 PORTS = {
     "KAFKA_PORT": "19092", "REDIS_PORT": "16379", "CASSANDRA_PORT": "19042", "S3_PORT": "17333",
     "REDIS_CLUSTER_PORT": "17000",
@@ -195,3 +202,37 @@ def job_command(servers: Servers, name: str, module: str, *args: str) -> list[st
         "--s3-endpoint-url", servers.s3_endpoint,
         *args,
     ]  # fmt: skip
+
+
+@pytest.fixture(scope="session")
+def stored(servers, run_job):
+    """A 3-hour skewed stream through the real top-K job and the archive job, with the API started
+    before anything was stored (it answers, not ready, then serves the job's windows without a
+    restart); returns (spec, run id: topic, keyspace, Redis prefix and archive name, events)."""
+    run_id = f"q{int(time.time())}"
+    spec = StreamSpec(12_000, 1_000, 1.2, aligned_start(H, 4), 3 * H, seed=11)
+    early = TestClient(create_app(open_queries(servers, run_id), ApiConfig(WINDOWS)))
+    assert early.get("/health/ready").json() == {"ready": False, "redis": True, "cassandra": False}
+    range_params = {"start": str(spec.start_ms), "end": str(spec.start_ms + 3 * H)}
+    empty = early.get("/api/v1/topk/historical", params=range_params)
+    assert empty.status_code == 200 and empty.json()["results"] == []
+    assert early.get("/api/v1/topk", params={"window": "1h"}).status_code == 404
+
+    events = publish(servers.kafka, run_id, spec)
+    common = ("--topic", run_id, "--group-id", run_id, "--dimensions", "region")
+    run_job(
+        *common, "--dead-letter-topic", f"{run_id}-dlq", "--windows", "1m,1h,all", "--k", str(K),
+        "--capacity", str(CAPACITY), "--cassandra-keyspace", run_id, "--redis-prefix", run_id,
+    )  # fmt: skip
+    run_job(*common, "--archive-url", servers.archive_url(run_id), module="jobs.archive_job")
+
+    assert early.get("/health/ready").json()["ready"]  # the same app, no restart
+    served = early.get("/api/v1/topk/historical", params={**range_params, "k": 3}).json()
+    assert [r["item"] for r in served["results"]] == [x for x, _ in ranked(exact_counts(iter(events), 0)[0], 3)]
+    return spec, run_id, events
+
+
+@pytest.fixture(scope="session")
+def queries(servers, stored):
+    run_id = stored[1]
+    yield open_queries(servers, run_id, archive=EventArchive(servers.archive_url(run_id), servers.s3_endpoint))

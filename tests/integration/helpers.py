@@ -13,8 +13,17 @@ from kafka import KafkaConsumer
 
 from topk.generator.events import StreamSpec, encode, event_time_ms, exact_counts, generate
 from topk.generator.produce import ensure_topic, send
+from topk.query.engine import TopKQueries
 from topk.sketches.accuracy import ranked
+from topk.stores.cassandra_connection import CassandraConnection
+from topk.stores.cassandra_store import CassandraStore
 from topk.stores.kafka_client import KafkaClient
+from topk.stores.redis_store import connect as redis_connect
+from topk.windows import parse_windows
+
+# The stream the query side's tests read (conftest's ``stored``): capacity 64, so its answers are approximate
+K, CAPACITY = 8, 64  # the stream's 8th and 9th items are far apart (ranks 2 and 3 of each event type)
+WINDOWS = parse_windows("1m,1h,all")
 
 
 def kill_tree(pid: int) -> None:
@@ -75,3 +84,12 @@ def counts_between(events: list[dict], lo: int, hi: int, dimension: str = "all",
     """Exact item counts of the events with event time in [lo, hi)."""
     inside = (e for e in events if lo <= event_time_ms(e) < hi)
     return exact_counts(inside, 0, dimension, value).get(0, Counter())
+
+
+def open_queries(servers, name: str, windows=WINDOWS, cassandra_port: int | None = None, **kwargs) -> TopKQueries:
+    """The query side over keyspace and Redis prefix ``name`` (nothing connects until asked)."""
+    store = CassandraStore(CassandraConnection(port=cassandra_port or servers.cassandra_port), name, windows)
+    return TopKQueries(
+        redis_connect(servers.redis_url), redis_connect(servers.redis_url, decode_responses=False), store,
+        list(windows), name, **kwargs,
+    )  # fmt: skip

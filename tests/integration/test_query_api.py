@@ -19,15 +19,13 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis.errors import Unsatisfiable
 from kafka import KafkaConsumer
 
-from tests.integration.helpers import aligned_start, counts_between, publish
+from tests.integration.helpers import CAPACITY, WINDOWS, K, counts_between, open_queries, publish
 from topk.generator.events import StreamSpec, exact_counts
 from topk.query.api import ApiConfig, create_app
-from topk.query.archive import EventArchive
-from topk.query.engine import EXACT, TopKQueries
+from topk.query.engine import EXACT
 from topk.query.ingest import EventProducer
 from topk.sketches.accuracy import ranked, wrongly_guaranteed
 from topk.stores.cassandra_connection import CassandraConnection, connect
-from topk.stores.cassandra_store import CassandraStore
 from topk.stores.kafka_client import KafkaClient
 from topk.stores.redis_store import connect as redis_connect
 from topk.stores.redis_store import index_key, window_key
@@ -36,51 +34,6 @@ from topk.windows import parse_windows
 
 pytestmark = pytest.mark.integration
 M, H, D = 60_000, 3_600_000, 86_400_000
-K, CAPACITY = 8, 64  # the stream's 8th and 9th items are far apart (ranks 2 and 3 of each event type)
-WINDOWS = parse_windows("1m,1h,all")
-
-
-def open_queries(servers, name: str, windows=WINDOWS, cassandra_port: int | None = None, **kwargs) -> TopKQueries:
-    """The query side over keyspace and Redis prefix ``name`` (nothing connects until asked)."""
-    store = CassandraStore(CassandraConnection(port=cassandra_port or servers.cassandra_port), name, windows)
-    return TopKQueries(
-        redis_connect(servers.redis_url), redis_connect(servers.redis_url, decode_responses=False), store,
-        list(windows), name, **kwargs,
-    )  # fmt: skip
-
-
-@pytest.fixture(scope="module")
-def stored(servers, run_job):
-    """A 3-hour skewed stream through the real top-K job and the archive job, with the API started
-    before anything was stored (it answers, not ready, then serves the job's windows without a
-    restart); returns (spec, run id: topic, keyspace, Redis prefix and archive name, events)."""
-    run_id = f"q{int(time.time())}"
-    spec = StreamSpec(12_000, 1_000, 1.2, aligned_start(H, 4), 3 * H, seed=11)
-    early = TestClient(create_app(open_queries(servers, run_id), ApiConfig(WINDOWS)))
-    assert early.get("/health/ready").json() == {"ready": False, "redis": True, "cassandra": False}
-    range_params = {"start": str(spec.start_ms), "end": str(spec.start_ms + 3 * H)}
-    empty = early.get("/api/v1/topk/historical", params=range_params)
-    assert empty.status_code == 200 and empty.json()["results"] == []
-    assert early.get("/api/v1/topk", params={"window": "1h"}).status_code == 404
-
-    events = publish(servers.kafka, run_id, spec)
-    common = ("--topic", run_id, "--group-id", run_id, "--dimensions", "region")
-    run_job(
-        *common, "--dead-letter-topic", f"{run_id}-dlq", "--windows", "1m,1h,all", "--k", str(K),
-        "--capacity", str(CAPACITY), "--cassandra-keyspace", run_id, "--redis-prefix", run_id,
-    )  # fmt: skip
-    run_job(*common, "--archive-url", servers.archive_url(run_id), module="jobs.archive_job")
-
-    assert early.get("/health/ready").json()["ready"]  # the same app, no restart
-    served = early.get("/api/v1/topk/historical", params={**range_params, "k": 3}).json()
-    assert [r["item"] for r in served["results"]] == [x for x, _ in ranked(exact_counts(iter(events), 0)[0], 3)]
-    return spec, run_id, events
-
-
-@pytest.fixture(scope="module")
-def queries(servers, stored):
-    run_id = stored[1]
-    yield open_queries(servers, run_id, archive=EventArchive(servers.archive_url(run_id), servers.s3_endpoint))
 
 
 def exact_range(events, lo, hi, dimension="all", value="all") -> Counter:

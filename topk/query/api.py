@@ -1,4 +1,6 @@
-"""The REST query API (FastAPI). OpenAPI at /openapi.json, docs at /docs.
+"""The query API (FastAPI): REST under /api/v1 (OpenAPI at /openapi.json, docs at /docs), GraphQL at
+/graphql (``topk.query.graphql``), and the leaderboard page at / (``topk/query/page``: plain HTML,
+JavaScript and SVG, shipped in the package; no build step, no CDN).
 
 python -m topk.query.api --port 8080 [--windows 1m,1h,1d,all] [--retention ...] [--api-token-file F]
     [--rate-limit-per-minute 600] [--archive-url s3://topk-archive --s3-endpoint-url http://127.0.0.1:8333]
@@ -19,23 +21,25 @@ from typing import Annotated, Literal
 import uvicorn
 from fastapi import APIRouter, Depends, FastAPI, HTTPException, Path, Query, Request
 from fastapi.concurrency import run_in_threadpool
-from fastapi.responses import JSONResponse, PlainTextResponse
+from fastapi.responses import FileResponse, JSONResponse, PlainTextResponse
+from fastapi.staticfiles import StaticFiles
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram, generate_latest
 from pydantic import BaseModel, Field
 from redis.exceptions import RedisError
 
 from topk.query.archive import NotArchived
 from topk.query.connect import add_storage_arguments, open_queries
-from topk.query.engine import APPROXIMATE, Answer, NoArchive, RangeTooLong, TopKQueries
+from topk.query.engine import APPROXIMATE, NoArchive, RangeTooLong, TopKQueries
+from topk.query.graphql import graphql_router
 from topk.query.ingest import EventLimits, EventProducer, Rejected, Unavailable, validate
+from topk.query.requests import MAX_TIME_TEXT, NAME, BadRequest, body, check_window, time_range
 from topk.settings import SketchSettings, add_settings, setting, settings_of
 from topk.stores.cassandra_store import UNREACHABLE
 from topk.stores.kafka_client import KafkaSettings
-from topk.times import iso, parse_time_ms
+from topk.times import iso
 from topk.windows import WindowSpec
 
-NAME = r"^[A-Za-z0-9_.:\-]{1,256}$"
-MAX_TIME_TEXT = 64  # the longest start/end accepted (epoch ms or ISO-8601)
+PAGE = FilePath(__file__).parent / "page"
 
 
 @dataclass(frozen=True)
@@ -74,60 +78,6 @@ def inline_refs(schema: dict) -> dict:
         return [resolve(v) for v in node] if isinstance(node, list) else node
 
     return resolve(schema)
-
-
-def parse_time(text: str, name: str) -> int:
-    """Epoch milliseconds or ISO-8601 (UTC when no offset is given); 400 otherwise."""
-    try:
-        if len(text) > MAX_TIME_TEXT:
-            raise ValueError
-        return parse_time_ms(text)
-    except (ValueError, OverflowError):
-        raise HTTPException(400, f"{name}: not epoch ms or ISO-8601: {text[:MAX_TIME_TEXT]!r}") from None
-
-
-def time_range(start: str, end: str) -> tuple[int, int]:
-    lo, hi = parse_time(start, "start"), parse_time(end, "end")
-    if lo >= hi:
-        raise HTTPException(400, "start must be before end")
-    return lo, hi
-
-
-def body(answer: Answer, dimension: str, value: str, **extra: object) -> dict:
-    if answer.scan is not None:
-        s = answer.scan
-        extra["scan"] = {"partitions": s.partitions, "files": s.files, "bytes": s.bytes, "seconds": round(s.seconds, 3)}
-    if answer.rounded:
-        extra["rounded"] = {
-            **answer.rounded,
-            "reason": "finer windows there have expired (--retention): the range was rounded to these sizes",
-        }
-    return {
-        "results": [
-            {
-                "rank": r,
-                "item": i.item,
-                "count": i.estimate,
-                "lower_bound": i.lower_bound,
-                "upper_bound": i.upper_bound,
-                "guaranteed": i.guaranteed,
-            }
-            for r, i in enumerate(answer.items, 1)
-        ],
-        "metadata": {
-            **extra,
-            "dimension": dimension,
-            "value": value,
-            "start": iso(answer.start),
-            "end": iso(answer.end),
-            "total_events": answer.total_events,
-            "error_bound": answer.error_bound,
-            "guaranteed": sum(i.guaranteed for i in answer.items),
-            "accuracy": answer.accuracy,
-            "windows_merged": len(answer.windows),
-            "generated_at": iso(answer.generated_at),
-        },
-    }
 
 
 class RateLimiter:
@@ -173,7 +123,7 @@ def add_error_handlers(app: FastAPI) -> None:
     handle(RedisError, *UNREACHABLE, status=503, detail="storage unavailable: {name}")
     handle(Unavailable, status=503)
     handle(NoArchive, status=501)
-    handle(NotArchived, RangeTooLong, status=400)
+    handle(BadRequest, NotArchived, RangeTooLong, status=400)
     handle(Rejected)  # its own status: 413 or 422
 
 
@@ -202,12 +152,18 @@ def query_routes(queries: TopKQueries, config: ApiConfig) -> APIRouter:
     Dim = Annotated[str, Query(pattern=NAME)]
     Time = Annotated[str, Query(min_length=1, max_length=MAX_TIME_TEXT)]
     Mode = Literal["approximate", "exact"]
+    Item = Annotated[str, Path(min_length=1, max_length=config.limits.max_item_length)]
+
+    @router.get("/windows")
+    def stored_windows() -> dict:
+        """The window sizes stored (finest first, all-time last) and the largest k served."""
+        sizes = [{"label": w.label, "size_ms": w.size_ms, "retention_ms": w.retention_ms} for w in config.windows]
+        return {"windows": sizes, "max_k": config.max_k}
 
     @router.get("/topk")
     def topk(k: K = 10, window: str = "1h", dimension: Dim = "all", value: Dim = "all") -> dict:
         """The newest stored window of a size: top-k items with bounds."""
-        if window not in windows:
-            raise HTTPException(400, f"unknown window {window[:64]!r}; stored windows: {', '.join(windows)}")
+        check_window(window, windows)
         answer = queries.latest(k, window, dimension, value)
         if answer is None:
             raise HTTPException(404, f"no {window} window stored for {dimension}={value}")
@@ -225,7 +181,7 @@ def query_routes(queries: TopKQueries, config: ApiConfig) -> APIRouter:
 
     @router.get("/count/{item}")
     def count(
-        item: Annotated[str, Path(min_length=1, max_length=config.limits.max_item_length)],
+        item: Item,
         start: Time,
         end: Time,
         dimension: Dim = "all",
@@ -235,6 +191,20 @@ def query_routes(queries: TopKQueries, config: ApiConfig) -> APIRouter:
         """Bounds on one item's count over a range; ``mode=exact``: its count from the archive."""
         lo, hi = time_range(start, end)
         return body(queries.count(item, lo, hi, dimension, value, mode), dimension, value)
+
+    @router.get("/series/{item}")
+    def series(item: Item, window: str, start: Time, end: Time, dimension: Dim = "all", value: Dim = "all") -> dict:
+        """One item's count, with bounds, in each stored window of a size over a range (oldest first;
+        at most 1,000 windows)."""
+        w = check_window(window, windows, sized=True)
+        lo, hi = time_range(start, end)
+        points = [
+            {"window_start": iso(s), "window_end": iso(s + w.size_ms), "count": c.estimate,
+             "lower_bound": c.lower_bound, "upper_bound": c.upper_bound}
+            for s, c in queries.series(item, w, lo, hi, dimension, value)
+        ]  # fmt: skip
+        meta = {"item": item, "window": window, "dimension": dimension, "value": value}
+        return {"points": points, "metadata": {**meta, "start": iso(lo), "end": iso(hi)}}
 
     return router
 
@@ -295,14 +265,27 @@ def add_metrics(app: FastAPI) -> None:
         return PlainTextResponse(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
 
 
+def add_page(app: FastAPI) -> None:
+    """The leaderboard page at ``/`` and its files under ``/page/``: open to all, as they hold no data;
+    the page reads the API with the token its user gives it."""
+    app.mount("/page", StaticFiles(directory=PAGE), name="page")
+
+    @app.get("/", include_in_schema=False)
+    def page() -> FileResponse:
+        return FileResponse(PAGE / "index.html")
+
+
 def create_app(queries: TopKQueries, config: ApiConfig, producer: EventProducer | None = None) -> FastAPI:
     app = FastAPI(title="Top-K heavy hitters", version="1")
     add_error_handlers(app)
     guarded = [Depends(Guard(config))]
     app.include_router(query_routes(queries, config), dependencies=guarded)
     app.include_router(event_routes(producer, config.limits), dependencies=guarded)
+    graphql = graphql_router(queries, config.windows, config.max_k, config.limits.max_item_length)
+    app.include_router(graphql, prefix="/graphql", dependencies=guarded, include_in_schema=False)
     app.include_router(health_routes(queries))
     add_metrics(app)
+    add_page(app)
     return app
 
 

@@ -29,6 +29,7 @@ from topk.windows import DAY_MS, WindowSpec, by_size
 
 APPROXIMATE, EXACT = "approximate", "exact"
 MAX_RANGE_DAYS = 400
+MAX_SERIES_WINDOWS = 1_000  # one item's count per window: a longer series is refused, not truncated
 
 
 class NoArchive(LookupError):
@@ -98,14 +99,19 @@ class TopKQueries:
             days = self.max_range_ms / DAY_MS
             raise RangeTooLong(f"the range spans {(end - start) / DAY_MS:,.1f} days; at most {days:g} are answered")
 
+    def catalogue(
+        self, windows: list[WindowSpec], dimension: str, value: str, start: int, end: int
+    ) -> dict[str, list[int]]:
+        """The starts in ``[start, end)`` of the stored windows of these sizes, per size."""
+        try:
+            return written(self.binary, [w.label for w in windows], dimension, value, start, end, self.prefix)
+        except RedisError:  # Redis down: Cassandra has every retained window
+            return {w.label: self.cassandra.written(w, dimension, value, start, end) for w in windows}
+
     def tiling(self, start: int, end: int, dimension: str, value: str) -> Tiling:
         """The stored windows that answer ``[start, end)``: those written (the catalogue) and retained."""
         self.check_range(start, end)
-        labels = [w.label for w in self.sized]
-        try:
-            catalogue = written(self.binary, labels, dimension, value, start, end, self.prefix)
-        except RedisError:  # Redis down: Cassandra has every retained window
-            catalogue = {w.label: self.cassandra.written(w, dimension, value, start, end) for w in self.sized}
+        catalogue = self.catalogue(self.sized, dimension, value, start, end)
         return tile(start, end, self.sized, int(time.time() * 1000), catalogue)
 
     def _summaries(self, tiles: list[tuple[WindowSpec, int]], dimension: str, value: str) -> list[bytes | None]:
@@ -124,15 +130,16 @@ class TopKQueries:
                 blobs[i] = found.get(tiles[i][1])
         return blobs
 
+    def _decoded(self, window: WindowSpec, start: int, dimension: str, value: str, blob: bytes) -> HeavyHittersSketch:
+        return self.cache.decoded((self.prefix, self.cassandra.keyspace, window.label, dimension, value, start), blob)
+
     def merged_sketch(self, start: int, end: int, dimension: str, value: str) -> tuple[HeavyHittersSketch, Answer]:
         """The union of the stored summaries that tile [start, end), and what it covers."""
         tiling = self.tiling(start, end, dimension, value)
         parts, used = [], []
         for (w, s), blob in zip(tiling.tiles, self._summaries(tiling.tiles, dimension, value), strict=True):
             if blob is not None:
-                parts.append(
-                    self.cache.decoded((self.prefix, self.cassandra.keyspace, w.label, dimension, value, s), blob)
-                )
+                parts.append(self._decoded(w, s, dimension, value, blob))
                 used.append(f"{w.label}@{s}")
         merged = self.cache.merge(parts) if parts else HeavyHittersSketch(1, 1, 1)
         finest = self.sized[0]
@@ -159,6 +166,22 @@ class TopKQueries:
             return replace(answer, items=[ItemCount(item, c, c, c)])
         merged, answer = self.merged_sketch(start, end, dimension, value)
         return replace(answer, items=[merged.count(item)])
+
+    def series(
+        self, item: str, window: WindowSpec, start: int, end: int, dimension: str, value: str
+    ) -> list[tuple[int, ItemCount]]:
+        """One item's bounds in each stored window of size ``window`` starting in ``[start, end)``,
+        oldest first. ``RangeTooLong`` past ``MAX_SERIES_WINDOWS`` windows."""
+        self.check_range(start, end)
+        if -(-(end - start) // window.size_ms) > MAX_SERIES_WINDOWS:
+            raise RangeTooLong(f"more than {MAX_SERIES_WINDOWS} {window.label} windows: choose a larger window")
+        tiles = [(window, s) for s in self.catalogue([window], dimension, value, start, end)[window.label]]
+        blobs = self._summaries(tiles, dimension, value)
+        return [
+            (s, self.cache.merge([self._decoded(w, s, dimension, value, blob)]).count(item))
+            for (w, s), blob in zip(tiles, blobs, strict=True)
+            if blob is not None
+        ]
 
     def exact(self, start: int, end: int, dimension: str, value: str) -> tuple[dict[str, int], Answer]:
         """Exact counts over exactly [start, end) from the archive, and what was read."""

@@ -1,0 +1,193 @@
+"""The GraphQL API (``/graphql``, strawberry): several windows and dimension values in one request.
+
+    { hour: topK(window: "1h", k: 5) { start end results { item count lowerBound upperBound guaranteed } }
+      eu: topK(dimension: "region", value: "eu-west", start: "2026-11-23T10:00Z", end: "2026-11-23T12:00Z")
+        { results { item count } }
+      count(item: "item-1", start: "...", end: "...") { count lowerBound upperBound } }
+
+The same questions as the REST API, with its rules (``topk.query.requests``), auth and rate limit (the
+router's dependencies) and answers (``requests.body``). One request may not fan out: at most
+``MAX_LOOKUPS`` lookups (aliases), depth ``MAX_DEPTH`` and ``MAX_TOKENS`` tokens, refused before
+anything is read. A refused or failed field is an error naming it; nothing a client sends gives a 5xx.
+"""
+
+from __future__ import annotations
+
+import enum
+
+import strawberry
+from fastapi.concurrency import run_in_threadpool
+from graphql import FieldNode, FragmentSpreadNode, GraphQLError, SelectionSetNode, ValidationRule
+from redis.exceptions import RedisError
+from strawberry.extensions import AddValidationRules, MaxAliasesLimiter, MaxTokensLimiter
+from strawberry.fastapi import BaseContext, GraphQLRouter
+from strawberry.types import Info
+
+from topk.query.archive import NotArchived
+from topk.query.engine import APPROXIMATE, EXACT, NoArchive, RangeTooLong, TopKQueries
+from topk.query.requests import BadRequest, body, check_k, check_name, check_window, time_range
+from topk.stores.cassandra_store import UNREACHABLE
+from topk.windows import WindowSpec
+
+MAX_LOOKUPS = 20
+MAX_DEPTH = 15  # ours are at most 3 deep; the standard introspection query (a client fetching the schema) is 15
+MAX_TOKENS = 2_000
+
+
+@strawberry.enum
+class Mode(enum.Enum):
+    APPROXIMATE = APPROXIMATE
+    EXACT = EXACT
+
+
+@strawberry.type
+class RankedItem:
+    rank: int
+    item: str
+    count: int
+    lower_bound: int
+    upper_bound: int
+    guaranteed: bool
+
+
+@strawberry.type
+class TopK:
+    """Ranked items with bounds on their true counts, and what the answer covers."""
+
+    window: str | None
+    dimension: str
+    value: str
+    start: str
+    end: str
+    total_events: int
+    error_bound: int
+    guaranteed: int
+    accuracy: str
+    windows_merged: int
+    results: list[RankedItem]
+
+
+@strawberry.type
+class Window:
+    label: str
+    size_ms: int
+    retention_ms: int | None
+
+
+class QueryFailed(Exception):
+    """A field's answer could not be given (the message says why; the client's, or a store down)."""
+
+
+async def answer(call, *args) -> dict:
+    """``call(*args)`` off the event loop, its failures as GraphQL errors with the REST API's words."""
+    try:
+        return await run_in_threadpool(call, *args)
+    except (BadRequest, NotArchived, RangeTooLong, NoArchive) as err:
+        raise QueryFailed(str(err)) from None
+    except (RedisError, *UNREACHABLE) as err:
+        raise QueryFailed(f"storage unavailable: {type(err).__name__}") from None
+
+
+def top_k(data: dict, window: str | None) -> TopK:
+    meta = data["metadata"]
+    fields = ("dimension", "value", "start", "end", "total_events", "error_bound", "guaranteed", "accuracy")
+    return TopK(
+        window=window, windows_merged=meta["windows_merged"], results=[RankedItem(**r) for r in data["results"]],
+        **{f: meta[f] for f in fields},
+    )  # fmt: skip
+
+
+@strawberry.type
+class Query:
+    @strawberry.field(description="The window sizes stored, finest first; all-time last")
+    def windows(self, info: Info) -> list[Window]:
+        return [Window(label=w.label, size_ms=w.size_ms, retention_ms=w.retention_ms) for w in info.context.windows]
+
+    @strawberry.field(
+        description="Top-k: the newest stored window of a size, or with start and end the stored windows "
+        "that tile the range, merged (mode EXACT: counted from the archive over exactly the range)"
+    )
+    async def top_k(
+        self, info: Info, window: str = "1h", dimension: str = "all", value: str = "all", k: int = 10,
+        start: str | None = None, end: str | None = None, mode: Mode = Mode.APPROXIMATE,
+    ) -> TopK | None:  # fmt: skip
+        ctx: Context = info.context
+        check_k(k, ctx.max_k), check_name(dimension, "dimension"), check_name(value, "value")
+        if start is None and end is None:
+            check_window(window, ctx.by_label)
+            latest = await answer(ctx.queries.latest, k, window, dimension, value)
+            return None if latest is None else top_k(body(latest, dimension, value), window)
+        lo, hi = time_range(start or "", end or "")
+        ranged = await answer(ctx.queries.range_topk, k, lo, hi, dimension, value, mode.value)
+        return top_k(body(ranged, dimension, value), None)
+
+    @strawberry.field(description="Bounds on one item's count over a range (mode EXACT: from the archive)")
+    async def count(
+        self, info: Info, item: str, start: str, end: str, dimension: str = "all", value: str = "all",
+        mode: Mode = Mode.APPROXIMATE,
+    ) -> RankedItem:  # fmt: skip
+        ctx: Context = info.context
+        if not 1 <= len(item) <= ctx.max_item_length:
+            raise QueryFailed(f"item: 1 to {ctx.max_item_length} characters")
+        check_name(dimension, "dimension"), check_name(value, "value")
+        lo, hi = time_range(start, end)
+        counted = await answer(ctx.queries.count, item, lo, hi, dimension, value, mode.value)
+        return RankedItem(**body(counted, dimension, value)["results"][0])
+
+
+class MaxDepth(ValidationRule):
+    """Refuses an operation nested deeper than ``MAX_DEPTH`` fields, fragments followed, introspection
+    included (strawberry's ``QueryDepthLimiter`` does not count introspection fields)."""
+
+    def enter_operation_definition(self, node, *_args) -> None:
+        depth = self.depth(node.selection_set, frozenset())
+        if depth > MAX_DEPTH:
+            self.report_error(GraphQLError(f"query depth {depth} exceeds the maximum of {MAX_DEPTH}", node))
+
+    def depth(self, selections: SelectionSetNode | None, fragments: frozenset[str]) -> int:
+        deepest = 0
+        for s in selections.selections if selections else ():
+            if isinstance(s, FragmentSpreadNode):
+                fragment = self.context.get_fragment(s.name.value)
+                if fragment is not None and s.name.value not in fragments:
+                    deepest = max(deepest, self.depth(fragment.selection_set, fragments | {s.name.value}))
+            else:  # a field is one level; an inline fragment none
+                deepest = max(deepest, isinstance(s, FieldNode) + self.depth(s.selection_set, fragments))
+        return deepest
+
+
+class Schema(strawberry.Schema):
+    """Logs only the errors that are not a client's question refused or a store down (those are
+    answered, not faults)."""
+
+    def process_errors(self, errors: list, execution_context: object = None) -> None:
+        answered = (BadRequest, QueryFailed)
+        faults = [e for e in errors if not isinstance(e.original_error, answered) and e.original_error is not None]
+        if faults:
+            super().process_errors(faults, execution_context)
+
+
+class Context(BaseContext):
+    def __init__(self, queries: TopKQueries, windows: tuple[WindowSpec, ...], max_k: int, max_item_length: int):
+        super().__init__()
+        self.queries, self.windows, self.max_k, self.max_item_length = queries, windows, max_k, max_item_length
+        self.by_label = {w.label: w for w in windows}
+
+
+def graphql_router(
+    queries: TopKQueries, windows: tuple[WindowSpec, ...], max_k: int, max_item_length: int
+) -> GraphQLRouter:
+    """The ``/graphql`` endpoint (POST, and GET for queries); no IDE page (it would load from a CDN)."""
+    schema = Schema(
+        query=Query,
+        extensions=[
+            lambda: AddValidationRules([MaxDepth]),
+            lambda: MaxAliasesLimiter(max_alias_count=MAX_LOOKUPS),
+            lambda: MaxTokensLimiter(max_token_count=MAX_TOKENS),
+        ],
+    )
+
+    async def get_context() -> Context:
+        return Context(queries, windows, max_k, max_item_length)
+
+    return GraphQLRouter(schema, context_getter=get_context, graphql_ide=None)

@@ -1,0 +1,93 @@
+"""What a question to the query side may be, and how an answer reads: the rules the REST API
+declares and the GraphQL API checks, and the JSON of an answer, so both answer alike. A request
+outside the rules raises ``BadRequest`` (REST: 400; GraphQL: an error naming the field)."""
+
+from __future__ import annotations
+
+import re
+
+from topk.query.engine import Answer
+from topk.times import iso, parse_time_ms
+from topk.windows import WindowSpec
+
+NAME = r"^[A-Za-z0-9_.:\-]{1,256}$"  # a dimension or value
+MAX_TIME_TEXT = 64  # the longest start/end accepted (epoch ms or ISO-8601)
+
+
+class BadRequest(ValueError):
+    """A question the query side does not answer, and why."""
+
+
+def parse_time(text: str, name: str) -> int:
+    """Epoch milliseconds or ISO-8601 (UTC when no offset is given)."""
+    try:
+        if len(text) > MAX_TIME_TEXT:
+            raise ValueError
+        return parse_time_ms(text)
+    except (ValueError, OverflowError):
+        raise BadRequest(f"{name}: not epoch ms or ISO-8601: {text[:MAX_TIME_TEXT]!r}") from None
+
+
+def time_range(start: str, end: str) -> tuple[int, int]:
+    lo, hi = parse_time(start, "start"), parse_time(end, "end")
+    if lo >= hi:
+        raise BadRequest("start must be before end")
+    return lo, hi
+
+
+def check_name(text: str, name: str) -> str:
+    if not re.fullmatch(NAME, text):
+        raise BadRequest(f"{name}: 1 to 256 letters, digits, _ . : -")
+    return text
+
+
+def check_k(k: int, max_k: int) -> int:
+    if not 1 <= k <= max_k:
+        raise BadRequest(f"k: from 1 to {max_k}")
+    return k
+
+
+def check_window(label: str, windows: dict[str, WindowSpec], *, sized: bool = False) -> WindowSpec:
+    w = windows.get(label)
+    if w is None or (sized and w.is_all_time):
+        known = [x for x, spec in windows.items() if not (sized and spec.is_all_time)]
+        raise BadRequest(f"unknown window {label[:64]!r}; stored windows: {', '.join(known)}")
+    return w
+
+
+def body(answer: Answer, dimension: str, value: str, **extra: object) -> dict:
+    """An answer as the API sends it: ranked ``results`` and the ``metadata`` of what it covers."""
+    if answer.scan is not None:
+        s = answer.scan
+        extra["scan"] = {"partitions": s.partitions, "files": s.files, "bytes": s.bytes, "seconds": round(s.seconds, 3)}
+    if answer.rounded:
+        extra["rounded"] = {
+            **answer.rounded,
+            "reason": "finer windows there have expired (--retention): the range was rounded to these sizes",
+        }
+    return {
+        "results": [
+            {
+                "rank": r,
+                "item": i.item,
+                "count": i.estimate,
+                "lower_bound": i.lower_bound,
+                "upper_bound": i.upper_bound,
+                "guaranteed": i.guaranteed,
+            }
+            for r, i in enumerate(answer.items, 1)
+        ],
+        "metadata": {
+            **extra,
+            "dimension": dimension,
+            "value": value,
+            "start": iso(answer.start),
+            "end": iso(answer.end),
+            "total_events": answer.total_events,
+            "error_bound": answer.error_bound,
+            "guaranteed": sum(i.guaranteed for i in answer.items),
+            "accuracy": answer.accuracy,
+            "windows_merged": len(answer.windows),
+            "generated_at": iso(answer.generated_at),
+        },
+    }
