@@ -259,7 +259,7 @@ def main(argv: list[str] | None = None) -> None:
                     "K 100 (events/s excludes the fixed start/stop cost measured on an empty topic)",
                     results["end_to_end"],
                     ["stream", "name", "parallelism", "events_per_s", "vs_peer", "events_per_s_with_start", "seconds",
-                     "fixed_seconds", "peak_python_rss_mb", "peak_checkpoint_mb"],
+                     "fixed_seconds", "peak_python_rss_mb", "checkpoint_state_mb", "checkpoint_ms"],
                 )  # fmt: skip
             if "rows" in sections:
                 stages.start("rows")

@@ -9,6 +9,7 @@ the difference; ``events/s incl. start`` is events over the whole run.
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 import threading
@@ -42,7 +43,8 @@ class E2EResult:
     seconds: float  # whole bounded run on the stream
     fixed_seconds: float  # the same job on an empty topic
     peak_python_rss_mb: float  # all Python workers together, sampled every 0.2 s (0 for the peer)
-    peak_checkpoint_mb: float  # the largest the job's checkpoint directory got (0 for the peer)
+    checkpoint_state_mb: float  # Flink's checkpoint statistics: the largest full state checkpointed (0: peer)
+    checkpoint_ms: float  # and the slowest checkpoint, end to end
 
     @property
     def events_per_s(self) -> float:
@@ -69,23 +71,24 @@ def produce(topic: str, spec: StreamSpec, partitions: int) -> int:
     return send(KAFKA, topic, (encode(e) for e in generate(spec)))
 
 
-def _run(cmd: list[str], checkpoints: Path | None = None, heap_mb: int | None = None) -> tuple[float, float, float]:
-    """Wall seconds of ``cmd``, the peak summed RSS (MB) of its Python worker descendants and the
-    peak size (MB) of ``checkpoints``, both sampled every 0.2 s. ``heap_mb`` caps the JVM heap of the
-    local cluster (JobManager and TaskManager in one JVM, started by PyFlink with ``JVM_ARGS``)."""
+CHECKPOINTS = re.compile(r"checkpoints \(largest state ([\d,.]+) MB, slowest ([\d,]+) ms\)")
+
+
+def _run(cmd: list[str], heap_mb: int | None = None) -> tuple[float, float, float, float]:
+    """Wall seconds of ``cmd``, the peak summed RSS (MB) of its Python worker descendants (sampled
+    every 0.2 s), and from the job's last progress line (``jobs/progress.py``: Flink's checkpoint
+    statistics) the largest checkpointed state (MB) and the slowest checkpoint (ms). ``heap_mb`` caps
+    the JVM heap of the local cluster (JobManager and TaskManager in one JVM, ``JVM_ARGS``)."""
     started = time.perf_counter()
     env = {**os.environ, "JVM_ARGS": f"-Xmx{heap_mb}m"} if heap_mb else None
     job = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    peak, stored = 0.0, 0.0
+    peak = 0.0
 
     def sample() -> None:
-        nonlocal peak, stored
+        nonlocal peak
         while job.poll() is None:
             with suppress(psutil.Error):
                 peak = max(peak, sum(p.memory_info().rss for p in python_workers(job.pid)) / 2**20)
-            if checkpoints is not None:
-                with suppress(OSError):
-                    stored = max(stored, sum(f.stat().st_size for f in checkpoints.rglob("*") if f.is_file()) / 2**20)
             time.sleep(0.2)
 
     sampler = threading.Thread(target=sample, daemon=True)
@@ -94,7 +97,9 @@ def _run(cmd: list[str], checkpoints: Path | None = None, heap_mb: int | None = 
     sampler.join()
     if job.returncode != 0:
         raise RuntimeError(f"{' '.join(cmd[:4])} failed:\n{output[-3000:]}")
-    return time.perf_counter() - started, peak, stored
+    stats = CHECKPOINTS.findall(output)
+    state_mb, ms = (float(x.replace(",", "")) for x in stats[-1]) if stats else (0.0, 0.0)
+    return time.perf_counter() - started, peak, state_mb, ms
 
 
 OURS = "ours (PyFlink, sketches, Redis + Cassandra)"
@@ -120,13 +125,14 @@ def ours(
             "--bootstrap-servers", BOOTSTRAP, "--group-id", run, "--dead-letter-topic", f"{run}-dlq",
             "--redis-prefix", run, "--redis-url", REDIS_URL, "--cassandra-port", PORTS["CASSANDRA_PORT"],
             "--cassandra-keyspace", run.replace("-", "_"),
-            "--parallelism", str(parallelism), "--checkpoint-dir", (tmp / run).as_uri(), *args,
+            "--parallelism", str(parallelism), "--checkpoint-dir", (tmp / run).as_uri(), "--progress-interval-s", "1",
+            *args,
         ]  # fmt: skip
 
     if (OURS, parallelism) not in _fixed:
         _fixed[OURS, parallelism] = _run(cmd(empty))[0]
-    seconds, rss, stored = _run(cmd(topic), tmp / f"{topic}-p{parallelism}", heap_mb)
-    return E2EResult(OURS, stream, parallelism, events, seconds, _fixed[OURS, parallelism], rss, stored)
+    seconds, rss, state_mb, ms = _run(cmd(topic), heap_mb)
+    return E2EResult(OURS, stream, parallelism, events, seconds, _fixed[OURS, parallelism], rss, state_mb, ms)
 
 
 def peer(
@@ -139,4 +145,4 @@ def peer(
     name = READ_ONLY if read_only else PEER
     if (name, parallelism) not in _fixed:
         _fixed[name, parallelism] = _run(cmd(empty))[0]
-    return E2EResult(name, stream, parallelism, events, _run(cmd(topic))[0], _fixed[name, parallelism], 0.0, 0.0)
+    return E2EResult(name, stream, parallelism, events, _run(cmd(topic))[0], _fixed[name, parallelism], 0.0, 0.0, 0.0)

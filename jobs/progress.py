@@ -1,6 +1,7 @@
 """Progress of a job run on the local MiniCluster, logged every few seconds: records and bytes the
-Kafka source has read (against the end offsets, for a bounded run), records per second and windows
-emitted. The figures are Flink's own metrics, read from the MiniCluster's REST API (the same a
+Kafka source has read (against the end offsets, for a bounded run), records per second, windows
+emitted, and the checkpoints completed so far (the largest full state and the slowest). The figures
+are Flink's own metrics and checkpoint statistics, read from the MiniCluster's REST API (the same a
 cluster's web UI shows); a job submitted to a cluster is followed there instead."""
 
 from __future__ import annotations
@@ -55,13 +56,18 @@ def backlog(kafka: KafkaClient, topic: str, group_id: str, start_from: str) -> i
 
 
 def line(sample: dict[str, float], total: int | None, rate: float) -> str:
-    """``sample`` as one progress line, with a bar when the total is known."""
+    """``sample`` as one progress line, with a bar when the total is known (``bench/e2e.py`` reads
+    the checkpoint part back)."""
     done = f"{sample['records']:,.0f} records"
     if total:
         share = min(sample["records"] / total, 1.0)
         filled = round(share * BAR)
         done = f"[{'#' * filled}{'.' * (BAR - filled)}] {share:4.0%} {sample['records']:,.0f} of {total:,} records"
-    return f"{done}, {sample['bytes'] / 1e6:,.1f} MB, {rate:,.0f} records/s, {sample['windows']:,.0f} windows emitted"
+    text = f"{done}, {sample['bytes'] / 1e6:,.1f} MB, {rate:,.0f} records/s, {sample['windows']:,.0f} windows emitted"
+    if sample.get("checkpoints"):
+        n, largest, slowest = sample["checkpoints"], sample["checkpoint_bytes"] / 1e6, sample["checkpoint_ms"]
+        text += f", {n:,.0f} checkpoints (largest state {largest:,.2f} MB, slowest {slowest:,.0f} ms)"
+    return text
 
 
 class Progress(threading.Thread):
@@ -90,6 +96,12 @@ class Progress(threading.Thread):
             if wanted:
                 for m in self.get(f"{path}?get={','.join(sorted(wanted))}&agg=sum"):
                     totals[wanted[m["id"]]] += float(m["sum"])
+        stats = self.get(f"/jobs/{self.job_id}/checkpoints")  # Flink's checkpoint statistics
+        if stats["counts"]["completed"]:
+            summary = stats["summary"]
+            totals["checkpoints"] = float(stats["counts"]["completed"])
+            totals["checkpoint_bytes"] = float(summary["state_size"]["max"])  # full state, incremental or not
+            totals["checkpoint_ms"] = float(summary["end_to_end_duration"]["max"])
         return totals
 
     def run(self) -> None:

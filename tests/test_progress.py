@@ -8,3 +8,9 @@ def test_a_progress_line_has_a_bar_when_the_total_is_known():
     )
     assert line(sample, None, 0) == "250,000 records, 48.5 MB, 0 records/s, 120 windows emitted"
     assert line({**sample, "records": 2e6}, 1_000_000, 0).startswith("[####################] 100% ")
+
+
+def test_a_progress_line_says_how_large_and_slow_the_checkpoints_were():
+    sample = {"records": 10.0, "bytes": 0.0, "windows": 0.0, "checkpoints": 3.0, "checkpoint_bytes": 1_234_567.0,
+              "checkpoint_ms": 412.0}  # fmt: skip
+    assert line(sample, None, 0).endswith(", 3 checkpoints (largest state 1.23 MB, slowest 412 ms)")
