@@ -282,7 +282,7 @@ def create_app(queries: TopKQueries, config: ApiConfig, producer: EventProducer 
     app.include_router(query_routes(queries, config), dependencies=guarded)
     app.include_router(event_routes(producer, config.limits), dependencies=guarded)
     graphql = graphql_router(queries, config.windows, config.max_k, config.limits.max_item_length)
-    app.include_router(graphql, prefix="/graphql", dependencies=guarded, include_in_schema=False)
+    app.include_router(graphql, dependencies=guarded, include_in_schema=False)
     app.include_router(health_routes(queries))
     add_metrics(app)
     add_page(app)

@@ -190,4 +190,4 @@ def graphql_router(
     async def get_context() -> Context:
         return Context(queries, windows, max_k, max_item_length)
 
-    return GraphQLRouter(schema, context_getter=get_context, graphql_ide=None)
+    return GraphQLRouter(schema, path="/graphql", context_getter=get_context, graphql_ide=None)
