@@ -14,6 +14,7 @@ anything is read. A refused or failed field is an error naming it; nothing a cli
 from __future__ import annotations
 
 import enum
+from collections.abc import Callable
 
 import strawberry
 from fastapi.concurrency import run_in_threadpool
@@ -24,7 +25,7 @@ from strawberry.fastapi import BaseContext, GraphQLRouter
 from strawberry.types import Info
 
 from topk.query.archive import NotArchived
-from topk.query.engine import APPROXIMATE, EXACT, NoArchive, RangeTooLong, TopKQueries
+from topk.query.engine import APPROXIMATE, EXACT, Answer, NoArchive, RangeTooLong, TopKQueries
 from topk.query.requests import BadRequest, body, check_k, check_name, check_window, time_range
 from topk.stores.cassandra_store import UNREACHABLE
 from topk.windows import WindowSpec
@@ -78,7 +79,7 @@ class QueryFailed(Exception):
     """A field's answer could not be given (the message says why; the client's, or a store down)."""
 
 
-async def answer(call, *args) -> dict:
+async def answer(call: Callable[..., Answer | None], *args: object) -> Answer | None:
     """``call(*args)`` off the event loop, its failures as GraphQL errors with the REST API's words."""
     try:
         return await run_in_threadpool(call, *args)
@@ -112,7 +113,9 @@ class Query:
         start: str | None = None, end: str | None = None, mode: Mode = Mode.APPROXIMATE,
     ) -> TopK | None:  # fmt: skip
         ctx: Context = info.context
-        check_k(k, ctx.max_k), check_name(dimension, "dimension"), check_name(value, "value")
+        check_k(k, ctx.max_k)
+        check_name(dimension, "dimension")
+        check_name(value, "value")
         if start is None and end is None:
             check_window(window, ctx.by_label)
             latest = await answer(ctx.queries.latest, k, window, dimension, value)
@@ -129,7 +132,8 @@ class Query:
         ctx: Context = info.context
         if not 1 <= len(item) <= ctx.max_item_length:
             raise QueryFailed(f"item: 1 to {ctx.max_item_length} characters")
-        check_name(dimension, "dimension"), check_name(value, "value")
+        check_name(dimension, "dimension")
+        check_name(value, "value")
         lo, hi = time_range(start, end)
         counted = await answer(ctx.queries.count, item, lo, hi, dimension, value, mode.value)
         return RankedItem(**body(counted, dimension, value)["results"][0])
