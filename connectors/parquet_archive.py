@@ -28,16 +28,16 @@ from pyflink.datastream.state import ListStateDescriptor, ValueStateDescriptor
 from topk.stores.archive_layout import (
     DEAD_LETTER_SCHEMA,
     DEAD_LETTERS,
-    EVENTS,
     HOUR_MS,
     ArchiveSettings,
+    events_of,
     events_schema,
     file_path,
     open_archive,
     write_file,
 )
 
-# one archived record: (offset, kafka_ms, reason, raw, event_id, event_type, item, weight, event_ms, *dims)
+# one archived record: (offset, kafka_ms, reason, raw, event_id, event_type, tenant, item, weight, event_ms, *dims)
 Record = tuple[Any, ...]
 END_OF_INPUT = 2**63 - 2
 
@@ -104,7 +104,7 @@ class ParquetArchiveWriter(KeyedProcessFunction):
             self.filesystem, self.base = open_archive(self.url, self.endpoint_url)
         files: dict[tuple[str, int], list[Record]] = defaultdict(list)
         for r in records:
-            dataset, ms = (EVENTS, r[8]) if r[2] is None else (DEAD_LETTERS, r[1])
+            dataset, ms = (events_of(r[6]), r[9]) if r[2] is None else (DEAD_LETTERS, r[1])
             files[(dataset, ms - ms % HOUR_MS)].append(r)
         for (dataset, hour), rows in sorted(files.items()):
             table = self._table(dataset, partition, rows)
@@ -113,12 +113,12 @@ class ParquetArchiveWriter(KeyedProcessFunction):
             self.files.inc()
 
     def _table(self, dataset: str, partition: int, rows: list[Record]) -> pa.Table:
-        time_at = 8 if dataset == EVENTS else 1
+        time_at = 1 if dataset == DEAD_LETTERS else 9
         rows = sorted(rows, key=lambda r: (r[time_at], r[0]))
         kafka = {"kafka_partition": [partition] * len(rows), "kafka_offset": [r[0] for r in rows]}
         kafka["kafka_time"] = [r[1] for r in rows]
         if dataset == DEAD_LETTERS:
             return pa.table({**kafka, "reason": [r[2] for r in rows], "raw": [r[3] for r in rows]}, DEAD_LETTER_SCHEMA)
-        names = ["event_id", "event_type", "item", "weight", "event_time", *self.dimensions]
+        names = ["event_id", "event_type", "tenant", "item", "weight", "event_time", *self.dimensions]
         columns = {name: [r[4 + i] for r in rows] for i, name in enumerate(names)}
         return pa.table({**columns, **kafka}, self.schema)

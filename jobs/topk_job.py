@@ -24,7 +24,7 @@ from topk.stores.cassandra_store import CassandraStore
 from udfs.dead_letters import DeadLetterEnvelope, original_kafka_time
 from udfs.parse_events import computed_columns, create_parsed_views, register_functions
 from udfs.route import DEAD_LETTER, LATE, SUMMARY, of_kind, routed_table
-from udfs.topk_window import TopKWindowFunction
+from udfs.topk_window import TopKWindowFunction, group_key
 
 
 def build(settings: JobSettings) -> StreamExecutionEnvironment:
@@ -42,7 +42,7 @@ def build(settings: JobSettings) -> StreamExecutionEnvironment:
     cassandra = CassandraStore(settings.cassandra, settings.cassandra.keyspace, windows, create_schema=True)
     (
         of_kind(routed, SUMMARY, LATE)
-        .key_by(lambda row: (row.dim, row.val), key_type=Types.TUPLE([Types.STRING(), Types.STRING()]))
+        .key_by(group_key, key_type=Types.TUPLE([Types.STRING(), Types.STRING()]))
         .process(TopKWindowFunction(settings.windows, settings.sketch.k))
         .name("topk-sketches")
         # one line of Python operators: Flink chains them into one worker, so no result is serialized

@@ -13,12 +13,18 @@ HOUR = 3_600_000
 def bad_records(now_ms: int) -> dict[bytes, str]:
     def event(ts: object = now_ms, **payload: object) -> bytes:
         meta = {"eventType": payload.pop("etype", "generic"), "timestamp": ts}
+        if "tenant" in payload:
+            meta["tenantId"] = payload.pop("tenant")
         return json.dumps({"metadata": meta, "payload": payload}).encode()
 
     return {
         b"{not json": "invalid_json",
         b"\xff\xfe\x00 not utf-8": "not_utf8",
         b"[1, 2, 3]": "not_an_object",
+        event(tenant="eu west", itemId="x"): "bad_tenant",
+        event(tenant="../other", itemId="x"): "bad_tenant",
+        event(tenant=42, itemId="x"): "bad_tenant",
+        event(tenant="t" * 65, itemId="x"): "bad_tenant",
         event(etype="click", itemId="x"): "unknown_event_type",
         event(etype="page_view", productId="wrong-field"): "missing_item",
         event(itemId=""): "missing_item",

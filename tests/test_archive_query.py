@@ -7,16 +7,17 @@ import pyarrow as pa
 import pytest
 
 from topk.query.archive import EventArchive, NotArchived, ranked
-from topk.stores.archive_layout import EVENTS, HOUR_MS, events_schema, file_path, open_archive, write_file
+from topk.stores.archive_layout import HOUR_MS, events_of, events_schema, file_path, open_archive, write_file
 
 T0 = 1_767_225_600_000  # 2026-01-01T00:00Z
 
 
-def events_table(rows: list[tuple[str, int, str]]) -> pa.Table:
+def events_table(rows: list[tuple[str, int, str]], tenant: str = "default") -> pa.Table:
     """(item, event ms, region) rows as an archive file's table."""
     n = len(rows)
     columns = {
-        "event_id": [f"e{i}" for i in range(n)], "event_type": ["generic"] * n, "item": [r[0] for r in rows],
+        "event_id": [f"e{i}" for i in range(n)], "event_type": ["generic"] * n, "tenant": [tenant] * n,
+        "item": [r[0] for r in rows],
         "weight": [1] * n, "event_time": [r[1] for r in rows], "region": [r[2] for r in rows],
         "kafka_partition": [0] * n, "kafka_offset": list(range(n)), "kafka_time": [r[1] for r in rows],
     }  # fmt: skip
@@ -28,8 +29,11 @@ def archive(tmp_path) -> EventArchive:
     filesystem, base = open_archive(tmp_path.as_uri())
     hour0 = [("a", T0 + 10, "eu"), ("a", T0 + 20, "us"), ("b", T0 + HOUR_MS - 1, "eu")]
     day1 = [("b", T0 + 24 * HOUR_MS + 5, "eu"), ("c", T0 + 24 * HOUR_MS + 6, "eu")]
-    write_file(filesystem, file_path(base, EVENTS, T0, 0, 0), events_table(hour0))
-    write_file(filesystem, file_path(base, EVENTS, T0 + 24 * HOUR_MS, 0, 100), events_table(day1))
+    events = events_of("default")
+    write_file(filesystem, file_path(base, events, T0, 0, 0), events_table(hour0))
+    write_file(filesystem, file_path(base, events, T0 + 24 * HOUR_MS, 0, 100), events_table(day1))
+    other = [("z", T0 + 30, "eu")] * 5
+    write_file(filesystem, file_path(base, events_of("acme"), T0, 0, 0), events_table(other, "acme"))
     return EventArchive(tmp_path.as_uri())
 
 
@@ -37,6 +41,12 @@ def test_counts_are_exact_at_millisecond_bounds(archive):
     assert archive.counts(T0, T0 + 25 * HOUR_MS)[0] == {"a": 2, "b": 2, "c": 1}
     assert archive.counts(T0 + 11, T0 + HOUR_MS - 1)[0] == {"a": 1}
     assert archive.counts(T0 + HOUR_MS - 1, T0 + 24 * HOUR_MS + 6)[0] == {"b": 2}
+
+
+def test_a_tenant_reads_only_its_own_events(archive):
+    assert archive.counts(T0, T0 + HOUR_MS, tenant="acme")[0] == {"z": 5}
+    assert "z" not in archive.counts(T0, T0 + HOUR_MS)[0]
+    assert archive.counts(T0, T0 + HOUR_MS, tenant="nobody")[0] == {}
 
 
 def test_only_overlapping_hours_are_read(archive):

@@ -1,6 +1,24 @@
-"""The event format's one table every Python part shares: the payload field that holds the item,
-per event type (``udfs/jvm/topk/udfs/ParseEvent.java`` reads the same fields in the JVM)."""
+"""The event format's definitions every Python part shares: the payload field that holds the item,
+per event type, and the tenant an event belongs to (``udfs/jvm/topk/udfs/ParseEvent.java`` reads
+the same fields with the same rules in the JVM).
+
+``metadata.tenantId`` names the tenant; absent or null means ``default``, so streams without
+tenants keep their keys. A tenant id is ASCII letters, digits, ``_ . -`` (up to 64, not starting
+with a punctuation mark): it goes into Redis keys, Cassandra partitions and archive paths as is.
+"""
 
 from __future__ import annotations
 
+import re
+
 ITEM_FIELDS = {"page_view": "url", "product_view": "productId", "search": "query", "generic": "itemId"}
+
+DEFAULT_TENANT = "default"
+TENANT_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.\-]{0,63}")
+
+
+def check_tenant(tenant: str) -> str:
+    """``tenant`` if it is a valid tenant id; ``ValueError`` otherwise."""
+    if not isinstance(tenant, str) or not TENANT_ID.fullmatch(tenant):
+        raise ValueError(f"bad tenant id {tenant!r}: 1 to 64 of A-Z a-z 0-9 _ . - (starting with a letter or digit)")
+    return tenant

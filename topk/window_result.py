@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from topk.events import DEFAULT_TENANT
 from topk.sketches import HeavyHittersSketch, ItemCount
 
 
 @dataclass(frozen=True)
 class WindowResult:
-    """Top-K of one (window, dimension, value). The all-time view has ``window_start == 0``."""
+    """Top-K of one (window, tenant, dimension, value). The all-time view has ``window_start == 0``."""
 
     window: str
     dimension: str
@@ -23,6 +24,7 @@ class WindowResult:
     items: tuple[ItemCount, ...]  # ranked, each flagged ``guaranteed`` (topk.sketches.ranking)
     unlisted_bound: int  # the largest upper bound of any item not in ``items``
     summary: bytes  # HeavyHittersSketch.serialize(), for merging on the query side
+    tenant: str = DEFAULT_TENANT
 
     @classmethod
     def of(
@@ -35,11 +37,12 @@ class WindowResult:
         sketch: HeavyHittersSketch,
         k: int,
         summary: bytes | None = None,
+        tenant: str = DEFAULT_TENANT,
     ) -> WindowResult:
         """The result of a window summarized by ``sketch`` (``summary``: its bytes, when at hand)."""
         top = sketch.top_k(k)
         return cls(
             window, dimension, value, start, end, sketch.total_weight, sketch.maximum_error, k,
             sketch.space_saving.capacity, top.items, top.unlisted_bound,
-            sketch.serialize() if summary is None else summary,
+            sketch.serialize() if summary is None else summary, tenant,
         )  # fmt: skip

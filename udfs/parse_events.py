@@ -26,6 +26,7 @@ REASONS = (
     "not_utf8",
     "invalid_json",
     "not_an_object",
+    "bad_tenant",
     "unknown_event_type",
     "missing_item",
     "item_too_long",
@@ -42,7 +43,8 @@ def register_functions(t_env: StreamTableEnvironment) -> None:
 
 
 def computed_columns(events: EventSettings) -> dict[str, str]:
-    """Source columns: ``parsed`` (reason, item, weight, event_ms, dims) and ``event_time``."""
+    """Source columns: ``parsed`` (reason, item, weight, event_ms, dims, event_id, event_type,
+    tenant) and ``event_time``."""
     call = (
         f"parse_event(`value`, `kafka_ts`, '{','.join(events.dimensions)}', {events.max_item_length}, "
         f"CAST({events.max_weight} AS BIGINT), CAST({events.max_past_ms} AS BIGINT), "
@@ -52,10 +54,10 @@ def computed_columns(events: EventSettings) -> dict[str, str]:
 
 
 def create_parsed_views(t_env: StreamTableEnvironment, allowed_lateness_ms: int) -> None:
-    """Views ``valid_events`` and ``late_events`` (event_time, item, weight, dims: the configured
-    dimensions the event carries, name -> value) and
+    """Views ``valid_events`` and ``late_events`` (event_time, tenant, item, weight, dims: the
+    configured dimensions the event carries, name -> value) and
     ``rejected_events`` (the raw columns and ``reason``)."""
-    columns = "event_time, parsed.item AS item, parsed.weight AS weight, parsed.dims AS dims"
+    columns = "event_time, parsed.tenant AS tenant, parsed.item AS item, parsed.weight AS weight, parsed.dims AS dims"
     wm = "CURRENT_WATERMARK(event_time)"
     too_late = f"event_time <= {wm} - {sql_interval(allowed_lateness_ms)}"
     t_env.execute_sql(f"""

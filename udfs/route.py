@@ -3,8 +3,8 @@
 ``to_data_stream`` plans each call separately (each with its own Kafka source), so the two
 outputs of the SQL stage travel together, told apart by ``kind``:
 
-* ``summary``:     dim, val, summary (a serialized sketch of the finest window), row_time = window end - 1 ms
-* ``late``:        one late (but allowed) event per dimension value: dim, val, summary (a sketch of
+* ``summary``:     tenant, dim, val, summary (a serialized sketch of the finest window), row_time = window end - 1 ms
+* ``late``:        one late (but allowed) event per dimension value: tenant, dim, val, summary (a sketch of
                    that event), row_time = event time; only with allowed lateness
 * ``dead_letter``: reason, partition, offset, kafka_ts, raw (original bytes), row_time = event time
 """
@@ -30,18 +30,18 @@ NO_DEAD_LETTER = (  # the dead-letter columns of the other kinds
 def routed_table(t_env: StreamTableEnvironment, sketch: SketchSettings, windows: WindowSettings) -> Table:
     create_window_summaries(t_env, sketch, windows.base)
     late = (
-        f"""SELECT '{LATE}', dim, val, {summary_call("item_summary_of", sketch)}, {NO_DEAD_LETTER}, event_time
+        f"""SELECT '{LATE}', tenant, dim, val, {summary_call("item_summary_of", sketch)}, {NO_DEAD_LETTER}, event_time
         FROM ({by_dimension("late_events")})
         UNION ALL"""
         if windows.allowed_lateness_ms
         else ""
     )
     return t_env.sql_query(f"""
-        SELECT '{SUMMARY}' AS kind, dim, val, summary, {NO_DEAD_LETTER}, window_time AS row_time
+        SELECT '{SUMMARY}' AS kind, tenant, dim, val, summary, {NO_DEAD_LETTER}, window_time AS row_time
         FROM window_summaries
         UNION ALL
         {late}
-        SELECT '{DEAD_LETTER}', CAST(NULL AS STRING), CAST(NULL AS STRING), CAST(NULL AS BYTES),
+        SELECT '{DEAD_LETTER}', CAST(NULL AS STRING), CAST(NULL AS STRING), CAST(NULL AS STRING), CAST(NULL AS BYTES),
                reason, `partition`, `offset`, kafka_ts, `value`, event_time
         FROM rejected_events
     """)

@@ -1,4 +1,4 @@
-"""Keyed by (dimension, value): a thin shell over ``udfs.window_fold.WindowFold`` that keeps its
+"""Keyed by (tenant, dimension, value) (``group_key``): a thin shell over ``udfs.window_fold.WindowFold`` that keeps its
 state in Flink (``MapState[window id -> serialized sketch]`` plus an index entry, our versioned format, so savepoints
 survive code upgrades), sets its timers and turns what it emits into ``WindowResult`` rows.
 
@@ -24,12 +24,27 @@ from pyflink.common import Row, Types
 from pyflink.datastream import KeyedProcessFunction, RuntimeContext
 from pyflink.datastream.state import MapStateDescriptor
 
+from topk.events import DEFAULT_TENANT
 from topk.settings import WindowSettings
 from topk.sketches import HeavyHittersSketch
 from topk.sketches.heavy_hitters import total_weight
 from topk.window_result import WindowResult
 from udfs.route import LATE
 from udfs.window_fold import Output, WindowFold
+
+
+def group_key(row: Row) -> tuple[str, str]:
+    """The key of a summary row's group: ``(dimension, value)`` for the default tenant (the key of
+    savepoints from before tenants, so they restore), ``("<tenant>/<dimension>", value)`` for others
+    (no tenant id or dimension name holds a ``/``)."""
+    scope = row.dim if row.tenant == DEFAULT_TENANT else f"{row.tenant}/{row.dim}"
+    return scope, row.val
+
+
+def of_group_key(key: tuple[str, str]) -> tuple[str, str, str]:
+    """(tenant, dimension, value) of a ``group_key``."""
+    tenant, _, dimension = key[0].rpartition("/")
+    return tenant or DEFAULT_TENANT, dimension, key[1]
 
 
 class TopKWindowFunction(KeyedProcessFunction):
@@ -77,10 +92,10 @@ class TopKWindowFunction(KeyedProcessFunction):
     def _apply(self, out: Output, ctx: KeyedProcessFunction.Context) -> Iterator[WindowResult]:
         for t in sorted(out.timers):
             ctx.timer_service().register_event_time_timer(t)
-        dimension, value = ctx.get_current_key()
+        tenant, dimension, value = of_group_key(ctx.get_current_key())
         for e in out.emits:
             sketch = HeavyHittersSketch.deserialize(e.summary)
             self.windows_emitted.inc()
             self.error_bounds.update(sketch.maximum_error)
             self.emit_lag_ms = int(time.time() * 1000) - e.end
-            yield WindowResult.of(e.window.label, dimension, value, e.start, e.end, sketch, self.k, e.summary)
+            yield WindowResult.of(e.window.label, dimension, value, e.start, e.end, sketch, self.k, e.summary, tenant)

@@ -1,7 +1,7 @@
 """Bounded summaries per finest window and dimension value, built in the JVM.
 
 Each valid event is counted once under ``("all", "all")`` and once per configured dimension it
-carries. The result has one row per (window, dimension, value) whose ``summary`` column is a
+carries, within its tenant. The result has one row per (window, tenant, dimension, value) whose ``summary`` column is a
 serialized ``HeavyHittersSketch`` of capacity ``--capacity`` (``udfs/jvm/.../ItemSummary.java``):
 its state is O(capacity) whatever the number of distinct items, every item is hashed once, and
 only the summary crosses into Python. The aggregate is mergeable, so the planner runs it in two
@@ -19,7 +19,9 @@ from topk.windows import WindowSpec, sql_interval
 
 def by_dimension(events_view: str) -> str:
     """SQL: each event of ``events_view`` once under ``all`` and once per dimension it carries."""
-    return f"SELECT event_time, item, weight, g.dim, g.val FROM {events_view}, LATERAL TABLE(groups_of(dims)) AS g"
+    return (
+        f"SELECT event_time, tenant, item, weight, g.dim, g.val FROM {events_view}, LATERAL TABLE(groups_of(dims)) AS g"
+    )
 
 
 def summary_call(function: str, sketch: SketchSettings) -> str:
@@ -28,14 +30,14 @@ def summary_call(function: str, sketch: SketchSettings) -> str:
 
 
 def create_window_summaries(t_env: StreamTableEnvironment, sketch: SketchSettings, base: WindowSpec) -> None:
-    """View ``window_summaries``: dim, val, summary (BYTES), window_time; function ``item_summary_of``."""
+    """View ``window_summaries``: tenant, dim, val, summary (BYTES), window_time; function ``item_summary_of``."""
     t_env.create_java_temporary_system_function("item_summary", "topk.udfs.ItemSummary")
     t_env.create_java_temporary_system_function("item_summary_of", "topk.udfs.ItemSummaryOf")
     t_env.create_java_temporary_system_function("groups_of", "topk.udfs.GroupsOf")
     t_env.execute_sql("CREATE TEMPORARY VIEW dimensioned AS " + by_dimension("valid_events"))
     t_env.execute_sql(f"""
         CREATE TEMPORARY VIEW window_summaries AS
-        SELECT dim, val, {summary_call("item_summary", sketch)} AS summary, window_time
+        SELECT tenant, dim, val, {summary_call("item_summary", sketch)} AS summary, window_time
         FROM TABLE(TUMBLE(TABLE dimensioned, DESCRIPTOR(event_time), {sql_interval(base.size_ms)}))
-        GROUP BY window_start, window_end, window_time, dim, val
+        GROUP BY window_start, window_end, window_time, tenant, dim, val
     """)

@@ -20,7 +20,18 @@ from cassandra.cluster import NoHostAvailable
 from fastapi.testclient import TestClient
 from pyarrow import fs
 
-from tests.integration.helpers import CAPACITY, WINDOWS, K, aligned_start, kill_tree, open_queries, publish, wait_for
+from tests.integration.helpers import (
+    CAPACITY,
+    TENANT,
+    WINDOWS,
+    K,
+    aligned_start,
+    kill_tree,
+    open_queries,
+    publish,
+    tenant_events,
+    wait_for,
+)
 from topk.generator.events import StreamSpec, exact_counts
 from topk.query.api import ApiConfig, create_app
 from topk.query.archive import EventArchive
@@ -208,7 +219,8 @@ def job_command(servers: Servers, name: str, module: str, *args: str) -> list[st
 def stored(servers, run_job):
     """A 3-hour skewed stream through the real top-K job and the archive job, with the API started
     before anything was stored (it answers, not ready, then serves the job's windows without a
-    restart); returns (spec, run id: topic, keyspace, Redis prefix and archive name, events)."""
+    restart); returns (spec, run id: topic, keyspace, Redis prefix and archive name, events). Tenant
+    ``TENANT``'s events share the topic (``tenant_stored``)."""
     run_id = f"q{int(time.time())}"
     spec = StreamSpec(12_000, 1_000, 1.2, aligned_start(H, 4), 3 * H, seed=11)
     early = TestClient(create_app(open_queries(servers, run_id), ApiConfig(WINDOWS)))
@@ -218,7 +230,7 @@ def stored(servers, run_job):
     assert empty.status_code == 200 and empty.json()["results"] == []
     assert early.get("/api/v1/topk", params={"window": "1h"}).status_code == 404
 
-    events = publish(servers.kafka, run_id, spec)
+    events = publish(servers.kafka, run_id, spec, also=second_tenant(spec))
     common = ("--topic", run_id, "--group-id", run_id, "--dimensions", "region")
     run_job(
         *common, "--dead-letter-topic", f"{run_id}-dlq", "--windows", "1m,1h,all", "--k", str(K),
@@ -230,6 +242,17 @@ def stored(servers, run_job):
     served = early.get("/api/v1/topk/historical", params={**range_params, "k": 3}).json()
     assert [r["item"] for r in served["results"]] == [x for x, _ in ranked(exact_counts(iter(events), 0)[0], 3)]
     return spec, run_id, events
+
+
+def second_tenant(spec: StreamSpec) -> list[dict]:
+    """Tenant ``TENANT``'s events, over the same hours as ``spec``'s."""
+    return tenant_events(TENANT, StreamSpec(3_000, 40, 0.6, spec.start_ms, 3 * H, seed=12))
+
+
+@pytest.fixture(scope="session")
+def tenant_stored(stored) -> list[dict]:
+    """Tenant ``TENANT``'s events in ``stored``'s topic."""
+    return second_tenant(stored[0])
 
 
 @pytest.fixture(scope="session")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import heapq
 import json
 import time
 from collections import Counter
@@ -24,6 +25,8 @@ from topk.windows import parse_windows
 # The stream the query side's tests read (conftest's ``stored``): capacity 64, so its answers are approximate
 K, CAPACITY = 8, 64  # the stream's 8th and 9th items are far apart (ranks 2 and 3 of each event type)
 WINDOWS = parse_windows("1m,1h,all")
+# a second tenant in the same topic: low skew over 40 items, so its sketches are exact
+TENANT = "acme"
 
 
 def kill_tree(pid: int) -> None:
@@ -61,12 +64,26 @@ def aligned_start(unit_ms: int, units_ago: int) -> int:
 
 
 def publish(
-    kafka: KafkaClient, topic: str, spec: StreamSpec, extra: tuple[bytes, ...] = (), partitions: int = 1
+    kafka: KafkaClient,
+    topic: str,
+    spec: StreamSpec,
+    extra: tuple[bytes, ...] = (),
+    partitions: int = 1,
+    also: list[dict] = (),
 ) -> list[dict]:
-    """Generates ``spec``'s events, sends them (then ``extra``) to a new topic; returns the events."""
+    """Generates ``spec``'s events, sends them (interleaved in event time with ``also``, then
+    ``extra``) to a new topic; returns ``spec``'s events."""
     events = list(generate(spec))
     ensure_topic(kafka, topic, partitions)
-    send(kafka, topic, [encode(e) for e in events] + list(extra))
+    send(kafka, topic, [encode(e) for e in heapq.merge(events, also, key=event_time_ms)] + list(extra))
+    return events
+
+
+def tenant_events(tenant: str, spec: StreamSpec) -> list[dict]:
+    """``spec``'s events as tenant ``tenant``'s (``metadata.tenantId``)."""
+    events = list(generate(spec))
+    for e in events:
+        e["metadata"]["tenantId"] = tenant
     return events
 
 

@@ -67,14 +67,14 @@ def test_known_stream_gives_exact_top_k_in_redis_and_cassandra(servers, run_id, 
     try:
         hour = exact_counts(iter(good), HOUR)[start]
         rows = session.execute(
-            f"SELECT rank, item, estimate, lower_bound, upper_bound FROM {keyspace}.topk_items "
-            "WHERE window_size = %s AND dimension = %s AND dim_value = %s AND window_start = %s",
+            f"SELECT rank, item, estimate, lower_bound, upper_bound FROM {keyspace}.tenant_topk_items "
+            "WHERE tenant = 'default' AND window_size = %s AND dimension = %s AND dim_value = %s AND window_start = %s",
             ("1h", "all", "all", start),
         )
         assert [(row.item, row.estimate) for row in sorted(rows, key=lambda row: row.rank)] == ranked(hour, K)
         summaries = session.execute(
-            f"SELECT window_start, total_events FROM {keyspace}.window_summaries "
-            "WHERE window_size = %s AND dimension = %s AND dim_value = %s AND bucket = %s",
+            f"SELECT window_start, total_events FROM {keyspace}.tenant_window_summaries "
+            "WHERE tenant = 'default' AND window_size = %s AND dimension = %s AND dim_value = %s AND bucket = %s",
             ("1m", "all", "all", start - start % (1440 * 60_000)),
         )
         assert {int(s.window_start.timestamp() * 1000): s.total_events for s in summaries} == {

@@ -208,8 +208,9 @@ def test_retention_expires_minutes_in_both_stores_and_ranges_round_to_hours(serv
         ttls = {}
         for bucket in {m - m % D for m in per_minute}:
             rows = session.execute(
-                f"SELECT window_start, TTL(summary) AS ttl FROM {run_id}.window_summaries "
-                "WHERE window_size = '1m' AND dimension = 'all' AND dim_value = 'all' AND bucket = %s",
+                f"SELECT window_start, TTL(summary) AS ttl FROM {run_id}.tenant_window_summaries "
+                "WHERE tenant = 'default' AND window_size = '1m' AND dimension = 'all' AND dim_value = 'all' "
+                "AND bucket = %s",
                 (bucket,),
             )
             ttls.update({round(row.window_start.timestamp() * 1000): row.ttl for row in rows})

@@ -3,17 +3,18 @@
 JavaScript and SVG, shipped in the package; no build step, no CDN).
 
 python -m topk.query.api --port 8080 [--windows 1m,1h,1d,all] [--retention ...] [--api-token-file F]
-    [--rate-limit-per-minute 600] [--archive-url s3://topk-archive --s3-endpoint-url http://127.0.0.1:8333]
+    [--api-tokens-file F] [--rate-limit-per-minute 600] [--archive-url s3://topk-archive --s3-endpoint-url http://127.0.0.1:8333]
 
 It starts whatever state Redis, Cassandra and the broker are in: stores connect on first use,
 ``/health/ready`` says which answer, and requests answer 503 while one they need is down.
-Client mistakes are 4xx with a ``detail``; nothing a client sends gives a 5xx.
+Client mistakes are 4xx with a ``detail``; nothing a client sends gives a 5xx. Every data route
+answers for one tenant: its token's, or the one an admin (or anyone, with no tokens set) names in
+``?tenant=`` (``topk.query.access``).
 """
 
 import argparse  # (no `from __future__ import annotations`: FastAPI reads the handlers' local Annotated types)
 import os
 import time
-from collections import defaultdict
 from dataclasses import dataclass, field, fields
 from pathlib import Path as FilePath
 from typing import Annotated, Literal
@@ -27,6 +28,8 @@ from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, H
 from pydantic import BaseModel, Field
 from redis.exceptions import RedisError
 
+from topk.events import DEFAULT_TENANT
+from topk.query.access import Guard, read_tokens
 from topk.query.archive import NotArchived
 from topk.query.connect import add_storage_arguments, open_queries
 from topk.query.engine import APPROXIMATE, NoArchive, RangeTooLong, TopKQueries
@@ -46,7 +49,8 @@ PAGE = FilePath(__file__).parent / "page"
 class ApiConfig:
     windows: tuple[WindowSpec, ...]
     max_k: int = 1024
-    api_token: str = ""  # empty: no auth
+    api_token: str = ""  # the admin token; empty, and no tenant tokens: no auth
+    tenant_tokens: dict[str, str] = field(default_factory=dict)  # token hash -> tenant (topk.query.access)
     rate_limit_per_minute: int = 0  # 0: unlimited
     limits: EventLimits = field(default_factory=EventLimits)
 
@@ -78,21 +82,6 @@ def inline_refs(schema: dict) -> dict:
         return [resolve(v) for v in node] if isinstance(node, list) else node
 
     return resolve(schema)
-
-
-class RateLimiter:
-    """At most ``per_minute`` requests per client and calendar minute."""
-
-    def __init__(self, per_minute: int) -> None:
-        self.per_minute = per_minute
-        self.seen: dict[tuple[str, int], int] = defaultdict(int)
-
-    def allow(self, client: str) -> bool:
-        minute = int(time.time() // 60)
-        if len(self.seen) > 100_000:
-            self.seen = defaultdict(int, {k: v for k, v in self.seen.items() if k[1] == minute})
-        self.seen[(client, minute)] += 1
-        return self.seen[(client, minute)] <= self.per_minute
 
 
 async def read_body(request: Request, limit: int) -> bytes:
@@ -127,26 +116,15 @@ def add_error_handlers(app: FastAPI) -> None:
     handle(Rejected)  # its own status: 413 or 422
 
 
-class Guard:
-    """A FastAPI dependency: the bearer token (when one is set) and the per-client rate limit."""
-
-    def __init__(self, config: ApiConfig) -> None:
-        self.token, self.per_minute = config.api_token, config.rate_limit_per_minute
-        self.limiter = RateLimiter(self.per_minute)
-
-    def __call__(self, request: Request) -> None:
-        client = request.client.host if request.client else "unknown"
-        if self.token:
-            if request.headers.get("authorization", "") != f"Bearer {self.token}":
-                raise HTTPException(401, "missing or wrong bearer token", headers={"WWW-Authenticate": "Bearer"})
-            client = self.token
-        if self.per_minute and not self.limiter.allow(client):
-            raise HTTPException(429, f"more than {self.per_minute} requests this minute")
-
-
-def query_routes(queries: TopKQueries, config: ApiConfig) -> APIRouter:
-    """``/api/v1/topk``, ``/api/v1/topk/historical``, ``/api/v1/count/{item}``."""
+def query_routes(queries: TopKQueries, config: ApiConfig, guard: Guard) -> APIRouter:
+    """``/api/v1/topk``, ``/api/v1/topk/historical``, ``/api/v1/count/{item}``, ``/api/v1/series/{item}``,
+    each answered from the tenant ``guard`` gives."""
     router = APIRouter(prefix="/api/v1")
+
+    def tenant_queries(tenant: Annotated[str, Depends(guard)]) -> TopKQueries:
+        return queries.for_tenant(tenant)
+
+    Queries = Annotated[TopKQueries, Depends(tenant_queries)]
     windows = {w.label: w for w in config.windows}
     K = Annotated[int, Query(ge=1, le=config.max_k)]
     Dim = Annotated[str, Query(pattern=NAME)]
@@ -161,26 +139,33 @@ def query_routes(queries: TopKQueries, config: ApiConfig) -> APIRouter:
         return {"windows": sizes, "max_k": config.max_k}
 
     @router.get("/topk")
-    def topk(k: K = 10, window: str = "1h", dimension: Dim = "all", value: Dim = "all") -> dict:
+    def topk(q: Queries, k: K = 10, window: str = "1h", dimension: Dim = "all", value: Dim = "all") -> dict:
         """The newest stored window of a size: top-k items with bounds."""
         check_window(window, windows)
-        answer = queries.latest(k, window, dimension, value)
+        answer = q.latest(k, window, dimension, value)
         if answer is None:
             raise HTTPException(404, f"no {window} window stored for {dimension}={value}")
         return body(answer, dimension, value, window=window)
 
     @router.get("/topk/historical")
     def historical(
-        start: Time, end: Time, k: K = 10, dimension: Dim = "all", value: Dim = "all", mode: Mode = APPROXIMATE
+        q: Queries,
+        start: Time,
+        end: Time,
+        k: K = 10,
+        dimension: Dim = "all",
+        value: Dim = "all",
+        mode: Mode = APPROXIMATE,
     ) -> dict:
         """Top-k over any range: stored windows that tile it, merged (``start``/``end`` in the metadata
         are the covered interval). ``mode=exact``: counted from the archive over exactly the range."""
         lo, hi = time_range(start, end)
-        answer = queries.range_topk(k, lo, hi, dimension, value, mode)
+        answer = q.range_topk(k, lo, hi, dimension, value, mode)
         return body(answer, dimension, value, requested={"start": iso(lo), "end": iso(hi)})
 
     @router.get("/count/{item}")
     def count(
+        q: Queries,
         item: Item,
         start: Time,
         end: Time,
@@ -190,10 +175,12 @@ def query_routes(queries: TopKQueries, config: ApiConfig) -> APIRouter:
     ) -> dict:
         """Bounds on one item's count over a range; ``mode=exact``: its count from the archive."""
         lo, hi = time_range(start, end)
-        return body(queries.count(item, lo, hi, dimension, value, mode), dimension, value)
+        return body(q.count(item, lo, hi, dimension, value, mode), dimension, value)
 
     @router.get("/series/{item}")
-    def series(item: Item, window: str, start: Time, end: Time, dimension: Dim = "all", value: Dim = "all") -> dict:
+    def series(
+        q: Queries, item: Item, window: str, start: Time, end: Time, dimension: Dim = "all", value: Dim = "all"
+    ) -> dict:
         """One item's count, with bounds, in each stored window of a size over a range (oldest first;
         at most 1,000 windows)."""
         w = check_window(window, windows, sized=True)
@@ -201,7 +188,7 @@ def query_routes(queries: TopKQueries, config: ApiConfig) -> APIRouter:
         points = [
             {"window_start": iso(s), "window_end": iso(s + w.size_ms), "count": c.estimate,
              "lower_bound": c.lower_bound, "upper_bound": c.upper_bound}
-            for s, c in queries.series(item, w, lo, hi, dimension, value)
+            for s, c in q.series(item, w, lo, hi, dimension, value)
         ]  # fmt: skip
         meta = {"item": item, "window": window, "dimension": dimension, "value": value}
         return {"points": points, "metadata": {**meta, "start": iso(lo), "end": iso(hi)}}
@@ -209,19 +196,22 @@ def query_routes(queries: TopKQueries, config: ApiConfig) -> APIRouter:
     return router
 
 
-def event_routes(producer: EventProducer | None, limits: EventLimits) -> APIRouter:
-    """``POST /api/v1/events``."""
+def event_routes(producer: EventProducer | None, limits: EventLimits, guard: Guard) -> APIRouter:
+    """``POST /api/v1/events``: events of the tenant ``guard`` gives only."""
     router = APIRouter(prefix="/api/v1")
     event_schema = {"content": {"application/json": {"schema": inline_refs(Event.model_json_schema())}}}
 
     @router.post("/events", status_code=202, openapi_extra={"requestBody": {**event_schema, "required": True}})
-    async def post_event(request: Request) -> dict:
+    async def post_event(request: Request, tenant: Annotated[str, Depends(guard)]) -> dict:
         """Validate one event as the job does (413/422 with the job's reason) and send it to the
-        job's topic; 503 if the broker does not take it."""
+        job's topic; 503 if the broker does not take it. A tenant token sends its tenant's events
+        only (``metadata.tenantId``; absent means ``default``)."""
+        raw = await read_body(request, limits.max_event_bytes)
+        event = validate(raw, int(time.time() * 1000), limits)
+        if guard.fixes_tenant(request) and (event["metadata"].get("tenantId") or DEFAULT_TENANT) != tenant:
+            raise HTTPException(403, f"this token sends events of tenant {tenant} only (metadata.tenantId)")
         if producer is None:
             raise HTTPException(503, "no Kafka producer configured")
-        raw = await read_body(request, limits.max_event_bytes)
-        validate(raw, int(time.time() * 1000), limits)
         await run_in_threadpool(producer.send, raw)
         return {"accepted": True, "topic": producer.topic}
 
@@ -278,10 +268,11 @@ def add_page(app: FastAPI) -> None:
 def create_app(queries: TopKQueries, config: ApiConfig, producer: EventProducer | None = None) -> FastAPI:
     app = FastAPI(title="Top-K heavy hitters", version="1")
     add_error_handlers(app)
-    guarded = [Depends(Guard(config))]
-    app.include_router(query_routes(queries, config), dependencies=guarded)
-    app.include_router(event_routes(producer, config.limits), dependencies=guarded)
-    graphql = graphql_router(queries, config.windows, config.max_k, config.limits.max_item_length)
+    guard = Guard(config.api_token, config.tenant_tokens, config.rate_limit_per_minute)
+    guarded = [Depends(guard)]  # every route, also those that read no tenant's data (once per request: cached)
+    app.include_router(query_routes(queries, config, guard), dependencies=guarded)
+    app.include_router(event_routes(producer, config.limits, guard), dependencies=guarded)
+    graphql = graphql_router(queries, guard, config.windows, config.max_k, config.limits.max_item_length)
     app.include_router(graphql, dependencies=guarded, include_in_schema=False)
     app.include_router(health_routes(queries))
     add_metrics(app)
@@ -297,10 +288,15 @@ class ApiSettings:
     port: int = setting(8080, "the port to listen on")
     api_token_file: str = setting(
         "",
-        "require 'Authorization: Bearer <token>' on /api/*, the token read from this file (or the "
-        "TOPK_API_TOKEN environment variable); never on the command line",
+        "require 'Authorization: Bearer <token>' on /api/* and /graphql: the admin token (reads every "
+        "tenant) read from this file (or the TOPK_API_TOKEN environment variable); never on the command line",
     )
-    rate_limit_per_minute: int = setting(0, "per client (token or address); 0: off")
+    api_tokens_file: str = setting(
+        "",
+        "tenant tokens, hashed: lines '<tenant> sha256:<hex>' (python -m topk.query.access add); "
+        "a tenant token reads its tenant only",
+    )
+    rate_limit_per_minute: int = setting(0, "per tenant (tenant tokens), admin token or address; 0: off")
 
     @property
     def token(self) -> str:
@@ -309,6 +305,10 @@ class ApiSettings:
             if self.api_token_file
             else os.environ.get("TOPK_API_TOKEN", "")
         )
+
+    @property
+    def tenant_tokens(self) -> dict[str, str]:
+        return read_tokens(self.api_tokens_file) if self.api_tokens_file else {}
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -323,7 +323,7 @@ def main(argv: list[str] | None = None) -> None:
     queries = open_queries(a, p)
     config = ApiConfig(
         tuple(queries.windows.values()), settings_of(SketchSettings, a, p).capacity, settings.token,
-        settings.rate_limit_per_minute, settings_of(EventLimits, a, p),
+        settings.tenant_tokens, settings.rate_limit_per_minute, settings_of(EventLimits, a, p),
     )  # fmt: skip
     producer = EventProducer(kafka.client, kafka.topic)
     try:

@@ -18,10 +18,11 @@ import pyarrow as pa
 import pyarrow.dataset as ds
 from pyarrow import fs
 
+from topk.events import DEFAULT_TENANT
 from topk.query.arguments import add_range_arguments
 from topk.settings import add_settings, settings_of
 from topk.sketches.accuracy import ranked
-from topk.stores.archive_layout import EVENTS, TIME, ArchiveSettings, day_dir, hour_dir, open_archive
+from topk.stores.archive_layout import TIME, ArchiveSettings, day_dir, events_of, hour_dir, open_archive
 from topk.times import iso, parse_time_ms
 
 READ_ATTEMPTS = 3
@@ -73,24 +74,27 @@ class EventArchive:
     def __init__(self, url: str, endpoint_url: str = "") -> None:
         self.filesystem, self.base = open_archive(url, endpoint_url)
 
-    def _files(self, start: int, end: int) -> list[fs.FileInfo]:
-        """The Parquet files of the hour partitions that overlap [start, end): one listing of the
-        dates, then one per date in range."""
-        root = f"{self.base}/{EVENTS}"
-        first_day, last_day = day_dir(self.base, EVENTS, start), day_dir(self.base, EVENTS, end - 1)
+    def _files(self, start: int, end: int, tenant: str) -> list[fs.FileInfo]:
+        """The tenant's Parquet files of the hour partitions that overlap [start, end): one listing
+        of the dates, then one per date in range."""
+        events = events_of(tenant)
+        root = f"{self.base}/{events}"
+        first_day, last_day = day_dir(self.base, events, start), day_dir(self.base, events, end - 1)
         days = self.filesystem.get_file_info(fs.FileSelector(root, allow_not_found=True))
         files = []
         for day in days:
             if day.type == fs.FileType.Directory and first_day <= day.path <= last_day:
                 files += self.filesystem.get_file_info(fs.FileSelector(day.path, recursive=True))
-        low, high = hour_dir(self.base, EVENTS, start), hour_dir(self.base, EVENTS, end - 1)
+        low, high = hour_dir(self.base, events, start), hour_dir(self.base, events, end - 1)
         return [f for f in files if f.path.endswith(".parquet") and low <= f.path.rsplit("/", 1)[0] <= high]
 
-    def counts(self, start: int, end: int, dimension: str = "all", value: str = "all") -> tuple[dict[str, int], Scan]:
-        """Exact weighted count per item of the events in [start, end) (event time) with
+    def counts(
+        self, start: int, end: int, dimension: str = "all", value: str = "all", tenant: str = DEFAULT_TENANT
+    ) -> tuple[dict[str, int], Scan]:
+        """Exact weighted count per item of the tenant's events in [start, end) (event time) with
         ``dimension == value`` (``all``: every event)."""
         started = time.perf_counter()
-        files = self._files(start, end)
+        files = self._files(start, end, tenant)
         partitions = len({f.path.rsplit("/", 1)[0] for f in files})
         counts: dict[str, int] = {}
         if files:
@@ -113,9 +117,10 @@ def main(argv: list[str] | None = None) -> None:
     a = p.parse_args(argv)
     start, end = parse_time_ms(a.start), parse_time_ms(a.end)
     archive = settings_of(ArchiveSettings, a, p)
-    counts, scan = EventArchive(archive.url, archive.s3_endpoint_url).counts(start, end, a.dimension, a.value)
+    counts, scan = EventArchive(archive.url, archive.s3_endpoint_url).counts(start, end, a.dimension, a.value, a.tenant)
     print(
-        f"exact top-{a.k} {a.dimension}={a.value} [{iso(start)}, {iso(end)}): {sum(counts.values())} events; "
+        f"exact top-{a.k} of tenant {a.tenant}, {a.dimension}={a.value} [{iso(start)}, {iso(end)}): "
+        f"{sum(counts.values())} events; "
         f"read {scan.files} files ({scan.bytes:,} bytes) in {scan.partitions} hour partitions, {scan.seconds:.2f} s"
     )
     for rank, (item, count) in enumerate(ranked(counts, a.k), 1):

@@ -50,13 +50,14 @@ def main(argv: list[str] | None = None) -> None:
     add_range_arguments(p)
     add_storage_arguments(p)
     a = p.parse_args(argv)
-    queries = open_queries(a, p)
+    queries = open_queries(a, p).for_tenant(a.tenant)
     approximate = queries.range_topk(a.k, parse_time_ms(a.start), parse_time_ms(a.end), a.dimension, a.value)
     # the exact counts of the interval the stored windows cover, so both answer the same question
     exact, answer = queries.exact(approximate.start, approximate.end, a.dimension, a.value)
     scan = answer.scan
     print(
-        f"audit top-{a.k} {a.dimension}={a.value} [{iso(approximate.start)}, {iso(approximate.end)}): "
+        f"audit top-{a.k} of tenant {a.tenant}, {a.dimension}={a.value} "
+        f"[{iso(approximate.start)}, {iso(approximate.end)}): "
         f"{approximate.total_events} events in {len(approximate.windows)} stored windows, {answer.total_events} in "
         f"the archive ({scan.files} files, {scan.bytes:,} bytes, {scan.seconds:.2f} s)"
     )

@@ -6,10 +6,14 @@ Cassandra's partitions while Redis is unreachable) and are still retained (``top
 Summaries come from Redis while it still has them (recent windows) and from Cassandra otherwise
 (history, one ``IN`` query per partition), and are merged in one step. A range longer than
 ``max_range_ms`` is refused (``RangeTooLong``): its cost would grow with the calendar.
+
+A ``TopKQueries`` answers for one tenant (``default`` unless ``for_tenant`` says otherwise): every
+key, partition and archive file it reads is that tenant's.
 """
 
 from __future__ import annotations
 
+import copy
 import time
 from collections import defaultdict
 from dataclasses import dataclass, field, replace
@@ -17,13 +21,14 @@ from dataclasses import dataclass, field, replace
 import redis
 from redis.exceptions import RedisError
 
+from topk.events import DEFAULT_TENANT, check_tenant
 from topk.query.archive import EventArchive, Scan
 from topk.query.summaries import SummaryCache
 from topk.query.tiling import Tiling, tile
 from topk.sketches import HeavyHittersSketch, ItemCount
 from topk.sketches.accuracy import ranked
 from topk.stores.cassandra_store import CassandraStore
-from topk.stores.redis_store import DEFAULT_PREFIX, read_topk, window_starts, written
+from topk.stores.redis_store import DEFAULT_PREFIX, read_topk, tenant_prefix, window_starts, written
 from topk.stores.redis_store import summaries as redis_summaries
 from topk.windows import DAY_MS, WindowSpec, by_size
 
@@ -69,10 +74,17 @@ class TopKQueries:
         cache: SummaryCache | None = None,
     ) -> None:
         self.client, self.binary, self.cassandra = client, binary, cassandra
-        self.prefix, self.archive, self.max_range_ms = prefix, archive, max_range_ms
+        self.base_prefix, self.archive, self.max_range_ms = prefix, archive, max_range_ms
+        self.tenant, self.prefix = DEFAULT_TENANT, prefix
         self.cache = cache or SummaryCache()
         self.windows = {w.label: w for w in windows}
         self.sized = by_size(windows)  # finest first
+
+    def for_tenant(self, tenant: str) -> TopKQueries:
+        """These queries, answered from ``tenant``'s results (sharing clients and cache)."""
+        queries = copy.copy(self)
+        queries.tenant, queries.prefix = check_tenant(tenant), tenant_prefix(self.base_prefix, tenant)
+        return queries
 
     def ready(self) -> dict[str, bool]:
         """Whether each store answers (Cassandra: and the job has created its tables)."""
@@ -106,7 +118,7 @@ class TopKQueries:
         try:
             return written(self.binary, [w.label for w in windows], dimension, value, start, end, self.prefix)
         except RedisError:  # Redis down: Cassandra has every retained window
-            return {w.label: self.cassandra.written(w, dimension, value, start, end) for w in windows}
+            return {w.label: self.cassandra.written(w, dimension, value, start, end, self.tenant) for w in windows}
 
     def tiling(self, start: int, end: int, dimension: str, value: str) -> Tiling:
         """The stored windows that answer ``[start, end)``: those written (the catalogue) and retained."""
@@ -125,13 +137,15 @@ class TopKQueries:
             if blob is None:
                 missing[tiles[i][0].label].append(i)
         for label, indexes in missing.items():
-            found = self.cassandra.summaries(self.windows[label], dimension, value, [tiles[i][1] for i in indexes])
+            starts = [tiles[i][1] for i in indexes]
+            found = self.cassandra.summaries(self.windows[label], dimension, value, starts, self.tenant)
             for i in indexes:
                 blobs[i] = found.get(tiles[i][1])
         return blobs
 
     def _decoded(self, window: WindowSpec, start: int, dimension: str, value: str, blob: bytes) -> HeavyHittersSketch:
-        return self.cache.decoded((self.prefix, self.cassandra.keyspace, window.label, dimension, value, start), blob)
+        key = (self.prefix, self.cassandra.keyspace, self.tenant, window.label, dimension, value, start)
+        return self.cache.decoded(key, blob)
 
     def merged_sketch(self, start: int, end: int, dimension: str, value: str) -> tuple[HeavyHittersSketch, Answer]:
         """The union of the stored summaries that tile [start, end), and what it covers."""
@@ -188,5 +202,5 @@ class TopKQueries:
         if self.archive is None:
             raise NoArchive("no archive configured: exact answers need --archive-url")
         self.check_range(start, end)
-        counts, scan = self.archive.counts(start, end, dimension, value)
+        counts, scan = self.archive.counts(start, end, dimension, value, self.tenant)
         return counts, Answer([], start, end, sum(counts.values()), 0, EXACT, scan=scan)

@@ -5,8 +5,8 @@
         { results { item count } }
       count(item: "item-1", start: "...", end: "...") { count lowerBound upperBound } }
 
-The same questions as the REST API, with its rules (``topk.query.requests``), auth and rate limit (the
-router's dependencies) and answers (``requests.body``). One request may not fan out: at most
+The same questions as the REST API, with its rules (``topk.query.requests``), auth, tenant and rate limit
+(``topk.query.access``) and answers (``requests.body``). One request may not fan out: at most
 ``MAX_LOOKUPS`` lookups (aliases), depth ``MAX_DEPTH`` and ``MAX_TOKENS`` tokens, refused before
 anything is read. A refused or failed field is an error naming it; nothing a client sends gives a 5xx.
 """
@@ -17,6 +17,7 @@ import enum
 from collections.abc import Callable
 
 import strawberry
+from fastapi import Depends
 from fastapi.concurrency import run_in_threadpool
 from graphql import FieldNode, FragmentSpreadNode, GraphQLError, SelectionSetNode, ValidationRule
 from redis.exceptions import RedisError
@@ -24,6 +25,7 @@ from strawberry.extensions import AddValidationRules, MaxAliasesLimiter, MaxToke
 from strawberry.fastapi import BaseContext, GraphQLRouter
 from strawberry.types import Info
 
+from topk.query.access import Guard
 from topk.query.archive import NotArchived
 from topk.query.engine import APPROXIMATE, EXACT, Answer, NoArchive, RangeTooLong, TopKQueries
 from topk.query.requests import BadRequest, body, check_k, check_name, check_window, time_range
@@ -179,9 +181,10 @@ class Context(BaseContext):
 
 
 def graphql_router(
-    queries: TopKQueries, windows: tuple[WindowSpec, ...], max_k: int, max_item_length: int
+    queries: TopKQueries, guard: Guard, windows: tuple[WindowSpec, ...], max_k: int, max_item_length: int
 ) -> GraphQLRouter:
-    """The ``/graphql`` endpoint (POST, and GET for queries); no IDE page (it would load from a CDN)."""
+    """The ``/graphql`` endpoint (POST, and GET for queries), answered from the tenant ``guard``
+    gives; no IDE page (it would load from a CDN)."""
     schema = Schema(
         query=Query,
         extensions=[
@@ -191,7 +194,7 @@ def graphql_router(
         ],
     )
 
-    async def get_context() -> Context:
-        return Context(queries, windows, max_k, max_item_length)
+    async def get_context(tenant: str = Depends(guard)) -> Context:  # (module annotations are strings)
+        return Context(queries.for_tenant(tenant), windows, max_k, max_item_length)
 
     return GraphQLRouter(schema, path="/graphql", context_getter=get_context, graphql_ide=None)

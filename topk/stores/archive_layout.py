@@ -1,9 +1,13 @@
 """Where and how the archive keeps raw records as Parquet, on S3 (or any pyarrow filesystem).
 
-Hive-style paths, one file per Kafka partition, offset block and hour::
+Hive-style paths, one file per tenant (events), Kafka partition, offset block and hour::
 
-    <url>/events/date=2026-11-22/hour=13/part-00000-00000000000000100000.parquet
+    <url>/events/tenant=default/date=2026-11-22/hour=13/part-00000-00000000000000100000.parquet
     <url>/dead_letters/date=2026-11-22/hour=13/part-00000-00000000000000100000.parquet
+
+A tenant's events are under a directory of their own (an exact answer lists and reads only its
+tenant's files) and carry a ``tenant`` column too. Archives written before tenants (``events/date=``)
+are not read: rewrite them with the archive job from the topic.
 
 Events are placed by event time, dead letters by their Kafka timestamp. A file holds the records
 of one partition whose offsets fall in one block ``[b, b + block_offsets)``, sorted by time, then
@@ -35,6 +39,7 @@ KAFKA_COLUMNS = [
 EVENT_COLUMNS = [
     pa.field("event_id", pa.string()),
     pa.field("event_type", pa.string()),
+    pa.field("tenant", pa.string()),
     pa.field("item", pa.string()),
     pa.field("weight", pa.int64()),
     pa.field("event_time", TIME),
@@ -82,6 +87,11 @@ def open_archive(url: str, endpoint_url: str = "") -> tuple[fs.FileSystem, str]:
         return s3, url.removeprefix("s3://").rstrip("/")
     filesystem, path = fs.FileSystem.from_uri(url)
     return filesystem, path.rstrip("/")
+
+
+def events_of(tenant: str) -> str:
+    """The dataset of one tenant's events."""
+    return f"{EVENTS}/tenant={tenant}"
 
 
 def day_dir(base: str, dataset: str, ms: int) -> str:

@@ -2,9 +2,13 @@
 
 Tables (keyspace configurable)::
 
-    topk_items        ((window_size, dimension, dim_value, window_start), rank) -> item, bounds, guaranteed
-    window_summaries  ((window_size, dimension, dim_value, bucket), window_start DESC)
-                      -> window_end, total_events, error_bound, k, capacity, summary blob
+    tenant_topk_items        ((tenant, window_size, dimension, dim_value, window_start), rank)
+                             -> item, bounds, guaranteed
+    tenant_window_summaries  ((tenant, window_size, dimension, dim_value, bucket), window_start DESC)
+                             -> window_end, total_events, error_bound, k, capacity, summary blob
+
+Every partition is one tenant's (``default`` for events without one). The tables before tenants
+(``topk_items``, ``window_summaries``) are neither written nor read: replay into the new ones.
 
 ``bucket`` caps a partition at 1440 windows, ``window_start - window_start % (1440 * size)``.
 Rows are keyed by window, so writing a window again overwrites it (idempotent). Rows expire with
@@ -14,8 +18,8 @@ a window already past it is not written.
 Connections: ``topk.stores.cassandra_connection`` (credentials, TLS, routing, consistency). The job
 creates the keyspace with ``NetworkTopologyStrategy`` and a factor per data center.
 
-Needs Cassandra 4.0+ (``ALTER TABLE ... ADD IF NOT EXISTS``: schema changes are idempotent, so
-any number of writers may apply them); the protocol version is negotiated unless pinned. The job
+Needs Cassandra 4.0+ (schema changes are ``IF NOT EXISTS``, so any number of writers may apply
+them); the protocol version is negotiated unless pinned. The job
 creates the schema; readers never do, and read an absent keyspace as no windows yet.
 
 No Flink here: the job's sink (``connectors.cassandra_sink``) and the query side share this module.
@@ -40,6 +44,7 @@ from cassandra.concurrent import execute_concurrent_with_args
 from cassandra.connection import ConnectionException
 from cassandra.query import BatchStatement, BatchType, PreparedStatement
 
+from topk.events import DEFAULT_TENANT
 from topk.stores.cassandra_connection import (
     KEYSPACE_NAME,
     CassandraConnection,
@@ -57,17 +62,17 @@ BUCKET_WINDOWS = 1440
 UNREACHABLE = (NoHostAvailable, OperationTimedOut, Unavailable, WriteTimeout, ConnectionException, OSError)
 
 SCHEMA = (
-    """CREATE TABLE IF NOT EXISTS {ks}.topk_items (
-         window_size text, dimension text, dim_value text, window_start timestamp, rank int,
+    """CREATE TABLE IF NOT EXISTS {ks}.tenant_topk_items (
+         tenant text, window_size text, dimension text, dim_value text, window_start timestamp, rank int,
          item text, estimate bigint, lower_bound bigint, upper_bound bigint, guaranteed boolean,
-         PRIMARY KEY ((window_size, dimension, dim_value, window_start), rank))""",
-    """CREATE TABLE IF NOT EXISTS {ks}.window_summaries (
-         window_size text, dimension text, dim_value text, bucket timestamp, window_start timestamp,
+         PRIMARY KEY ((tenant, window_size, dimension, dim_value, window_start), rank))""",
+    """CREATE TABLE IF NOT EXISTS {ks}.tenant_window_summaries (
+         tenant text, window_size text, dimension text, dim_value text, bucket timestamp, window_start timestamp,
          window_end timestamp, total_events bigint, error_bound bigint, k int, capacity int, summary blob,
-         PRIMARY KEY ((window_size, dimension, dim_value, bucket), window_start))
+         PRIMARY KEY ((tenant, window_size, dimension, dim_value, bucket), window_start))
        WITH CLUSTERING ORDER BY (window_start DESC)""",
-    "ALTER TABLE {ks}.topk_items ADD IF NOT EXISTS guaranteed boolean",  # tables created before the flag
 )
+TABLES = {"tenant_topk_items", "tenant_window_summaries"}
 
 
 def ensure_schema(session: Session, keyspace: str, replication: str) -> None:
@@ -89,7 +94,7 @@ class CassandraStore:
     use (so a process starts while Cassandra is down) and again after ``close``; statements are
     prepared once per connection. ``UNREACHABLE`` errors propagate: callers retry or answer 503.
 
-    Writes: a window's ``window_summaries`` row and its ``topk_items`` rows as one single-partition
+    Writes: a window's ``tenant_window_summaries`` row and its ``tenant_topk_items`` rows as one single-partition
     UNLOGGED batch of a prepared insert, both in flight together. Without TCP_NODELAY a request waits
     ~40 ms (Nagle). Measured per K=100 window on the local Cassandra 5.0: one 100-row batch ~8 ms
     (20-row batches in flight together ~9 ms); a single-partition batch is one mutation, exempt from
@@ -99,21 +104,21 @@ class CassandraStore:
     of the windows written in a range (the catalogue, when Redis cannot say)."""
 
     ITEM = (
-        "INSERT INTO {ks}.topk_items (window_size, dimension, dim_value, window_start, rank, item, "
-        "estimate, lower_bound, upper_bound, guaranteed) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) USING TTL ?"
+        "INSERT INTO {ks}.tenant_topk_items (tenant, window_size, dimension, dim_value, window_start, rank, item, "
+        "estimate, lower_bound, upper_bound, guaranteed) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) USING TTL ?"
     )
     SUMMARY = (
-        "INSERT INTO {ks}.window_summaries (window_size, dimension, dim_value, bucket, window_start, "
-        "window_end, total_events, error_bound, k, capacity, summary) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
+        "INSERT INTO {ks}.tenant_window_summaries (tenant, window_size, dimension, dim_value, bucket, window_start, "
+        "window_end, total_events, error_bound, k, capacity, summary) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
         "USING TTL ?"
     )
     READ = (
-        "SELECT window_start, summary FROM {ks}.window_summaries "
-        "WHERE window_size = ? AND dimension = ? AND dim_value = ? AND bucket = ? AND window_start IN ?"
+        "SELECT window_start, summary FROM {ks}.tenant_window_summaries WHERE tenant = ? "
+        "AND window_size = ? AND dimension = ? AND dim_value = ? AND bucket = ? AND window_start IN ?"
     )
     STARTS = (
-        "SELECT window_start FROM {ks}.window_summaries WHERE window_size = ? AND dimension = ? "
-        "AND dim_value = ? AND bucket = ? AND window_start >= ? AND window_start < ?"
+        "SELECT window_start FROM {ks}.tenant_window_summaries WHERE tenant = ? AND window_size = ? "
+        "AND dimension = ? AND dim_value = ? AND bucket = ? AND window_start >= ? AND window_start < ?"
     )
 
     def __init__(
@@ -140,7 +145,7 @@ class CassandraStore:
         """The prepared statement ``name`` (a class attribute), or None while the schema is absent."""
         if name not in self._statements:
             keyspace = self.session.cluster.metadata.keyspaces.get(self.keyspace)
-            if keyspace is None or not {"topk_items", "window_summaries"} <= keyspace.tables.keys():
+            if keyspace is None or not keyspace.tables.keys() >= TABLES:
                 return None  # not created yet (the driver follows schema changes): nothing written
             try:
                 self._statements[name] = self.session.prepare(getattr(self, name).format(ks=self.keyspace))
@@ -162,10 +167,10 @@ class CassandraStore:
             return []  # past its retention already (a replay of old events): not kept
         ttl = 0 if left is None else left  # USING TTL 0: no expiry
         start = utc(r.window_start)
-        part = (r.window, r.dimension, r.value, start)
+        part = (r.tenant, r.window, r.dimension, r.value, start)
         bucket = utc(bucket_of(r.window_start, window.size_ms))
         summary = (utc(r.window_end), r.total_events, r.error_bound, r.k, r.capacity, r.summary, ttl)
-        pending = [self.session.execute_async(self._prepared("SUMMARY"), (*part[:3], bucket, start, *summary))]
+        pending = [self.session.execute_async(self._prepared("SUMMARY"), (*part[:4], bucket, start, *summary))]
         if r.items:
             batch, item = BatchStatement(BatchType.UNLOGGED), self._prepared("ITEM")
             for rank, i in enumerate(r.items, 1):
@@ -173,28 +178,32 @@ class CassandraStore:
             pending.append(self.session.execute_async(batch))
         return pending
 
-    def summaries(self, window: WindowSpec, dimension: str, value: str, starts: Sequence[int]) -> dict[int, bytes]:
-        """The stored summaries among the windows starting at ``starts``, by start."""
+    def summaries(
+        self, window: WindowSpec, dimension: str, value: str, starts: Sequence[int], tenant: str = DEFAULT_TENANT
+    ) -> dict[int, bytes]:
+        """The tenant's stored summaries among the windows starting at ``starts``, by start."""
         read = self._prepared("READ")
         if read is None or not starts:
             return {}
         by_bucket = defaultdict(list)
         for start in starts:
             by_bucket[bucket_of(start, window.size_ms)].append(utc(start))
-        params = [(window.label, dimension, value, utc(b), wanted) for b, wanted in by_bucket.items()]
+        params = [(tenant, window.label, dimension, value, utc(b), wanted) for b, wanted in by_bucket.items()]
         found = {}
         for _, rows in execute_concurrent_with_args(self.session, read, params, raise_on_first_error=True):
             found.update((epoch_ms(row.window_start), row.summary) for row in rows)
         return found
 
-    def written(self, window: WindowSpec, dimension: str, value: str, lo: int, hi: int) -> list[int]:
-        """Starts of the windows of this size stored with a start in ``[lo, hi)``, ascending."""
+    def written(
+        self, window: WindowSpec, dimension: str, value: str, lo: int, hi: int, tenant: str = DEFAULT_TENANT
+    ) -> list[int]:
+        """Starts of the tenant's windows of this size stored with a start in ``[lo, hi)``, ascending."""
         starts = self._prepared("STARTS")
         if starts is None or lo >= hi:
             return []
         span = BUCKET_WINDOWS * window.size_ms
         buckets = range(bucket_of(lo, window.size_ms), hi, span)
-        params = [(window.label, dimension, value, utc(b), utc(lo), utc(hi)) for b in buckets]
+        params = [(tenant, window.label, dimension, value, utc(b), utc(lo), utc(hi)) for b in buckets]
         results = execute_concurrent_with_args(self.session, starts, params, raise_on_first_error=True)
         return sorted(itertools.chain.from_iterable((epoch_ms(r.window_start) for r in rows) for _, rows in results))
 

@@ -3,10 +3,12 @@ query side. No Flink here: the job's sink (``connectors.redis_sink``) is a thin 
 
 Keys, for window label W (``1m``, ``1h``, ``1d``, ``all``), dimension D, value V and the
 window start in epoch minutes S (0 for the all-time view), under the prefix ``topk`` (the job's
-``--redis-prefix``; a replay can write into a fresh one)::
+``--redis-prefix``; a replay can write into a fresh one) for the ``default`` tenant, and
+``topk/T`` for tenant T (``tenant_prefix``: ``/`` is in no prefix, so no tenant's keys can be
+another's)::
 
     {topk:W:D:V}:S          ZSET  item -> estimated count    (read with ZREVRANGE ... WITHSCORES)
-    {topk:W:D:V}:S:meta     HASH  windowStart, windowEnd, k, capacity, totalEvents, errorBound, guaranteed,
+    {topk:W:D:V}:S:meta     HASH  tenant, windowStart, windowEnd, k, capacity, totalEvents, errorBound, guaranteed,
                                   unlistedBound, lastUpdated
     {topk:W:D:V}:S:bounds   HASH  item -> "lower,upper,g"    (bounds on the true count; g 1: certainly in the
                                                               true top-K, see topk.sketches.ranking)
@@ -39,6 +41,7 @@ from redis.client import Pipeline
 from redis.cluster import RedisCluster
 from redis.retry import Retry
 
+from topk.events import DEFAULT_TENANT
 from topk.settings import setting
 from topk.sketches import ItemCount
 from topk.sketches.ranking import top_k
@@ -71,6 +74,11 @@ class RedisSettings:
         if not PREFIX.fullmatch(self.prefix):
             raise ValueError(f"bad Redis prefix {self.prefix!r}: letters, digits, _ . - separated by ':'")
         return self
+
+
+def tenant_prefix(prefix: str, tenant: str) -> str:
+    """The key prefix of ``tenant``'s results: ``prefix`` itself for the default tenant."""
+    return prefix if tenant == DEFAULT_TENANT else f"{prefix}/{tenant}"
 
 
 def view_tag(window: str, dimension: str, value: str, prefix: str = DEFAULT_PREFIX) -> str:
@@ -147,7 +155,8 @@ def write_results(
     batches = [[r] for r in results] if isinstance(client, RedisCluster) else [list(results)]
     for batch in filter(None, batches):
         first = batch[0]
-        with transaction(client, window_key(first.window, first.dimension, first.value, 0, prefix)) as pipe:
+        tag = view_tag(first.window, first.dimension, first.value, tenant_prefix(prefix, first.tenant))
+        with transaction(client, tag) as pipe:
             for r in batch:
                 _queue_result(pipe, r, windows[r.window], prefix, now)
             pipe.execute()
@@ -161,8 +170,10 @@ def _queue_result(pipe: Pipeline, r: WindowResult, window: WindowSpec, prefix: s
     ttl = ttl_seconds(window, r.window_start, now)
     if ttl is not None and ttl <= 0:
         return  # past its retention already (a replay of old events): not kept
+    prefix = tenant_prefix(prefix, r.tenant)
     key = window_key(r.window, r.dimension, r.value, r.window_start, prefix)
     meta = {
+        "tenant": r.tenant,
         "windowStart": r.window_start,
         "windowEnd": r.window_end,
         "k": r.k,

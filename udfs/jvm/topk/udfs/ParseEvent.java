@@ -20,8 +20,8 @@ import org.apache.flink.types.Row;
 /**
  * Parses and validates one raw event in a single pass (the rules are documented in
  * udfs/parse_events.py). Returns reason (null when valid), item, weight, event time in epoch ms
- * (0 when invalid, so a bad record never moves the watermark), the requested dimensions, and the
- * event's id and type (for the archive).
+ * (0 when invalid, so a bad record never moves the watermark), the requested dimensions, the
+ * event's id and type (for the archive), and its tenant.
  */
 public class ParseEvent extends ScalarFunction {
     private static final ObjectMapper JSON = new ObjectMapper();
@@ -31,7 +31,10 @@ public class ParseEvent extends ScalarFunction {
     private static final Pattern POSITIVE = Pattern.compile("[1-9][0-9]{0,17}");
     private static final String ROW_TYPE =
             "ROW<reason STRING, item STRING, weight BIGINT, event_ms BIGINT, dims MAP<STRING, STRING>, "
-                    + "event_id STRING, event_type STRING>";
+                    + "event_id STRING, event_type STRING, tenant STRING>";
+    /** A tenant id: safe in Redis keys, Cassandra partitions and archive paths (topk/events.py). */
+    private static final Pattern TENANT = Pattern.compile("[A-Za-z0-9][A-Za-z0-9_.-]{0,63}");
+    private static final String DEFAULT_TENANT = "default";
 
     /**
      * The planner still evaluates the call for the watermark and for the event time column as
@@ -84,6 +87,11 @@ public class ParseEvent extends ScalarFunction {
         }
         JsonNode metadata = root.path("metadata");
         JsonNode payload = root.path("payload");
+        JsonNode tenantId = metadata.get("tenantId");
+        String tenant = tenantId == null || tenantId.isNull() ? DEFAULT_TENANT : tenantId.isTextual() ? tenantId.asText() : "";
+        if (!TENANT.matcher(tenant).matches()) {
+            return rejected("bad_tenant");
+        }
         String eventType = scalar(metadata.get("eventType"));
         String field = ITEM_FIELDS.get(eventType == null ? "generic" : eventType);
         if (field == null) {
@@ -120,11 +128,11 @@ public class ParseEvent extends ScalarFunction {
             }
         }
         String eventId = scalar(metadata.get("eventId"));
-        return Row.of(null, item, weight, eventMs, dims, eventId, eventType == null ? "generic" : eventType);
+        return Row.of(null, item, weight, eventMs, dims, eventId, eventType == null ? "generic" : eventType, tenant);
     }
 
     private static Row rejected(String reason) {
-        return Row.of(reason, null, null, 0L, null, null, null);
+        return Row.of(reason, null, null, 0L, null, null, null, null);
     }
 
     /** Text of a string or number; null for missing, null, objects, arrays and booleans. */
