@@ -34,9 +34,9 @@ from udfs.window_fold import Output, WindowFold
 
 
 def group_key(row: Row) -> tuple[str, str]:
-    """The key of a summary row's group: ``(dimension, value)`` for the default tenant (the key of
-    savepoints from before tenants, so they restore), ``("<tenant>/<dimension>", value)`` for others
-    (no tenant id or dimension name holds a ``/``)."""
+    """The key of a summary row's group: ``(dimension, value)`` for the default tenant (its key before
+    tenants), ``("<tenant>/<dimension>", value)`` for others (no tenant id or dimension name holds a
+    ``/``): the key type is unchanged, two strings."""
     scope = row.dim if row.tenant == DEFAULT_TENANT else f"{row.tenant}/{row.dim}"
     return scope, row.val
 

@@ -29,10 +29,9 @@ from tests.integration.helpers import (
     kill_tree,
     open_queries,
     publish,
-    tenant_events,
     wait_for,
 )
-from topk.generator.events import StreamSpec, exact_counts
+from topk.generator.events import StreamSpec, exact_counts, generate
 from topk.query.api import ApiConfig, create_app
 from topk.query.archive import EventArchive
 from topk.sketches.accuracy import ranked
@@ -246,7 +245,7 @@ def stored(servers, run_job):
 
 def second_tenant(spec: StreamSpec) -> list[dict]:
     """Tenant ``TENANT``'s events, over the same hours as ``spec``'s."""
-    return tenant_events(TENANT, StreamSpec(3_000, 40, 0.6, spec.start_ms, 3 * H, seed=12))
+    return list(generate(StreamSpec(3_000, 40, 0.6, spec.start_ms, 3 * H, seed=12, tenant=TENANT)))
 
 
 @pytest.fixture(scope="session")

@@ -79,14 +79,6 @@ def publish(
     return events
 
 
-def tenant_events(tenant: str, spec: StreamSpec) -> list[dict]:
-    """``spec``'s events as tenant ``tenant``'s (``metadata.tenantId``)."""
-    events = list(generate(spec))
-    for e in events:
-        e["metadata"]["tenantId"] = tenant
-    return events
-
-
 def wait_for(condition, timeout_s: float = 240) -> bool:
     """Polls ``condition`` until it holds (True) or ``timeout_s`` passes (False)."""
     deadline = time.monotonic() + timeout_s

@@ -117,3 +117,4 @@ def test_rate_limit_per_tenant(queries):
     assert [status(TOKENS[TENANT]), status(TOKENS[TENANT])] == [200, 200]
     assert status(SECOND) == 429  # the tenant's third request this minute, whichever its token
     assert status(TOKENS[DEFAULT_TENANT]) == 200
+    assert 'status="200",tenant="acme"' in client.get("/metrics").text

@@ -15,7 +15,7 @@ from datetime import datetime
 
 import numpy as np
 
-from topk.events import ITEM_FIELDS
+from topk.events import ITEM_FIELDS, check_tenant
 from topk.generator import shapes
 from topk.settings import setting
 from topk.times import iso
@@ -39,12 +39,15 @@ class StreamSpec:
     jitter_ms: int = setting(2_000, "out-of-orderness; keep it below the job's --out-of-orderness-ms")
     seed: int = setting(42, "random seed")
     shape: str = setting("zipf", f"one of {', '.join(shapes.SHAPES)}; text sends every word as a search event")
+    tenant: str = setting("", "metadata.tenantId of every event (empty: none, so the default tenant's)")
 
     def validate(self) -> StreamSpec:
         if self.shape not in shapes.SHAPES:
             raise ValueError(f"unknown shape {self.shape!r}: {', '.join(shapes.SHAPES)}")
         if min(self.events, self.universe, self.span_ms) < 1 or min(self.jitter_ms, self.skew) < 0:
             raise ValueError("events, universe and span must be >= 1, jitter and skew >= 0")
+        if self.tenant:
+            check_tenant(self.tenant)
         return self
 
 
@@ -69,10 +72,10 @@ def generate(spec: StreamSpec) -> Iterator[dict]:
         rank = ranks[i]
         payload = {ITEM_FIELDS[etype]: rank if isinstance(rank, str) else item_name(etype, rank)}
         payload.update({d: DIMENSION_VALUES[d][dims[d][i]] for d in DIMENSION_VALUES})
-        yield {
-            "metadata": {"eventId": f"{spec.seed}-{i}", "eventType": etype, "source": "generator", "timestamp": when},
-            "payload": payload,
-        }
+        metadata = {"eventId": f"{spec.seed}-{i}", "eventType": etype, "source": "generator", "timestamp": when}
+        if spec.tenant:
+            metadata["tenantId"] = spec.tenant
+        yield {"metadata": metadata, "payload": payload}
 
 
 def encode(event: dict) -> bytes:

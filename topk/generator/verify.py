@@ -13,10 +13,11 @@ from __future__ import annotations
 import argparse
 import sys
 
+from topk.events import DEFAULT_TENANT
 from topk.generator.events import StreamSpec, exact_counts, generate
 from topk.settings import add_settings, settings_of
 from topk.sketches.accuracy import ranked, wrongly_guaranteed
-from topk.stores.redis_store import RedisSettings, connect, read_topk
+from topk.stores.redis_store import RedisSettings, connect, read_topk, tenant_prefix
 from topk.times import utc_minute
 from topk.windows import parse_window
 
@@ -32,10 +33,10 @@ def main(argv: list[str] | None = None) -> int:
         p.error("--start-ms is required: the produced stream's")
     spec, redis = settings_of(StreamSpec, a, p), settings_of(RedisSettings, a, p)
     window = parse_window(a.window)
-    client = connect(redis.url)
+    client, prefix = connect(redis.url), tenant_prefix(redis.prefix, spec.tenant or DEFAULT_TENANT)
     ok = True
     for start, truth in sorted(exact_counts(generate(spec), window.size_ms).items()):
-        stored = read_topk(client, window.label, "all", "all", start, a.k, redis.prefix)
+        stored = read_topk(client, window.label, "all", "all", start, a.k, prefix)
         exact = ranked(truth, a.k)
         if stored is None:
             print(f"window {utc_minute(start)}: nothing stored")

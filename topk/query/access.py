@@ -94,9 +94,10 @@ class Guard:
                     raise HTTPException(404, "not found")  # as for a tenant with no data: nothing confirmed
                 tenant = grant
             client = f"tenant:{grant}" if grant != ADMIN else token_hash(token)
+        request.state.tenant = tenant = tenant or DEFAULT_TENANT  # for the request metrics
         if self.per_minute and not self.limiter.allow(client):
             raise HTTPException(429, f"more than {self.per_minute} requests this minute")
-        return tenant or DEFAULT_TENANT
+        return tenant
 
     def fixes_tenant(self, request: Request) -> bool:
         """Whether the request's token is a tenant token (one tenant only)."""

@@ -236,9 +236,10 @@ def health_routes(queries: TopKQueries) -> APIRouter:
 
 
 def add_metrics(app: FastAPI) -> None:
-    """Requests and latency per route template and status, at ``/metrics`` (Prometheus)."""
+    """Requests per route template, status and tenant (empty: none resolved, e.g. refused before)
+    and latency per route template, at ``/metrics`` (Prometheus)."""
     registry = CollectorRegistry()
-    requests = Counter("topk_api_requests", "API requests", ["path", "status"], registry=registry)
+    requests = Counter("topk_api_requests", "API requests", ["path", "status", "tenant"], registry=registry)
     latency = Histogram("topk_api_latency_seconds", "API latency", ["path"], registry=registry)
 
     @app.middleware("http")
@@ -246,7 +247,7 @@ def add_metrics(app: FastAPI) -> None:
         started = time.perf_counter()
         response = await call_next(request)
         path = getattr(request.scope.get("route"), "path", "unmatched")  # the route template, not the raw URL
-        requests.labels(path, str(response.status_code)).inc()
+        requests.labels(path, str(response.status_code), getattr(request.state, "tenant", "")).inc()
         latency.labels(path).observe(time.perf_counter() - started)
         return response
 

@@ -14,4 +14,9 @@ def add_range_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--k", type=int, default=10)
     p.add_argument("--dimension", default="all")
     p.add_argument("--value", default="all")
-    p.add_argument("--tenant", type=check_tenant, default=DEFAULT_TENANT)
+    add_tenant_argument(p)
+
+
+def add_tenant_argument(p: argparse.ArgumentParser) -> None:
+    """``--tenant``: whose results to read."""
+    p.add_argument("--tenant", type=check_tenant, default=DEFAULT_TENANT, help="whose results (default: default)")
