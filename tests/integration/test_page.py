@@ -17,7 +17,7 @@ from fastapi.testclient import TestClient
 from graphql import get_introspection_query
 from playwright.sync_api import Page, expect, sync_playwright
 
-from tests.integration.helpers import CAPACITY, WINDOWS, K, wait_for
+from tests.integration.helpers import CAPACITY, TENANT, WINDOWS, K, wait_for
 from topk.generator.events import exact_counts
 from topk.query.api import ApiConfig, create_app
 from topk.sketches import HeavyHittersSketch
@@ -186,4 +186,9 @@ def test_the_page_shows_the_apis_top_k_switches_views_and_picks_up_new_windows(
         result = WindowResult.of("1h", "region", "eu-west", newest, newest + H, sketch, 8)
         write_result(redis_connect(servers.redis_url), result, WINDOWS[1], run_id)
         expect(page.locator("#table tbody tr").first).to_contain_text("fresh-item", timeout=15_000)
+
+        page.get_by_test_id("tenant").fill(TENANT)  # an admin token reads any tenant
+        page.get_by_test_id("tenant").dispatch_event("change")
+        acme = rest_items(api, window="1h", k="10", dimension="region", value="eu-west", tenant=TENANT)
+        assert wait_for(lambda: table_items(page) == acme, 10), (table_items(page), acme)
         browser.close()

@@ -23,7 +23,8 @@ function status(text, error = false) {
 
 async function api(path, params = {}) {
   const token = form.token.value || sessionStorage.getItem("topk-token") || "";
-  const query = new URLSearchParams(params).toString();
+  const tenant = form.tenant.value.trim();  // empty: the token's tenant (an admin's: default)
+  const query = new URLSearchParams(tenant ? { ...params, tenant } : params).toString();
   const response = await fetch(path + (query ? "?" + query : ""), {
     headers: token ? { Authorization: "Bearer " + token } : {},
   });
@@ -157,7 +158,9 @@ async function init() {
     init_windows().then(show);
   });
   form.live.addEventListener("change", live);
-  for (const name of ["window", "dimension", "value", "k", "start", "end"]) form[name].addEventListener("change", show);
+  for (const name of ["window", "dimension", "value", "k", "start", "end", "tenant"]) {
+    form[name].addEventListener("change", show);
+  }
   await init_windows();
   await show();
   live();
