@@ -15,10 +15,16 @@ ITEM_FIELDS = {"page_view": "url", "product_view": "productId", "search": "query
 
 DEFAULT_TENANT = "default"
 TENANT_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.\-]{0,63}")
+TENANT_RULE = "1 to 64 of A-Z a-z 0-9 _ . -, from a letter or digit"
+
+
+def is_tenant(value: object) -> bool:
+    """Whether ``value`` is a valid tenant id."""
+    return isinstance(value, str) and TENANT_ID.fullmatch(value) is not None
 
 
 def check_tenant(tenant: str) -> str:
     """``tenant`` if it is a valid tenant id; ``ValueError`` otherwise."""
-    if not isinstance(tenant, str) or not TENANT_ID.fullmatch(tenant):
-        raise ValueError(f"bad tenant id {tenant!r}: 1 to 64 of A-Z a-z 0-9 _ . - (starting with a letter or digit)")
+    if not is_tenant(tenant):
+        raise ValueError(f"bad tenant id {tenant!r}: {TENANT_RULE}")
     return tenant

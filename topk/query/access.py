@@ -28,7 +28,7 @@ from typing import Annotated
 
 from fastapi import HTTPException, Query, Request
 
-from topk.events import DEFAULT_TENANT, TENANT_ID, check_tenant
+from topk.events import DEFAULT_TENANT, TENANT_ID, check_tenant, is_tenant
 
 ADMIN = "*"
 HASH = "sha256:"
@@ -48,7 +48,7 @@ def read_tokens(path: str) -> dict[str, str]:
         tenant, _, digest = line.partition(" ")
         digest = digest.strip()
         valid_digest = digest.startswith(HASH) and len(digest) == len(HASH) + 64
-        if not valid_digest or (tenant != ADMIN and not TENANT_ID.fullmatch(tenant)):
+        if not valid_digest or (tenant != ADMIN and not is_tenant(tenant)):
             raise ValueError(f"{path}:{number}: expected '<tenant> sha256:<64 hex digits>'")
         grants[digest.lower()] = tenant
     return grants
@@ -86,7 +86,9 @@ class Guard:
     ) -> str:
         client = f"address:{request.client.host if request.client else 'unknown'}"
         if self.grants:
-            token, grant = self.grant(request)
+            scheme, _, token = request.headers.get("authorization", "").partition(" ")
+            grant = self.granted(token) if scheme.lower() == "bearer" else None
+            request.state.grant = grant
             if grant is None:
                 raise HTTPException(401, "missing or wrong bearer token", headers={"WWW-Authenticate": "Bearer"})
             if grant != ADMIN:
@@ -99,14 +101,10 @@ class Guard:
             raise HTTPException(429, f"more than {self.per_minute} requests this minute")
         return tenant
 
-    def fixes_tenant(self, request: Request) -> bool:
-        """Whether the request's token is a tenant token (one tenant only)."""
-        return self.grant(request)[1] not in (None, ADMIN)
-
-    def grant(self, request: Request) -> tuple[str, str | None]:
-        """The request's bearer token and what it reads (a tenant, ``ADMIN``, or None: unknown)."""
-        scheme, _, token = request.headers.get("authorization", "").partition(" ")
-        return token, self.granted(token) if scheme.lower() == "bearer" else None
+    @staticmethod
+    def fixes_tenant(request: Request) -> bool:
+        """Whether the request, already guarded, came with a tenant token (one tenant only)."""
+        return getattr(request.state, "grant", None) not in (None, ADMIN)
 
     def granted(self, token: str) -> str | None:
         """The tenant ``token`` reads (``ADMIN``: any), or None for an unknown token."""

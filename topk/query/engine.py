@@ -75,7 +75,7 @@ class TopKQueries:
     ) -> None:
         self.client, self.binary, self.cassandra = client, binary, cassandra
         self.base_prefix, self.archive, self.max_range_ms = prefix, archive, max_range_ms
-        self.tenant, self.prefix = DEFAULT_TENANT, prefix
+        self.tenant = DEFAULT_TENANT
         self.cache = cache or SummaryCache()
         self.windows = {w.label: w for w in windows}
         self.sized = by_size(windows)  # finest first
@@ -83,8 +83,13 @@ class TopKQueries:
     def for_tenant(self, tenant: str) -> TopKQueries:
         """These queries, answered from ``tenant``'s results (sharing clients and cache)."""
         queries = copy.copy(self)
-        queries.tenant, queries.prefix = check_tenant(tenant), tenant_prefix(self.base_prefix, tenant)
+        queries.tenant = check_tenant(tenant)
         return queries
+
+    @property
+    def prefix(self) -> str:
+        """The Redis key prefix of this tenant's results."""
+        return tenant_prefix(self.base_prefix, self.tenant)
 
     def ready(self) -> dict[str, bool]:
         """Whether each store answers (Cassandra: and the job has created its tables)."""
@@ -144,8 +149,7 @@ class TopKQueries:
         return blobs
 
     def _decoded(self, window: WindowSpec, start: int, dimension: str, value: str, blob: bytes) -> HeavyHittersSketch:
-        key = (self.prefix, self.cassandra.keyspace, self.tenant, window.label, dimension, value, start)
-        return self.cache.decoded(key, blob)
+        return self.cache.decoded((self.prefix, self.cassandra.keyspace, window.label, dimension, value, start), blob)
 
     def merged_sketch(self, start: int, end: int, dimension: str, value: str) -> tuple[HeavyHittersSketch, Answer]:
         """The union of the stored summaries that tile [start, end), and what it covers."""

@@ -19,7 +19,7 @@ from datetime import datetime
 
 from confluent_kafka import KafkaError, KafkaException, Producer
 
-from topk.events import ITEM_FIELDS, TENANT_ID
+from topk.events import ITEM_FIELDS, TENANT_RULE, is_tenant
 from topk.settings import EventSettings, setting
 from topk.stores.kafka_client import KafkaClient
 
@@ -62,8 +62,8 @@ def validate(raw: bytes, now_ms: int, limits: EventLimits) -> dict:
         raise Rejected("not_an_object", "the event must be a JSON object")
     metadata, payload = _object(root.get("metadata")), _object(root.get("payload"))
     tenant = metadata.get("tenantId")
-    if tenant is not None and not (isinstance(tenant, str) and TENANT_ID.fullmatch(tenant)):
-        raise Rejected("bad_tenant", "metadata.tenantId: 1 to 64 of A-Z a-z 0-9 _ . -, from a letter or digit")
+    if tenant is not None and not is_tenant(tenant):
+        raise Rejected("bad_tenant", f"metadata.tenantId: {TENANT_RULE}")
     if len(payload) > limits.max_payload_fields:
         raise Rejected("too_many_fields", f"{len(payload)} payload fields; at most {limits.max_payload_fields}", 413)
     event_type = _scalar(metadata.get("eventType"))
