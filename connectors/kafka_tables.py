@@ -72,21 +72,40 @@ def create_raw_events(
 ) -> None:
     """Table ``raw_events``: ``value`` (bytes), ``kafka_ts``, ``partition``, ``offset``, the
     ``computed`` columns, and a watermark on the computed ``event_time``."""
-    options = {**kafka_startup(source.start_from), "properties.auto.offset.reset": "earliest"}
-    options |= {f"properties.{k}": v for k, v in kafka.client.java().items()}  # security, fetch limits
-    if source.bounded:
-        options["scan.bounded.mode"] = "latest-offset"
-    extra = "".join(f",\n          {sql_string(k)} = {sql_string(v)}" for k, v in options.items())
     derived = "".join(f"`{name}` AS {expr},\n" for name, expr in computed.items())
     t_env.execute_sql(f"""
         CREATE TEMPORARY TABLE raw_events (
           `value` BYTES,
-          `kafka_ts` TIMESTAMP_LTZ(3) METADATA FROM 'timestamp' VIRTUAL,
-          `partition` INT METADATA VIRTUAL,
-          `offset` BIGINT METADATA VIRTUAL,
+          {_METADATA}
           {derived}
           WATERMARK FOR `event_time` AS `event_time` - {sql_interval(source.out_of_orderness_ms)}
-        ) WITH ('connector' = 'kafka', 'topic' = {sql_string(kafka.topic)}, 'format' = 'raw',
-          'properties.bootstrap.servers' = {sql_string(kafka.bootstrap_servers)},
-          'properties.group.id' = {sql_string(source.group_id)}{extra})
+        ) WITH ('topic' = {sql_string(kafka.topic)}, 'format' = 'raw',
+          {_options(kafka, source.group_id, source.bounded, kafka_startup(source.start_from))})
     """)
+
+
+def create_tenant_configs(t_env: StreamTableEnvironment, kafka: KafkaSettings, source: SourceSettings) -> None:
+    """Table ``tenant_configs``: ``key`` (the tenant id), ``value`` (JSON; null: deleted), ``kafka_ts``,
+    ``partition``, ``offset``: the whole config topic, from its start (a compacted topic holds each
+    tenant's latest record), with consumer group ``<--group-id>-config``."""
+    t_env.execute_sql(f"""
+        CREATE TEMPORARY TABLE tenant_configs (`key` BYTES, `value` BYTES, {_METADATA.rstrip(",")})
+        WITH ('topic' = {sql_string(kafka.config_topic)}, 'key.format' = 'raw', 'key.fields' = 'key',
+          'value.format' = 'raw', 'value.fields-include' = 'EXCEPT_KEY',
+          {_options(kafka, f"{source.group_id}-config", source.bounded, kafka_startup("earliest"))})
+    """)
+
+
+_METADATA = """`kafka_ts` TIMESTAMP_LTZ(3) METADATA FROM 'timestamp' VIRTUAL,
+          `partition` INT METADATA VIRTUAL,
+          `offset` BIGINT METADATA VIRTUAL,"""
+
+
+def _options(kafka: KafkaSettings, group_id: str, bounded: bool, startup: dict[str, str]) -> str:
+    """The Kafka connector's options of a source table (after ``topic`` and the format)."""
+    options = {"connector": "kafka", "properties.bootstrap.servers": kafka.bootstrap_servers}
+    options |= {"properties.group.id": group_id, **startup, "properties.auto.offset.reset": "earliest"}
+    options |= {f"properties.{k}": v for k, v in kafka.client.java().items()}  # security, fetch limits
+    if bounded:
+        options["scan.bounded.mode"] = "latest-offset"
+    return ",\n          ".join(f"{sql_string(k)} = {sql_string(v)}" for k, v in options.items())

@@ -1,5 +1,5 @@
-"""The top-K job: Kafka -> parse (SQL) -> bounded finest-window summaries (SQL) -> sketches (Python)
--> Redis + Cassandra; rejected records -> dead-letter topic.
+"""The top-K job: Kafka -> parse (SQL) -> tenant parameters (broadcast from the config topic) -> bounded
+finest-window summaries (SQL) -> sketches (Python) -> Redis + Cassandra; rejected records -> dead-letter topic.
 
 Run locally (MiniCluster):   python -m jobs.topk_job --bounded ...
 Submit to a cluster:        scripts/submit.sh run ...
@@ -15,15 +15,17 @@ from pyflink.datastream.connectors import Sink
 
 from connectors.cassandra_sink import CassandraWriter
 from connectors.dead_letter_sink import dead_letter_sink
-from connectors.kafka_tables import create_raw_events
+from connectors.kafka_tables import create_raw_events, create_tenant_configs
 from connectors.redis_sink import RedisWriter
 from jobs.environment import DISCARD, environment
 from jobs.progress import execute
 from jobs.settings import JobSettings, parse_args
 from topk.stores.cassandra_store import CassandraStore
+from topk.stores.config_topic import ensure_config_topic
 from udfs.dead_letters import DeadLetterEnvelope, original_kafka_time
 from udfs.parse_events import computed_columns, create_parsed_views, register_functions
 from udfs.route import DEAD_LETTER, LATE, SUMMARY, of_kind, routed_table
+from udfs.tenant_gate import create_parsed_events
 from udfs.topk_window import TopKWindowFunction, group_key
 
 
@@ -31,8 +33,11 @@ def build(settings: JobSettings) -> StreamExecutionEnvironment:
     env, t_env = environment(settings)
     register_functions(t_env)
     create_raw_events(t_env, settings.kafka, settings.source, computed_columns(settings.events))
+    if settings.kafka.config_topic:
+        create_tenant_configs(t_env, settings.kafka, settings.source)
+    create_parsed_events(t_env, settings.events, settings.sketch, settings.windows, settings.kafka.config_topic)
     create_parsed_views(t_env, settings.windows.allowed_lateness_ms)
-    routed = t_env.to_data_stream(routed_table(t_env, settings.sketch, settings.windows))
+    routed = t_env.to_data_stream(routed_table(t_env, settings.windows))
 
     of_kind(routed, DEAD_LETTER).assign_timestamps_and_watermarks(original_kafka_time()).map(
         DeadLetterEnvelope(settings.kafka.topic), output_type=Types.STRING()
@@ -57,6 +62,8 @@ def build(settings: JobSettings) -> StreamExecutionEnvironment:
 
 def main(argv: list[str] | None = None) -> None:
     settings = parse_args(argv)
+    if settings.kafka.config_topic:
+        ensure_config_topic(settings.kafka)  # a source of a topic that does not exist fails the job
     execute(build(settings), f"topk:{settings.kafka.topic}", settings)
 
 

@@ -3,6 +3,7 @@
 import struct
 import zlib
 from collections import Counter
+from pathlib import Path
 
 import mmh3
 import numpy as np
@@ -10,6 +11,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from topk import sketches
 from topk.generator.shapes import zipf_ranks
 from topk.sketches import CountMinSketch, HeavyHittersSketch, SpaceSaving
 
@@ -130,8 +132,23 @@ def test_count_min_merge_equals_sketch_of_union_and_round_trips():
     a.merge(b)
     assert a == both
     assert CountMinSketch.deserialize(a.serialize()) == a
-    with pytest.raises(ValueError):
-        a.merge(CountMinSketch(128, 4))
+    with pytest.raises(ValueError):  # neither width divides the other
+        a.merge(CountMinSketch(100, 4))
+
+
+def test_count_min_of_another_shape_merges_as_the_smaller_shape_cell_for_cell():
+    """A tenant's Count-Min size may change mid-hour: the wider table folds (cell j -> j mod w) and the
+    deeper is cut, which gives exactly the table of the smaller shape over the union."""
+    words = (Path(__file__).read_text() + Path(sketches.__file__).read_text()).split()  # real text, not Zipf
+    wide, narrow, union = CountMinSketch(1024, 5), CountMinSketch(128, 3), CountMinSketch(128, 3)
+    wide.update_batch(words[::2], [1] * len(words[::2]))
+    narrow.update_batch(words[1::2], [3] * len(words[1::2]))
+    union.update_batch(words[::2] + words[1::2], [1] * len(words[::2]) + [3] * len(words[1::2]))
+    assert CountMinSketch.merge_all([wide, narrow]) == union
+    assert (CountMinSketch.merge_all([wide, narrow]).table == union.table).all()
+    wide.merge(narrow)
+    assert (wide.width, wide.depth) == (128, 3) and (wide.table == union.table).all()
+    assert all(wide.estimate(w) >= words.count(w) for w in set(words[:200]))
 
 
 def test_count_min_is_deterministic_across_instances():

@@ -25,6 +25,7 @@ class WindowResult:
     unlisted_bound: int  # the largest upper bound of any item not in ``items``
     summary: bytes  # HeavyHittersSketch.serialize(), for merging on the query side
     tenant: str = DEFAULT_TENANT
+    params: str = ""  # the tenant's parameters it was made with (topk.tenant_config); empty: the job's
 
     @classmethod
     def of(
@@ -38,11 +39,12 @@ class WindowResult:
         k: int,
         summary: bytes | None = None,
         tenant: str = DEFAULT_TENANT,
+        params: str = "",
     ) -> WindowResult:
         """The result of a window summarized by ``sketch`` (``summary``: its bytes, when at hand)."""
         top = sketch.top_k(k)
         return cls(
             window, dimension, value, start, end, sketch.total_weight, sketch.maximum_error, k,
             sketch.space_saving.capacity, top.items, top.unlisted_bound,
-            sketch.serialize() if summary is None else summary, tenant,
+            sketch.serialize() if summary is None else summary, tenant, params,
         )  # fmt: skip

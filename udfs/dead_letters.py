@@ -3,6 +3,9 @@ dead-letter topic as JSON that keeps the original bytes::
 
     {"reason": "invalid_json", "topic": "events", "partition": 0, "offset": 42,
      "kafkaTimestamp": 1767225600000, "value": "<original, base64>"}
+
+A record of the tenant config topic the job could not take has reason ``bad_config``, that topic,
+and ``detail`` saying why (``"k 50 > capacity 10"``).
 """
 
 from __future__ import annotations
@@ -39,13 +42,14 @@ class DeadLetterEnvelope(MapFunction):
 
     def map(self, row: Row) -> str:
         self.counters[row.reason].inc()
-        return json.dumps(
-            {
-                "reason": row.reason,
-                "topic": self.topic,
-                "partition": row.partition,
-                "offset": row.offset,
-                "kafkaTimestamp": row.kafka_ts.to_epoch_milli(),
-                "value": base64.b64encode(row.raw).decode("ascii"),
-            }
-        )
+        letter = {
+            "reason": row.reason,
+            "topic": row.topic or self.topic,
+            "partition": row.partition,
+            "offset": row.offset,
+            "kafkaTimestamp": row.kafka_ts.to_epoch_milli(),
+            "value": base64.b64encode(row.raw).decode("ascii"),
+        }
+        if row.detail:
+            letter["detail"] = row.detail
+        return json.dumps(letter)

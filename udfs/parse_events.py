@@ -30,11 +30,17 @@ REASONS = (
     "unknown_event_type",
     "missing_item",
     "item_too_long",
-    "bad_weight",
+    "bad_weight",  # also above the tenant's maxWeight (TenantGate)
     "missing_timestamp",
     "bad_timestamp",
     "timestamp_out_of_range",
+    "over_quota",  # TenantGate: beyond the tenant's events per second
+    "bad_config",  # TenantGate: a record of the tenant config topic it could not take (why: ``detail``)
     "late",  # decided here in SQL, not by ParseEvent
+)
+PARSED_COLUMNS = (  # of ``parsed_events``, in this order; ``udfs.tenant_gate`` adds the rest
+    "`value`, kafka_ts, `partition`, `offset`, parsed.reason AS reason, parsed.item AS item, "
+    "parsed.weight AS weight, parsed.dims AS dims, parsed.tenant AS tenant"
 )
 
 
@@ -54,21 +60,23 @@ def computed_columns(events: EventSettings) -> dict[str, str]:
 
 
 def create_parsed_views(t_env: StreamTableEnvironment, allowed_lateness_ms: int) -> None:
-    """Views ``valid_events`` and ``late_events`` (event_time, tenant, item, weight, dims: the
-    configured dimensions the event carries, name -> value) and
-    ``rejected_events`` (the raw columns and ``reason``)."""
-    columns = "event_time, parsed.tenant AS tenant, parsed.item AS item, parsed.weight AS weight, parsed.dims AS dims"
+    """Views over ``parsed_events`` (``udfs.tenant_gate``): ``valid_events`` and ``late_events``
+    (event_time, tenant, item, weight, dims: the dimensions the event counts under, name -> value,
+    capacity, cms_width, cms_depth: its summary's shape, config: its tenant's parameters) and
+    ``rejected_events`` (the raw columns, ``reason``, ``detail``, ``topic``)."""
+    columns = "event_time, tenant, item, weight, dims, capacity, cms_width, cms_depth, config"
     wm = "CURRENT_WATERMARK(event_time)"
     too_late = f"event_time <= {wm} - {sql_interval(allowed_lateness_ms)}"
     t_env.execute_sql(f"""
-        CREATE TEMPORARY VIEW valid_events AS SELECT {columns} FROM raw_events
-        WHERE parsed.reason IS NULL AND ({wm} IS NULL OR event_time > {wm})
+        CREATE TEMPORARY VIEW valid_events AS SELECT {columns} FROM parsed_events
+        WHERE reason IS NULL AND ({wm} IS NULL OR event_time > {wm})
     """)
     t_env.execute_sql(f"""
-        CREATE TEMPORARY VIEW late_events AS SELECT {columns} FROM raw_events
-        WHERE parsed.reason IS NULL AND event_time <= {wm} AND NOT ({too_late})
+        CREATE TEMPORARY VIEW late_events AS SELECT {columns} FROM parsed_events
+        WHERE reason IS NULL AND event_time <= {wm} AND NOT ({too_late})
     """)
     t_env.execute_sql(f"""
-        CREATE TEMPORARY VIEW rejected_events AS SELECT *, COALESCE(parsed.reason, 'late') AS reason
-        FROM raw_events WHERE parsed.reason IS NOT NULL OR {too_late}
+        CREATE TEMPORARY VIEW rejected_events AS
+        SELECT `value`, kafka_ts, `partition`, `offset`, COALESCE(reason, 'late') AS reason, detail, topic, event_time
+        FROM parsed_events WHERE reason IS NOT NULL OR {too_late}
     """)

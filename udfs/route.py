@@ -3,10 +3,14 @@
 ``to_data_stream`` plans each call separately (each with its own Kafka source), so the two
 outputs of the SQL stage travel together, told apart by ``kind``:
 
-* ``summary``:     tenant, dim, val, summary (a serialized sketch of the finest window), row_time = window end - 1 ms
-* ``late``:        one late (but allowed) event per dimension value: tenant, dim, val, summary (a sketch of
-                   that event), row_time = event time; only with allowed lateness
-* ``dead_letter``: reason, partition, offset, kafka_ts, raw (original bytes), row_time = event time
+* ``summary``:     tenant, dim, val, config, summary (a serialized sketch of the finest window), row_time =
+                   window end - 1 ms
+* ``late``:        one late (but allowed) event per dimension value: tenant, dim, val, config, summary (a sketch
+                   of that event), row_time = event time; only with allowed lateness
+* ``dead_letter``: reason, partition, offset, kafka_ts, raw (original bytes), detail, topic (a bad config
+                   record's), row_time = event time
+
+``config`` is the tenant's parameters in force (``udfs.tenant_gate``), null when it has none.
 """
 
 from __future__ import annotations
@@ -15,7 +19,7 @@ from pyflink.datastream import DataStream
 from pyflink.java_gateway import get_gateway
 from pyflink.table import StreamTableEnvironment, Table
 
-from topk.settings import SketchSettings, WindowSettings
+from topk.settings import WindowSettings
 from udfs.window_summaries import by_dimension, create_window_summaries, summary_call
 
 SUMMARY = "summary"
@@ -23,26 +27,28 @@ LATE = "late"
 DEAD_LETTER = "dead_letter"
 NO_DEAD_LETTER = (  # the dead-letter columns of the other kinds
     "CAST(NULL AS STRING) AS reason, CAST(NULL AS INT) AS `partition`, CAST(NULL AS BIGINT) AS `offset`, "
-    "CAST(NULL AS TIMESTAMP_LTZ(3)) AS kafka_ts, CAST(NULL AS BYTES) AS `raw`"
+    "CAST(NULL AS TIMESTAMP_LTZ(3)) AS kafka_ts, CAST(NULL AS BYTES) AS `raw`, CAST(NULL AS STRING) AS detail, "
+    "CAST(NULL AS STRING) AS topic"
 )
 
 
-def routed_table(t_env: StreamTableEnvironment, sketch: SketchSettings, windows: WindowSettings) -> Table:
-    create_window_summaries(t_env, sketch, windows.base)
+def routed_table(t_env: StreamTableEnvironment, windows: WindowSettings) -> Table:
+    create_window_summaries(t_env, windows.base)
     late = (
-        f"""SELECT '{LATE}', tenant, dim, val, {summary_call("item_summary_of", sketch)}, {NO_DEAD_LETTER}, event_time
+        f"""SELECT '{LATE}', tenant, dim, val, config, {summary_call("item_summary_of")}, {NO_DEAD_LETTER}, event_time
         FROM ({by_dimension("late_events")})
         UNION ALL"""
         if windows.allowed_lateness_ms
         else ""
     )
     return t_env.sql_query(f"""
-        SELECT '{SUMMARY}' AS kind, tenant, dim, val, summary, {NO_DEAD_LETTER}, window_time AS row_time
+        SELECT '{SUMMARY}' AS kind, tenant, dim, val, config, summary, {NO_DEAD_LETTER}, window_time AS row_time
         FROM window_summaries
         UNION ALL
         {late}
-        SELECT '{DEAD_LETTER}', CAST(NULL AS STRING), CAST(NULL AS STRING), CAST(NULL AS STRING), CAST(NULL AS BYTES),
-               reason, `partition`, `offset`, kafka_ts, `value`, event_time
+        SELECT '{DEAD_LETTER}', CAST(NULL AS STRING), CAST(NULL AS STRING), CAST(NULL AS STRING),
+               CAST(NULL AS STRING), CAST(NULL AS BYTES), reason, `partition`, `offset`, kafka_ts, `value`, detail,
+               topic, event_time
         FROM rejected_events
     """)
 

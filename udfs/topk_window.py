@@ -3,10 +3,13 @@ state in Flink (``MapState[window id -> serialized sketch]`` plus an index entry
 survive code upgrades), sets its timers and turns what it emits into ``WindowResult`` rows.
 
 Every row carries a serialized sketch built in the JVM (``ItemSummary.java``): a finest window's
-summary (``summary`` rows) or one late event's (``late`` rows). The same input gives the same
-sketches on every replay as long as each (finest window, dimension value) holds at most
-2 x capacity distinct items, or its events arrive in the same order (one partition); beyond that,
-replays agree within the stated bounds.
+summary (``summary`` rows) or one late event's (``late`` rows), and its tenant's parameters in force
+(``config``, ``topk.tenant_config``; null when the tenant has none). The versions a group has seen are
+kept in state (``params``: the last ``KEPT_VERSIONS``); a window is emitted with the k, and only if in
+the windows, of the version in force at its last finest window, and its ``WindowResult.params`` says
+which. The same input gives the same sketches on every replay as long as each (finest window,
+dimension value) holds at most 2 x capacity distinct items, or its events arrive in the same order
+(one partition); beyond that, replays agree within the stated bounds.
 
 Metrics (group ``topk``): ``eventsCounted`` and ``eventsCountedPerSecond`` (valid events, from the
 ``all`` rows), ``countBatches`` (rows taken in), ``sketchUpdateMicros`` (Python time per row or
@@ -17,20 +20,24 @@ within allowed lateness; later ones are dead letters).
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Iterator
 
 from pyflink.common import Row, Types
 from pyflink.datastream import KeyedProcessFunction, RuntimeContext
-from pyflink.datastream.state import MapStateDescriptor
+from pyflink.datastream.state import MapStateDescriptor, ValueStateDescriptor
 
 from topk.events import DEFAULT_TENANT
 from topk.settings import WindowSettings
 from topk.sketches import HeavyHittersSketch
 from topk.sketches.heavy_hitters import total_weight
+from topk.tenant_config import Params
 from topk.window_result import WindowResult
 from udfs.route import LATE
 from udfs.window_fold import Output, WindowFold
+
+KEPT_VERSIONS = 16
 
 
 def group_key(row: Row) -> tuple[str, str]:
@@ -52,11 +59,13 @@ class TopKWindowFunction(KeyedProcessFunction):
         self.k = k
         self.fold = WindowFold(windows.specs, windows.allowed_lateness_ms)
         self.state = None
+        self.params = None
 
     def open(self, runtime_context: RuntimeContext) -> None:
         self.state = runtime_context.get_map_state(
             MapStateDescriptor("windows", Types.STRING(), Types.PRIMITIVE_ARRAY(Types.BYTE()))
         )
+        self.params = runtime_context.get_state(ValueStateDescriptor("params", Types.STRING()))
         group = runtime_context.get_metrics_group().add_group("topk")
         self.events = group.counter("eventsCounted")
         self.late_events = group.counter("lateEventsCounted")
@@ -76,6 +85,8 @@ class TopKWindowFunction(KeyedProcessFunction):
         base_start = base.start_of(ctx.timestamp()) if late else ctx.timestamp() + 1 - base.size_ms
         watermark = ctx.timer_service().current_watermark()
         summary = bytes(row.summary)
+        if row.config:
+            self._keep_version(row.config)
         yield from self._apply(self.fold.add(self.state, base_start, summary, late, watermark), ctx)
         self.batches.inc()
         if row.dim == "all":
@@ -92,10 +103,31 @@ class TopKWindowFunction(KeyedProcessFunction):
     def _apply(self, out: Output, ctx: KeyedProcessFunction.Context) -> Iterator[WindowResult]:
         for t in sorted(out.timers):
             ctx.timer_service().register_event_time_timer(t)
+        if not out.emits:
+            return
         tenant, dimension, value = of_group_key(ctx.get_current_key())
+        stored = self.params.value()
+        versions = sorted(json.loads(stored).items(), key=lambda v: int(v[0])) if stored else []
         for e in out.emits:
+            last_finest = e.end - self.fold.base.size_ms
+            params = Params(next((d for t, d in reversed(versions) if int(t) <= last_finest), None), self.k)
+            if not params.stores(e.window.label):
+                continue
             sketch = HeavyHittersSketch.deserialize(e.summary)
             self.windows_emitted.inc()
             self.error_bounds.update(sketch.maximum_error)
             self.emit_lag_ms = int(time.time() * 1000) - e.end
-            yield WindowResult.of(e.window.label, dimension, value, e.start, e.end, sketch, self.k, e.summary, tenant)
+            yield WindowResult.of(
+                e.window.label, dimension, value, e.start, e.end, sketch, params.k, e.summary, tenant,
+                params.described,
+            )  # fmt: skip
+
+    def _keep_version(self, described: str) -> None:
+        """Adds the version ``described`` (``TenantGate`` JSON) to this group's, if new."""
+        stored = self.params.value()
+        versions = json.loads(stored) if stored else {}
+        effective = str(json.loads(described)["effective"])
+        if versions.get(effective) != described:
+            versions[effective] = described
+            kept = sorted(versions, key=int)[-KEPT_VERSIONS:]
+            self.params.update(json.dumps({t: versions[t] for t in kept}))

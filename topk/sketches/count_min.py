@@ -10,6 +10,12 @@ Error bounds, for a sketch of ``width`` w and ``depth`` d that has seen total we
 Row ``i`` hashes an item to ``(h1 + i * h2) mod w`` where ``(h1, h2)`` are the two
 64-bit halves of ``mmh3.hash128(item, seed)`` (Kirsch-Mitzenmacher double hashing).
 The seed is fixed, so a sketch restored in another process indexes the same cells.
+
+Sketches of different shapes merge when one width divides the other: a cell ``j`` of the wider
+table is cell ``j mod w`` of the narrower (``h mod w = (h mod W) mod w`` when ``w`` divides ``W``), and
+row ``i`` hashes the same whatever the depth, so the wider is folded and the deeper cut to the
+other's shape first (its bounds are then those of the smaller shape). A tenant whose Count-Min size
+changes mid-hour has its hour merged this way.
 """
 
 from __future__ import annotations
@@ -112,11 +118,23 @@ class CountMinSketch:
         return f"CountMinSketch(width={self.width}, depth={self.depth}, N={self.total_weight})"
 
     def merge(self, other: CountMinSketch) -> None:
-        """Add ``other`` into this sketch; both must share width, depth and seed."""
-        if (self.width, self.depth, self.seed) != (other.width, other.depth, other.seed):
-            raise ValueError("cannot merge Count-Min sketches of different shape or seed")
-        self._table += other._table
+        """Add ``other`` into this sketch (folded to the smaller shape first, see the module's doc)."""
+        width, depth = _common_shape([self, other])
+        if (width, depth) != (self.width, self.depth):
+            self._table, self.width, self.depth = self.folded(width, depth)._table, width, depth
+            self._rows = np.arange(depth, dtype=np.uint64)
+        self._table += other.folded(width, depth)._table
         self.total_weight += other.total_weight
+
+    def folded(self, width: int, depth: int) -> CountMinSketch:
+        """This sketch with ``width`` cells (a divisor of its own) in its first ``depth`` rows; itself
+        when that is its shape."""
+        if (width, depth) == (self.width, self.depth):
+            return self
+        if self.width % width or depth > self.depth:
+            raise ValueError(f"cannot fold a {self.depth}x{self.width} Count-Min table to {depth}x{width}")
+        table = self._table[:depth].reshape(depth, self.width // width, width).sum(axis=1)
+        return CountMinSketch.from_table(width, depth, self.seed, self.total_weight, table)
 
     def serialize(self) -> bytes:
         header = _HEADER.pack(_MAGIC, FORMAT_VERSION, self.depth, self.width, self.seed, self.total_weight)
@@ -148,8 +166,9 @@ class CountMinSketch:
 
     @classmethod
     def merge_all(cls, sketches: Sequence[CountMinSketch]) -> CountMinSketch:
-        """One sketch of the union of ``sketches`` (all of one shape and seed)."""
-        merged = cls(sketches[0].width, sketches[0].depth, sketches[0].seed)
+        """One sketch of the union of ``sketches`` (of one seed; shapes as ``merge`` takes them)."""
+        width, depth = _common_shape(sketches)
+        merged = cls(width, depth, sketches[0].seed)
         for s in sketches:
             merged.merge(s)
         return merged
@@ -186,3 +205,13 @@ def decode(data: bytes) -> tuple[int, int, int, int, np.ndarray]:
     table = np.zeros(cells, _TYPES[code])
     table[np.frombuffer(data, index, n, start)] = np.frombuffer(data, _TYPES[code], n, start + n * index.itemsize)
     return width, depth, seed, total, table
+
+
+def _common_shape(sketches: Sequence[CountMinSketch]) -> tuple[int, int]:
+    """The shape ``sketches`` merge into: the smallest width, if it divides every other, and depth."""
+    if len({s.seed for s in sketches}) > 1:
+        raise ValueError("cannot merge Count-Min sketches of different seeds")
+    width = min(s.width for s in sketches)
+    if any(s.width % width for s in sketches):
+        raise ValueError(f"cannot merge Count-Min widths {sorted({s.width for s in sketches})}: none divides all")
+    return width, min(s.depth for s in sketches)

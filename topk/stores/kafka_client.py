@@ -153,6 +153,11 @@ class KafkaSettings:
     )
     topic: str = setting("events", "the events topic")
     dead_letter_topic: str = setting("events-dlq", "where the job sends rejected records, with the reason")
+    config_topic: str = setting(
+        "topk-config",
+        "compacted topic of per-tenant parameters (python -m topk.query.tenants); empty: none, every tenant "
+        "has the job's",
+    )
 
     @cached_property
     def client(self) -> KafkaClient:

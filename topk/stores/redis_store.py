@@ -9,7 +9,8 @@ another's)::
 
     {topk:W:D:V}:S          ZSET  item -> estimated count    (read with ZREVRANGE ... WITHSCORES)
     {topk:W:D:V}:S:meta     HASH  tenant, windowStart, windowEnd, k, capacity, totalEvents, errorBound, guaranteed,
-                                  unlistedBound, lastUpdated
+                                  unlistedBound, lastUpdated, params (the tenant's parameters it was made with,
+                                  topk.tenant_config; absent: the job's)
     {topk:W:D:V}:S:bounds   HASH  item -> "lower,upper,g"    (bounds on the true count; g 1: certainly in the
                                                               true top-K, see topk.sketches.ranking)
     {topk:W:D:V}:S:summary  STRING the serialized sketch (sketches.HeavyHittersSketch), for range merges
@@ -184,6 +185,8 @@ def _queue_result(pipe: Pipeline, r: WindowResult, window: WindowSpec, prefix: s
         "unlistedBound": r.unlisted_bound,
         "lastUpdated": now,
     }
+    if r.params:
+        meta["params"] = r.params
     pipe.delete(key, f"{key}:bounds")
     if r.items:
         pipe.zadd(key, {i.item: i.estimate for i in r.items})

@@ -1,0 +1,61 @@
+"""The tenant config topic (``topk.tenant_config``): created compacted (one partition, so its records
+keep their order), written one record per change, read whole.
+
+Contract: a record's key is the tenant id, its value the config JSON or none (deleted: the job's
+settings again), its timestamp the time the change takes effect from (rounded up to the job's next
+finest window boundary by the job). Nothing here checks a value: ``topk.tenant_config.check`` does,
+before writing; the job checks again on reading.
+"""
+
+from __future__ import annotations
+
+import time
+
+from confluent_kafka import Producer
+from kafka import KafkaConsumer, TopicPartition
+from kafka.admin import KafkaAdminClient, NewTopic
+from kafka.errors import TopicAlreadyExistsError
+
+from topk.stores.kafka_client import KafkaSettings
+
+COMPACTED = {"cleanup.policy": "compact"}
+
+
+def ensure_config_topic(kafka: KafkaSettings) -> None:
+    """Creates ``kafka.config_topic`` (compacted, one partition) unless it exists."""
+    admin = KafkaAdminClient(**kafka.client.kafka_python())
+    try:
+        admin.create_topics([NewTopic(kafka.config_topic, 1, 1, topic_configs=COMPACTED)])
+    except TopicAlreadyExistsError:
+        pass
+    finally:
+        admin.close()
+
+
+def write(kafka: KafkaSettings, key: bytes, value: bytes | None, at_ms: int | None = None) -> None:
+    """Writes one record (``at_ms``: its timestamp; default now) and waits for the broker's ack."""
+    producer = Producer({**kafka.client.librdkafka(), "acks": "all", "enable.idempotence": True})
+    failed: list[object] = []
+    producer.produce(
+        kafka.config_topic, value, key, timestamp=at_ms or int(time.time() * 1000),
+        on_delivery=lambda err, _msg: failed.append(err) if err else None,
+    )  # fmt: skip
+    if producer.flush(30) or failed:
+        raise RuntimeError(f"config record not written to {kafka.config_topic}: {failed or 'timed out'}")
+
+
+def read_all(kafka: KafkaSettings, timeout_s: float = 30) -> list[tuple[bytes, bytes | None, int]]:
+    """Every record of the topic now, in order: (key, value, timestamp ms)."""
+    consumer = KafkaConsumer(**kafka.client.kafka_python(), enable_auto_commit=False)
+    try:
+        partition = TopicPartition(kafka.config_topic, 0)
+        consumer.assign([partition])
+        consumer.seek_to_beginning(partition)
+        end = consumer.end_offsets([partition])[partition]
+        records, deadline = [], time.monotonic() + timeout_s
+        while consumer.position(partition) < end and time.monotonic() < deadline:
+            for batch in consumer.poll(timeout_ms=1000).values():
+                records += [(r.key, r.value, r.timestamp) for r in batch]
+        return records
+    finally:
+        consumer.close()

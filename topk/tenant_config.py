@@ -1,0 +1,88 @@
+"""A tenant's parameters, live: one JSON record per tenant on a compacted Kafka topic (the job's
+``--config-topic``, default ``topk-config``), keyed by the tenant id. Written and shown with
+``python -m topk.query.tenants``; read by the job as broadcast state (``udfs/jvm/.../TenantGate.java``,
+which applies the same rules and dead-letters a record that breaks them, reason ``bad_config``,
+leaving the tenant's parameters as they were)::
+
+    key: acme    value: {"k": 5, "capacity": 256, "dimensions": ["region"], "windows": ["1m", "1h"], "quota": 500}
+
+Every field may be left out; then the job's setting holds:
+
+    k           results kept per window (1 to capacity)
+    capacity    Space-Saving counters per window (k to 65536)
+    cmsWidth    Count-Min cells per row: the job's --cms-width times or divided by a power of two (so any
+                two of a tenant's widths merge: ``topk.sketches.count_min``)
+    cmsDepth    Count-Min rows (1 to 16)
+    dimensions  the dimensions counted, of the job's --dimensions ([]: only all/all)
+    windows     the windows stored, of the job's --windows (at least one)
+    maxWeight   larger weights are dead-lettered bad_weight (1 to the job's --max-weight)
+    quota       events per event-time second; the rest are dead-lettered over_quota (none when left out)
+
+A record takes effect from the first finest window that starts at or after its Kafka timestamp
+(the time it was set, or ``--at``), for every event of that tenant from then on: a finest window
+is always counted with one version, every replay of the same topics picks the same versions, and
+each stored window's meta holds the parameters it was made with (``params``). A coarser window
+takes those of its last finest window. A record with no value (``delete``) brings back the job's
+settings. The topic is compacted: a tenant's older versions are gone from it once compacted, so a
+replay from scratch applies only the latest from its timestamp on; a running job keeps its versions
+in its state, and so do its savepoints.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from typing import Any
+
+from topk.events import check_tenant
+
+MAX_CAPACITY = 1 << 16
+MAX_DEPTH = 16
+NUMBERS = {"k": 1, "capacity": 1, "cmsWidth": 1, "cmsDepth": 1, "maxWeight": 1, "quota": 1}  # field -> least
+LISTS = ("dimensions", "windows")
+FIELDS = (*NUMBERS, *LISTS)
+
+
+def check(config: Mapping[str, Any]) -> dict[str, Any]:
+    """``config`` if it is a valid record value as far as can be told without the job's settings
+    (which the job checks on top: dimensions and windows it has, cmsWidth against its own and at most
+    2^22, maxWeight
+    at most its own, k at most the capacity in force); else ``ValueError`` saying why."""
+    unknown = sorted(set(config) - set(FIELDS))
+    if unknown:
+        raise ValueError(f"unknown field {unknown[0]!r} (fields: {', '.join(FIELDS)})")
+    for name, least in NUMBERS.items():
+        value = config.get(name)
+        if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < least):
+            raise ValueError(f"{name} must be an integer >= {least}")
+    if config.get("capacity", 0) > MAX_CAPACITY or config.get("cmsDepth", 0) > MAX_DEPTH:
+        raise ValueError(f"capacity is at most {MAX_CAPACITY}, cmsDepth at most {MAX_DEPTH}")
+    if "k" in config and "capacity" in config and config["k"] > config["capacity"]:
+        raise ValueError(f"k {config['k']} > capacity {config['capacity']}")
+    for name in LISTS:
+        names = config.get(name)
+        if names is not None and (not isinstance(names, list) or not all(isinstance(n, str) for n in names)):
+            raise ValueError(f"{name} must be a list of names")
+    if config.get("windows") == []:
+        raise ValueError("windows is empty")
+    return dict(config)
+
+
+def encode(tenant: str, config: Mapping[str, Any]) -> tuple[bytes, bytes]:
+    """The record (key, value) that sets ``tenant``'s parameters to ``config``."""
+    return check_tenant(tenant).encode(), json.dumps(check(config), separators=(",", ":")).encode()
+
+
+class Params:
+    """The parameters a stored window was made with: a version the job describes (every field filled
+    in, plus ``effective``, the epoch ms it holds from), or the job's own (``described`` empty)."""
+
+    def __init__(self, described: str | None, k: int) -> None:
+        self.described = described or ""
+        fields = json.loads(described) if described else {}
+        self.effective: int = fields.get("effective", 0)
+        self.k: int = fields.get("k", k)
+        self.windows: frozenset[str] | None = frozenset(fields["windows"]) if "windows" in fields else None
+
+    def stores(self, window_label: str) -> bool:
+        return self.windows is None or window_label in self.windows

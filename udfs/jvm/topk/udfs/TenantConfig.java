@@ -1,0 +1,200 @@
+package topk.udfs;
+
+import java.io.Serializable;
+import java.nio.ByteBuffer;
+import java.nio.charset.CharacterCodingException;
+import java.nio.charset.CodingErrorAction;
+import java.nio.charset.StandardCharsets;
+import java.util.ArrayList;
+import java.util.Iterator;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.regex.Pattern;
+
+import org.apache.flink.shaded.jackson2.com.fasterxml.jackson.databind.JsonNode;
+import org.apache.flink.shaded.jackson2.com.fasterxml.jackson.databind.ObjectMapper;
+import org.apache.flink.shaded.jackson2.com.fasterxml.jackson.databind.node.ArrayNode;
+import org.apache.flink.shaded.jackson2.com.fasterxml.jackson.databind.node.ObjectNode;
+
+/**
+ * One tenant's parameters, read from a record of the tenant config topic (the rules are documented
+ * in topk/tenant_config.py, which checks the same ones before the CLI writes a record). The job's
+ * own settings are the defaults of every field left out and the limits of some.
+ */
+public final class TenantConfig implements Serializable {
+    private static final ObjectMapper JSON = new ObjectMapper();
+    static final Pattern TENANT = Pattern.compile("[A-Za-z0-9][A-Za-z0-9_.-]{0,63}");
+    static final Set<String> FIELDS =
+            Set.of("k", "capacity", "cmsWidth", "cmsDepth", "dimensions", "windows", "maxWeight", "quota");
+    static final int MAX_CAPACITY = 1 << 16;
+    static final int MAX_WIDTH = 1 << 22;
+    static final int MAX_DEPTH = 16;
+
+    final int k;
+    final int capacity;
+    final int cmsWidth;
+    final int cmsDepth;
+    final List<String> dimensions; // null: every dimension of the job
+    final List<String> windows; // null: every window of the job
+    final long maxWeight;
+    final long quota; // events per second; 0: none
+
+    /** The job's settings: the defaults, and the limits a tenant's parameters must keep to. */
+    public static final class Job implements Serializable {
+        final int k;
+        final int capacity;
+        final int cmsWidth;
+        final int cmsDepth;
+        final List<String> dimensions;
+        final List<String> windows;
+        final long maxWeight;
+
+        public Job(int k, int capacity, int cmsWidth, int cmsDepth, String dimensions, String windows, long maxWeight) {
+            this.k = k;
+            this.capacity = capacity;
+            this.cmsWidth = cmsWidth;
+            this.cmsDepth = cmsDepth;
+            this.dimensions = dimensions.isEmpty() ? List.of() : List.of(dimensions.split(","));
+            this.windows = List.of(windows.split(","));
+            this.maxWeight = maxWeight;
+        }
+
+        TenantConfig defaults() {
+            return new TenantConfig(k, capacity, cmsWidth, cmsDepth, null, null, maxWeight, 0);
+        }
+    }
+
+    /** A record that is not a valid config; the message says why. */
+    public static final class Invalid extends Exception {
+        Invalid(String message) {
+            super(message);
+        }
+    }
+
+    private TenantConfig(int k, int capacity, int cmsWidth, int cmsDepth, List<String> dimensions,
+            List<String> windows, long maxWeight, long quota) {
+        this.k = k;
+        this.capacity = capacity;
+        this.cmsWidth = cmsWidth;
+        this.cmsDepth = cmsDepth;
+        this.dimensions = dimensions;
+        this.windows = windows;
+        this.maxWeight = maxWeight;
+        this.quota = quota;
+    }
+
+    /** The config a record's value describes (null value: the job's defaults, a deleted config). */
+    static TenantConfig parse(byte[] value, Job job) throws Invalid {
+        if (value == null) {
+            return job.defaults();
+        }
+        JsonNode root;
+        try {
+            String text = StandardCharsets.UTF_8.newDecoder()
+                    .onMalformedInput(CodingErrorAction.REPORT)
+                    .onUnmappableCharacter(CodingErrorAction.REPORT)
+                    .decode(ByteBuffer.wrap(value)).toString();
+            root = JSON.readTree(text);
+        } catch (CharacterCodingException e) {
+            throw new Invalid("not UTF-8");
+        } catch (Exception e) {
+            throw new Invalid("invalid JSON");
+        }
+        if (root == null || !root.isObject()) {
+            throw new Invalid("not a JSON object");
+        }
+        for (Iterator<String> names = root.fieldNames(); names.hasNext(); ) {
+            String name = names.next();
+            if (!FIELDS.contains(name)) {
+                throw new Invalid("unknown field '" + name + "'");
+            }
+        }
+        int capacity = (int) number(root, "capacity", job.capacity, 1, MAX_CAPACITY);
+        int k = (int) number(root, "k", job.k, 1, Integer.MAX_VALUE);
+        if (k > capacity) {
+            throw new Invalid("k " + k + " > capacity " + capacity);
+        }
+        int width = (int) number(root, "cmsWidth", job.cmsWidth, 1, MAX_WIDTH);
+        long ratio = Math.max(width, job.cmsWidth) / Math.min(width, job.cmsWidth);
+        if (Math.max(width, job.cmsWidth) % Math.min(width, job.cmsWidth) != 0 || Long.bitCount(ratio) != 1) {
+            throw new Invalid("cmsWidth " + width + " is not the job's " + job.cmsWidth
+                    + " times or divided by a power of two");
+        }
+        int depth = (int) number(root, "cmsDepth", job.cmsDepth, 1, MAX_DEPTH);
+        long maxWeight = number(root, "maxWeight", job.maxWeight, 1, job.maxWeight);
+        long quota = number(root, "quota", 0, 1, Long.MAX_VALUE);
+        List<String> dimensions = names(root, "dimensions", job.dimensions, "dimension");
+        List<String> windows = names(root, "windows", job.windows, "window");
+        if (windows != null && windows.isEmpty()) {
+            throw new Invalid("windows is empty");
+        }
+        return new TenantConfig(k, capacity, width, depth, dimensions, windows, maxWeight, quota);
+    }
+
+    private static long number(JsonNode root, String field, long otherwise, long min, long max) throws Invalid {
+        JsonNode node = root.get(field);
+        if (node == null) {
+            return otherwise;
+        }
+        if (!node.isIntegralNumber() || !node.canConvertToLong() || node.asLong() < min || node.asLong() > max) {
+            throw new Invalid(field + " must be an integer from " + min + " to " + max);
+        }
+        return node.asLong();
+    }
+
+    private static List<String> names(JsonNode root, String field, List<String> allowed, String what) throws Invalid {
+        JsonNode node = root.get(field);
+        if (node == null) {
+            return null;
+        }
+        if (!node.isArray()) {
+            throw new Invalid(field + " must be a list of names");
+        }
+        List<String> names = new ArrayList<>();
+        for (JsonNode name : node) {
+            if (!name.isTextual() || !allowed.contains(name.asText())) {
+                throw new Invalid("unknown " + what + " " + name + " (the job has " + String.join(",", allowed) + ")");
+            }
+            if (!names.contains(name.asText())) {
+                names.add(name.asText());
+            }
+        }
+        return names;
+    }
+
+    boolean counts(String dimension) {
+        return dimensions == null || dimensions.contains(dimension);
+    }
+
+    /** Only the dimensions this tenant counts (the same map when it counts all). */
+    Map<String, String> project(Map<String, String> dims) {
+        if (dimensions == null || dims == null) {
+            return dims;
+        }
+        Map<String, String> kept = new java.util.HashMap<>();
+        for (Map.Entry<String, String> e : dims.entrySet()) {
+            if (dimensions.contains(e.getKey())) {
+                kept.put(e.getKey(), e.getValue());
+            }
+        }
+        return kept;
+    }
+
+    /** The parameters in force from {@code effectiveMs}, every field filled in (the job's where left out). */
+    String describe(long effectiveMs, Job job) {
+        ObjectNode out = JSON.createObjectNode();
+        out.put("effective", effectiveMs);
+        out.put("k", k);
+        out.put("capacity", capacity);
+        out.put("cmsWidth", cmsWidth);
+        out.put("cmsDepth", cmsDepth);
+        ArrayNode dims = out.putArray("dimensions");
+        (dimensions == null ? job.dimensions : dimensions).forEach(dims::add);
+        ArrayNode wins = out.putArray("windows");
+        (windows == null ? job.windows : windows).forEach(wins::add);
+        out.put("maxWeight", maxWeight);
+        out.put("quota", quota);
+        return out.toString();
+    }
+}

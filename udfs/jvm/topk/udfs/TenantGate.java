@@ -1,0 +1,244 @@
+package topk.udfs;
+
+import java.nio.charset.StandardCharsets;
+import java.time.Instant;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.TreeMap;
+
+import org.apache.flink.api.common.eventtime.Watermark;
+import org.apache.flink.api.common.eventtime.WatermarkGenerator;
+import org.apache.flink.api.common.eventtime.WatermarkOutput;
+import org.apache.flink.api.common.eventtime.WatermarkStrategy;
+import org.apache.flink.api.common.state.BroadcastState;
+import org.apache.flink.api.common.state.MapStateDescriptor;
+import org.apache.flink.api.common.state.ReadOnlyBroadcastState;
+import org.apache.flink.api.common.typeinfo.Types;
+import org.apache.flink.metrics.Counter;
+import org.apache.flink.shaded.jackson2.com.fasterxml.jackson.databind.JsonNode;
+import org.apache.flink.shaded.jackson2.com.fasterxml.jackson.databind.ObjectMapper;
+import org.apache.flink.shaded.jackson2.com.fasterxml.jackson.databind.node.ArrayNode;
+import org.apache.flink.streaming.api.datastream.BroadcastStream;
+import org.apache.flink.streaming.api.datastream.DataStream;
+import org.apache.flink.streaming.api.functions.co.BroadcastProcessFunction;
+import org.apache.flink.table.api.DataTypes;
+import org.apache.flink.table.runtime.typeutils.ExternalTypeInfo;
+import org.apache.flink.table.types.DataType;
+import org.apache.flink.table.types.utils.DataTypeUtils;
+import org.apache.flink.types.Row;
+import org.apache.flink.util.Collector;
+
+/**
+ * Per-tenant parameters applied to each parsed event, in the JVM (udfs/tenant_gate.py wires it).
+ *
+ * <p>The config topic's records (key: tenant id, value: JSON, null: back to the job's defaults) are
+ * broadcast state: every subtask holds every tenant's versions, each effective from the first finest
+ * window that starts at or after its record's Kafka timestamp. An event takes the version in force
+ * at its event time, so a finest window never mixes two versions, and a replay picks the same ones.
+ * The version decides the event's summary shape (capacity, Count-Min width and depth, added as
+ * columns the aggregate reads), which of its dimensions count, its maximum weight
+ * ({@code bad_weight}) and the tenant's quota of events per event-time second ({@code over_quota}),
+ * and travels with it as {@code config} (JSON, every field filled in) to the sketch operator, which
+ * reads k and the windows from it. Rejected events keep flowing, with their reason, to the dead
+ * letters. A bad config record becomes one dead letter (reason {@code bad_config}, the why in
+ * {@code detail}) and changes nothing.
+ *
+ * <p>The quota is counted per subtask: each of P parallel subtasks admits ceil(quota / P) events of
+ * a tenant per second (exact at parallelism 1; with more, it assumes the tenant's partitions share
+ * its traffic evenly). Counts restart from zero after a restore.
+ */
+public class TenantGate extends BroadcastProcessFunction<Row, Row, Row> {
+    static final MapStateDescriptor<String, String> VERSIONS =
+            new MapStateDescriptor<>("tenant-configs", Types.STRING, Types.STRING);
+    private static final ObjectMapper JSON = new ObjectMapper();
+    private static final int KEPT_VERSIONS = 16;
+    private static final int KEPT_SECONDS = 120;
+    static final String[] ADDED = {"capacity", "cms_width", "cms_depth", "config", "detail", "topic"};
+
+    private final TenantConfig.Job job;
+    private final long finestMs;
+    private final String configTopic;
+    private final int reason, weight, dims, tenant, eventTs, width; // field positions of the input rows
+    private final String[] fieldNames;
+
+    private transient Map<String, TreeMap<Long, Version>> versions; // null: to be read from broadcast state
+    private transient Map<String, TreeMap<Long, long[]>> perSecond;
+    private transient long quotaShare;
+    private transient Counter overQuota;
+
+    private record Version(TenantConfig config, String described) {}
+
+    TenantGate(TenantConfig.Job job, long finestMs, String configTopic, String[] fieldNames) {
+        this.job = job;
+        this.finestMs = finestMs;
+        this.configTopic = configTopic;
+        this.fieldNames = fieldNames;
+        List<String> names = List.of(fieldNames);
+        this.reason = names.indexOf("reason");
+        this.weight = names.indexOf("weight");
+        this.dims = names.indexOf("dims");
+        this.tenant = names.indexOf("tenant");
+        this.eventTs = names.indexOf("event_ts");
+        this.width = fieldNames.length + ADDED.length;
+    }
+
+    /**
+     * {@code events} (parsed rows with fields value, kafka_ts, partition, offset, reason, item, weight,
+     * dims, tenant and event time as the record timestamp) gated by the configs of {@code configs}
+     * (rows key, value, kafka_ts, partition, offset): the same rows plus the fields of {@link #ADDED}.
+     */
+    public static DataStream<Row> gate(DataStream<Row> events, DataStream<Row> configs, TenantConfig.Job job,
+            long finestMs, String configTopic) {
+        DataType in = ((ExternalTypeInfo<Row>) events.getType()).getDataType();
+        DataType out = DataTypeUtils.appendRowFields(in, List.of(
+                DataTypes.FIELD(ADDED[0], DataTypes.INT()), DataTypes.FIELD(ADDED[1], DataTypes.INT()),
+                DataTypes.FIELD(ADDED[2], DataTypes.INT()), DataTypes.FIELD(ADDED[3], DataTypes.STRING()),
+                DataTypes.FIELD(ADDED[4], DataTypes.STRING()), DataTypes.FIELD(ADDED[5], DataTypes.STRING())));
+        String[] names = DataType.getFieldNames(in).toArray(new String[0]);
+        BroadcastStream<Row> broadcast = configs
+                .assignTimestampsAndWatermarks(neverHoldsBack())
+                .name("tenant configs")
+                .broadcast(VERSIONS);
+        return events.connect(broadcast)
+                .process(new TenantGate(job, finestMs, configTopic, names), ExternalTypeInfo.of(out))
+                .name("tenant parameters");
+    }
+
+    /**
+     * Config records at time 0, and the highest watermark: a two-input operator forwards the lower of
+     * its inputs' watermarks, and a config topic can be silent for days.
+     */
+    static WatermarkStrategy<Row> neverHoldsBack() {
+        WatermarkStrategy<Row> strategy = context -> new WatermarkGenerator<>() {
+            @Override
+            public void onEvent(Row row, long timestamp, WatermarkOutput output) {}
+
+            @Override
+            public void onPeriodicEmit(WatermarkOutput output) {
+                output.emitWatermark(new Watermark(Long.MAX_VALUE));
+            }
+        };
+        return strategy.withTimestampAssigner((row, previous) -> 0L);
+    }
+
+    @Override
+    public void processElement(Row row, ReadOnlyContext ctx, Collector<Row> out) throws Exception {
+        Row gated = widened(row);
+        if (row.getField(reason) != null) {
+            out.collect(gated);
+            return;
+        }
+        Version version = versionAt((String) row.getField(tenant), ctx.timestamp(), ctx.getBroadcastState(VERSIONS));
+        TenantConfig config = version == null ? job.defaults() : version.config;
+        gated.setField(fieldNames.length, config.capacity);
+        gated.setField(fieldNames.length + 1, config.cmsWidth);
+        gated.setField(fieldNames.length + 2, config.cmsDepth);
+        if (version != null) {
+            gated.setField(fieldNames.length + 3, version.described);
+            if ((Long) row.getField(weight) > config.maxWeight) {
+                gated.setField(reason, "bad_weight");
+            } else if (config.quota > 0 && !admitted((String) row.getField(tenant), ctx.timestamp(), config.quota)) {
+                gated.setField(reason, "over_quota");
+                overQuota.inc();
+            } else {
+                @SuppressWarnings("unchecked")
+                Map<String, String> eventDims = (Map<String, String>) row.getField(dims);
+                gated.setField(dims, config.project(eventDims));
+            }
+        }
+        out.collect(gated);
+    }
+
+    @Override
+    public void processBroadcastElement(Row record, Context ctx, Collector<Row> out) throws Exception {
+        String id = record.getField(0) == null ? null : new String((byte[]) record.getField(0), StandardCharsets.UTF_8);
+        Instant setAt = (Instant) record.getField(2);
+        try {
+            if (id == null || !TenantConfig.TENANT.matcher(id).matches()) {
+                throw new TenantConfig.Invalid("the record's key is not a tenant id");
+            }
+            byte[] value = (byte[]) record.getField(1);
+            TenantConfig.parse(value, job); // rejected here, before it is stored
+            long effective = Math.floorDiv(setAt.toEpochMilli() + finestMs - 1, finestMs) * finestMs;
+            BroadcastState<String, String> state = ctx.getBroadcastState(VERSIONS);
+            TreeMap<Long, String> kept = stored(state.get(id));
+            kept.put(effective, value == null ? null : new String(value, StandardCharsets.UTF_8));
+            while (kept.size() > KEPT_VERSIONS) {
+                kept.pollFirstEntry();
+            }
+            ArrayNode array = JSON.createArrayNode();
+            kept.forEach((ms, text) -> array.addObject().put("effective", ms).put("value", text));
+            state.put(id, array.toString());
+            versions = null;
+        } catch (TenantConfig.Invalid invalid) {
+            if (getRuntimeContext().getTaskInfo().getIndexOfThisSubtask() == 0) { // one dead letter, not one per subtask
+                Row letter = new Row(width);
+                letter.setField(0, record.getField(1) == null ? new byte[0] : record.getField(1));
+                letter.setField(1, setAt);
+                letter.setField(2, record.getField(3));
+                letter.setField(3, record.getField(4));
+                letter.setField(reason, "bad_config");
+                letter.setField(eventTs, Instant.EPOCH);
+                letter.setField(fieldNames.length + 4, invalid.getMessage());
+                letter.setField(fieldNames.length + 5, configTopic);
+                out.collect(letter);
+            }
+        }
+    }
+
+    @Override
+    public void open(org.apache.flink.api.common.functions.OpenContext context) {
+        perSecond = new HashMap<>();
+        quotaShare = getRuntimeContext().getTaskInfo().getNumberOfParallelSubtasks();
+        overQuota = getRuntimeContext().getMetricGroup().addGroup("topk").counter("overQuota");
+    }
+
+    private Row widened(Row row) {
+        Row wide = new Row(row.getKind(), width);
+        for (int i = 0; i < fieldNames.length; i++) {
+            wide.setField(i, row.getField(i));
+        }
+        return wide;
+    }
+
+    private Version versionAt(String id, long eventMs, ReadOnlyBroadcastState<String, String> state) throws Exception {
+        if (versions == null) {
+            versions = new HashMap<>();
+            for (Map.Entry<String, String> e : state.immutableEntries()) {
+                TreeMap<Long, Version> parsed = new TreeMap<>();
+                for (Map.Entry<Long, String> v : stored(e.getValue()).entrySet()) {
+                    byte[] value = v.getValue() == null ? null : v.getValue().getBytes(StandardCharsets.UTF_8);
+                    TenantConfig config = TenantConfig.parse(value, job);
+                    parsed.put(v.getKey(), new Version(config, config.describe(v.getKey(), job)));
+                }
+                versions.put(e.getKey(), parsed);
+            }
+        }
+        TreeMap<Long, Version> tenantVersions = versions.get(id);
+        Map.Entry<Long, Version> found = tenantVersions == null ? null : tenantVersions.floorEntry(eventMs);
+        return found == null ? null : found.getValue();
+    }
+
+    private static TreeMap<Long, String> stored(String json) throws Exception {
+        TreeMap<Long, String> kept = new TreeMap<>();
+        if (json != null) {
+            for (JsonNode v : JSON.readTree(json)) { // [{"effective": ms, "value": text or null}, ...]
+                kept.put(v.get("effective").asLong(), v.get("value").isNull() ? null : v.get("value").asText());
+            }
+        }
+        return kept;
+    }
+
+    /** Counts the event in its tenant's event-time second on this subtask; false beyond the share. */
+    private boolean admitted(String id, long eventMs, long quota) {
+        TreeMap<Long, long[]> seconds = perSecond.computeIfAbsent(id, t -> new TreeMap<>());
+        long second = Math.floorDiv(eventMs, 1000L);
+        long[] count = seconds.computeIfAbsent(second, s -> new long[1]);
+        while (seconds.size() > KEPT_SECONDS) {
+            seconds.pollFirstEntry();
+        }
+        long share = (quota + quotaShare - 1) / quotaShare;
+        return ++count[0] <= share;
+    }
+}

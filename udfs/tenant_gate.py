@@ -1,0 +1,62 @@
+"""Per-tenant parameters on every parsed event, in the JVM (``udfs/jvm/.../TenantGate.java``).
+
+View ``parsed_events``: each record of the events topic once, parsed, with the columns ``value``,
+``kafka_ts``, ``partition``, ``offset``, ``reason`` (null when valid), ``item``, ``weight``, ``dims``,
+``tenant``, ``capacity``, ``cms_width``, ``cms_depth`` (the shape of its summary), ``config`` (its
+tenant's parameters as JSON, null when the tenant has none), ``detail`` and ``topic`` (of a bad
+config record), and ``event_time`` with the source's watermark.
+
+With a config topic (``--config-topic``), the records of the topic (``tenant_configs``) are
+broadcast to the gate: an event takes the version of its tenant's parameters in force at its event
+time, which may reject it (``bad_weight`` above the tenant's maxWeight, ``over_quota``) or drop
+dimensions its tenant does not count. Without one, every event has the job's parameters.
+"""
+
+from __future__ import annotations
+
+from pyflink.datastream import DataStream
+from pyflink.java_gateway import get_gateway
+from pyflink.table import DataTypes, Schema, StreamTableEnvironment
+
+from topk.settings import EventSettings, SketchSettings, WindowSettings
+from udfs.parse_events import PARSED_COLUMNS
+
+GATED = "capacity, cms_width, cms_depth, config, detail, topic"  # the columns TenantGate adds
+
+
+def create_parsed_events(
+    t_env: StreamTableEnvironment,
+    events: EventSettings,
+    sketch: SketchSettings,
+    windows: WindowSettings,
+    config_topic: str,
+) -> None:
+    """View ``parsed_events`` over ``raw_events`` (and ``tenant_configs`` with a ``config_topic``)."""
+    if not config_topic:
+        t_env.execute_sql(f"""
+            CREATE TEMPORARY VIEW parsed_events AS SELECT {PARSED_COLUMNS},
+              {sketch.capacity} AS capacity, {sketch.cms_width} AS cms_width, {sketch.cms_depth} AS cms_depth,
+              CAST(NULL AS STRING) AS config, CAST(NULL AS STRING) AS detail, CAST(NULL AS STRING) AS topic,
+              event_time
+            FROM raw_events
+        """)
+        return
+    parsed = t_env.to_data_stream(t_env.sql_query(f"SELECT {PARSED_COLUMNS}, event_time AS event_ts FROM raw_events"))
+    configs = t_env.to_data_stream(t_env.from_path("tenant_configs"))
+    jvm = get_gateway().jvm
+    job = jvm.topk.udfs.TenantConfig.Job(
+        sketch.k, sketch.capacity, sketch.cms_width, sketch.cms_depth, ",".join(events.dimensions),
+        ",".join(w.label for w in windows.specs), events.max_weight,
+    )  # fmt: skip
+    gated = jvm.topk.udfs.TenantGate.gate(
+        parsed._j_data_stream, configs._j_data_stream, job, windows.base.size_ms, config_topic
+    )
+    schema = (
+        Schema.new_builder()
+        .column_by_metadata("event_time", DataTypes.TIMESTAMP_LTZ(3), "rowtime")
+        .watermark("event_time", "SOURCE_WATERMARK()")
+        .build()
+    )
+    t_env.create_temporary_view("gated_events", t_env.from_data_stream(DataStream(gated), schema))
+    columns = "`value`, kafka_ts, `partition`, `offset`, reason, item, weight, dims, tenant"
+    t_env.execute_sql(f"CREATE TEMPORARY VIEW parsed_events AS SELECT {columns}, {GATED}, event_time FROM gated_events")
