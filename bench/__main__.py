@@ -20,6 +20,9 @@ from bench import e2e, hot, ranges, sketch_core
 from bench.stream import make_stream
 from topk.generator.events import StreamSpec, encode, event_time_ms, generate
 from topk.generator.produce import ensure_topic, send
+from topk.stores.config_topic import ensure_config_topic, write
+from topk.stores.kafka_client import KafkaSettings
+from topk.tenant_config import encode as tenant_config
 
 RESULTS = Path(__file__).resolve().parent / "results"
 
@@ -133,9 +136,19 @@ def rows_section(tmp: Path) -> list[dict]:
     tenants = list(generate(StreamSpec(200_000, 10_000, 1.1, hour, 5 * MINUTE_MS, seed=4)))
     for i, event in enumerate(tenants):
         event["payload"]["tenant"] = f"t{i % 10_000}"
+    # 1,000 tenants, each with a config of its own (k 10, capacity 256, dimension region) and 3 regions
+    many = list(generate(StreamSpec(200_000, 10_000, 1.1, hour, 5 * MINUTE_MS, seed=5)))
+    for i, event in enumerate(many):
+        event["metadata"]["tenantId"] = f"t{i % 1_000}"
+        event["payload"]["region"] = ("eu-west", "us-east", "ap-south")[i // 1_000 % 3]
+    configs = KafkaSettings(e2e.KAFKA.bootstrap_servers, config_topic=f"{run}-config")
+    ensure_config_topic(configs)
+    write(configs, [(*tenant_config(f"t{t}", {"k": 10, "capacity": 256, "dimensions": ["region"]}), hour)
+                    for t in range(1_000)])  # fmt: skip
     cases = [
         ("30 days at 400 events/h, region (4 values)", month, "region", ["--max-past-ms", str(40 * DAY_MS)]),
         ("10,000 dimension values, 5 min", tenants, "tenant", []),
+        ("1,000 tenants x 3 region values, 5 min", many, "region", ["--config-topic", configs.config_topic]),
     ]
     ensure_topic(e2e.KAFKA, f"{run}-empty", partitions=1)
     out = []
@@ -145,7 +158,11 @@ def rows_section(tmp: Path) -> list[dict]:
         send(e2e.KAFKA, topic, [encode(e) for e in events])
         flags = ["--windows", "1m,1h,1d", "--dimensions", dim, "--k", "100", "--capacity", "1024", *extra]
         r = e2e.ours(name, topic, f"{run}-empty", len(events), 1, flags, tmp)
-        groups = {(event_time_ms(e) // MINUTE_MS, v) for e in events for v in ("all", e["payload"][dim])}
+        groups = {
+            (event_time_ms(e) // MINUTE_MS, e["metadata"].get("tenantId"), v)
+            for e in events
+            for v in ("all", e["payload"][dim])
+        }
         seconds = r.seconds - r.fixed_seconds
         out.append({
             "stream": name, "events": len(events), "minute_rows": len(groups), "seconds": r.seconds,

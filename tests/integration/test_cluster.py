@@ -238,7 +238,7 @@ def test_tenant_parameters_change_live_and_survive_a_stop_with_savepoint(submit,
 
     configure("alpha", "--k", "2", "--dimensions", "region", at=start + 8 * MINUTE - 1)  # from minute 8
     configure("beta", "--windows", "1m,5m")  # the job has no 5m: dead-lettered
-    write(KafkaSettings(servers.bootstrap, config_topic=f"{topic}-config"), b"beta", b'{"k": 4', start)
+    write(KafkaSettings(servers.bootstrap, config_topic=f"{topic}-config"), [(b"beta", b'{"k": 4', start)])
     letters = read_topic(servers.kafka, f"{topic}-dlq", expected=2 + 300 - 120)  # after the change, in order
     bad = [d for d in letters if d["reason"] == "bad_config"]
     assert [d["detail"] for d in bad] == ['unknown window "5m" (the job has 1m,all)', "invalid JSON"], bad

@@ -66,7 +66,7 @@ def main(argv: list[str] | None = None) -> int:
             return 0 if shown or not args.tenant else 1
         key, value = encode(args.tenant, config_of(args))  # checked before anything is written
         ensure_config_topic(kafka)
-        write(kafka, key, value if args.command == "set" else None, args.at)
+        write(kafka, [(key, value if args.command == "set" else None, args.at)])
     except ValueError as err:
         p.error(str(err))
     return 0

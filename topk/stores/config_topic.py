@@ -10,6 +10,7 @@ before writing; the job checks again on reading.
 from __future__ import annotations
 
 import time
+from collections.abc import Iterable
 
 from confluent_kafka import Producer
 from kafka import KafkaConsumer, TopicPartition
@@ -32,16 +33,18 @@ def ensure_config_topic(kafka: KafkaSettings) -> None:
         admin.close()
 
 
-def write(kafka: KafkaSettings, key: bytes, value: bytes | None, at_ms: int | None = None) -> None:
-    """Writes one record (``at_ms``: its timestamp; default now) and waits for the broker's ack."""
+def write(kafka: KafkaSettings, records: Iterable[tuple[bytes, bytes | None, int | None]]) -> None:
+    """Writes records (key, value, timestamp ms or None for now) in order and waits for the broker's acks."""
     producer = Producer({**kafka.client.librdkafka(), "acks": "all", "enable.idempotence": True})
     failed: list[object] = []
-    producer.produce(
-        kafka.config_topic, value, key, timestamp=at_ms or int(time.time() * 1000),
-        on_delivery=lambda err, _msg: failed.append(err) if err else None,
-    )  # fmt: skip
+    for key, value, at_ms in records:
+        producer.produce(
+            kafka.config_topic, value, key, timestamp=at_ms or int(time.time() * 1000),
+            on_delivery=lambda err, _msg: failed.append(err) if err else None,
+        )  # fmt: skip
+        producer.poll(0)
     if producer.flush(30) or failed:
-        raise RuntimeError(f"config record not written to {kafka.config_topic}: {failed or 'timed out'}")
+        raise RuntimeError(f"config records not written to {kafka.config_topic}: {failed or 'timed out'}")
 
 
 def read_all(kafka: KafkaSettings, timeout_s: float = 30) -> list[tuple[bytes, bytes | None, int]]:
