@@ -201,6 +201,29 @@ def start_job(servers: Servers, run_id: str) -> Iterator[Callable[..., subproces
         job.wait(timeout=60)
 
 
+@pytest.fixture(scope="module")
+def submit(tmp_path_factory: pytest.TempPathFactory, servers: Servers, request: pytest.FixtureRequest) -> Iterator:
+    """``submit(*args)`` runs scripts/submit.sh with a standalone cluster of the module's own (conf, logs,
+    PIDs in tmp; the module's ``FLINK_PROPERTIES``, if any, added to its config), checkpointing to the
+    local S3 server (credentials in the environment, see ``servers``)."""
+    base = tmp_path_factory.mktemp("flink")
+    env = {**os.environ, **{f"FLINK_{d}_DIR": str(base / d.lower()) for d in ("CONF", "LOG", "PID")}}
+    env["TOPK_S3_ENDPOINT"] = servers.s3_endpoint
+    env["FLINK_PROPERTIES"] = getattr(request.module, "FLINK_PROPERTIES", "")
+
+    def run(*args: str, check: bool = True) -> subprocess.CompletedProcess:
+        done = subprocess.run(["bash", str(ROOT / "scripts/submit.sh"), *args], env=env, capture_output=True,
+                              text=True, timeout=300)  # fmt: skip
+        assert not check or done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+        return done
+
+    try:
+        run("cluster-start")
+        yield run
+    finally:
+        run("cluster-stop", check=False)
+
+
 def job_command(servers: Servers, name: str, module: str, *args: str) -> list[str]:
     return [
         sys.executable, "-m", module,

@@ -2,65 +2,34 @@
 Redis, the job's metrics are on the Prometheus endpoint while it runs, and a backlog larger than
 the TaskManager's direct memory is read without a failure.
 
-The cluster's TaskManager is given 80 MB of direct memory (``FLINK_PROPERTIES``), so a backlog
-that exceeds it stays small enough for the suite."""
+The cluster's TaskManager is given 80 MB of direct memory (``FLINK_PROPERTIES``, which the
+``submit`` fixture reads), so a backlog that exceeds it stays small enough for the suite."""
 
 from __future__ import annotations
 
-import heapq
 import json
-import os
 import re
-import subprocess
 import time
 import urllib.request
-from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
-from tests.integration.helpers import aligned_start, publish, read_topic, stored_top, wait_for
-from topk.generator.events import StreamSpec, encode, event_time_ms, exact_counts, generate
+from tests.integration.helpers import aligned_start, publish, stored_top, wait_for
+from topk.generator.events import StreamSpec, encode, exact_counts, generate
 from topk.generator.produce import ensure_topic, send
-from topk.query.tenants import main as tenants_cli
 from topk.sketches.accuracy import ranked
-from topk.stores.config_topic import write
-from topk.stores.kafka_client import KafkaSettings
 from topk.stores.redis_store import connect as redis_connect
 from topk.stores.redis_store import window_key
 
 pytestmark = pytest.mark.integration
-ROOT = Path(__file__).resolve().parents[2]
 MINUTE = 60_000
 PROMETHEUS_PORTS = range(9249, 9260)  # conf/flink-conf.yaml: metrics.reporter.prom.port
 REST = "http://127.0.0.1:8081"  # conf/flink-conf.yaml: rest.port
-SMALL_DIRECT_MEMORY = """taskmanager.memory.framework.off-heap.size: 32m
+FLINK_PROPERTIES = """taskmanager.memory.framework.off-heap.size: 32m
 taskmanager.memory.task.off-heap.size: 16m
 taskmanager.memory.network.min: 32m
 taskmanager.memory.network.max: 32m
 """
-
-
-@pytest.fixture(scope="module")
-def submit(tmp_path_factory: pytest.TempPathFactory, servers) -> Iterator:
-    """``submit(*args)`` runs scripts/submit.sh with a cluster of its own (conf, logs, PIDs in tmp),
-    checkpointing to the local S3 server (credentials in the environment, see conftest)."""
-    base = tmp_path_factory.mktemp("flink")
-    env = {**os.environ, **{f"FLINK_{d}_DIR": str(base / d.lower()) for d in ("CONF", "LOG", "PID")}}
-    env["TOPK_S3_ENDPOINT"] = servers.s3_endpoint
-    env["FLINK_PROPERTIES"] = SMALL_DIRECT_MEMORY
-
-    def run(*args: str, check: bool = True) -> subprocess.CompletedProcess:
-        done = subprocess.run(["bash", str(ROOT / "scripts/submit.sh"), *args], env=env, capture_output=True,
-                              text=True, timeout=300)  # fmt: skip
-        assert not check or done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
-        return done
-
-    try:
-        run("cluster-start")
-        yield run
-    finally:
-        run("cluster-stop", check=False)
 
 
 def scrape(pattern: str, timeout_s: float = 120) -> list[str]:
@@ -202,82 +171,3 @@ def test_a_backlog_larger_than_the_taskmanagers_direct_memory_is_read_without_a_
     for minute, counts in exact_counts(iter(events), MINUTE).items():
         meta = r.hgetall(window_key("1m", "all", "all", minute, run_id) + ":meta")
         assert int(meta["totalEvents"]) == sum(counts.values()), minute
-
-
-def test_tenant_parameters_change_live_and_survive_a_stop_with_savepoint(submit, servers, run_id):
-    """Three tenants in one topic with parameters of their own from the config topic, set with the CLI:
-    alpha (k 3, dimension region) has its k changed to 2 from minute 8 while the job runs, then the job
-    is stopped with a savepoint and resumed (the change is in its broadcast state, not re-read);
-    beta (k 5, capacity 300, region and category) gets two bad records that change nothing; gamma has
-    a quota of 2 events a second. Every closed minute equals the exact counts with the k in force."""
-    start, topic = aligned_start(MINUTE, 30), f"tc_{run_id}"
-    alpha = list(generate(StreamSpec(2_400, 150, 0.8, start, 12 * MINUTE, seed=21, tenant="alpha")))
-    beta = list(generate(StreamSpec(2_400, 150, 0.9, start, 12 * MINUTE, seed=22, tenant="beta")))
-    gamma = [event_of("gamma", start + MINUTE + i * 200, f"g-{i % 7}") for i in range(300)]  # 5 a second
-    events = list(heapq.merge(alpha, beta, gamma, key=event_time_ms))
-    cut = next(i for i, e in enumerate(events) if event_time_ms(e) >= start + 6 * MINUTE)
-    kafka = ("--bootstrap-servers", servers.bootstrap, "--config-topic", f"{topic}-config")
-
-    def configure(tenant: str, *flags: str, at: int = start) -> None:
-        assert tenants_cli(["set", "--tenant", tenant, *flags, "--at", str(at), *kafka]) == 0
-
-    configure("alpha", "--k", "3", "--dimensions", "region")
-    configure("beta", "--k", "5", "--capacity", "300", "--dimensions", "region,category")
-    configure("gamma", "--quota", "2")
-    flags = (
-        "--topic", topic, "--dead-letter-topic", f"{topic}-dlq", "--redis-url", servers.redis_url,
-        "--cassandra-port", str(servers.cassandra_port), "--windows", "1m,all", "--dimensions", "region,category",
-        "--k", "10", "--checkpoint-interval-ms", "2000", *kafka,
-        "--group-id", topic, "--redis-prefix", topic, "--cassandra-keyspace", topic,
-    )  # fmt: skip
-    ensure_topic(servers.kafka, topic, partitions=1)
-    send(servers.kafka, topic, [encode(e) for e in events[:cut]])
-    r = redis_connect(servers.redis_url)
-    job = re.search(r"JobID ([0-9a-f]{32})", submit("run", *flags).stdout).group(1)
-    assert wait_for(lambda: r.exists(window_key("1m", "all", "all", start + 3 * MINUTE, f"{topic}/alpha")))
-
-    configure("alpha", "--k", "2", "--dimensions", "region", at=start + 8 * MINUTE - 1)  # from minute 8
-    configure("beta", "--windows", "1m,5m")  # the job has no 5m: dead-lettered
-    write(KafkaSettings(servers.bootstrap, config_topic=f"{topic}-config"), [(b"beta", b'{"k": 4', start)])
-    letters = read_topic(servers.kafka, f"{topic}-dlq", expected=2 + 300 - 120)  # after the change, in order
-    bad = [d for d in letters if d["reason"] == "bad_config"]
-    assert [d["detail"] for d in bad] == ['unknown window "5m" (the job has 1m,all)', "invalid JSON"], bad
-    assert bad[0]["topic"] == f"{topic}-config"
-    assert sum(d["reason"] == "over_quota" for d in letters) == 300 - 120
-    savepoint = re.search(r"Savepoint completed\. Path: (\S+)", submit("stop", job).stdout).group(1)
-
-    send(servers.kafka, topic, [encode(e) for e in events[cut:]])
-    job = re.search(r"JobID ([0-9a-f]{32})", submit("resume", savepoint, *flags).stdout).group(1)
-    try:
-        last_closed = start + 10 * MINUTE
-        assert wait_for(lambda: r.exists(window_key("1m", "all", "all", last_closed, f"{topic}/alpha")))
-        assert wait_for(lambda: r.exists(window_key("1m", "all", "all", last_closed, f"{topic}/beta")))
-    finally:
-        submit("cancel", job, check=False)
-
-    def check(tenant: str, tenant_events: list[dict], k_at, groups) -> None:
-        for dimension, value in groups:
-            for minute, counts in exact_counts(iter(tenant_events), MINUTE, dimension, value).items():
-                if minute > last_closed:
-                    continue
-                key = window_key("1m", dimension, value, minute, f"{topic}/{tenant}")
-                assert stored_top(r, key) == ranked(counts, k_at(minute)), (tenant, key)
-                params = json.loads(r.hget(f"{key}:meta", "params"))
-                assert params["k"] == k_at(minute) and params["effective"] <= minute, (key, params)
-
-    regions = [("region", v) for v in ("eu-west", "us-east", "ap-south", "us-west")]
-    check("alpha", alpha, lambda m: 3 if m < start + 8 * MINUTE else 2, [("all", "all"), *regions])
-    assert not list(r.scan_iter(f"{{{topic}/alpha:1m:category:*"))  # alpha counts region only
-    categories = [("category", v) for v in ("books", "electronics", "music", "sports", "toys")]
-    check("beta", beta, lambda m: 5, [("all", "all"), *regions, *categories])
-    beta_meta = r.hgetall(window_key("1m", "all", "all", last_closed, f"{topic}/beta") + ":meta")
-    assert json.loads(beta_meta["params"])["windows"] == ["1m", "all"] and beta_meta["capacity"] == "300"
-    admitted = [e for i, e in enumerate(gamma) if i % 5 < 2]  # the first 2 of each second, in topic order
-    gamma_minute = window_key("1m", "all", "all", start + MINUTE, f"{topic}/gamma")
-    assert stored_top(r, gamma_minute) == ranked(exact_counts(iter(admitted), MINUTE)[start + MINUTE], 10)
-    assert r.hget(f"{gamma_minute}:meta", "totalEvents") == "120"
-
-
-def event_of(tenant: str, ts: int, item: str) -> dict:
-    metadata = {"eventType": "generic", "timestamp": ts, "tenantId": tenant}
-    return {"metadata": metadata, "payload": {"itemId": item, "region": "eu-west"}}

@@ -11,6 +11,7 @@ import org.apache.flink.api.common.eventtime.Watermark;
 import org.apache.flink.api.common.eventtime.WatermarkGenerator;
 import org.apache.flink.api.common.eventtime.WatermarkOutput;
 import org.apache.flink.api.common.eventtime.WatermarkStrategy;
+import org.apache.flink.api.common.functions.OpenContext;
 import org.apache.flink.api.common.state.BroadcastState;
 import org.apache.flink.api.common.state.MapStateDescriptor;
 import org.apache.flink.api.common.state.ReadOnlyBroadcastState;
@@ -152,7 +153,8 @@ public class TenantGate extends BroadcastProcessFunction<Row, Row, Row> {
 
     @Override
     public void processBroadcastElement(Row record, Context ctx, Collector<Row> out) throws Exception {
-        String id = record.getField(0) == null ? null : new String((byte[]) record.getField(0), StandardCharsets.UTF_8);
+        byte[] key = (byte[]) record.getField(0);
+        String id = key == null ? null : new String(key, StandardCharsets.UTF_8);
         Instant setAt = (Instant) record.getField(2);
         try {
             if (id == null || !TenantConfig.TENANT.matcher(id).matches()) {
@@ -172,7 +174,8 @@ public class TenantGate extends BroadcastProcessFunction<Row, Row, Row> {
             state.put(id, array.toString());
             versions = null;
         } catch (TenantConfig.Invalid invalid) {
-            if (getRuntimeContext().getTaskInfo().getIndexOfThisSubtask() == 0) { // one dead letter, not one per subtask
+            // every subtask sees the record: the first one dead-letters it
+            if (getRuntimeContext().getTaskInfo().getIndexOfThisSubtask() == 0) {
                 Row letter = new Row(width);
                 letter.setField(0, record.getField(1) == null ? new byte[0] : record.getField(1));
                 letter.setField(1, setAt);
@@ -188,7 +191,7 @@ public class TenantGate extends BroadcastProcessFunction<Row, Row, Row> {
     }
 
     @Override
-    public void open(org.apache.flink.api.common.functions.OpenContext context) {
+    public void open(OpenContext context) {
         perSecond = new HashMap<>();
         quotaShare = getRuntimeContext().getTaskInfo().getNumberOfParallelSubtasks();
         overQuota = getRuntimeContext().getMetricGroup().addGroup("topk").counter("overQuota");
