@@ -105,6 +105,9 @@ def e2e_section(events: int, universe: int, repeats: int, tmp: Path) -> list[dic
             for p in parallelisms:
                 ours = [*flags, "--capacity", "1024"]
                 rows.append(e2e.ours(stream, topic, f"{run}-empty", events, p, ours, tmp, heap_mb))
+                if peers and p == 1:  # what the tenant gate (TenantGate.java) costs
+                    ungated = [*ours, "--config-topic", ""]
+                    rows.append(e2e.ours(stream, topic, f"{run}-empty", events, p, ungated, tmp, name=e2e.OURS_UNGATED))
                 if peers:
                     rows.append(e2e.peer(stream, topic, f"{run}-empty", events, p, flags))
                     rows.append(e2e.peer(stream, topic, f"{run}-empty", events, p, flags, read_only=True))

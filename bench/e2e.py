@@ -103,6 +103,7 @@ def _run(cmd: list[str], heap_mb: int | None = None) -> tuple[float, float, floa
 
 
 OURS = "ours (PyFlink, sketches, Redis + Cassandra)"
+OURS_UNGATED = "ours, no tenant config topic (--config-topic '')"
 PEER = "all-JVM Flink SQL Window Top-N (exact)"
 READ_ONLY = "Flink SQL read + parse only (ceiling)"
 _fixed: dict[tuple[str, int], float] = {}  # start/stop cost per job and parallelism, measured once
@@ -117,6 +118,7 @@ def ours(
     args: list[str],
     tmp: Path,
     heap_mb: int | None = None,
+    name: str = OURS,
 ) -> E2EResult:
     def cmd(t: str) -> list[str]:
         run = f"{t}-p{parallelism}"
@@ -129,10 +131,10 @@ def ours(
             *args,
         ]  # fmt: skip
 
-    if (OURS, parallelism) not in _fixed:
-        _fixed[OURS, parallelism] = _run(cmd(empty))[0]
+    if (name, parallelism) not in _fixed:
+        _fixed[name, parallelism] = _run(cmd(empty))[0]
     seconds, rss, state_mb, ms = _run(cmd(topic), heap_mb)
-    return E2EResult(OURS, stream, parallelism, events, seconds, _fixed[OURS, parallelism], rss, state_mb, ms)
+    return E2EResult(name, stream, parallelism, events, seconds, _fixed[name, parallelism], rss, state_mb, ms)
 
 
 def peer(

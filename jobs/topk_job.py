@@ -8,6 +8,7 @@ Submit to a cluster:        scripts/submit.sh run ...
 from __future__ import annotations
 
 import sys
+from collections.abc import Sequence
 
 from pyflink.common import Types
 from pyflink.datastream import StreamExecutionEnvironment
@@ -21,7 +22,7 @@ from jobs.environment import DISCARD, environment
 from jobs.progress import execute
 from jobs.settings import JobSettings, parse_args
 from topk.stores.cassandra_store import CassandraStore
-from topk.stores.config_topic import ensure_config_topic
+from topk.stores.config_topic import ensure_config_topic, read_all
 from udfs.dead_letters import DeadLetterEnvelope, original_kafka_time
 from udfs.parse_events import computed_columns, create_parsed_views, register_functions
 from udfs.route import DEAD_LETTER, LATE, SUMMARY, of_kind, routed_table
@@ -29,13 +30,18 @@ from udfs.tenant_gate import create_parsed_events
 from udfs.topk_window import TopKWindowFunction, group_key
 
 
-def build(settings: JobSettings) -> StreamExecutionEnvironment:
+def build(
+    settings: JobSettings, tenant_configs: Sequence[tuple[bytes | None, bytes | None, int]] = ()
+) -> StreamExecutionEnvironment:
+    """The job; ``tenant_configs``: the config topic's records now (``udfs.tenant_gate``)."""
     env, t_env = environment(settings)
     register_functions(t_env)
     create_raw_events(t_env, settings.kafka, settings.source, computed_columns(settings.events))
     if settings.kafka.config_topic:
         create_tenant_configs(t_env, settings.kafka, settings.source)
-    create_parsed_events(t_env, settings.events, settings.sketch, settings.windows, settings.kafka.config_topic)
+    create_parsed_events(
+        t_env, settings.events, settings.sketch, settings.windows, settings.kafka.config_topic, tenant_configs
+    )
     create_parsed_views(t_env, settings.windows.allowed_lateness_ms)
     routed = t_env.to_data_stream(routed_table(t_env, settings.windows))
 
@@ -62,9 +68,11 @@ def build(settings: JobSettings) -> StreamExecutionEnvironment:
 
 def main(argv: list[str] | None = None) -> None:
     settings = parse_args(argv)
+    configs = []
     if settings.kafka.config_topic:
         ensure_config_topic(settings.kafka)  # a source of a topic that does not exist fails the job
-    execute(build(settings), f"topk:{settings.kafka.topic}", settings)
+        configs = read_all(settings.kafka)
+    execute(build(settings, configs), f"topk:{settings.kafka.topic}", settings)
 
 
 if __name__ == "__main__":

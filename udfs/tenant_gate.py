@@ -10,9 +10,16 @@ With a config topic (``--config-topic``), the records of the topic (``tenant_con
 broadcast to the gate: an event takes the version of its tenant's parameters in force at its event
 time, which may reject it (``bad_weight`` above the tenant's maxWeight, ``over_quota``) or drop
 dimensions its tenant does not count. Without one, every event has the job's parameters.
+
+``preloaded`` is the config topic as read when the job was submitted: the gate starts with those
+versions, so an event that reaches it before the broadcast input has delivered them (a fresh start, a
+replay: both inputs are read at once) still takes the version the topic held for its time.
 """
 
 from __future__ import annotations
+
+import json
+from collections.abc import Sequence
 
 from pyflink.datastream import DataStream
 from pyflink.java_gateway import get_gateway
@@ -30,8 +37,10 @@ def create_parsed_events(
     sketch: SketchSettings,
     windows: WindowSettings,
     config_topic: str,
+    preloaded: Sequence[tuple[bytes | None, bytes | None, int]] = (),
 ) -> None:
-    """View ``parsed_events`` over ``raw_events`` (and ``tenant_configs`` with a ``config_topic``)."""
+    """View ``parsed_events`` over ``raw_events`` (and ``tenant_configs`` with a ``config_topic``, whose records
+    ``preloaded`` holds as (key, value, timestamp ms) when the job is built)."""
     if not config_topic:
         t_env.execute_sql(f"""
             CREATE TEMPORARY VIEW parsed_events AS SELECT {PARSED_COLUMNS},
@@ -48,8 +57,14 @@ def create_parsed_events(
         sketch.k, sketch.capacity, sketch.cms_width, sketch.cms_depth, ",".join(events.dimensions),
         ",".join(w.label for w in windows.specs), events.max_weight,
     )  # fmt: skip
+    records = []
+    for key, value, ts in preloaded:
+        try:
+            records.append({"key": key.decode(), "value": None if value is None else value.decode(), "ts": ts})
+        except (AttributeError, UnicodeDecodeError):  # no key, or not UTF-8: dead-lettered by the gate
+            continue
     gated = jvm.topk.udfs.TenantGate.gate(
-        parsed._j_data_stream, configs._j_data_stream, job, windows.base.size_ms, config_topic
+        parsed._j_data_stream, configs._j_data_stream, job, windows.base.size_ms, config_topic, json.dumps(records)
     )
     schema = (
         Schema.new_builder()

@@ -62,6 +62,7 @@ public class TenantGate extends BroadcastProcessFunction<Row, Row, Row> {
     private final String configTopic;
     private final int reason, weight, dims, tenant, eventTs, width; // field positions of the input rows
     private final String[] fieldNames;
+    private final Map<String, TreeMap<Long, String>> preloaded;
 
     private transient Map<String, TreeMap<Long, Version>> versions; // null: to be read from broadcast state
     private transient Map<String, TreeMap<Long, long[]>> perSecond;
@@ -70,7 +71,7 @@ public class TenantGate extends BroadcastProcessFunction<Row, Row, Row> {
 
     private record Version(TenantConfig config, String described) {}
 
-    TenantGate(TenantConfig.Job job, long finestMs, String configTopic, String[] fieldNames) {
+    TenantGate(TenantConfig.Job job, long finestMs, String configTopic, String[] fieldNames, String preloaded) {
         this.job = job;
         this.finestMs = finestMs;
         this.configTopic = configTopic;
@@ -82,15 +83,17 @@ public class TenantGate extends BroadcastProcessFunction<Row, Row, Row> {
         this.tenant = names.indexOf("tenant");
         this.eventTs = names.indexOf("event_ts");
         this.width = fieldNames.length + ADDED.length;
+        this.preloaded = preload(preloaded);
     }
 
     /**
      * {@code events} (parsed rows with fields value, kafka_ts, partition, offset, reason, item, weight,
      * dims, tenant and event time as the record timestamp) gated by the configs of {@code configs}
-     * (rows key, value, kafka_ts, partition, offset): the same rows plus the fields of {@link #ADDED}.
+     * (rows key, value, kafka_ts, partition, offset; {@code preloaded}: its records when the job was submitted, see
+     * {@link #preload}): the same rows plus the fields of {@link #ADDED}.
      */
     public static DataStream<Row> gate(DataStream<Row> events, DataStream<Row> configs, TenantConfig.Job job,
-            long finestMs, String configTopic) {
+            long finestMs, String configTopic, String preloaded) {
         DataType in = ((ExternalTypeInfo<Row>) events.getType()).getDataType();
         DataType out = DataTypeUtils.appendRowFields(in, List.of(
                 DataTypes.FIELD(ADDED[0], DataTypes.INT()), DataTypes.FIELD(ADDED[1], DataTypes.INT()),
@@ -102,7 +105,7 @@ public class TenantGate extends BroadcastProcessFunction<Row, Row, Row> {
                 .name("tenant configs")
                 .broadcast(VERSIONS);
         return events.connect(broadcast)
-                .process(new TenantGate(job, finestMs, configTopic, names), ExternalTypeInfo.of(out))
+                .process(new TenantGate(job, finestMs, configTopic, names, preloaded), ExternalTypeInfo.of(out))
                 .name("tenant parameters");
     }
 
@@ -162,7 +165,7 @@ public class TenantGate extends BroadcastProcessFunction<Row, Row, Row> {
             }
             byte[] value = (byte[]) record.getField(1);
             TenantConfig.parse(value, job); // rejected here, before it is stored
-            long effective = Math.floorDiv(setAt.toEpochMilli() + finestMs - 1, finestMs) * finestMs;
+            long effective = effectiveFrom(setAt.toEpochMilli());
             BroadcastState<String, String> state = ctx.getBroadcastState(VERSIONS);
             TreeMap<Long, String> kept = stored(state.get(id));
             kept.put(effective, value == null ? null : new String(value, StandardCharsets.UTF_8));
@@ -206,11 +209,16 @@ public class TenantGate extends BroadcastProcessFunction<Row, Row, Row> {
     }
 
     private Version versionAt(String id, long eventMs, ReadOnlyBroadcastState<String, String> state) throws Exception {
-        if (versions == null) {
-            versions = new HashMap<>();
+        if (versions == null) { // the records read at submission, then what the broadcast state holds
+            Map<String, TreeMap<Long, String>> texts = new HashMap<>();
+            preloaded.forEach((tenantId, kept) -> texts.put(tenantId, new TreeMap<>(kept)));
             for (Map.Entry<String, String> e : state.immutableEntries()) {
+                texts.computeIfAbsent(e.getKey(), t -> new TreeMap<>()).putAll(stored(e.getValue()));
+            }
+            versions = new HashMap<>();
+            for (Map.Entry<String, TreeMap<Long, String>> e : texts.entrySet()) {
                 TreeMap<Long, Version> parsed = new TreeMap<>();
-                for (Map.Entry<Long, String> v : stored(e.getValue()).entrySet()) {
+                for (Map.Entry<Long, String> v : e.getValue().entrySet()) {
                     byte[] value = v.getValue() == null ? null : v.getValue().getBytes(StandardCharsets.UTF_8);
                     TenantConfig config = TenantConfig.parse(value, job);
                     parsed.put(v.getKey(), new Version(config, config.describe(v.getKey(), job)));
@@ -221,6 +229,38 @@ public class TenantGate extends BroadcastProcessFunction<Row, Row, Row> {
         TreeMap<Long, Version> tenantVersions = versions.get(id);
         Map.Entry<Long, Version> found = tenantVersions == null ? null : tenantVersions.floorEntry(eventMs);
         return found == null ? null : found.getValue();
+    }
+
+    /** The first finest window boundary at or after {@code setAtMs}: where a version set then takes effect. */
+    private long effectiveFrom(long setAtMs) {
+        return Math.floorDiv(setAtMs + finestMs - 1, finestMs) * finestMs;
+    }
+
+    /**
+     * The valid records of {@code records} (JSON {@code [{"key", "value" (text or null), "ts"}, ...]}, the config topic
+     * as read when the job was submitted) as tenant -> effective ms -> value. Events can reach the gate before the
+     * broadcast input has delivered those records; with them preloaded, every event takes the version the topic held
+     * for its time, on a fresh start and on a replay alike. Invalid ones are left to the broadcast input to dead-letter.
+     */
+    private Map<String, TreeMap<Long, String>> preload(String records) {
+        Map<String, TreeMap<Long, String>> kept = new HashMap<>();
+        try {
+            for (JsonNode r : JSON.readTree(records)) {
+                String id = r.get("key").asText();
+                String value = r.get("value").isNull() ? null : r.get("value").asText();
+                try {
+                    TenantConfig.parse(value == null ? null : value.getBytes(StandardCharsets.UTF_8), job);
+                } catch (TenantConfig.Invalid invalid) {
+                    continue;
+                }
+                if (TenantConfig.TENANT.matcher(id).matches()) {
+                    kept.computeIfAbsent(id, t -> new TreeMap<>()).put(effectiveFrom(r.get("ts").asLong()), value);
+                }
+            }
+        } catch (Exception e) {
+            throw new IllegalArgumentException("preloaded tenant configs are not a JSON list of records", e);
+        }
+        return kept;
     }
 
     private static TreeMap<Long, String> stored(String json) throws Exception {
