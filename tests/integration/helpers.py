@@ -5,7 +5,9 @@ from __future__ import annotations
 import contextlib
 import heapq
 import json
+import re
 import time
+import urllib.request
 from collections import Counter
 
 import psutil
@@ -102,3 +104,24 @@ def open_queries(servers, name: str, windows=WINDOWS, cassandra_port: int | None
         redis_connect(servers.redis_url), redis_connect(servers.redis_url, decode_responses=False), store,
         list(windows), name, **kwargs,
     )  # fmt: skip
+
+
+PROMETHEUS_PORTS = range(9249, 9260)  # conf/flink-conf.yaml: metrics.reporter.prom.port
+
+
+def scrape(pattern: str, timeout_s: float = 120) -> list[str]:
+    """Lines of the cluster's Prometheus endpoints that match ``pattern``, once any do."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        lines = []
+        for port in PROMETHEUS_PORTS:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as page:
+                    lines += page.read().decode().splitlines()
+            except OSError:
+                continue
+        found = [line for line in lines if re.search(pattern, line) and not line.startswith("#")]
+        if found:
+            return found
+        time.sleep(2)
+    return []

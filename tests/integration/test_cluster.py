@@ -14,7 +14,7 @@ import urllib.request
 
 import pytest
 
-from tests.integration.helpers import aligned_start, publish, stored_top, wait_for
+from tests.integration.helpers import aligned_start, publish, scrape, stored_top, wait_for
 from topk.generator.events import StreamSpec, encode, exact_counts, generate
 from topk.generator.produce import ensure_topic, send
 from topk.sketches.accuracy import ranked
@@ -23,31 +23,12 @@ from topk.stores.redis_store import window_key
 
 pytestmark = pytest.mark.integration
 MINUTE = 60_000
-PROMETHEUS_PORTS = range(9249, 9260)  # conf/flink-conf.yaml: metrics.reporter.prom.port
 REST = "http://127.0.0.1:8081"  # conf/flink-conf.yaml: rest.port
 FLINK_PROPERTIES = """taskmanager.memory.framework.off-heap.size: 32m
 taskmanager.memory.task.off-heap.size: 16m
 taskmanager.memory.network.min: 32m
 taskmanager.memory.network.max: 32m
 """
-
-
-def scrape(pattern: str, timeout_s: float = 120) -> list[str]:
-    """Lines of the cluster's Prometheus endpoints that match ``pattern``, once any do."""
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        lines = []
-        for port in PROMETHEUS_PORTS:
-            try:
-                with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as page:
-                    lines += page.read().decode().splitlines()
-            except OSError:
-                continue
-        found = [line for line in lines if re.search(pattern, line) and not line.startswith("#")]
-        if found:
-            return found
-        time.sleep(2)
-    return []
 
 
 def test_job_runs_on_a_standalone_cluster_with_metrics(submit, servers, run_id):

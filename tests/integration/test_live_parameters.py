@@ -9,7 +9,7 @@ import re
 
 import pytest
 
-from tests.integration.helpers import aligned_start, read_topic, stored_top, wait_for
+from tests.integration.helpers import aligned_start, read_topic, scrape, stored_top, wait_for
 from topk.generator.events import StreamSpec, encode, event_time_ms, exact_counts, generate
 from topk.generator.produce import ensure_topic, send
 from topk.query.tenants import main as tenants_cli
@@ -63,6 +63,8 @@ def test_tenant_parameters_change_live_and_survive_a_stop_with_savepoint(submit,
     assert [d["detail"] for d in bad] == ['unknown window "5m" (the job has 1m,all)', "invalid JSON"], bad
     assert bad[0]["topic"] == f"{topic}-config"
     assert sum(d["reason"] == "over_quota" for d in letters) == 300 - 120
+    assert scrape(r'tenant_overQuota\{.*tenant="gamma".*\} 180\.0')  # the gate's per-tenant metrics
+    assert scrape(r'tenant_eventsCounted\{.*tenant="gamma".*\} 120\.0')
     savepoint = re.search(r"Savepoint completed\. Path: (\S+)", submit("stop", job).stdout).group(1)
 
     send(servers.kafka, topic, [encode(e) for e in events[cut:]])

@@ -45,6 +45,9 @@ import org.apache.flink.util.Collector;
  * letters. A bad config record becomes one dead letter (reason {@code bad_config}, the why in
  * {@code detail}) and changes nothing.
  *
+ * <p>Metrics: {@code topk.overQuota}, and per tenant with a config ({@code tenant} key-value group, a Prometheus
+ * label): {@code eventsCounted} (events it let through) and {@code overQuota}.
+ *
  * <p>The quota is counted per subtask: each of P parallel subtasks admits ceil(quota / P) events of
  * a tenant per second (exact at parallelism 1; with more, it assumes the tenant's partitions share
  * its traffic evenly). Counts restart from zero after a restore.
@@ -68,6 +71,8 @@ public class TenantGate extends BroadcastProcessFunction<Row, Row, Row> {
     private transient Map<String, TreeMap<Long, long[]>> perSecond;
     private transient long quotaShare;
     private transient Counter overQuota;
+    private transient Map<String, Counter[]> perTenant; // events counted, dead-lettered over_quota
+
 
     private record Version(TenantConfig config, String described) {}
 
@@ -145,7 +150,9 @@ public class TenantGate extends BroadcastProcessFunction<Row, Row, Row> {
             } else if (config.quota > 0 && !admitted((String) row.getField(tenant), ctx.timestamp(), config.quota)) {
                 gated.setField(reason, "over_quota");
                 overQuota.inc();
+                counters((String) row.getField(tenant))[1].inc();
             } else {
+                counters((String) row.getField(tenant))[0].inc();
                 @SuppressWarnings("unchecked")
                 Map<String, String> eventDims = (Map<String, String>) row.getField(dims);
                 gated.setField(dims, config.project(eventDims));
@@ -198,6 +205,15 @@ public class TenantGate extends BroadcastProcessFunction<Row, Row, Row> {
         perSecond = new HashMap<>();
         quotaShare = getRuntimeContext().getTaskInfo().getNumberOfParallelSubtasks();
         overQuota = getRuntimeContext().getMetricGroup().addGroup("topk").counter("overQuota");
+        perTenant = new HashMap<>();
+    }
+
+    /** A tenant's counters (Prometheus: {@code tenant_eventsCounted{tenant="..."}}, {@code tenant_overQuota}). */
+    private Counter[] counters(String id) {
+        return perTenant.computeIfAbsent(id, t -> {
+            var group = getRuntimeContext().getMetricGroup().addGroup("tenant", t);
+            return new Counter[] {group.counter("eventsCounted"), group.counter("overQuota")};
+        });
     }
 
     private Row widened(Row row) {
