@@ -46,8 +46,7 @@ FIELDS = (*NUMBERS, *LISTS)
 def check(config: Mapping[str, Any]) -> dict[str, Any]:
     """``config`` if it is a valid record value as far as can be told without the job's settings
     (which the job checks on top: dimensions and windows it has, cmsWidth against its own and at most
-    2^22, maxWeight
-    at most its own, k at most the capacity in force); else ``ValueError`` saying why."""
+    2^22, maxWeight at most its own, k at most the capacity in force); else ``ValueError`` saying why."""
     unknown = sorted(set(config) - set(FIELDS))
     if unknown:
         raise ValueError(f"unknown field {unknown[0]!r} (fields: {', '.join(FIELDS)})")

@@ -85,9 +85,8 @@ class TopKWindowFunction(KeyedProcessFunction):
         base_start = base.start_of(ctx.timestamp()) if late else ctx.timestamp() + 1 - base.size_ms
         watermark = ctx.timer_service().current_watermark()
         summary = bytes(row.summary)
-        if row.config:
-            self._keep_version(row.config)
-        yield from self._apply(self.fold.add(self.state, base_start, summary, late, watermark), ctx)
+        versions = self._kept_versions(row.config) if row.config else None
+        yield from self._apply(self.fold.add(self.state, base_start, summary, late, watermark), ctx, versions)
         self.batches.inc()
         if row.dim == "all":
             events = total_weight(summary)
@@ -100,17 +99,20 @@ class TopKWindowFunction(KeyedProcessFunction):
         yield from self._apply(self.fold.fire(self.state, timestamp + 1), ctx)
         self.update_micros.update(int((time.perf_counter() - started) * 1e6))
 
-    def _apply(self, out: Output, ctx: KeyedProcessFunction.Context) -> Iterator[WindowResult]:
+    def _apply(
+        self, out: Output, ctx: KeyedProcessFunction.Context, versions: dict[str, str] | None = None
+    ) -> Iterator[WindowResult]:
+        """Registers ``out``'s timers and yields its windows' results (``versions``: the group's, when already
+        read)."""
         for t in sorted(out.timers):
             ctx.timer_service().register_event_time_timer(t)
         if not out.emits:
             return
         tenant, dimension, value = of_group_key(ctx.get_current_key())
-        stored = self.params.value()
-        versions = sorted(json.loads(stored).items(), key=lambda v: int(v[0])) if stored else []
+        by_time = sorted((int(t), d) for t, d in (self._versions() if versions is None else versions).items())
         for e in out.emits:
             last_finest = e.end - self.fold.base.size_ms
-            params = Params(next((d for t, d in reversed(versions) if int(t) <= last_finest), None), self.k)
+            params = Params(next((d for t, d in reversed(by_time) if t <= last_finest), None), self.k)
             if not params.stores(e.window.label):
                 continue
             sketch = HeavyHittersSketch.deserialize(e.summary)
@@ -122,12 +124,17 @@ class TopKWindowFunction(KeyedProcessFunction):
                 params.described,
             )  # fmt: skip
 
-    def _keep_version(self, described: str) -> None:
-        """Adds the version ``described`` (``TenantGate`` JSON) to this group's, if new."""
+    def _versions(self) -> dict[str, str]:
+        """This group's versions: effective epoch ms (text) -> the version as ``TenantGate`` describes it."""
         stored = self.params.value()
-        versions = json.loads(stored) if stored else {}
+        return json.loads(stored) if stored else {}
+
+    def _kept_versions(self, described: str) -> dict[str, str]:
+        """This group's versions with ``described`` added (and stored) if new."""
+        versions = self._versions()
         effective = str(json.loads(described)["effective"])
         if versions.get(effective) != described:
             versions[effective] = described
-            kept = sorted(versions, key=int)[-KEPT_VERSIONS:]
-            self.params.update(json.dumps({t: versions[t] for t in kept}))
+            versions = {t: versions[t] for t in sorted(versions, key=int)[-KEPT_VERSIONS:]}
+            self.params.update(json.dumps(versions))
+        return versions

@@ -33,7 +33,7 @@ public class ParseEvent extends ScalarFunction {
             "ROW<reason STRING, item STRING, weight BIGINT, event_ms BIGINT, dims MAP<STRING, STRING>, "
                     + "event_id STRING, event_type STRING, tenant STRING>";
     /** A tenant id: safe in Redis keys, Cassandra partitions and archive paths (topk/events.py). */
-    private static final Pattern TENANT = Pattern.compile("[A-Za-z0-9][A-Za-z0-9_.-]{0,63}");
+    static final Pattern TENANT = Pattern.compile("[A-Za-z0-9][A-Za-z0-9_.-]{0,63}");
     private static final String DEFAULT_TENANT = "default";
 
     /**
@@ -69,10 +69,7 @@ public class ParseEvent extends ScalarFunction {
             Integer maxItemLength, Long maxWeight, Long maxPastMs, Long maxFutureMs) {
         String text;
         try {
-            text = StandardCharsets.UTF_8.newDecoder()
-                    .onMalformedInput(CodingErrorAction.REPORT)
-                    .onUnmappableCharacter(CodingErrorAction.REPORT)
-                    .decode(ByteBuffer.wrap(value)).toString();
+            text = utf8(value);
         } catch (CharacterCodingException e) {
             return rejected("not_utf8");
         }
@@ -129,6 +126,14 @@ public class ParseEvent extends ScalarFunction {
         }
         String eventId = scalar(metadata.get("eventId"));
         return Row.of(null, item, weight, eventMs, dims, eventId, eventType == null ? "generic" : eventType, tenant);
+    }
+
+    /** {@code value} as UTF-8 text; malformed bytes are an error, not replaced. */
+    static String utf8(byte[] value) throws CharacterCodingException {
+        return StandardCharsets.UTF_8.newDecoder()
+                .onMalformedInput(CodingErrorAction.REPORT)
+                .onUnmappableCharacter(CodingErrorAction.REPORT)
+                .decode(ByteBuffer.wrap(value)).toString();
     }
 
     private static Row rejected(String reason) {

@@ -1,16 +1,12 @@
 package topk.udfs;
 
 import java.io.Serializable;
-import java.nio.ByteBuffer;
 import java.nio.charset.CharacterCodingException;
-import java.nio.charset.CodingErrorAction;
-import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
 import java.util.Iterator;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
-import java.util.regex.Pattern;
 
 import org.apache.flink.shaded.jackson2.com.fasterxml.jackson.databind.JsonNode;
 import org.apache.flink.shaded.jackson2.com.fasterxml.jackson.databind.ObjectMapper;
@@ -24,7 +20,6 @@ import org.apache.flink.shaded.jackson2.com.fasterxml.jackson.databind.node.Obje
  */
 public final class TenantConfig implements Serializable {
     private static final ObjectMapper JSON = new ObjectMapper();
-    static final Pattern TENANT = Pattern.compile("[A-Za-z0-9][A-Za-z0-9_.-]{0,63}");
     static final Set<String> FIELDS =
             Set.of("k", "capacity", "cmsWidth", "cmsDepth", "dimensions", "windows", "maxWeight", "quota");
     static final int MAX_CAPACITY = 1 << 16;
@@ -49,6 +44,7 @@ public final class TenantConfig implements Serializable {
         final List<String> dimensions;
         final List<String> windows;
         final long maxWeight;
+        final TenantConfig defaults; // the job's settings as a tenant's: every tenant's without a record
 
         public Job(int k, int capacity, int cmsWidth, int cmsDepth, String dimensions, String windows, long maxWeight) {
             this.k = k;
@@ -58,10 +54,7 @@ public final class TenantConfig implements Serializable {
             this.dimensions = dimensions.isEmpty() ? List.of() : List.of(dimensions.split(","));
             this.windows = List.of(windows.split(","));
             this.maxWeight = maxWeight;
-        }
-
-        TenantConfig defaults() {
-            return new TenantConfig(k, capacity, cmsWidth, cmsDepth, null, null, maxWeight, 0);
+            this.defaults = new TenantConfig(k, capacity, cmsWidth, cmsDepth, null, null, maxWeight, 0);
         }
     }
 
@@ -87,15 +80,11 @@ public final class TenantConfig implements Serializable {
     /** The config a record's value describes (null value: the job's defaults, a deleted config). */
     static TenantConfig parse(byte[] value, Job job) throws Invalid {
         if (value == null) {
-            return job.defaults();
+            return job.defaults;
         }
         JsonNode root;
         try {
-            String text = StandardCharsets.UTF_8.newDecoder()
-                    .onMalformedInput(CodingErrorAction.REPORT)
-                    .onUnmappableCharacter(CodingErrorAction.REPORT)
-                    .decode(ByteBuffer.wrap(value)).toString();
-            root = JSON.readTree(text);
+            root = JSON.readTree(ParseEvent.utf8(value));
         } catch (CharacterCodingException e) {
             throw new Invalid("not UTF-8");
         } catch (Exception e) {
@@ -161,10 +150,6 @@ public final class TenantConfig implements Serializable {
             }
         }
         return names;
-    }
-
-    boolean counts(String dimension) {
-        return dimensions == null || dimensions.contains(dimension);
     }
 
     /** Only the dimensions this tenant counts (the same map when it counts all). */

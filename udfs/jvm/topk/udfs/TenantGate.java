@@ -14,7 +14,6 @@ import org.apache.flink.api.common.eventtime.WatermarkStrategy;
 import org.apache.flink.api.common.functions.OpenContext;
 import org.apache.flink.api.common.state.BroadcastState;
 import org.apache.flink.api.common.state.MapStateDescriptor;
-import org.apache.flink.api.common.state.ReadOnlyBroadcastState;
 import org.apache.flink.api.common.typeinfo.Types;
 import org.apache.flink.metrics.Counter;
 import org.apache.flink.shaded.jackson2.com.fasterxml.jackson.databind.JsonNode;
@@ -138,8 +137,8 @@ public class TenantGate extends BroadcastProcessFunction<Row, Row, Row> {
             out.collect(gated);
             return;
         }
-        Version version = versionAt((String) row.getField(tenant), ctx.timestamp(), ctx.getBroadcastState(VERSIONS));
-        TenantConfig config = version == null ? job.defaults() : version.config;
+        Version version = versionAt((String) row.getField(tenant), ctx.timestamp(), ctx);
+        TenantConfig config = version == null ? job.defaults : version.config;
         gated.setField(fieldNames.length, config.capacity);
         gated.setField(fieldNames.length + 1, config.cmsWidth);
         gated.setField(fieldNames.length + 2, config.cmsDepth);
@@ -167,7 +166,7 @@ public class TenantGate extends BroadcastProcessFunction<Row, Row, Row> {
         String id = key == null ? null : new String(key, StandardCharsets.UTF_8);
         Instant setAt = (Instant) record.getField(2);
         try {
-            if (id == null || !TenantConfig.TENANT.matcher(id).matches()) {
+            if (id == null || !ParseEvent.TENANT.matcher(id).matches()) {
                 throw new TenantConfig.Invalid("the record's key is not a tenant id");
             }
             byte[] value = (byte[]) record.getField(1);
@@ -224,11 +223,11 @@ public class TenantGate extends BroadcastProcessFunction<Row, Row, Row> {
         return wide;
     }
 
-    private Version versionAt(String id, long eventMs, ReadOnlyBroadcastState<String, String> state) throws Exception {
+    private Version versionAt(String id, long eventMs, ReadOnlyContext ctx) throws Exception {
         if (versions == null) { // the records read at submission, then what the broadcast state holds
             Map<String, TreeMap<Long, String>> texts = new HashMap<>();
             preloaded.forEach((tenantId, kept) -> texts.put(tenantId, new TreeMap<>(kept)));
-            for (Map.Entry<String, String> e : state.immutableEntries()) {
+            for (Map.Entry<String, String> e : ctx.getBroadcastState(VERSIONS).immutableEntries()) {
                 texts.computeIfAbsent(e.getKey(), t -> new TreeMap<>()).putAll(stored(e.getValue()));
             }
             versions = new HashMap<>();
@@ -269,7 +268,7 @@ public class TenantGate extends BroadcastProcessFunction<Row, Row, Row> {
                 } catch (TenantConfig.Invalid invalid) {
                     continue;
                 }
-                if (TenantConfig.TENANT.matcher(id).matches()) {
+                if (ParseEvent.TENANT.matcher(id).matches()) {
                     kept.computeIfAbsent(id, t -> new TreeMap<>()).put(effectiveFrom(r.get("ts").asLong()), value);
                 }
             }
