@@ -8,7 +8,9 @@ import json
 
 import pytest
 
-from topk.query.tenants import config_of, main
+from topk.query.tenants import config_of, latest, main
+from topk.stores.config_topic import write
+from topk.stores.kafka_client import KafkaSettings
 from topk.tenant_config import Params, check, encode
 
 
@@ -62,3 +64,17 @@ def test_a_window_takes_the_parameters_described_or_the_jobs():
     assert params.stores("1m") and params.stores("all") and not params.stores("1h")
     job = Params(None, k=10)
     assert (job.k, job.described) == (10, "") and job.stores("1h")
+
+
+def test_show_gives_each_tenants_latest_record_whatever_the_topic_holds():
+    records = [
+        (b"acme", b'{"k": 5}', 1), (b"beta", b'{"k": 3}', 2), (b"acme", b'{"k": 4', 3),  # not JSON: its text
+        (None, b'{"k": 1}', 4), (b"beta", None, 5), (b"gamma", b"\xff", 6),  # no key; deleted; not UTF-8
+    ]  # fmt: skip
+    assert latest(records) == {"acme": '{"k": 4', "beta": None, "gamma": "\ufffd"}
+
+
+def test_a_config_record_at_time_zero_is_refused_not_written_as_now():
+    """librdkafka takes a timestamp of 0 for "now": a change meant for all of time would start now."""
+    with pytest.raises(ValueError, match="after the epoch"):
+        write(KafkaSettings(bootstrap_servers="127.0.0.1:1"), [(b"acme", b"{}", 0)])

@@ -7,7 +7,8 @@
 ``set`` writes the whole config (fields not given: the job's settings), checked first; the job
 applies it from its next finest window boundary after ``--at`` (default: now) and dead-letters it
 (``bad_config``) if it breaks a rule only the job can check (a dimension or window it does not have).
-``show`` prints each tenant's latest record as the topic holds it.
+``show`` prints each tenant's latest record as the topic holds it (a value that is not JSON as its text:
+the job dead-letters it and keeps the tenant's last good config).
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from collections.abc import Iterable
 from typing import Any
 
 from topk.settings import add_settings, settings_of
@@ -36,11 +38,18 @@ def config_of(args: argparse.Namespace) -> dict[str, Any]:
     return {k: v for k, v in config.items() if v is not None}
 
 
-def latest(kafka: KafkaSettings) -> dict[str, dict[str, Any] | None]:
-    """Each tenant's latest config on the topic (None: deleted)."""
-    found: dict[str, dict[str, Any] | None] = {}
-    for key, value, _ts in read_all(kafka):
-        found[key.decode()] = json.loads(value) if value is not None else None
+def latest(records: Iterable[tuple[bytes | None, bytes | None, int]]) -> dict[str, Any]:
+    """Each tenant's latest record of ``records`` (the topic's, in order): its config, None when deleted, or
+    the value's text when it is not JSON. Records without a key are no tenant's."""
+    found: dict[str, Any] = {}
+    for key, value, _ts in records:
+        if key is None:
+            continue
+        text = None if value is None else value.decode(errors="replace")
+        try:
+            found[key.decode(errors="replace")] = None if text is None else json.loads(text)
+        except json.JSONDecodeError:
+            found[key.decode(errors="replace")] = text
     return found
 
 
@@ -60,7 +69,7 @@ def main(argv: list[str] | None = None) -> int:
         p.error(f"{args.command} needs --tenant")
     try:
         if args.command == "show":
-            configs = latest(kafka)
+            configs = latest(read_all(kafka))
             shown = {t: c for t, c in configs.items() if args.tenant in (None, t)}
             print(json.dumps(shown, indent=2, sort_keys=True))
             return 0 if shown or not args.tenant else 1

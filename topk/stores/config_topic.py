@@ -38,8 +38,10 @@ def write(kafka: KafkaSettings, records: Iterable[tuple[bytes, bytes | None, int
     producer = Producer({**kafka.client.librdkafka(), "acks": "all", "enable.idempotence": True})
     failed: list[object] = []
     for key, value, at_ms in records:
+        if at_ms is not None and at_ms < 1:  # librdkafka reads a timestamp of 0 as "now"
+            raise ValueError(f"a config record's time must be after the epoch, got {at_ms}")
         producer.produce(
-            kafka.config_topic, value, key, timestamp=at_ms or int(time.time() * 1000),
+            kafka.config_topic, value, key, timestamp=int(time.time() * 1000) if at_ms is None else at_ms,
             on_delivery=lambda err, _msg: failed.append(err) if err else None,
         )  # fmt: skip
         producer.poll(0)
