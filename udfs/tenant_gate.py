@@ -21,9 +21,8 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 
-from pyflink.datastream import DataStream
 from pyflink.java_gateway import get_gateway
-from pyflink.table import DataTypes, Schema, StreamTableEnvironment
+from pyflink.table import StreamTableEnvironment, Table
 
 from topk.settings import EventSettings, SketchSettings, WindowSettings
 from udfs.parse_events import PARSED_COLUMNS
@@ -50,8 +49,7 @@ def create_parsed_events(
             FROM raw_events
         """)
         return
-    parsed = t_env.to_data_stream(t_env.sql_query(f"SELECT {PARSED_COLUMNS}, event_time AS event_ts FROM raw_events"))
-    configs = t_env.to_data_stream(t_env.from_path("tenant_configs"))
+    parsed = t_env.sql_query(f"SELECT {PARSED_COLUMNS}, event_time AS event_ts FROM raw_events")
     jvm = get_gateway().jvm
     job = jvm.topk.udfs.TenantConfig.Job(
         sketch.k, sketch.capacity, sketch.cms_width, sketch.cms_depth, ",".join(events.dimensions),
@@ -64,14 +62,9 @@ def create_parsed_events(
         except (AttributeError, UnicodeDecodeError):  # no key, or not UTF-8: dead-lettered by the gate
             continue
     gated = jvm.topk.udfs.TenantGate.gate(
-        parsed._j_data_stream, configs._j_data_stream, job, windows.base.size_ms, config_topic, json.dumps(records)
-    )
-    schema = (
-        Schema.new_builder()
-        .column_by_metadata("event_time", DataTypes.TIMESTAMP_LTZ(3), "rowtime")
-        .watermark("event_time", "SOURCE_WATERMARK()")
-        .build()
-    )
-    t_env.create_temporary_view("gated_events", t_env.from_data_stream(DataStream(gated), schema))
+        t_env._j_tenv, parsed._j_table, t_env.from_path("tenant_configs")._j_table, job, windows.base.size_ms,
+        config_topic, json.dumps(records),
+    )  # fmt: skip
+    t_env.create_temporary_view("gated_events", Table(gated, t_env))
     columns = "`value`, kafka_ts, `partition`, `offset`, reason, item, weight, dims, tenant"
     t_env.execute_sql(f"CREATE TEMPORARY VIEW parsed_events AS SELECT {columns}, {GATED}, event_time FROM gated_events")

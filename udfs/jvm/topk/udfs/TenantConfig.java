@@ -152,18 +152,9 @@ public final class TenantConfig implements Serializable {
         return names;
     }
 
-    /** Only the dimensions this tenant counts (the same map when it counts all). */
-    Map<String, String> project(Map<String, String> dims) {
-        if (dimensions == null || dims == null) {
-            return dims;
-        }
-        Map<String, String> kept = new java.util.HashMap<>();
-        for (Map.Entry<String, String> e : dims.entrySet()) {
-            if (dimensions.contains(e.getKey())) {
-                kept.put(e.getKey(), e.getValue());
-            }
-        }
-        return kept;
+    /** Whether this tenant counts {@code dimension} (every one when its config names none). */
+    boolean counts(String dimension) {
+        return dimensions == null || dimensions.contains(dimension);
     }
 
     /** The parameters in force from {@code effectiveMs}, every field filled in (the job's where left out). */

@@ -23,9 +23,22 @@ import org.apache.flink.streaming.api.datastream.BroadcastStream;
 import org.apache.flink.streaming.api.datastream.DataStream;
 import org.apache.flink.streaming.api.functions.co.BroadcastProcessFunction;
 import org.apache.flink.table.api.DataTypes;
-import org.apache.flink.table.runtime.typeutils.ExternalTypeInfo;
+import org.apache.flink.table.api.Schema;
+import org.apache.flink.table.api.Table;
+import org.apache.flink.table.api.bridge.java.StreamTableEnvironment;
+import org.apache.flink.table.data.GenericMapData;
+import org.apache.flink.table.data.GenericRowData;
+import org.apache.flink.table.data.MapData;
+import org.apache.flink.table.data.RowData;
+import org.apache.flink.table.data.StringData;
+import org.apache.flink.table.data.TimestampData;
+import org.apache.flink.table.data.utils.JoinedRowData;
+import org.apache.flink.table.runtime.typeutils.InternalTypeInfo;
 import org.apache.flink.table.types.DataType;
-import org.apache.flink.table.types.utils.DataTypeUtils;
+import org.apache.flink.table.types.logical.IntType;
+import org.apache.flink.table.types.logical.RowType;
+import org.apache.flink.table.types.logical.VarCharType;
+import org.apache.flink.table.types.logical.utils.LogicalTypeUtils;
 import org.apache.flink.types.Row;
 import org.apache.flink.util.Collector;
 
@@ -51,19 +64,22 @@ import org.apache.flink.util.Collector;
  * a tenant per second (exact at parallelism 1; with more, it assumes the tenant's partitions share
  * its traffic evenly). Counts restart from zero after a restore.
  */
-public class TenantGate extends BroadcastProcessFunction<Row, Row, Row> {
+public class TenantGate extends BroadcastProcessFunction<RowData, Row, RowData> {
     static final MapStateDescriptor<String, String> VERSIONS =
             new MapStateDescriptor<>("tenant-configs", Types.STRING, Types.STRING);
     private static final ObjectMapper JSON = new ObjectMapper();
     private static final int KEPT_VERSIONS = 16;
     private static final int KEPT_SECONDS = 120;
     static final String[] ADDED = {"capacity", "cms_width", "cms_depth", "config", "detail", "topic"};
+    private static final StringData BAD_WEIGHT = StringData.fromString("bad_weight");
+    private static final StringData OVER_QUOTA = StringData.fromString("over_quota");
 
     private final TenantConfig.Job job;
     private final long finestMs;
     private final String configTopic;
-    private final int reason, weight, dims, tenant, eventTs, width; // field positions of the input rows
-    private final String[] fieldNames;
+    private final int reason, dims, eventTs; // field positions of the input rows
+    private final RowData.FieldGetter[] fields; // of the input rows
+    private final int weight, tenant;
     private final Map<String, TreeMap<Long, String>> preloaded;
 
     private transient Map<String, TreeMap<Long, Version>> versions; // null: to be read from broadcast state
@@ -71,46 +87,57 @@ public class TenantGate extends BroadcastProcessFunction<Row, Row, Row> {
     private transient long quotaShare;
     private transient Counter overQuota;
     private transient Map<String, Counter[]> perTenant; // events counted, dead-lettered over_quota
-
+    private transient GenericRowData defaults; // the added fields of an event whose tenant has no config
 
     private record Version(TenantConfig config, String described) {}
 
-    TenantGate(TenantConfig.Job job, long finestMs, String configTopic, String[] fieldNames, String preloaded) {
+    TenantGate(TenantConfig.Job job, long finestMs, String configTopic, RowType in, String preloaded) {
         this.job = job;
         this.finestMs = finestMs;
         this.configTopic = configTopic;
-        this.fieldNames = fieldNames;
-        List<String> names = List.of(fieldNames);
+        List<String> names = in.getFieldNames();
         this.reason = names.indexOf("reason");
         this.weight = names.indexOf("weight");
         this.dims = names.indexOf("dims");
         this.tenant = names.indexOf("tenant");
         this.eventTs = names.indexOf("event_ts");
-        this.width = fieldNames.length + ADDED.length;
+        this.fields = new RowData.FieldGetter[names.size()];
+        for (int i = 0; i < fields.length; i++) {
+            fields[i] = RowData.createFieldGetter(in.getTypeAt(i), i);
+        }
         this.preloaded = preload(preloaded);
     }
 
     /**
      * {@code events} (parsed rows with fields value, kafka_ts, partition, offset, reason, item, weight,
-     * dims, tenant and event time as the record timestamp) gated by the configs of {@code configs}
-     * (rows key, value, kafka_ts, partition, offset; {@code preloaded}: its records when the job was submitted, see
-     * {@link #preload}): the same rows plus the fields of {@link #ADDED}.
+     * dims, tenant and event_ts, their event time attribute) gated by the configs of {@code configs}
+     * (rows key, value, kafka_ts, partition, offset; {@code preloaded}: its records when the job was
+     * submitted, see {@link #preload}): the same rows plus the fields of {@link #ADDED}, and
+     * {@code event_time} with the events' watermarks. The events stay in Flink's internal form on the
+     * way in and out (nothing is converted per event).
      */
-    public static DataStream<Row> gate(DataStream<Row> events, DataStream<Row> configs, TenantConfig.Job job,
+    public static Table gate(StreamTableEnvironment tEnv, Table events, Table configs, TenantConfig.Job job,
             long finestMs, String configTopic, String preloaded) {
-        DataType in = ((ExternalTypeInfo<Row>) events.getType()).getDataType();
-        DataType out = DataTypeUtils.appendRowFields(in, List.of(
-                DataTypes.FIELD(ADDED[0], DataTypes.INT()), DataTypes.FIELD(ADDED[1], DataTypes.INT()),
-                DataTypes.FIELD(ADDED[2], DataTypes.INT()), DataTypes.FIELD(ADDED[3], DataTypes.STRING()),
-                DataTypes.FIELD(ADDED[4], DataTypes.STRING()), DataTypes.FIELD(ADDED[5], DataTypes.STRING())));
-        String[] names = DataType.getFieldNames(in).toArray(new String[0]);
-        BroadcastStream<Row> broadcast = configs
+        DataType inType = events.getResolvedSchema().toPhysicalRowDataType().bridgedTo(RowData.class);
+        RowType in = (RowType) LogicalTypeUtils.removeTimeAttributes(inType.getLogicalType());
+        List<RowType.RowField> outFields = new java.util.ArrayList<>(in.getFields());
+        for (String name : ADDED) {
+            outFields.add(new RowType.RowField(name, name.startsWith("c") && !name.equals("config")
+                    ? new IntType() : new VarCharType(VarCharType.MAX_LENGTH)));
+        }
+        BroadcastStream<Row> broadcast = tEnv.toDataStream(configs)
                 .assignTimestampsAndWatermarks(neverHoldsBack())
                 .name("tenant configs")
                 .broadcast(VERSIONS);
-        return events.connect(broadcast)
-                .process(new TenantGate(job, finestMs, configTopic, names, preloaded), ExternalTypeInfo.of(out))
+        DataStream<RowData> parsed = tEnv.toDataStream(events, inType);
+        DataStream<RowData> gated = parsed.connect(broadcast)
+                .process(new TenantGate(job, finestMs, configTopic, in, preloaded),
+                        InternalTypeInfo.of(new RowType(outFields)))
                 .name("tenant parameters");
+        return tEnv.fromDataStream(gated, Schema.newBuilder()
+                .columnByMetadata("event_time", DataTypes.TIMESTAMP_LTZ(3), "rowtime")
+                .watermark("event_time", "SOURCE_WATERMARK()")
+                .build());
     }
 
     /**
@@ -131,37 +158,58 @@ public class TenantGate extends BroadcastProcessFunction<Row, Row, Row> {
     }
 
     @Override
-    public void processElement(Row row, ReadOnlyContext ctx, Collector<Row> out) throws Exception {
-        Row gated = widened(row);
-        if (row.getField(reason) != null) {
-            out.collect(gated);
+    public void processElement(RowData row, ReadOnlyContext ctx, Collector<RowData> out) throws Exception {
+        if (!row.isNullAt(reason)) {
+            out.collect(new JoinedRowData(row, defaults));
             return;
         }
-        Version version = versionAt((String) row.getField(tenant), ctx.timestamp(), ctx);
-        TenantConfig config = version == null ? job.defaults : version.config;
-        gated.setField(fieldNames.length, config.capacity);
-        gated.setField(fieldNames.length + 1, config.cmsWidth);
-        gated.setField(fieldNames.length + 2, config.cmsDepth);
-        if (version != null) {
-            gated.setField(fieldNames.length + 3, version.described);
-            if ((Long) row.getField(weight) > config.maxWeight) {
-                gated.setField(reason, "bad_weight");
-            } else if (config.quota > 0 && !admitted((String) row.getField(tenant), ctx.timestamp(), config.quota)) {
-                gated.setField(reason, "over_quota");
-                overQuota.inc();
-                counters((String) row.getField(tenant))[1].inc();
-            } else {
-                counters((String) row.getField(tenant))[0].inc();
-                @SuppressWarnings("unchecked")
-                Map<String, String> eventDims = (Map<String, String>) row.getField(dims);
-                gated.setField(dims, config.project(eventDims));
+        String id = row.getString(tenant).toString();
+        Version version = versionAt(id, ctx.timestamp(), ctx);
+        if (version == null) { // the common case: the job's parameters, the row as it came
+            out.collect(new JoinedRowData(row, defaults));
+            return;
+        }
+        TenantConfig config = version.config;
+        GenericRowData copy = copied(row);
+        if (row.getLong(weight) > config.maxWeight) {
+            copy.setField(reason, BAD_WEIGHT);
+        } else if (config.quota > 0 && !admitted(id, ctx.timestamp(), config.quota)) {
+            copy.setField(reason, OVER_QUOTA);
+            overQuota.inc();
+            counters(id)[1].inc();
+        } else {
+            counters(id)[0].inc();
+            copy.setField(dims, projected(config, row.isNullAt(dims) ? null : row.getMap(dims)));
+        }
+        out.collect(new JoinedRowData(copy, GenericRowData.of(config.capacity, config.cmsWidth, config.cmsDepth,
+                StringData.fromString(version.described), null, null)));
+    }
+
+    /** The dimensions of {@code dims} that {@code config} counts. */
+    private static MapData projected(TenantConfig config, MapData dims) {
+        if (dims == null || config.dimensions == null) {
+            return dims;
+        }
+        Map<StringData, StringData> kept = new HashMap<>();
+        for (int i = 0; i < dims.size(); i++) {
+            String name = dims.keyArray().getString(i).toString();
+            if (config.counts(name)) {
+                kept.put(StringData.fromString(name), dims.valueArray().getString(i));
             }
         }
-        out.collect(gated);
+        return new GenericMapData(kept);
+    }
+
+    private GenericRowData copied(RowData row) {
+        GenericRowData copy = new GenericRowData(row.getRowKind(), fields.length);
+        for (int i = 0; i < fields.length; i++) {
+            copy.setField(i, fields[i].getFieldOrNull(row));
+        }
+        return copy;
     }
 
     @Override
-    public void processBroadcastElement(Row record, Context ctx, Collector<Row> out) throws Exception {
+    public void processBroadcastElement(Row record, Context ctx, Collector<RowData> out) throws Exception {
         byte[] key = (byte[]) record.getField(0);
         String id = key == null ? null : new String(key, StandardCharsets.UTF_8);
         Instant setAt = (Instant) record.getField(2);
@@ -185,16 +233,15 @@ public class TenantGate extends BroadcastProcessFunction<Row, Row, Row> {
         } catch (TenantConfig.Invalid invalid) {
             // every subtask sees the record: the first one dead-letters it
             if (getRuntimeContext().getTaskInfo().getIndexOfThisSubtask() == 0) {
-                Row letter = new Row(width);
+                GenericRowData letter = new GenericRowData(fields.length);
                 letter.setField(0, record.getField(1) == null ? new byte[0] : record.getField(1));
-                letter.setField(1, setAt);
+                letter.setField(1, TimestampData.fromInstant(setAt));
                 letter.setField(2, record.getField(3));
                 letter.setField(3, record.getField(4));
-                letter.setField(reason, "bad_config");
-                letter.setField(eventTs, Instant.EPOCH);
-                letter.setField(fieldNames.length + 4, invalid.getMessage());
-                letter.setField(fieldNames.length + 5, configTopic);
-                out.collect(letter);
+                letter.setField(reason, StringData.fromString("bad_config"));
+                letter.setField(eventTs, TimestampData.fromEpochMillis(0));
+                out.collect(new JoinedRowData(letter, GenericRowData.of(null, null, null, null,
+                        StringData.fromString(invalid.getMessage()), StringData.fromString(configTopic))));
             }
         }
     }
@@ -205,6 +252,7 @@ public class TenantGate extends BroadcastProcessFunction<Row, Row, Row> {
         quotaShare = getRuntimeContext().getTaskInfo().getNumberOfParallelSubtasks();
         overQuota = getRuntimeContext().getMetricGroup().addGroup("topk").counter("overQuota");
         perTenant = new HashMap<>();
+        defaults = GenericRowData.of(job.defaults.capacity, job.defaults.cmsWidth, job.defaults.cmsDepth, null, null, null);
     }
 
     /** A tenant's counters (Prometheus: {@code tenant_eventsCounted{tenant="..."}}, {@code tenant_overQuota}). */
@@ -213,14 +261,6 @@ public class TenantGate extends BroadcastProcessFunction<Row, Row, Row> {
             var group = getRuntimeContext().getMetricGroup().addGroup("tenant", t);
             return new Counter[] {group.counter("eventsCounted"), group.counter("overQuota")};
         });
-    }
-
-    private Row widened(Row row) {
-        Row wide = new Row(row.getKind(), width);
-        for (int i = 0; i < fieldNames.length; i++) {
-            wide.setField(i, row.getField(i));
-        }
-        return wide;
     }
 
     private Version versionAt(String id, long eventMs, ReadOnlyContext ctx) throws Exception {
