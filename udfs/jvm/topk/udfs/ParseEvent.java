@@ -41,7 +41,6 @@ public class ParseEvent extends ScalarFunction {
     private static final JsonFactory JSON = new JsonFactory();
     private static final Map<String, String> ITEM_FIELDS = Map.of(
             "page_view", "url", "product_view", "productId", "search", "query", "generic", "itemId");
-    private static final String[] ITEM_FIELD_NAMES = {"url", "productId", "query", "itemId"};
     private static final Pattern DIGITS = Pattern.compile("[0-9]{1,15}");
     private static final Pattern POSITIVE = Pattern.compile("[1-9][0-9]{0,17}");
     private static final String ROW_TYPE =
@@ -99,7 +98,7 @@ public class ParseEvent extends ScalarFunction {
         if (value.length >= 3 && value[0] == (byte) 0xEF && value[1] == (byte) 0xBB && value[2] == (byte) 0xBF) {
             return rejected("invalid_json");  // a byte order mark: JSON text has none (Jackson's byte parser would skip it)
         }
-        Event e = new Event(fields.names.length);
+        Event e = new Event(fields.index.size());
         try {
             String rejected = e.read(value, fields);
             if (rejected != null) {
@@ -182,7 +181,7 @@ public class ParseEvent extends ScalarFunction {
 
     /** Text of a string or number; null for missing, null, objects, arrays and booleans. */
     private static String scalar(Value v) {
-        return v == null || v.text == null ? null : v.text;
+        return v == null ? null : v.text;
     }
 
     /** 1 when absent; the value when an integer (or digit string) in 1..max; else null. */
@@ -291,14 +290,13 @@ public class ParseEvent extends ScalarFunction {
     private static final class Fields {
         final StringData dimensions;
         final Map<String, Integer> index = new HashMap<>();
-        final String[] names;
         final int weight;
         final StringData[] dimensionNames;
         final int[] dimensionIndex;
 
         Fields(StringData dimensions) {
             this.dimensions = dimensions;
-            for (String f : ITEM_FIELD_NAMES) {
+            for (String f : ITEM_FIELDS.values()) {
                 index.putIfAbsent(f, index.size());
             }
             index.putIfAbsent("weight", index.size());
@@ -307,8 +305,6 @@ public class ParseEvent extends ScalarFunction {
             for (String d : dims) {
                 index.putIfAbsent(d, index.size());
             }
-            names = new String[index.size()];
-            index.forEach((name, i) -> names[i] = name);
             weight = index.get("weight");
             dimensionNames = new StringData[dims.length];
             dimensionIndex = new int[dims.length];

@@ -70,16 +70,19 @@ public class TenantGate extends BroadcastProcessFunction<RowData, Row, RowData> 
     private static final ObjectMapper JSON = new ObjectMapper();
     private static final int KEPT_VERSIONS = 16;
     private static final int KEPT_SECONDS = 120;
-    static final String[] ADDED = {"capacity", "cms_width", "cms_depth", "config", "detail", "topic"};
+    static final List<RowType.RowField> ADDED = List.of(new RowType.RowField("capacity", new IntType()),
+            new RowType.RowField("cms_width", new IntType()), new RowType.RowField("cms_depth", new IntType()),
+            new RowType.RowField("config", VarCharType.STRING_TYPE),
+            new RowType.RowField("detail", VarCharType.STRING_TYPE),
+            new RowType.RowField("topic", VarCharType.STRING_TYPE));
     private static final StringData BAD_WEIGHT = StringData.fromString("bad_weight");
     private static final StringData OVER_QUOTA = StringData.fromString("over_quota");
 
     private final TenantConfig.Job job;
     private final long finestMs;
     private final String configTopic;
-    private final int reason, dims, eventTs; // field positions of the input rows
+    private final int reason, weight, dims, tenant, eventTs; // field positions of the input rows
     private final RowData.FieldGetter[] fields; // of the input rows
-    private final int weight, tenant;
     private final Map<String, TreeMap<Long, String>> preloaded;
 
     private transient Map<String, TreeMap<Long, Version>> versions; // null: to be read from broadcast state
@@ -121,10 +124,7 @@ public class TenantGate extends BroadcastProcessFunction<RowData, Row, RowData> 
         DataType inType = events.getResolvedSchema().toPhysicalRowDataType().bridgedTo(RowData.class);
         RowType in = (RowType) LogicalTypeUtils.removeTimeAttributes(inType.getLogicalType());
         List<RowType.RowField> outFields = new java.util.ArrayList<>(in.getFields());
-        for (String name : ADDED) {
-            outFields.add(new RowType.RowField(name, name.startsWith("c") && !name.equals("config")
-                    ? new IntType() : new VarCharType(VarCharType.MAX_LENGTH)));
-        }
+        outFields.addAll(ADDED);
         BroadcastStream<Row> broadcast = tEnv.toDataStream(configs)
                 .assignTimestampsAndWatermarks(neverHoldsBack())
                 .name("tenant configs")
@@ -192,9 +192,9 @@ public class TenantGate extends BroadcastProcessFunction<RowData, Row, RowData> 
         }
         Map<StringData, StringData> kept = new HashMap<>();
         for (int i = 0; i < dims.size(); i++) {
-            String name = dims.keyArray().getString(i).toString();
-            if (config.counts(name)) {
-                kept.put(StringData.fromString(name), dims.valueArray().getString(i));
+            StringData name = dims.keyArray().getString(i);
+            if (config.counts(name.toString())) {
+                kept.put(name, dims.valueArray().getString(i));
             }
         }
         return new GenericMapData(kept);
