@@ -1,7 +1,7 @@
 """One command for all benchmarks; prints tables and writes bench/results/bench.json and .png.
 
-python -m bench [--sections core,ranges,e2e,rows,hot] [--events 1000000] [--universe 1000000] [--core-events 5000000]
-    [--repeats 3]
+python -m bench [--sections core,ranges,e2e,rows,state,hot] [--events 1000000] [--universe 1000000]
+    [--core-events 5000000] [--repeats 3]
 
 Figures are medians over repeats and ratios against peers measured in the same run.
 """
@@ -16,7 +16,7 @@ import time
 from dataclasses import asdict
 from pathlib import Path
 
-from bench import e2e, hot, ranges, sketch_core
+from bench import e2e, hot, ranges, sketch_core, state
 from bench.stream import make_stream
 from topk.generator.events import StreamSpec, encode, event_time_ms, generate
 from topk.generator.produce import ensure_topic, send
@@ -80,13 +80,11 @@ def ranges_section(redis_url: str, cassandra_port: int) -> tuple[list[dict], dic
 SPARSE = {"1m": 7, "1h": 400, "1d": 9_600}
 
 
-# (stream, universe, event-time span, parallelisms, with peers, JVM heap cap in MB): the last three vary
-# only the universe, and the last runs the whole local cluster (JobManager and TaskManager) in 512 MB of heap
+# (stream, universe, event-time span, parallelisms, with peers, JVM heap cap in MB): the last runs the whole
+# local cluster (JobManager and TaskManager) in 512 MB of heap (the state per universe: the state section)
 E2E_STREAMS = [
     ("sparse: 1 h of event time", None, 3_600_000, (1, 2), True, None),
     ("dense: 2 min of event time", None, 120_000, (1,), True, None),
-    ("dense, 100k-item universe", 100_000, 120_000, (1,), False, None),
-    ("dense, 10M-item universe", 10_000_000, 120_000, (1,), False, None),
     ("dense, 10M-item universe, JVM heap 512 MB", 10_000_000, 120_000, (1,), False, 512),
 ]
 
@@ -214,7 +212,7 @@ def plot(core: list[dict], end_to_end: list[dict], path: Path) -> None:
     fig.savefig(path)
 
 
-ORDER = ("core", "ranges", "e2e", "rows", "hot")
+ORDER = ("core", "ranges", "e2e", "rows", "state", "hot")
 
 
 class Stages:
@@ -233,7 +231,7 @@ class Stages:
 
 def main(argv: list[str] | None = None) -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--sections", default="core,ranges,e2e,rows,hot", help="which of core, ranges, e2e, rows, hot")
+    p.add_argument("--sections", default=",".join(ORDER), help=f"which of {', '.join(ORDER)}")
     p.add_argument("--events", type=int, default=1_000_000, help="end-to-end events")
     p.add_argument("--universe", type=int, default=1_000_000, help="distinct items the stream draws from")
     p.add_argument("--core-events", type=int, default=5_000_000, help="events for the sketch-core section")
@@ -253,7 +251,7 @@ def main(argv: list[str] | None = None) -> None:
             ["stream", "sketch", "updates_per_s", "vs_counter", "bytes", "precision@10", "precision@100",
              "recall@100", "guaranteed@100", "wrongly_guaranteed", "max_abs_error", "stated_bound", "bound_violations"],
         )  # fmt: skip
-    if sections & {"ranges", "e2e", "rows", "hot"}:
+    if sections & {"ranges", "e2e", "rows", "state", "hot"}:
         with tempfile.TemporaryDirectory(prefix="topk-bench-") as tmp, e2e.servers(Path(tmp) / "servers"):
             if "ranges" in sections:
                 stages.start("ranges")
@@ -279,7 +277,8 @@ def main(argv: list[str] | None = None) -> None:
                     "K 100 (events/s excludes the fixed start/stop cost measured on an empty topic)",
                     results["end_to_end"],
                     ["stream", "name", "parallelism", "events_per_s", "vs_peer", "events_per_s_with_start", "seconds",
-                     "fixed_seconds", "peak_python_rss_mb", "checkpoint_state_mb", "checkpoint_ms"],
+                     "fixed_seconds", "peak_python_rss_mb", "checkpoints", "checkpoint_state_mb", "checkpoint_ms",
+                     "checkpoint_median_ms"],
                 )  # fmt: skip
             if "rows" in sections:
                 stages.start("rows")
@@ -289,6 +288,16 @@ def main(argv: list[str] | None = None) -> None:
                     "capacity 1024 (seconds exclude the fixed start/stop cost)",
                     results["rows"], ["stream", "events", "minute_rows", "seconds", "fixed_seconds", "rows_per_s",
                                       "ms_per_row", "dimension_values_at_1m_real_time"],
+                )  # fmt: skip
+            if "state" in sections:
+                stages.start("state")
+                results["state"] = state.run(Path(tmp), a.events)
+                print_table(
+                    f"State against the universe: the dense stream ({a.events:,} events, 2 min of event time), windows "
+                    "1m,1h,1d, dimensions region,category, capacity 1024: one full checkpoint once the whole topic "
+                    "is read (standalone cluster)",
+                    results["state"], ["universe", "state_mb", "state_vs_1m", "checkpoint_ms", "time_vs_1m",
+                                       "window_aggregate_mb", "sketches_mb"],
                 )  # fmt: skip
             if "hot" in sections:
                 stages.start("hot")

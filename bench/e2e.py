@@ -45,8 +45,10 @@ class E2EResult:
     seconds: float  # whole bounded run on the stream
     fixed_seconds: float  # the same job on an empty topic
     peak_python_rss_mb: float  # all Python workers together, sampled every 0.2 s (0 for the peer)
-    checkpoint_state_mb: float  # Flink's checkpoint statistics: the largest full state checkpointed (0: peer)
-    checkpoint_ms: float  # and the slowest checkpoint, end to end
+    checkpoints: int  # Flink's checkpoint statistics (0: peer): checkpoints completed,
+    checkpoint_state_mb: float  # the largest full state checkpointed,
+    checkpoint_ms: float  # the slowest checkpoint, end to end,
+    checkpoint_median_ms: float  # and the median one
 
     @property
     def events_per_s(self) -> float:
@@ -73,14 +75,17 @@ def produce(topic: str, spec: StreamSpec, partitions: int) -> int:
     return send(KAFKA, topic, (encode(e) for e in generate(spec)))
 
 
-CHECKPOINTS = re.compile(r"checkpoints \(largest state ([\d,.]+) MB, slowest ([\d,]+) ms\)")
+CHECKPOINTS = re.compile(
+    r"([\d,]+) checkpoints \(largest state ([\d,.]+) MB, slowest ([\d,]+) ms, median ([\d,]+) ms\)"
+)
 
 
-def _run(cmd: list[str], heap_mb: int | None = None) -> tuple[float, float, float, float]:
+def _run(cmd: list[str], heap_mb: int | None = None) -> tuple[float, float, tuple[float, float, float, float]]:
     """Wall seconds of ``cmd``, the peak summed RSS (MB) of its Python worker descendants (sampled
     every 0.2 s), and from the job's last progress line (``jobs/progress.py``: Flink's checkpoint
-    statistics) the largest checkpointed state (MB) and the slowest checkpoint (ms). ``heap_mb`` caps
-    the JVM heap of the local cluster (JobManager and TaskManager in one JVM, ``JVM_ARGS``)."""
+    statistics) the checkpoints completed, the largest checkpointed state (MB), the slowest and the
+    median checkpoint (ms). ``heap_mb`` caps the JVM heap of the local cluster (JobManager and
+    TaskManager in one JVM, ``JVM_ARGS``)."""
     started = time.perf_counter()
     env = {**os.environ, "JVM_ARGS": f"-Xmx{heap_mb}m"} if heap_mb else None
     job = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
@@ -100,8 +105,8 @@ def _run(cmd: list[str], heap_mb: int | None = None) -> tuple[float, float, floa
     if job.returncode != 0:
         raise RuntimeError(f"{' '.join(cmd[:4])} failed:\n{output[-3000:]}")
     stats = CHECKPOINTS.findall(output)
-    state_mb, ms = (float(x.replace(",", "")) for x in stats[-1]) if stats else (0.0, 0.0)
-    return time.perf_counter() - started, peak, state_mb, ms
+    n, state_mb, ms, median_ms = (float(x.replace(",", "")) for x in stats[-1]) if stats else (0.0,) * 4
+    return time.perf_counter() - started, peak, (n, state_mb, ms, median_ms)
 
 
 OURS = "ours (PyFlink, sketches, Redis + Cassandra)"
@@ -143,8 +148,8 @@ def ours(
         ]  # fmt: skip
 
     fixed = _fixed_seconds(name, parallelism, cmd(empty))
-    seconds, rss, state_mb, ms = _run(cmd(topic), heap_mb)
-    return E2EResult(name, stream, parallelism, events, seconds, fixed, rss, state_mb, ms)
+    seconds, rss, (n, state_mb, ms, median_ms) = _run(cmd(topic), heap_mb)
+    return E2EResult(name, stream, parallelism, events, seconds, fixed, rss, int(n), state_mb, ms, median_ms)
 
 
 def peer(
@@ -156,4 +161,4 @@ def peer(
 
     name = READ_ONLY if read_only else PEER
     fixed = _fixed_seconds(name, parallelism, cmd(empty))
-    return E2EResult(name, stream, parallelism, events, _run(cmd(topic))[0], fixed, 0.0, 0.0, 0.0)
+    return E2EResult(name, stream, parallelism, events, _run(cmd(topic))[0], fixed, 0.0, 0, 0.0, 0.0, 0.0)

@@ -1,6 +1,7 @@
 """Progress of a job run on the local MiniCluster, logged every few seconds: records and bytes the
 Kafka source has read (against the end offsets, for a bounded run), records per second, windows
-emitted, and the checkpoints completed so far (the largest full state and the slowest). The figures
+emitted, and the checkpoints completed so far (the largest full state, the slowest and the median
+duration). The figures
 are Flink's own metrics and checkpoint statistics, read from the MiniCluster's REST API (the same a
 cluster's web UI shows); a job submitted to a cluster is followed there instead."""
 
@@ -66,7 +67,9 @@ def line(sample: dict[str, float], total: int | None, rate: float) -> str:
     text = f"{done}, {sample['bytes'] / 1e6:,.1f} MB, {rate:,.0f} records/s, {sample['windows']:,.0f} windows emitted"
     if sample.get("checkpoints"):
         n, largest, slowest = sample["checkpoints"], sample["checkpoint_bytes"] / 1e6, sample["checkpoint_ms"]
-        text += f", {n:,.0f} checkpoints (largest state {largest:,.2f} MB, slowest {slowest:,.0f} ms)"
+        median = sample["checkpoint_median_ms"]
+        text += f", {n:,.0f} checkpoints (largest state {largest:,.2f} MB, slowest {slowest:,.0f} ms, "
+        text += f"median {median:,.0f} ms)"
     return text
 
 
@@ -102,6 +105,7 @@ class Progress(threading.Thread):
             totals["checkpoints"] = float(stats["counts"]["completed"])
             totals["checkpoint_bytes"] = float(summary["state_size"]["max"])  # full state, incremental or not
             totals["checkpoint_ms"] = float(summary["end_to_end_duration"]["max"])
+            totals["checkpoint_median_ms"] = float(summary["end_to_end_duration"]["p50"])
         return totals
 
     def run(self) -> None:

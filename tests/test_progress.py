@@ -12,5 +12,5 @@ def test_a_progress_line_has_a_bar_when_the_total_is_known():
 
 def test_a_progress_line_says_how_large_and_slow_the_checkpoints_were():
     sample = {"records": 10.0, "bytes": 0.0, "windows": 0.0, "checkpoints": 3.0, "checkpoint_bytes": 1_234_567.0,
-              "checkpoint_ms": 412.0}  # fmt: skip
-    assert line(sample, None, 0).endswith(", 3 checkpoints (largest state 1.23 MB, slowest 412 ms)")
+              "checkpoint_ms": 412.0, "checkpoint_median_ms": 250.4}  # fmt: skip
+    assert line(sample, None, 0).endswith(", 3 checkpoints (largest state 1.23 MB, slowest 412 ms, median 250 ms)")

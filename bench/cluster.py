@@ -1,0 +1,71 @@
+"""A local standalone Flink cluster (``scripts/submit.sh``) for benchmarks that read a job's figures
+from the cluster's REST API: a finished job's per-subtask record counts (the MiniCluster's end with
+the job), or a checkpoint triggered on a running job. Not part of the product."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import time
+import urllib.request
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from bench import e2e
+
+REST = "http://127.0.0.1:8081"  # conf/flink-conf.yaml: rest.port
+SUBMITTED = re.compile(r"JobID ([0-9a-f]{32})")
+
+
+def rest(path: str, method: str = "GET", body: dict | None = None) -> dict:
+    data = json.dumps(body).encode() if body is not None else None
+    request = urllib.request.Request(REST + path, data, {"Content-Type": "application/json"}, method=method)
+    with urllib.request.urlopen(request, timeout=10) as page:
+        text = page.read()
+    return json.loads(text) if text else {}
+
+
+def job_flags(name: str, tmp: Path, parallelism: int) -> list[str]:
+    """The top-K job's flags for a run named ``name`` on topic ``name`` (own consumer group, Redis
+    prefix, Cassandra keyspace and checkpoints) against the bench's servers."""
+    return [
+        "--start-from", "earliest", "--topic", name, "--bootstrap-servers", e2e.BOOTSTRAP, "--group-id", name,
+        "--dead-letter-topic", f"{name}-dlq", "--redis-prefix", name, "--redis-url", e2e.REDIS_URL,
+        "--cassandra-port", str(e2e.CASSANDRA_PORT), "--cassandra-keyspace", name.replace("-", "_"),
+        "--parallelism", str(parallelism), "--checkpoint-dir", (tmp / name).as_uri(),
+    ]  # fmt: skip
+
+
+@contextmanager
+def standalone(tmp: Path) -> Iterator[Callable[[list[str]], str]]:
+    """Starts the cluster (its conf, logs and PIDs under ``tmp``); yields ``submit(flags) -> job id``
+    (detached); stops the cluster."""
+    env = {**os.environ, **{f"FLINK_{d}_DIR": str(tmp / "flink" / d.lower()) for d in ("CONF", "LOG", "PID")}}
+    script = ["bash", str(e2e.ROOT / "scripts/submit.sh")]
+
+    def submit(flags: list[str]) -> str:
+        done = subprocess.run([*script, "run", *flags], env=env, check=True, capture_output=True, text=True,
+                              timeout=600)  # fmt: skip
+        return SUBMITTED.findall(done.stdout)[-1]
+
+    subprocess.run([*script, "cluster-start"], env=env, check=True, capture_output=True)
+    try:
+        yield submit
+    finally:
+        subprocess.run([*script, "cluster-stop"], env=env, capture_output=True)
+
+
+def wait_for(job: str, done: Callable[[dict], bool], timeout_s: float, what: str) -> dict:
+    """Polls the job's overview (``/jobs/<id>``) until ``done(it)``; fails if the job ends otherwise."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        overview = rest(f"/jobs/{job}")
+        if done(overview):
+            return overview
+        if overview["state"] in ("FAILED", "CANCELED", "FINISHED"):
+            raise RuntimeError(f"job {job} {overview['state']} while waiting for {what}")
+        time.sleep(1)
+    raise TimeoutError(f"job {job}: no {what} in {timeout_s:.0f} s")
