@@ -56,6 +56,20 @@ def standalone(tmp: Path) -> Iterator[Callable[[list[str]], str]]:
         yield submit
     finally:
         subprocess.run([*script, "cluster-stop"], env=env, capture_output=True)
+        _stopped()
+
+
+def _stopped(timeout_s: float = 60) -> None:
+    """Waits until the REST port refuses connections: the stop script only signals the processes, and
+    a cluster started while the last one still shuts down would find its port taken."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        try:
+            rest("/overview")
+        except OSError:
+            return
+        time.sleep(0.5)
+    raise TimeoutError(f"the standalone cluster still answers on {REST} {timeout_s:.0f} s after its stop")
 
 
 def wait_for(job: str, done: Callable[[dict], bool], timeout_s: float, what: str) -> dict:
