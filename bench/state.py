@@ -89,7 +89,10 @@ def _records_read(job: str) -> float:
 def _full_checkpoint(job: str, timeout_s: float = 300) -> dict:
     """Triggers a full checkpoint (live state only, not the incremental one's shared files) and
     returns its statistics once it completes (they reach the REST API's statistics cache a few
-    seconds later: ``rest.cache.checkpoint-statistics.timeout``)."""
+    seconds later: ``rest.cache.checkpoint-statistics.timeout``). Until then the details handler
+    answers from a cache keyed by checkpoint id alone, across jobs: an earlier job's checkpoint of the
+    same id, told apart by its trigger time."""
+    triggered_ms = time.time() * 1000 - 1000
     trigger = cluster.rest(f"/jobs/{job}/checkpoints", "POST", {"checkpointType": "FULL"})["request-id"]
     deadline, checkpoint = time.monotonic() + timeout_s, None
     while time.monotonic() < deadline:
@@ -101,7 +104,9 @@ def _full_checkpoint(job: str, timeout_s: float = 300) -> dict:
                 checkpoint = status["operation"]["checkpointId"]
         if checkpoint is not None:
             try:
-                return cluster.rest(f"/jobs/{job}/checkpoints/details/{checkpoint}")
+                details = cluster.rest(f"/jobs/{job}/checkpoints/details/{checkpoint}")
+                if details["trigger_timestamp"] >= triggered_ms:
+                    return details
             except urllib.error.HTTPError as e:
                 if e.code != 404:
                     raise
