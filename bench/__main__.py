@@ -294,8 +294,8 @@ def main(argv: list[str] | None = None) -> None:
                 results["state"] = state.run(Path(tmp), a.events)
                 print_table(
                     f"State against the universe: the dense stream ({a.events:,} events, 2 min of event time), windows "
-                    "1m,1h,1d, dimensions region,category, capacity 1024: one full checkpoint once the whole topic "
-                    "is read (standalone cluster)",
+                    "1m,1h,1d, dimensions region,category, capacity 1024: full checkpoints once the whole topic is "
+                    f"read (time: the median of {state.CHECKPOINTS}; standalone cluster)",
                     results["state"], ["universe", "state_mb", "state_vs_1m", "checkpoint_ms", "time_vs_1m",
                                        "window_aggregate_mb", "sketches_mb"],
                 )  # fmt: skip

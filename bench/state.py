@@ -19,6 +19,7 @@ from collections import Counter
 from pathlib import Path
 
 from bench import cluster, e2e
+from jobs.progress import Progress
 from topk.generator.events import StreamSpec
 
 UNIVERSES = (100_000, 1_000_000, 10_000_000)
@@ -76,14 +77,9 @@ def _mb_by_operator(job: str, stats: dict) -> Counter[str]:
 
 
 def _records_read(job: str) -> float:
-    """The records the job's event source has read (its FLIP-33 ``numRecordsIn``, all subtasks)."""
-    for vertex in cluster.rest(f"/jobs/{job}")["vertices"]:
-        if vertex["name"].startswith("Source: KafkaSource") and "raw_events" in vertex["name"]:
-            path = f"/jobs/{job}/vertices/{vertex['id']}/subtasks/metrics"
-            wanted = [m["id"] for m in cluster.rest(path) if m["id"].endswith(".numRecordsIn")]
-            if wanted:
-                return sum(float(m["sum"]) for m in cluster.rest(f"{path}?get={','.join(wanted)}&agg=sum"))
-    return 0.0
+    """The records the job's Kafka sources have read (FLIP-33 ``numRecordsIn``), as its progress line
+    counts them."""
+    return Progress(cluster.REST, job, None, 0).sample()["records"]
 
 
 def _full_checkpoint(job: str, timeout_s: float = 300) -> dict:

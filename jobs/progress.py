@@ -1,9 +1,8 @@
 """Progress of a job run on the local MiniCluster, logged every few seconds: records and bytes the
 Kafka source has read (against the end offsets, for a bounded run), records per second, windows
 emitted, and the checkpoints completed so far (the largest full state, the slowest and the median
-duration). The figures
-are Flink's own metrics and checkpoint statistics, read from the MiniCluster's REST API (the same a
-cluster's web UI shows); a job submitted to a cluster is followed there instead."""
+duration). The figures are Flink's own metrics and checkpoint statistics, read from the MiniCluster's
+REST API (the same a cluster's web UI shows); a job submitted to a cluster is followed there instead."""
 
 from __future__ import annotations
 
