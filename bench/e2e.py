@@ -49,6 +49,7 @@ class E2EResult:
     checkpoint_state_mb: float  # the largest full state checkpointed,
     checkpoint_ms: float  # the slowest checkpoint, end to end,
     checkpoint_median_ms: float  # and the median one
+    sketch_ms_per_row: float  # the sketch operator's Python time per row or timer (0: peer)
 
     @property
     def events_per_s(self) -> float:
@@ -75,17 +76,28 @@ def produce(topic: str, spec: StreamSpec, partitions: int) -> int:
     return send(KAFKA, topic, (encode(e) for e in generate(spec)))
 
 
-CHECKPOINTS = re.compile(
-    r"([\d,]+) checkpoints \(largest state ([\d,.]+) MB, slowest ([\d,]+) ms, median ([\d,]+) ms\)"
-)
+PROGRESS = {  # what the job's progress lines say (jobs/progress.py) -> its figures, in order
+    ("checkpoints", "checkpoint_state_mb", "checkpoint_ms", "checkpoint_median_ms"): re.compile(
+        r"([\d,]+) checkpoints \(largest state ([\d,.]+) MB, slowest ([\d,]+) ms, median ([\d,]+) ms\)"
+    ),
+    ("sketch_ms_per_row",): re.compile(r"sketch operator ([\d,.]+) ms a row"),
+}
 
 
-def _run(cmd: list[str], heap_mb: int | None = None) -> tuple[float, float, tuple[float, float, float, float]]:
+def _progress(output: str) -> dict[str, float]:
+    """The figures of the job's last progress line that has them (Flink's metrics and checkpoint
+    statistics); 0 for those no line had."""
+    figures = {}
+    for names, pattern in PROGRESS.items():
+        found = [m.groups() for m in pattern.finditer(output)] or [("0",) * len(names)]
+        figures |= {n: float(v.replace(",", "")) for n, v in zip(names, found[-1], strict=True)}
+    return figures
+
+
+def _run(cmd: list[str], heap_mb: int | None = None) -> tuple[float, float, dict[str, float]]:
     """Wall seconds of ``cmd``, the peak summed RSS (MB) of its Python worker descendants (sampled
-    every 0.2 s), and from the job's last progress line (``jobs/progress.py``: Flink's checkpoint
-    statistics) the checkpoints completed, the largest checkpointed state (MB), the slowest and the
-    median checkpoint (ms). ``heap_mb`` caps the JVM heap of the local cluster (JobManager and
-    TaskManager in one JVM, ``JVM_ARGS``)."""
+    every 0.2 s), and what its last progress lines say (``_progress``). ``heap_mb`` caps the JVM heap
+    of the local cluster (JobManager and TaskManager in one JVM, ``JVM_ARGS``)."""
     started = time.perf_counter()
     env = {**os.environ, "JVM_ARGS": f"-Xmx{heap_mb}m"} if heap_mb else None
     job = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
@@ -104,9 +116,7 @@ def _run(cmd: list[str], heap_mb: int | None = None) -> tuple[float, float, tupl
     sampler.join()
     if job.returncode != 0:
         raise RuntimeError(f"{' '.join(cmd[:4])} failed:\n{output[-3000:]}")
-    stats = CHECKPOINTS.findall(output)
-    n, state_mb, ms, median_ms = (float(x.replace(",", "")) for x in stats[-1]) if stats else (0.0,) * 4
-    return time.perf_counter() - started, peak, (n, state_mb, ms, median_ms)
+    return time.perf_counter() - started, peak, _progress(output)
 
 
 OURS = "ours (PyFlink, sketches, Redis + Cassandra)"
@@ -148,8 +158,9 @@ def ours(
         ]  # fmt: skip
 
     fixed = _fixed_seconds(name, parallelism, cmd(empty))
-    seconds, rss, (n, state_mb, ms, median_ms) = _run(cmd(topic), heap_mb)
-    return E2EResult(name, stream, parallelism, events, seconds, fixed, rss, int(n), state_mb, ms, median_ms)
+    seconds, rss, figures = _run(cmd(topic), heap_mb)
+    figures["checkpoints"] = int(figures["checkpoints"])
+    return E2EResult(name, stream, parallelism, events, seconds, fixed, rss, **figures)
 
 
 def peer(
@@ -161,4 +172,4 @@ def peer(
 
     name = READ_ONLY if read_only else PEER
     fixed = _fixed_seconds(name, parallelism, cmd(empty))
-    return E2EResult(name, stream, parallelism, events, _run(cmd(topic))[0], fixed, 0.0, 0, 0.0, 0.0, 0.0)
+    return E2EResult(name, stream, parallelism, events, _run(cmd(topic))[0], fixed, 0.0, 0, 0.0, 0.0, 0.0, 0.0)

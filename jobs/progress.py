@@ -1,8 +1,9 @@
 """Progress of a job run on the local MiniCluster, logged every few seconds: records and bytes the
 Kafka source has read (against the end offsets, for a bounded run), records per second, windows
-emitted, and the checkpoints completed so far (the largest full state, the slowest and the median
-duration). The figures are Flink's own metrics and checkpoint statistics, read from the MiniCluster's
-REST API (the same a cluster's web UI shows); a job submitted to a cluster is followed there instead."""
+emitted, the sketch operator's Python time per row, and the checkpoints completed so far (the largest
+full state, the slowest and the median duration). The figures are Flink's own metrics and checkpoint
+statistics, read from the MiniCluster's REST API (the same a cluster's web UI shows); a job submitted
+to a cluster is followed there instead."""
 
 from __future__ import annotations
 
@@ -25,6 +26,8 @@ METRICS = {  # what is reported -> the Flink metric (summed over vertices and su
     "records": re.compile(r"Source__[^.]*\.numRecordsIn"),  # the source's (FLIP-33): records and bytes read
     "bytes": re.compile(r"Source__[^.]*\.numBytesIn"),
     "windows": re.compile(r".*\.topk\.windowsEmitted"),  # udfs/topk_window.py
+    "sketch_updates": re.compile(r".*\.topk\.sketchUpdates"),  # rows and timers the sketch operator handled,
+    "sketch_micros": re.compile(r".*\.topk\.sketchUpdateMicros"),  # and their Python time
 }
 FETCH_INTERVAL_MS = 1_000  # how fresh the REST API's metrics are (Flink's default: 10 s)
 BAR = 20
@@ -64,6 +67,9 @@ def line(sample: dict[str, float], total: int | None, rate: float) -> str:
         filled = round(share * BAR)
         done = f"[{'#' * filled}{'.' * (BAR - filled)}] {share:4.0%} {sample['records']:,.0f} of {total:,} records"
     text = f"{done}, {sample['bytes'] / 1e6:,.1f} MB, {rate:,.0f} records/s, {sample['windows']:,.0f} windows emitted"
+    if sample.get("sketch_updates"):
+        per_row = sample["sketch_micros"] / sample["sketch_updates"] / 1000
+        text += f", sketch operator {per_row:,.2f} ms a row over {sample['sketch_updates']:,.0f} rows and timers"
     if sample.get("checkpoints"):
         n, largest, slowest = sample["checkpoints"], sample["checkpoint_bytes"] / 1e6, sample["checkpoint_ms"]
         median = sample["checkpoint_median_ms"]

@@ -12,10 +12,12 @@ dimension value) holds at most 2 x capacity distinct items, or its events arrive
 (one partition); beyond that, replays agree within the stated bounds.
 
 Metrics (group ``topk``): ``eventsCounted`` and ``eventsCountedPerSecond`` (valid events, from the
-``all`` rows), ``countBatches`` (rows taken in), ``sketchUpdateMicros`` (Python time per row or
-timer, merges and top-K included), ``windowsEmitted``, ``errorBound`` (per emitted window),
-``windowEmitLagMs`` (wall clock minus window end, last emit), ``lateEventsCounted`` (late events
-within allowed lateness; later ones are dead letters).
+``all`` rows), ``countBatches`` (rows taken in), ``sketchUpdates`` (rows and timers handled) and
+``sketchUpdateMicros`` (their Python time in total, merges and top-K included: the two rates' ratio is
+the time per row), ``windowsEmitted``, ``errorBound`` and ``windowEmitLagMs`` (the last emitted
+window's guaranteed error bound, and the wall clock minus its end), ``lateEventsCounted`` (late events
+within allowed lateness; later ones are dead letters). All of them are counters, meters or numeric
+gauges: Flink's Prometheus reporter exports a PyFlink distribution as 0.
 """
 
 from __future__ import annotations
@@ -71,10 +73,11 @@ class TopKWindowFunction(KeyedProcessFunction):
         self.late_events = group.counter("lateEventsCounted")
         self.events_rate = group.meter("eventsCountedPerSecond", time_span_in_seconds=60)
         self.batches = group.counter("countBatches")
-        self.update_micros = group.distribution("sketchUpdateMicros")
+        self.updates = group.counter("sketchUpdates")
+        self.update_micros = group.counter("sketchUpdateMicros")
         self.windows_emitted = group.counter("windowsEmitted")
-        self.error_bounds = group.distribution("errorBound")
-        self.emit_lag_ms = 0
+        self.error_bound = self.emit_lag_ms = 0
+        group.gauge("errorBound", lambda: self.error_bound)
         group.gauge("windowEmitLagMs", lambda: self.emit_lag_ms)
 
     def process_element(self, row: Row, ctx: KeyedProcessFunction.Context) -> Iterator[WindowResult]:
@@ -92,12 +95,16 @@ class TopKWindowFunction(KeyedProcessFunction):
             events = total_weight(summary)
             (self.late_events if late else self.events).inc(events)
             self.events_rate.mark_event(events)
-        self.update_micros.update(int((time.perf_counter() - started) * 1e6))
+        self._timed(started)
 
     def on_timer(self, timestamp: int, ctx: KeyedProcessFunction.OnTimerContext) -> Iterator[WindowResult]:
         started = time.perf_counter()
         yield from self._apply(self.fold.fire(self.state, timestamp + 1), ctx)
-        self.update_micros.update(int((time.perf_counter() - started) * 1e6))
+        self._timed(started)
+
+    def _timed(self, started: float) -> None:
+        self.updates.inc()
+        self.update_micros.inc(int((time.perf_counter() - started) * 1e6))
 
     def _apply(
         self, out: Output, ctx: KeyedProcessFunction.Context, versions: dict[str, str] | None = None
@@ -117,7 +124,7 @@ class TopKWindowFunction(KeyedProcessFunction):
                 continue
             sketch = HeavyHittersSketch.deserialize(e.summary)
             self.windows_emitted.inc()
-            self.error_bounds.update(sketch.maximum_error)
+            self.error_bound = sketch.maximum_error
             self.emit_lag_ms = int(time.time() * 1000) - e.end
             yield WindowResult.of(
                 e.window.label, dimension, value, e.start, e.end, sketch, params.k, e.summary, tenant,

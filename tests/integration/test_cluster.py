@@ -56,6 +56,8 @@ def test_job_runs_on_a_standalone_cluster_with_metrics(submit, servers, run_id):
 
         assert scrape(r"topk_windowsEmitted\{.*\} [1-9]")
         assert scrape(r"topk_eventsCounted\{.*\} [1-9]")
+        # the per-row time as Prometheus sees it (a PyFlink distribution would be exported as 0)
+        assert scrape(r"topk_sketchUpdates\{.*\} [1-9]") and scrape(r"topk_sketchUpdateMicros\{.*\} [1-9]")
         assert scrape(r"deadLetters_invalid_json\{.*\} 1\.0")
     finally:
         submit("cancel", job_id, check=False)
