@@ -25,6 +25,11 @@ PF=$("$PY" -c 'import pyflink,os;print(os.path.dirname(pyflink.__file__))')
 export FLINK_CONF_DIR=${FLINK_CONF_DIR:-$ROOT/.local/flink/conf}
 export FLINK_LOG_DIR=${FLINK_LOG_DIR:-$ROOT/.local/flink/log}
 export FLINK_PID_DIR=${FLINK_PID_DIR:-$ROOT/.local/flink/pids}
+# The local cluster's working dirs (job blobs, local state: 100-400 MB a TaskManager once jobs ran), one
+# per cluster, next to its PIDs. Flink deletes a TaskManager's only when its shutdown completes; after a
+# PyFlink job ran, that outlasts the 5 s Flink allows after SIGTERM before it halts the JVM. So
+# cluster-stop removes them (under io.tmp.dirs, /tmp, one was left behind by every such cluster).
+WORK_DIR=$FLINK_PID_DIR/work
 export TOPK_S3_ENDPOINT=${TOPK_S3_ENDPOINT:-http://127.0.0.1:${S3_PORT:-8333}}
 source "$ROOT/scripts/local-s3.env"  # keeps AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY if already set
 # The job's packages (jobs/, udfs/, connectors/) are not installed: the flink client imports them from here,
@@ -34,7 +39,9 @@ export PYTHONPATH=$ROOT${PYTHONPATH:+:$PYTHONPATH}
 prepare_conf() {  # Flink's own log configs + our settings as config.yaml (exit 1 on bad YAML)
   mkdir -p "$FLINK_CONF_DIR" "$FLINK_LOG_DIR" "$FLINK_PID_DIR" "$ROOT/.local"
   cp "$PF"/conf/{log4j*.properties,logback*.xml,masters,workers} "$FLINK_CONF_DIR"/  # one JM, one TM, here
-  TOPK_ROOT=$ROOT TOPK_PYTHON=$PY TOPK_S3_ENDPOINT=$TOPK_S3_ENDPOINT "$PY" -m jobs.flink_conf "$ROOT/conf/flink-conf.yaml" "$FLINK_CONF_DIR/config.yaml"
+  TOPK_ROOT=$ROOT TOPK_PYTHON=$PY TOPK_S3_ENDPOINT=$TOPK_S3_ENDPOINT \
+    FLINK_PROPERTIES="process.working-dir: $WORK_DIR"$'\n'"${FLINK_PROPERTIES:-}" \
+    "$PY" -m jobs.flink_conf "$ROOT/conf/flink-conf.yaml" "$FLINK_CONF_DIR/config.yaml"
 }
 
 flink() { "$PF/bin/flink" "$@"; }
@@ -43,7 +50,7 @@ job=(-py "$ROOT/jobs/${TOPK_JOB:-topk}_job.py")
 cmd=${1:-}; shift || true
 case $cmd in
   cluster-start) prepare_conf; "$PF/bin/start-cluster.sh" ;;
-  cluster-stop) "$PF/bin/stop-cluster.sh" ;;
+  cluster-stop) "$PF/bin/stop-cluster.sh"; rm -rf "$WORK_DIR" ;;
   run) prepare_conf; "$PY" -m jobs.settings_check "$@"; flink run -d "${job[@]}" "$@" ;;
   list) flink list ;;
   stop) flink stop "$1" ;;  # savepoint into execution.checkpointing.savepoint-dir
