@@ -44,12 +44,13 @@ class E2EResult:
     events: int
     seconds: float  # whole bounded run on the stream
     fixed_seconds: float  # the same job on an empty topic
-    peak_python_rss_mb: float  # all Python workers together, sampled every 0.2 s (0 for the peer)
-    checkpoints: int  # Flink's checkpoint statistics (0: peer): checkpoints completed,
-    checkpoint_state_mb: float  # the largest full state checkpointed,
-    checkpoint_ms: float  # the slowest checkpoint, end to end,
-    checkpoint_median_ms: float  # and the median one
-    sketch_ms_per_row: float  # the sketch operator's Python time per row or timer (0: peer)
+    # ours only (0 for the peer, which has no Python workers, checkpoints or sketch operator):
+    peak_python_rss_mb: float = 0.0  # all Python workers together, sampled every 0.2 s
+    checkpoints: int = 0  # Flink's checkpoint statistics: checkpoints completed,
+    checkpoint_state_mb: float = 0.0  # the largest full state checkpointed,
+    checkpoint_ms: float = 0.0  # the slowest checkpoint, end to end,
+    checkpoint_median_ms: float = 0.0  # and the median one
+    sketch_ms_per_row: float = 0.0  # the sketch operator's Python time per row or timer
 
     @property
     def events_per_s(self) -> float:
@@ -172,4 +173,4 @@ def peer(
 
     name = READ_ONLY if read_only else PEER
     fixed = _fixed_seconds(name, parallelism, cmd(empty))
-    return E2EResult(name, stream, parallelism, events, _run(cmd(topic))[0], fixed, 0.0, 0, 0.0, 0.0, 0.0, 0.0)
+    return E2EResult(name, stream, parallelism, events, _run(cmd(topic))[0], fixed)
