@@ -3,6 +3,13 @@
 The table keeps each record's original bytes and its Kafka coordinates. Derived columns
 (event time, validation) are passed in as SQL expressions, so they run in the JVM before the
 watermark, which never waits on Python.
+
+The watermark follows, per partition, the newest of ``min(event time, Kafka timestamp, the reading
+TaskManager's clock)`` over the records read, less ``--out-of-orderness-ms`` (Flink takes the lowest
+over the partitions). So no record's own timestamp moves it past the Kafka timestamp it came with or
+past the clock: a tenant that stamps its events ahead (up to ``--max-future-ms``), or whose events
+are then refused (over its quota), makes nobody else's on-time events late. A record the parser
+rejects has event time 0 and never moves it.
 """
 
 from __future__ import annotations
@@ -78,7 +85,8 @@ def create_raw_events(
           `value` BYTES,
           {_METADATA}
           {derived}
-          WATERMARK FOR `event_time` AS `event_time` - {sql_interval(source.out_of_orderness_ms)}
+          WATERMARK FOR `event_time` AS
+            LEAST(`event_time`, `kafka_ts`, CURRENT_TIMESTAMP) - {sql_interval(source.out_of_orderness_ms)}
         ) WITH ('topic' = {sql_string(kafka.topic)}, 'format' = 'raw',
           {_options(kafka, source.group_id, source.bounded, kafka_startup(source.start_from))})
     """)

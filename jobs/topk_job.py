@@ -25,7 +25,7 @@ from topk.stores.cassandra_store import CassandraStore
 from topk.stores.config_topic import ensure_config_topic, read_all
 from udfs.dead_letters import DeadLetterEnvelope, original_kafka_time
 from udfs.parse_events import computed_columns, create_parsed_views, register_functions
-from udfs.route import DEAD_LETTER, LATE, SUMMARY, of_kind, routed_table
+from udfs.route import DEAD_LETTER, LATE, SUMMARY, of_kind, routed_table, values_per_window
 from udfs.tenant_gate import create_parsed_events
 from udfs.topk_window import TopKWindowFunction, group_key
 
@@ -42,7 +42,7 @@ def build(
     create_parsed_events(
         t_env, settings.events, settings.sketch, settings.windows, settings.kafka.config_topic, tenant_configs
     )
-    create_parsed_views(t_env, settings.windows.allowed_lateness_ms)
+    create_parsed_views(t_env, settings.windows.allowed_lateness_ms, settings.kafka.dead_letter_max_bytes)
     routed = t_env.to_data_stream(routed_table(t_env, settings.windows))
 
     of_kind(routed, DEAD_LETTER).assign_timestamps_and_watermarks(original_kafka_time()).map(
@@ -52,7 +52,7 @@ def build(
     windows = settings.windows.specs
     cassandra = CassandraStore(settings.cassandra, settings.cassandra.keyspace, windows, create_schema=True)
     (
-        of_kind(routed, SUMMARY, LATE)
+        values_per_window(of_kind(routed, SUMMARY, LATE), settings.events.max_values, settings.windows)
         .key_by(group_key, key_type=Types.TUPLE([Types.STRING(), Types.STRING()]))
         .process(TopKWindowFunction(settings.windows, settings.sketch.k))
         .name("topk-sketches")

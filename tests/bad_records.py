@@ -34,7 +34,8 @@ def bad_records(now_ms: int) -> dict[bytes, str]:
         event(itemId="x", weight=10**15): "bad_weight",
         json.dumps({"metadata": {"eventType": "generic"}, "payload": {"itemId": "x"}}).encode(): "missing_timestamp",
         event(ts="yesterday", itemId="x"): "bad_timestamp",
-        event(ts=now_ms + 10 * 24 * HOUR, itemId="x"): "timestamp_out_of_range",
+        event(ts=now_ms + 10 * 24 * HOUR, itemId="x"): "too_far_ahead",
+        event(ts=now_ms + 2 * 60_000, itemId="x"): "too_far_ahead",  # within the old hour, past the minute
         event(ts=iso(now_ms - 30 * 24 * HOUR), itemId="x"): "timestamp_out_of_range",
         event(itemId=float("nan")): "invalid_json",  # Python writes NaN; JSON has none
         event(ts=iso(now_ms).replace("T", " "), itemId="x"): "bad_timestamp",  # java.time wants the T

@@ -14,6 +14,8 @@ import re
 ITEM_FIELDS = {"page_view": "url", "product_view": "productId", "search": "query", "generic": "itemId"}
 
 DEFAULT_TENANT = "default"
+# Event times windows, keys and archive paths can hold (ms): 1970-01-01 to 9999-01-01, exclusive (ParseEvent.java)
+EVENT_TIME_RANGE_MS = (0, 253_370_764_800_000)
 TENANT_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.\-]{0,63}")
 TENANT_RULE = "1 to 64 of A-Z a-z 0-9 _ . -, from a letter or digit"
 

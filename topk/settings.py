@@ -90,14 +90,19 @@ class EventSettings:
     max_item_length: int = setting(1024, "longer items are dead-lettered (item_too_long)")
     max_weight: int = setting(1_000_000, "larger weights are dead-lettered (bad_weight)")
     max_past_ms: int = setting(7 * 86_400_000, "event time behind the Kafka timestamp")
-    max_future_ms: int = setting(3_600_000, "event time ahead of the Kafka timestamp")
+    max_future_ms: int = setting(60_000, "event time ahead of the Kafka timestamp (further: too_far_ahead)")
+    max_values: int = setting(
+        1_000, "distinct values of a dimension per tenant and finest window; the rest are counted under (other)"
+    )
 
     def validate(self) -> EventSettings:
         for name in self.dimensions:
             if not DIMENSION.fullmatch(name) or name == "all":
                 raise ValueError(f"bad dimension name {name!r}")
-        if min(self.max_item_length, self.max_weight) < 1 or min(self.max_past_ms, self.max_future_ms) < 0:
-            raise ValueError("the item length and weight limits must be >= 1, the time limits >= 0")
+        if min(self.max_item_length, self.max_weight, self.max_values) < 1:
+            raise ValueError("the item length, weight and values limits must be >= 1")
+        if min(self.max_past_ms, self.max_future_ms) < 0:
+            raise ValueError("the time limits must be >= 0")
         return self
 
 

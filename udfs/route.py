@@ -7,8 +7,8 @@ outputs of the SQL stage travel together, told apart by ``kind``:
                    window end - 1 ms
 * ``late``:        one late (but allowed) event per dimension value: tenant, dim, val, config, summary (a sketch
                    of that event), row_time = event time; only with allowed lateness
-* ``dead_letter``: reason, partition, offset, kafka_ts, raw (original bytes), detail, topic (a bad config
-                   record's), row_time = event time
+* ``dead_letter``: reason, partition, offset, kafka_ts, raw (the record's first bytes), raw_length and
+                   raw_sha256 (of the whole record), detail, topic (a bad config record's), row_time = event time
 
 ``config`` is the tenant's parameters in force (``udfs.tenant_gate``), null when it has none.
 """
@@ -27,8 +27,8 @@ LATE = "late"
 DEAD_LETTER = "dead_letter"
 NO_DEAD_LETTER = (  # the dead-letter columns of the other kinds
     "CAST(NULL AS STRING) AS reason, CAST(NULL AS INT) AS `partition`, CAST(NULL AS BIGINT) AS `offset`, "
-    "CAST(NULL AS TIMESTAMP_LTZ(3)) AS kafka_ts, CAST(NULL AS BYTES) AS `raw`, CAST(NULL AS STRING) AS detail, "
-    "CAST(NULL AS STRING) AS topic"
+    "CAST(NULL AS TIMESTAMP_LTZ(3)) AS kafka_ts, CAST(NULL AS BYTES) AS `raw`, CAST(NULL AS INT) AS raw_length, "
+    "CAST(NULL AS STRING) AS raw_sha256, CAST(NULL AS STRING) AS detail, CAST(NULL AS STRING) AS topic"
 )
 
 
@@ -47,10 +47,17 @@ def routed_table(t_env: StreamTableEnvironment, windows: WindowSettings) -> Tabl
         UNION ALL
         {late}
         SELECT '{DEAD_LETTER}', CAST(NULL AS STRING), CAST(NULL AS STRING), CAST(NULL AS STRING),
-               CAST(NULL AS STRING), CAST(NULL AS BYTES), reason, `partition`, `offset`, kafka_ts, `value`, detail,
-               topic, event_time
+               CAST(NULL AS STRING), CAST(NULL AS BYTES), reason, `partition`, `offset`, kafka_ts, `raw`, raw_length,
+               raw_sha256, detail, topic, event_time
         FROM rejected_events
     """)
+
+
+def values_per_window(rows: DataStream, max_values: int, windows: WindowSettings) -> DataStream:
+    """``rows`` (summary and late rows) with at most ``max_values`` values of a tenant's dimension per finest
+    window, the rest folded into one ``(other)`` row, in the JVM (``ValuesPerWindow.java``)."""
+    limit = get_gateway().jvm.topk.udfs.ValuesPerWindow.limit
+    return DataStream(limit(rows._j_data_stream, max_values, windows.base.size_ms, windows.allowed_lateness_ms))
 
 
 def of_kind(routed: DataStream, *kinds: str) -> DataStream:

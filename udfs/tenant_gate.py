@@ -63,7 +63,7 @@ def create_parsed_events(
             continue
     gated = jvm.topk.udfs.TenantGate.gate(
         t_env._j_tenv, parsed._j_table, t_env.from_path("tenant_configs")._j_table, job, windows.base.size_ms,
-        config_topic, json.dumps(records),
+        windows.allowed_lateness_ms, config_topic, json.dumps(records),
     )  # fmt: skip
     t_env.create_temporary_view("gated_events", Table(gated, t_env))
     columns = "`value`, kafka_ts, `partition`, `offset`, reason, item, weight, dims, tenant"

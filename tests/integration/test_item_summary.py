@@ -7,6 +7,7 @@ from collections import Counter
 
 import numpy as np
 import pytest
+from pyflink.java_gateway import get_gateway
 from pyflink.table import DataTypes, EnvironmentSettings, TableEnvironment
 
 from jobs.jars import job_jar_urls
@@ -101,3 +102,30 @@ def test_one_event_summary_for_late_events(t_env):
     python = HeavyHittersSketch(CAPACITY, WIDTH, DEPTH)
     python.update("🙂 late", 3)
     assert blob == python.serialize()
+
+
+def test_the_jvm_reads_back_what_it_writes(summaries):
+    item_summary = get_gateway().jvm.topk.udfs.ItemSummary
+    for group, (blob, _) in summaries.items():
+        assert bytes(item_summary.rewritten(blob)) == blob, group
+
+
+def test_folding_summaries_counts_every_event_within_the_bounds(t_env, summaries):
+    """``ItemSummary.folded`` (the ``(other)`` value's summary): many one-value summaries (small, exact)
+    and big compacted ones, folded into one, hold the bounds against the exact counts of all their events."""
+    jvm = get_gateway().jvm
+    for parts in (["exact", "between", "odd"], ["turnover", "adversarial", "weighted", "exact"]):
+        blobs, truth = jvm.java.util.ArrayList(), Counter()
+        for group in parts:
+            blob, events = summaries[group]
+            blobs.add(blob)
+            for x, w in events:
+                truth[x] += w
+        folded = HeavyHittersSketch.deserialize(bytes(jvm.topk.udfs.ItemSummary.folded(blobs)))
+        n = sum(truth.values())
+        assert folded.total_weight == n, parts
+        for x, f in truth.items():
+            assert folded.count(x).lower_bound <= f <= folded.count(x).upper_bound, (parts, x)
+        exact = CountMinSketch(WIDTH, DEPTH)
+        exact.update_batch(list(truth), list(truth.values()))
+        assert CountMinSketch.deserialize(split(bytes(jvm.topk.udfs.ItemSummary.folded(blobs)))[1]) == exact, parts

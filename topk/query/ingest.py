@@ -19,7 +19,7 @@ from datetime import datetime
 
 from confluent_kafka import KafkaError, KafkaException, Producer
 
-from topk.events import ITEM_FIELDS, TENANT_RULE, is_tenant
+from topk.events import EVENT_TIME_RANGE_MS, ITEM_FIELDS, TENANT_RULE, is_tenant
 from topk.settings import EventSettings, setting
 from topk.stores.kafka_client import KafkaClient
 
@@ -82,8 +82,11 @@ def validate(raw: bytes, now_ms: int, limits: EventLimits) -> dict:
     event_ms = _epoch_ms(metadata["timestamp"])
     if event_ms is None:
         raise Rejected("bad_timestamp", "timestamp: epoch ms or ISO-8601 with an offset")
-    if not now_ms - limits.max_past_ms <= event_ms <= now_ms + limits.max_future_ms:
-        raise Rejected("timestamp_out_of_range", "timestamp too far from now (the job's --max-past-ms/--max-future-ms)")
+    lowest, highest = EVENT_TIME_RANGE_MS
+    if not lowest <= event_ms < highest or event_ms < now_ms - limits.max_past_ms:
+        raise Rejected("timestamp_out_of_range", "timestamp before 1970, after 9998 or too far behind (--max-past-ms)")
+    if event_ms > now_ms + limits.max_future_ms:
+        raise Rejected("too_far_ahead", f"timestamp more than {limits.max_future_ms} ms ahead of now (--max-future-ms)")
     return root
 
 

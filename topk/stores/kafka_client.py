@@ -33,6 +33,9 @@ from pathlib import Path
 
 from topk.settings import setting
 
+# A dead letter's envelope holds its record's first bytes in base64 (4/3 of them) and fits Kafka's default
+# max.request.size (1 MB) with room to spare.
+MAX_DEAD_LETTER_BYTES = 512 * 1024
 FETCH_LIMITS = {"fetch.max.bytes": str(8 << 20), "max.partition.fetch.bytes": str(1 << 20)}
 PROVIDERS = {
     "env": "org.apache.kafka.common.config.provider.EnvVarConfigProvider",
@@ -153,6 +156,9 @@ class KafkaSettings:
     )
     topic: str = setting("events", "the events topic")
     dead_letter_topic: str = setting("events-dlq", "where the job sends rejected records, with the reason")
+    dead_letter_max_bytes: int = setting(
+        65_536, "bytes of a rejected record its dead letter keeps (with the record's length and SHA-256)"
+    )
     config_topic: str = setting(
         "topk-config",
         "compacted topic of per-tenant parameters (python -m topk.query.tenants); empty: none, every tenant "
@@ -165,6 +171,8 @@ class KafkaSettings:
         return kafka_client(self.bootstrap_servers, self.kafka_properties)
 
     def validate(self) -> KafkaSettings:
+        if not 1 <= self.dead_letter_max_bytes <= MAX_DEAD_LETTER_BYTES:
+            raise ValueError(f"--dead-letter-max-bytes must be in 1..{MAX_DEAD_LETTER_BYTES}")
         self.client.java()  # the properties file reads and its references name known providers
         return self
 

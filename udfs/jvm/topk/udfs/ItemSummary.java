@@ -66,6 +66,11 @@ public class ItemSummary extends AggregateFunction<byte[], ItemSummary.Summary> 
     }
 
     public void merge(Summary acc, Iterable<Summary> others) {
+        mergeAll(acc, others);
+    }
+
+    /** Space-Saving's merge of {@code others} into {@code acc}, Count-Min tables summed. */
+    static void mergeAll(Summary acc, Iterable<Summary> others) {
         for (Summary other : others) {
             if (other.capacity == 0) {
                 continue; // never accumulated
@@ -338,6 +343,124 @@ public class ItemSummary extends AggregateFunction<byte[], ItemSummary.Summary> 
             }
         }
         return out.array();
+    }
+
+    /** A summary as {@link #serialize} wrote it (its Count-Min table always present). */
+    static Summary deserialize(byte[] bytes) {
+        ByteBuffer in = ByteBuffer.wrap(bytes).order(ByteOrder.LITTLE_ENDIAN);
+        Summary acc = readSpaceSaving(in, bytes);
+        expect(in, 'C', 'M', 3);
+        in.getInt(); // depth and width: as readSpaceSaving read them
+        in.getInt();
+        in.getInt(); // the seed: always SEED
+        in.getLong(); // the total, as above
+        boolean sparse = in.get() != 0;
+        int code = in.get();
+        int stored = in.getInt();
+        if (!sparse) {
+            acc.table = getAll(in, stored, code);
+            return acc;
+        }
+        acc.table = new long[acc.depth * acc.width];
+        int[] index = new int[stored];
+        for (int i = 0; i < stored; i++) {
+            index[i] = acc.table.length <= 1 << 16 ? in.getShort() & 0xFFFF : in.getInt();
+        }
+        for (int i = 0; i < stored; i++) {
+            acc.table[index[i]] = get(in, code);
+        }
+        return acc;
+    }
+
+    /** One summary of the serialized summaries {@code summaries} (all of one shape): each {@link #fold}ed in. */
+    public static byte[] folded(List<byte[]> summaries) {
+        Summary acc = new Summary();
+        for (byte[] summary : summaries) {
+            fold(acc, summary);
+        }
+        return serialize(acc);
+    }
+
+    /** {@code bytes} read and written again: the same bytes (the format's reader and writer agree). */
+    public static byte[] rewritten(byte[] bytes) {
+        return serialize(deserialize(bytes));
+    }
+
+    /**
+     * Adds the serialized summary {@code bytes} to {@code acc} (both of one shape): its items as exact
+     * counts, as if its events came again, while it holds them exactly (floor 0: its table is theirs);
+     * else a Space-Saving merge. So folding many small summaries costs what their items cost.
+     */
+    static void fold(Summary acc, byte[] bytes) {
+        ByteBuffer in = ByteBuffer.wrap(bytes).order(ByteOrder.LITTLE_ENDIAN);
+        Summary other = readSpaceSaving(in, bytes);
+        if (other.floor != 0) {
+            mergeAll(acc, List.of(deserialize(bytes)));
+            return;
+        }
+        if (acc.capacity == 0) {
+            acc.capacity = other.capacity;
+            acc.width = other.width;
+            acc.depth = other.depth;
+        }
+        other.counts.forEach((item, count) -> add(acc, item, count));
+    }
+
+    /** The Space-Saving part and the Count-Min shape; {@code in} left at the Count-Min part. */
+    private static Summary readSpaceSaving(ByteBuffer in, byte[] bytes) {
+        expect(in, 'H', 'H', 1);
+        int countMinAt = in.getInt() + in.position();
+        expect(in, 'S', 'S', 2);
+        Summary acc = new Summary();
+        acc.capacity = in.getInt();
+        int n = in.getInt();
+        acc.floor = in.getLong();
+        acc.total = in.getLong();
+        int countCode = in.get();
+        int errorCode = in.get();
+        int lengthCode = in.get() & 0xFF;
+        long[] counts = getAll(in, n, countCode);
+        long[] errors = getAll(in, n, errorCode);
+        long[] lengths = lengthCode == SEPARATED ? null : getAll(in, n, lengthCode);
+        String text = new String(bytes, in.position(), countMinAt - in.position(), StandardCharsets.UTF_8);
+        int at = 0;
+        for (int i = 0; i < n; i++) {
+            int end = lengths != null ? text.offsetByCodePoints(at, (int) lengths[i])
+                    : i == n - 1 ? text.length() : text.indexOf('\0', at);
+            String item = text.substring(at, end);
+            at = lengths != null ? end : end + 1;
+            acc.counts.put(item, counts[i]);
+            if (errors[i] != 0) {
+                acc.errors.put(item, errors[i]);
+            }
+        }
+        acc.depth = ByteBuffer.wrap(bytes).order(ByteOrder.LITTLE_ENDIAN).getInt(countMinAt + 3);
+        acc.width = ByteBuffer.wrap(bytes).order(ByteOrder.LITTLE_ENDIAN).getInt(countMinAt + 7);
+        in.position(countMinAt);
+        return acc;
+    }
+
+    private static void expect(ByteBuffer in, char a, char b, int version) {
+        if (in.get() != a || in.get() != b || in.get() != version) {
+            throw new IllegalArgumentException("not a summary of this format: expected " + a + b + " v" + version);
+        }
+    }
+
+    static long[] getAll(ByteBuffer in, int n, int code) {
+        long[] values = new long[n];
+        for (int i = 0; i < n; i++) {
+            values[i] = get(in, code);
+        }
+        return values;
+    }
+
+    static long get(ByteBuffer in, int code) {
+        return switch (code) {
+            case 0 -> in.get() & 0xFFL;
+            case 1 -> in.getShort() & 0xFFFFL;
+            case 2 -> in.getInt() & 0xFFFFFFFFL;
+            default -> in.getLong();
+        };
     }
 
     static ByteBuffer le(int size) {

@@ -49,6 +49,9 @@ public class ParseEvent extends ScalarFunction {
     /** A tenant id: safe in Redis keys, Cassandra partitions and archive paths (topk/events.py). */
     static final Pattern TENANT = Pattern.compile("[A-Za-z0-9][A-Za-z0-9_.-]{0,63}");
     private static final String DEFAULT_TENANT = "default";
+    /** Event times windows, keys and archive paths can hold: 1970-01-01 to 9999-01-01 (topk/events.py). */
+    static final long MIN_EVENT_MS = 0L;
+    static final long MAX_EVENT_MS = 253_370_764_800_000L;
     private static final StringData DEFAULT_TENANT_DATA = StringData.fromString(DEFAULT_TENANT);
 
     /**
@@ -135,8 +138,11 @@ public class ParseEvent extends ScalarFunction {
         if (eventMs == null) {
             return rejected("bad_timestamp");
         }
-        if (eventMs < kafkaMs - maxPastMs || eventMs > kafkaMs + maxFutureMs) {
+        if (eventMs < MIN_EVENT_MS || eventMs >= MAX_EVENT_MS || eventMs < kafkaMs - maxPastMs) {
             return rejected("timestamp_out_of_range");
+        }
+        if (eventMs > kafkaMs + maxFutureMs) {
+            return rejected("too_far_ahead");
         }
         Map<StringData, StringData> dims = new HashMap<>();
         for (int d = 0; d < fields.dimensionNames.length; d++) {

@@ -2,6 +2,7 @@ package topk.udfs;
 
 import java.nio.charset.StandardCharsets;
 import java.time.Instant;
+import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
@@ -13,13 +14,19 @@ import org.apache.flink.api.common.eventtime.WatermarkOutput;
 import org.apache.flink.api.common.eventtime.WatermarkStrategy;
 import org.apache.flink.api.common.functions.OpenContext;
 import org.apache.flink.api.common.state.BroadcastState;
+import org.apache.flink.api.common.state.ListState;
+import org.apache.flink.api.common.state.ListStateDescriptor;
 import org.apache.flink.api.common.state.MapStateDescriptor;
 import org.apache.flink.api.common.typeinfo.Types;
+import org.apache.flink.api.java.tuple.Tuple3;
 import org.apache.flink.metrics.Counter;
+import org.apache.flink.runtime.state.FunctionInitializationContext;
+import org.apache.flink.runtime.state.FunctionSnapshotContext;
 import org.apache.flink.shaded.jackson2.com.fasterxml.jackson.databind.JsonNode;
 import org.apache.flink.shaded.jackson2.com.fasterxml.jackson.databind.ObjectMapper;
 import org.apache.flink.shaded.jackson2.com.fasterxml.jackson.databind.node.ArrayNode;
 import org.apache.flink.streaming.api.datastream.BroadcastStream;
+import org.apache.flink.streaming.api.checkpoint.CheckpointedFunction;
 import org.apache.flink.streaming.api.datastream.DataStream;
 import org.apache.flink.streaming.api.functions.co.BroadcastProcessFunction;
 import org.apache.flink.table.api.DataTypes;
@@ -62,14 +69,18 @@ import org.apache.flink.util.Collector;
  *
  * <p>The quota is counted per subtask: each of P parallel subtasks admits ceil(quota / P) events of
  * a tenant per second (exact at parallelism 1; with more, it assumes the tenant's partitions share
- * its traffic evenly). Counts restart from zero after a restore.
+ * its traffic evenly). The counts are operator state, so after a restore every event read again
+ * is counted once against the counts of the checkpoint.
  */
-public class TenantGate extends BroadcastProcessFunction<RowData, Row, RowData> {
+public class TenantGate extends BroadcastProcessFunction<RowData, Row, RowData> implements CheckpointedFunction {
     static final MapStateDescriptor<String, String> VERSIONS =
             new MapStateDescriptor<>("tenant-configs", Types.STRING, Types.STRING);
     private static final ObjectMapper JSON = new ObjectMapper();
     private static final int KEPT_VERSIONS = 16;
-    private static final int KEPT_SECONDS = 120;
+    /** The event-time seconds counted per tenant (a watermark stuck behind is the only way to reach it). */
+    private static final int MAX_SECONDS = 3_600;
+    private static final ListStateDescriptor<Tuple3<String, Long, Long>> COUNTED = new ListStateDescriptor<>(
+            "quota-counts", Types.TUPLE(Types.STRING, Types.LONG, Types.LONG));
     static final List<RowType.RowField> ADDED = List.of(new RowType.RowField("capacity", new IntType()),
             new RowType.RowField("cms_width", new IntType()), new RowType.RowField("cms_depth", new IntType()),
             new RowType.RowField("config", VarCharType.STRING_TYPE),
@@ -80,13 +91,15 @@ public class TenantGate extends BroadcastProcessFunction<RowData, Row, RowData> 
 
     private final TenantConfig.Job job;
     private final long finestMs;
+    private final long lateness; // the job's allowed lateness: events further behind the watermark are late
     private final String configTopic;
     private final int reason, weight, dims, tenant, eventTs; // field positions of the input rows
     private final RowData.FieldGetter[] fields; // of the input rows
     private final Map<String, TreeMap<Long, String>> preloaded;
 
     private transient Map<String, TreeMap<Long, Version>> versions; // null: to be read from broadcast state
-    private transient Map<String, TreeMap<Long, long[]>> perSecond;
+    private transient Map<String, TreeMap<Long, long[]>> perSecond; // tenant -> second -> events counted
+    private transient ListState<Tuple3<String, Long, Long>> counted; // perSecond, in checkpoints
     private transient long quotaShare;
     private transient Counter overQuota;
     private transient Map<String, Counter[]> perTenant; // events counted, dead-lettered over_quota
@@ -94,9 +107,10 @@ public class TenantGate extends BroadcastProcessFunction<RowData, Row, RowData> 
 
     private record Version(TenantConfig config, String described) {}
 
-    TenantGate(TenantConfig.Job job, long finestMs, String configTopic, RowType in, String preloaded) {
+    TenantGate(TenantConfig.Job job, long finestMs, long lateness, String configTopic, RowType in, String preloaded) {
         this.job = job;
         this.finestMs = finestMs;
+        this.lateness = lateness;
         this.configTopic = configTopic;
         List<String> names = in.getFieldNames();
         this.reason = names.indexOf("reason");
@@ -120,7 +134,7 @@ public class TenantGate extends BroadcastProcessFunction<RowData, Row, RowData> 
      * way in and out (nothing is converted per event).
      */
     public static Table gate(StreamTableEnvironment tEnv, Table events, Table configs, TenantConfig.Job job,
-            long finestMs, String configTopic, String preloaded) {
+            long finestMs, long lateness, String configTopic, String preloaded) {
         DataType inType = events.getResolvedSchema().toPhysicalRowDataType().bridgedTo(RowData.class);
         RowType in = (RowType) LogicalTypeUtils.removeTimeAttributes(inType.getLogicalType());
         List<RowType.RowField> outFields = new java.util.ArrayList<>(in.getFields());
@@ -131,7 +145,7 @@ public class TenantGate extends BroadcastProcessFunction<RowData, Row, RowData> 
                 .broadcast(VERSIONS);
         DataStream<RowData> parsed = tEnv.toDataStream(events, inType);
         DataStream<RowData> gated = parsed.connect(broadcast)
-                .process(new TenantGate(job, finestMs, configTopic, in, preloaded),
+                .process(new TenantGate(job, finestMs, lateness, configTopic, in, preloaded),
                         InternalTypeInfo.of(new RowType(outFields)))
                 .name("tenant parameters");
         return tEnv.fromDataStream(gated, Schema.newBuilder()
@@ -173,7 +187,7 @@ public class TenantGate extends BroadcastProcessFunction<RowData, Row, RowData> 
         GenericRowData copy = copied(row);
         if (row.getLong(weight) > config.maxWeight) {
             copy.setField(reason, BAD_WEIGHT);
-        } else if (config.quota > 0 && !admitted(id, ctx.timestamp(), config.quota)) {
+        } else if (config.quota > 0 && !admitted(id, ctx.timestamp(), config.quota, ctx.currentWatermark())) {
             copy.setField(reason, OVER_QUOTA);
             overQuota.inc();
             counters(id)[1].inc();
@@ -248,7 +262,6 @@ public class TenantGate extends BroadcastProcessFunction<RowData, Row, RowData> 
 
     @Override
     public void open(OpenContext context) {
-        perSecond = new HashMap<>();
         quotaShare = getRuntimeContext().getTaskInfo().getNumberOfParallelSubtasks();
         overQuota = getRuntimeContext().getMetricGroup().addGroup("topk").counter("overQuota");
         perTenant = new HashMap<>();
@@ -328,15 +341,49 @@ public class TenantGate extends BroadcastProcessFunction<RowData, Row, RowData> 
         return kept;
     }
 
-    /** Counts the event in its tenant's event-time second on this subtask; false beyond the share. */
-    private boolean admitted(String id, long eventMs, long quota) {
+    /**
+     * Counts the event in its tenant's event-time second on this subtask; false beyond the share.
+     * An event at or behind the watermark by more than the allowed lateness is late downstream
+     * (dead-lettered there, never counted), so it takes no quota, and a second that can take no more
+     * events is forgotten. A tenant holds at most {@code MAX_SECONDS} seconds: past that, an event
+     * for a second older than every one kept is refused, so a forgotten second is never counted
+     * afresh.
+     */
+    private boolean admitted(String id, long eventMs, long quota, long watermark) {
         TreeMap<Long, long[]> seconds = perSecond.computeIfAbsent(id, t -> new TreeMap<>());
+        if (watermark != Long.MIN_VALUE) {
+            long closed = Math.floorDiv(watermark - lateness, 1000L); // seconds up to here are all late
+            if (eventMs <= watermark - lateness) {
+                return true;
+            }
+            seconds.headMap(closed, false).clear();
+        }
         long second = Math.floorDiv(eventMs, 1000L);
-        long[] count = seconds.computeIfAbsent(second, s -> new long[1]);
-        while (seconds.size() > KEPT_SECONDS) {
+        if (!seconds.containsKey(second) && seconds.size() >= MAX_SECONDS) {
+            if (second < seconds.firstKey()) {
+                return false;
+            }
             seconds.pollFirstEntry();
         }
+        long[] count = seconds.computeIfAbsent(second, s -> new long[1]);
         long share = (quota + quotaShare - 1) / quotaShare;
         return ++count[0] <= share;
+    }
+
+    @Override
+    public void snapshotState(FunctionSnapshotContext context) throws Exception {
+        counted.clear();
+        List<Tuple3<String, Long, Long>> all = new ArrayList<>();
+        perSecond.forEach((id, seconds) -> seconds.forEach((second, n) -> all.add(Tuple3.of(id, second, n[0]))));
+        counted.update(all);
+    }
+
+    @Override
+    public void initializeState(FunctionInitializationContext context) throws Exception {
+        counted = context.getOperatorStateStore().getListState(COUNTED);
+        perSecond = new HashMap<>();
+        for (Tuple3<String, Long, Long> c : counted.get()) {
+            perSecond.computeIfAbsent(c.f0, t -> new TreeMap<>()).put(c.f1, new long[] {c.f2});
+        }
     }
 }
