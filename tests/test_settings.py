@@ -58,7 +58,7 @@ def test_a_store_flag_means_the_same_to_the_job_and_the_query_side():
     assert settings_of(RedisSettings, a) == job.redis == RedisSettings("rediss://r:6380/1", "t:1")
     assert settings_of(CassandraConnection, a) == job.cassandra
     assert job.cassandra.hosts == ("a", "b")
-    assert [w.retention_ms for w in job.windows.specs] == [3 * 86_400_000, None]
+    assert [w.retention_ms for w in job.windows.specs] == [3 * 86_400_000, 400 * 86_400_000]
 
 
 @pytest.mark.parametrize(

@@ -4,8 +4,8 @@ from topk.query.tiling import tile
 from topk.windows import parse_windows
 
 M, H, D = 60_000, 3_600_000, 86_400_000
-FOREVER = parse_windows("1m,1h,1d,all", "1m=forever,1h=forever")  # nothing expires
-KEPT = parse_windows("1m,1h,1d,all", "1m=2d,1h=90d")  # the defaults
+FOREVER = parse_windows("1m,1h,1d,all", "1m=forever,1h=forever,1d=forever")  # nothing expires
+KEPT = parse_windows("1m,1h,1d,all", "1m=2d,1h=90d,1d=400d")  # the defaults
 NOW = 1000 * D  # far from every range below unless a test says otherwise
 
 
@@ -60,6 +60,6 @@ def test_catalogue_skips_windows_never_written_and_descends_into_unclosed_ones()
 
 
 def test_absurd_range_costs_what_exists():
-    written = {"1d": [400 * D], "1h": [], "1m": []}
+    written = {"1d": [700 * D], "1h": [], "1m": []}
     t = tile(0, 2**62, KEPT, 1000 * D, written)
-    assert t.tiles == [(KEPT[2], 400 * D)]
+    assert t.tiles == [(KEPT[2], 700 * D)]

@@ -13,6 +13,7 @@ from topk.windows import HOUR_MS, parse_windows
 from udfs.window_fold import Emit, WindowFold
 
 MINUTE = 60_000
+DAY = 24 * HOUR_MS
 CAPACITY = 64
 
 
@@ -37,6 +38,7 @@ class Harness:
         self.fold = WindowFold(parse_windows(windows), lateness_ms)
         self.state, self.timers, self.watermark, self.emits = DictState(), set(), -(2**63), []
         self.most_keys = 0
+        self.dropped = False
 
     def row(self, base_start: int, counts: Counter, late: bool = False) -> None:
         out = self.fold.add(self.state, base_start, sketch_of(counts).serialize(), late, self.watermark)
@@ -49,12 +51,15 @@ class Harness:
         return [k for k in self.state if k != "index"]
 
     def advance(self, watermark: int) -> None:
+        """Fires every timer up to ``watermark`` in time order, those registered on the way too."""
         self.watermark = watermark
-        for t in sorted(t for t in self.timers if t <= watermark):
+        while due := [t for t in self.timers if t <= watermark]:
+            t = min(due)
             self.timers.discard(t)
             out = self.fold.fire(self.state, t + 1)
             self.timers |= out.timers
             self.emits += out.emits
+            self.dropped = out.dropped
 
     def emitted(self, label: str) -> dict[int, Emit]:
         """The last emission of each window of this size, by start (all-time: by end)."""
@@ -109,7 +114,7 @@ def test_minutes_fold_into_hours_days_and_all_time_once_each():
     check(h.emitted("1d")[0], everything)
     check(h.emitted("all")[3 * HOUR_MS], everything)
     assert h.most_keys <= 60 + 24 + 2  # a day's hours, an hour's minutes, the day and all-time
-    assert h.windows() == ["all:0"]  # the rest dropped once folded
+    assert h.windows() == [] and h.dropped  # the rest dropped once folded, all-time after its retention
 
 
 def test_each_window_leaves_state_once_past_its_lateness_and_folded():
@@ -133,22 +138,19 @@ def test_each_window_leaves_state_once_past_its_lateness_and_folded():
             kept = max(s + size + lateness, s - s % coarser[label] + coarser[label] if coarser[label] else 0)
             assert kept - 1 > h.watermark, (key, h.watermark)
         assert len(h.windows()) <= 60 + 5 + 24 + 2 + 2
-    h.advance(2**62)
+    h.advance(30 * DAY)  # everything closed, all-time kept (400 days by default)
     assert h.windows() == ["all:0"]
 
 
 def test_coarser_windows_read_only_the_finer_windows_that_exist():
     """A sparse group (a row every 7 minutes): computing its hours and days never reads an absent
-    window, and the state is scanned once, when the group is new."""
-    h, scans = Harness("1m,1h,1d,all"), []
-    keys = h.state.keys
-    h.state.keys = lambda: scans.append(1) or keys()  # type: ignore[method-assign]
+    window."""
+    h = Harness("1m,1h,1d,all")
     for m in range(0, 2 * 24 * 60, 7):
         h.advance(m * MINUTE + MINUTE - 2)
         h.row(m * MINUTE, Counter({"a": 1}))
-    h.advance(2**62)
+    h.advance(3 * DAY)
     assert h.state.absent_reads == 1  # the index of the new group
-    assert len(scans) == 1
     assert HeavyHittersSketch.deserialize(h.emitted("all")[2 * 24 * HOUR_MS].summary).total_weight == len(
         range(0, 2 * 24 * 60, 7)
     )
@@ -184,7 +186,7 @@ def test_a_late_event_updates_every_window_already_emitted_and_nothing_twice():
     assert set(by_window) == {"1m", "1h", "all"}
     assert by_window["1m"].count("b").upper_bound == 3
     assert by_window["1h"].total_weight == by_window["all"].total_weight == 8
-    h.advance(2**62)
+    h.advance(30 * DAY)  # everything closed, all-time kept (400 days by default)
     assert h.windows() == ["all:0"]
 
 
@@ -202,7 +204,32 @@ def test_a_late_event_in_an_open_hour_reaches_the_hour_once():
 def test_windows_no_longer_configured_are_dropped_from_state():
     h = Harness("1m,all")
     h.state.put("1h:0", sketch_of(Counter({"x": 1})).serialize())  # from a savepoint of a job with 1h
+    h.state.put("index", b"1h:0")
     h.row(0, Counter({"a": 1}))
-    h.advance(2**62)
+    h.advance(30 * DAY)  # everything closed, all-time kept (400 days by default)
     assert h.windows() == ["all:0"]
     assert sorted(h.emitted("all")) == [MINUTE]  # one finite size: all-time folds every minute
+
+
+def test_a_group_without_events_for_the_all_time_retention_leaves_no_state():
+    h = Harness("1m,1h,all")
+    h.fold = WindowFold(parse_windows("1m,1h,all", "all=2d"), 0)
+    h.row(0, Counter({"a": 1}))
+    h.advance(DAY)
+    h.row(DAY, Counter({"b": 1}))  # a day later: the all-time view is kept 2 days from this hour on
+    h.advance(2 * DAY + HOUR_MS)
+    assert h.windows() == ["all:0"] and not h.dropped
+    assert len([t for t in h.timers if t > h.watermark]) == 1  # one expiry timer pending, moved on
+    h.advance(3 * DAY + HOUR_MS)
+    assert h.state == {} and h.dropped
+    h.row(4 * DAY, Counter({"c": 2}))  # back: a new all-time view, from zero
+    h.advance(4 * DAY + HOUR_MS)
+    assert HeavyHittersSketch.deserialize(h.emitted("all")[4 * DAY + HOUR_MS].summary).total_weight == 2
+
+
+def test_an_all_time_view_kept_forever_is_never_dropped():
+    h = Harness("1m,1h,all")
+    h.fold = WindowFold(parse_windows("1m,1h,all", "all=forever"), 0)
+    h.row(0, Counter({"a": 1}))
+    h.advance(2**62)
+    assert h.windows() == ["all:0"] and not h.dropped

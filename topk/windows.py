@@ -13,12 +13,14 @@ HOUR_MS, DAY_MS = _UNITS_MS["h"], _UNITS_MS["d"]
 ALL_TIME = "all"
 FOREVER = "forever"
 MAX_RETENTION_MS = 7300 * DAY_MS
+MAX_SIZE_MS = 365 * DAY_MS  # so that a window of any event time the job takes (before 9999) ends before 9999-12-31
 
 
 @dataclass(frozen=True)
 class WindowSpec:
     """A tumbling window size; ``size_ms == 0`` is the all-time view. Stored windows are kept for
-    ``retention_ms`` after they end (event time), ``None``: forever."""
+    ``retention_ms`` after they end (event time), ``None``: forever. The all-time view's end is the
+    end of the last window it took in, so it is dropped when nothing was added to it for that long."""
 
     label: str
     size_ms: int
@@ -31,14 +33,14 @@ class WindowSpec:
     def start_of(self, ts_ms: int) -> int:
         return 0 if self.is_all_time else ts_ms - ts_ms % self.size_ms
 
-    def expires_at(self, start_ms: int) -> int | None:
-        """When the stored window starting at ``start_ms`` expires (epoch ms), ``None``: never."""
-        return None if self.retention_ms is None else start_ms + self.size_ms + self.retention_ms
+    def expires_at(self, end_ms: int) -> int | None:
+        """When the stored window ending at ``end_ms`` expires (epoch ms), ``None``: never."""
+        return None if self.retention_ms is None else end_ms + self.retention_ms
 
-    def seconds_left(self, start_ms: int, now_ms: int) -> int | None:
-        """Whole seconds (rounded up) the window starting at ``start_ms`` is still kept at ``now_ms``:
+    def seconds_left(self, end_ms: int, now_ms: int) -> int | None:
+        """Whole seconds (rounded up) the window ending at ``end_ms`` is still kept at ``now_ms``:
         0 or less once expired, ``None`` if kept forever."""
-        expires = self.expires_at(start_ms)
+        expires = self.expires_at(end_ms)
         return None if expires is None else -(-(expires - now_ms) // 1000)
 
     def retained_since(self, now_ms: int) -> int | None:
@@ -46,42 +48,44 @@ class WindowSpec:
         return None if self.retention_ms is None else now_ms - self.retention_ms - self.size_ms + 1
 
 
-def default_retention_ms(size_ms: int) -> int | None:
-    """Windows under an hour are kept 2 days, under a day 90 days, longer ones and all-time forever."""
-    if size_ms == 0 or size_ms >= DAY_MS:
-        return None
-    return 2 * DAY_MS if size_ms < HOUR_MS else 90 * DAY_MS
+def default_retention_ms(size_ms: int) -> int:
+    """Windows under an hour are kept 2 days, under a day 90 days, longer ones 400 days (as long as a
+    range query reaches back), and an all-time view 400 days after anything was last added to it."""
+    return 2 * DAY_MS if 0 < size_ms < HOUR_MS else 90 * DAY_MS if 0 < size_ms < DAY_MS else 400 * DAY_MS
 
 
 def parse_window(label: str, retention_ms: int | str | None = "default") -> WindowSpec:
-    """``"1m"``, ``"15m"``, ``"1h"``, ``"1d"`` or ``"all"`` (whole minutes: Redis keys count minutes)."""
-    if label == ALL_TIME:
-        return WindowSpec(ALL_TIME, 0)
-    match = re.fullmatch(r"([1-9][0-9]*)([mhd])", label)
-    if not match:
+    """``"1m"``, ``"15m"``, ``"1h"``, ``"1d"`` (at most 365 days; whole minutes: Redis keys count minutes) or
+    ``"all"``."""
+    size = 0 if label == ALL_TIME else duration_ms(label)
+    if size is None:
         raise ValueError(f"unknown window size {label!r}: use e.g. 1m, 15m, 1h, 1d or all")
-    size = int(match.group(1)) * _UNITS_MS[match.group(2)]
+    if size > MAX_SIZE_MS:
+        raise ValueError(f"window size {label!r} is over 365 days")
     return WindowSpec(label, size, default_retention_ms(size) if retention_ms == "default" else retention_ms)
 
 
+def duration_ms(text: str) -> int | None:
+    """``"15m"``, ``"2h"``, ``"90d"`` in ms; None if it is not one."""
+    match = re.fullmatch(r"([1-9][0-9]{0,6})([mhd])", text)
+    return int(match.group(1)) * _UNITS_MS[match.group(2)] if match else None
+
+
 def parse_windows(text: str, retention: str = "") -> tuple[WindowSpec, ...]:
-    """``"1m,1h,1d,all"`` as window specs, kept as ``retention`` says (``"1m=2d,1h=90d,1d=forever"``;
+    """``"1m,1h,1d,all"`` as window specs, kept as ``retention`` says (``"1m=2d,1h=90d,1d=forever,all=forever"``;
     a window not named keeps ``default_retention_ms``). A coarser window is kept at least as long as
     a finer one, so a range can always be answered from the coarser windows once the finer expire."""
     kept: dict[str, int | None] = {}
     for part in split_csv(retention):
         label, _, duration = part.partition("=")
-        if duration == FOREVER:
-            kept[label.strip()] = None
-        else:
-            try:
-                kept[label.strip()] = parse_window(duration.strip()).size_ms
-            except ValueError:
-                raise ValueError(f"bad retention {part!r}: e.g. 1m=2d, 1h=90d or 1d={FOREVER}") from None
+        ms = None if duration.strip() == FOREVER else duration_ms(duration.strip())
+        if ms is None and duration.strip() != FOREVER:
+            raise ValueError(f"bad retention {part!r}: e.g. 1m=2d, 1h=90d, 1d={FOREVER} or all=400d")
+        kept[label.strip()] = ms
     windows = tuple(parse_window(w, kept.get(w, "default")) for w in split_csv(text))
     if any((w.retention_ms or 0) > MAX_RETENTION_MS for w in windows):
         raise ValueError("retention is at most 7300d (Cassandra's longest TTL, 20 years), or forever")
-    unknown = set(kept) - {w.label for w in windows if not w.is_all_time}
+    unknown = set(kept) - {w.label for w in windows}
     if unknown:
         raise ValueError(f"retention for windows not configured: {', '.join(sorted(unknown))}")
     for finer, coarser in itertools.pairwise(by_size(windows)):

@@ -99,7 +99,10 @@ class TopKWindowFunction(KeyedProcessFunction):
 
     def on_timer(self, timestamp: int, ctx: KeyedProcessFunction.OnTimerContext) -> Iterator[WindowResult]:
         started = time.perf_counter()
-        yield from self._apply(self.fold.fire(self.state, timestamp + 1), ctx)
+        out = self.fold.fire(self.state, timestamp + 1)
+        yield from self._apply(out, ctx)
+        if out.dropped:  # nothing of the group is kept: neither are its versions
+            self.params.clear()
         self._timed(started)
 
     def _timed(self, started: float) -> None:

@@ -11,18 +11,20 @@ Python's work per finest window is one decode for its top-K plus its share of th
 A late row (an event behind the watermark, within the allowed lateness) is merged into its finest
 window and into every coarser window already computed (and into all-time if its cadence window was
 folded), and those are emitted again. A window is kept until it is past its allowed lateness and
-its next coarser window has been computed from it.
+its next coarser window has been computed from it. The all-time sketch is kept until its retention
+has passed since it last took in a window (``all=`` of ``--retention``); then the group's state is
+dropped whole (``Output.dropped``), so a group that stops getting events leaves nothing behind.
 
 State is a map from window id (``"<label>:<start>"``) to a serialized sketch, plus one entry
-``index`` listing the window ids present, so a coarser window reads only the finer windows that
-exist (a read of an absent key is a round trip to the JVM like any other) and nothing ever scans
-the map's keys (a RocksDB scan per group). State from before the index gets one from a key scan.
-``State`` is the part of PyFlink's ``MapState`` used here, so this class is tested with a dict.
+``index`` listing the window ids present (and when the all-time sketch expires), so a coarser window
+reads only the finer windows that exist (a read of an absent key is a round trip to the JVM like any
+other) and nothing ever scans the map's keys (a RocksDB scan per group). ``State`` is the part of
+PyFlink's ``MapState`` used here, so this class is tested with a dict.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -34,7 +36,6 @@ class State(Protocol):
     def get(self, key: str) -> bytes | None: ...
     def put(self, key: str, value: bytes) -> None: ...
     def remove(self, key: str) -> None: ...
-    def keys(self) -> Iterable[str]: ...
 
 
 @dataclass(frozen=True)
@@ -49,6 +50,7 @@ class Emit:
 class Output:
     emits: list[Emit] = field(default_factory=list)
     timers: set[int] = field(default_factory=set)  # event times to be called back at (``fire(t + 1)``)
+    dropped: bool = False  # the group's state is empty now: nothing of it is kept
 
 
 class WindowFold:
@@ -108,14 +110,33 @@ class WindowFold:
                 if summary is not None and w is self.cadence and self.all_time is not None:
                     all_time = index.merge(_id(self.all_time, 0), summary)
                     out.emits.append(Emit(self.all_time, 0, end, all_time))
+                    self._keep_all_time(index, end, out)
             finer = w
+        if index.cleanup == end:  # the all-time sketch's expiry timer
+            index.changed, index.cleanup = True, None
+            if index.expires is not None and index.expires > end:  # it took in windows since: check again then
+                index.cleanup = index.expires
+                out.timers.add(index.expires - 1)
+            elif self.all_time is not None:
+                index.expires = None
+                index.remove(_id(self.all_time, 0))
         for key in list(index.ids):
             label, _, start = key.partition(":")
             w = self.labels.get(label)
             if w is None or (not w.is_all_time and self._kept_until(w, int(start)) <= end):
                 index.remove(key)
-        index.save()
+        out.dropped = index.save()
         return out
+
+    def _keep_all_time(self, index: _Index, end: int, out: Output) -> None:
+        """The all-time sketch took in a window ending at ``end``: it is kept its retention from there,
+        with one expiry timer pending at a time (moved on when it fires early)."""
+        if self.all_time is None or self.all_time.retention_ms is None:
+            return
+        index.changed, index.expires = True, end + self.all_time.retention_ms
+        if index.cleanup is None:
+            index.cleanup = index.expires
+            out.timers.add(index.expires - 1)
 
     def _compute(self, state: State, index: _Index, finer: WindowSpec, w: WindowSpec, start: int) -> bytes | None:
         keys = [_id(finer, s) for s in range(start, start + w.size_ms, finer.size_ms)]
@@ -134,17 +155,20 @@ class WindowFold:
 
 
 class _Index:
-    """The ids of the windows in ``state``, kept in its ``index`` entry; written back by ``save``."""
+    """The ids of the windows in ``state``, and when the all-time sketch expires (``expires``) and is
+    next checked (``cleanup``: the pending timer's end), kept in its ``index`` entry as
+    ``"<id>,<id>,...[;<expires>,<cleanup>]"``; written back by ``save``."""
 
     KEY = "index"
 
     def __init__(self, state: State) -> None:
         self.state, stored = state, state.get(self.KEY)
-        if stored is None:  # a new group, or state from before the index: one key scan
-            self.ids = set(state.keys()) - {self.KEY}
-        else:
-            self.ids = set(stored.decode().split(",")) if stored else set()
-        self.changed = stored is None and bool(self.ids)
+        text, _, expiry = (stored or b"").decode().partition(";")
+        self.ids = set(text.split(",")) if text else set()
+        expires, _, cleanup = expiry.partition(",")
+        self.expires, self.cleanup = (int(expires) if expires else None), (int(cleanup) if cleanup else None)
+        self.stored = stored is not None
+        self.changed = False
 
     def __contains__(self, key: str) -> bool:
         return key in self.ids
@@ -165,9 +189,15 @@ class _Index:
         self.ids.discard(key)
         self.changed = True
 
-    def save(self) -> None:
-        if self.changed:
-            self.state.put(self.KEY, ",".join(sorted(self.ids)).encode())
+    def save(self) -> bool:
+        """Writes the entry back if it changed, or removes it when nothing is left; whether nothing is."""
+        empty = not self.ids and self.cleanup is None
+        if empty and self.stored:
+            self.state.remove(self.KEY)
+        elif not empty and (self.changed or not self.stored):
+            expiry = "" if self.cleanup is None else f";{self.expires},{self.cleanup}"
+            self.state.put(self.KEY, (",".join(sorted(self.ids)) + expiry).encode())
+        return empty
 
 
 def _id(w: WindowSpec, start: int) -> str:

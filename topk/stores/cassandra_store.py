@@ -11,9 +11,11 @@ Every partition is one tenant's (``default`` for events without one). The tables
 (``topk_items``, ``window_summaries``) are neither written nor read: replay into the new ones.
 
 ``bucket`` caps a partition at 1440 windows, ``window_start - window_start % (1440 * size)``.
-Rows are keyed by window, so writing a window again overwrites it (idempotent). Rows expire with
-their window's retention (``USING TTL``, counted from the window's end in event time, as Redis);
-a window already past it is not written.
+Rows are keyed by window, so writing a window again overwrites it (idempotent), and the ranks a
+rewrite no longer has are deleted with it (a range deletion in the same single-partition batch), so
+a window rewritten with fewer items holds no stale ones. Rows expire with their window's retention
+(``USING TTL``, counted from the window's end in event time, as Redis); a window already past it
+is not written.
 
 Connections: ``topk.stores.cassandra_connection`` (credentials, TLS, routing, consistency). The job
 creates the keyspace with ``NetworkTopologyStrategy`` and a factor per data center.
@@ -107,6 +109,10 @@ class CassandraStore:
         "INSERT INTO {ks}.tenant_topk_items (tenant, window_size, dimension, dim_value, window_start, rank, item, "
         "estimate, lower_bound, upper_bound, guaranteed) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) USING TTL ?"
     )
+    STALE_RANKS = (
+        "DELETE FROM {ks}.tenant_topk_items WHERE tenant = ? AND window_size = ? AND dimension = ? AND dim_value = ? "
+        "AND window_start = ? AND rank > ?"
+    )
     SUMMARY = (
         "INSERT INTO {ks}.tenant_window_summaries (tenant, window_size, dimension, dim_value, bucket, window_start, "
         "window_end, total_events, error_bound, k, capacity, summary) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
@@ -162,7 +168,7 @@ class CassandraStore:
         writes of one window in flight together end as the later one: the driver stamps each write
         when it is sent (client-side timestamps, monotonic)."""
         window = self.windows[r.window]
-        left = window.seconds_left(r.window_start, int(time.time() * 1000))
+        left = window.seconds_left(r.window_end, int(time.time() * 1000))
         if left is not None and left <= 0:
             return []  # past its retention already (a replay of old events): not kept
         ttl = 0 if left is None else left  # USING TTL 0: no expiry
@@ -171,11 +177,11 @@ class CassandraStore:
         bucket = utc(bucket_of(r.window_start, window.size_ms))
         summary = (utc(r.window_end), r.total_events, r.error_bound, r.k, r.capacity, r.summary, ttl)
         pending = [self.session.execute_async(self._prepared("SUMMARY"), (*part[:4], bucket, start, *summary))]
-        if r.items:
-            batch, item = BatchStatement(BatchType.UNLOGGED), self._prepared("ITEM")
-            for rank, i in enumerate(r.items, 1):
-                batch.add(item, (*part, rank, i.item, i.estimate, i.lower_bound, i.upper_bound, i.guaranteed, ttl))
-            pending.append(self.session.execute_async(batch))
+        batch, item = BatchStatement(BatchType.UNLOGGED), self._prepared("ITEM")
+        batch.add(self._prepared("STALE_RANKS"), (*part, len(r.items)))
+        for rank, i in enumerate(r.items, 1):
+            batch.add(item, (*part, rank, i.item, i.estimate, i.lower_bound, i.upper_bound, i.guaranteed, ttl))
+        pending.append(self.session.execute_async(batch))
         return pending
 
     def summaries(

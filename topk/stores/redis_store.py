@@ -24,9 +24,11 @@ are not read: replay into the new layout (``scripts/submit.sh replay``) or let t
 A rewrite replaces the whole window (DEL then ZADD), so replays are idempotent.
 
 Expiry: a window's keys live 48 windows (at least a day) after they are written, and never past
-the window's retention (``WindowSpec.expires_at``, event time); a window already past it is not
-written. The index lists the windows written and still retained (in Redis or, for older ones,
-Cassandra): it is the catalogue the query side tiles ranges with, trimmed at every write.
+the window's retention (``WindowSpec.expires_at``, event time); an all-time view's keys live its
+retention from the end of the last window it took in; a window already past it is not written.
+The index lists the windows written and still retained (in Redis or, for older ones, Cassandra):
+it is the catalogue the query side tiles ranges with, trimmed at every write, and it expires with
+the newest window it lists, so a view that is no longer written leaves no key behind.
 """
 
 from __future__ import annotations
@@ -96,12 +98,14 @@ def index_key(window: str, dimension: str, value: str, prefix: str = DEFAULT_PRE
     return f"{view_tag(window, dimension, value, prefix)}:index"
 
 
-def ttl_seconds(window: WindowSpec, start_ms: int, now_ms: int) -> int | None:
-    """Seconds the keys of the window starting at ``start_ms`` live when written at ``now_ms``: 48
-    windows, at least a day, never past its retention (0 or less: expired). None: never (all-time)."""
+def ttl_seconds(window: WindowSpec, end_ms: int, now_ms: int) -> int | None:
+    """Seconds the keys of the window ending at ``end_ms`` live when written at ``now_ms``: 48 windows,
+    at least a day (an all-time view: no such bound), never past its retention (0 or less: expired).
+    None: never."""
+    left = window.seconds_left(end_ms, now_ms)
     if window.is_all_time:
-        return None
-    hot, left = max(MIN_TTL_S, TTL_WINDOWS * window.size_ms // 1000), window.seconds_left(start_ms, now_ms)
+        return left
+    hot = max(MIN_TTL_S, TTL_WINDOWS * window.size_ms // 1000)
     return hot if left is None else min(hot, left)
 
 
@@ -168,7 +172,7 @@ def write_result(client: redis.Redis, r: WindowResult, window: WindowSpec, prefi
 
 
 def _queue_result(pipe: Pipeline, r: WindowResult, window: WindowSpec, prefix: str, now: int) -> None:
-    ttl = ttl_seconds(window, r.window_start, now)
+    ttl = ttl_seconds(window, r.window_end, now)
     if ttl is not None and ttl <= 0:
         return  # past its retention already (a replay of old events): not kept
     prefix = tenant_prefix(prefix, r.tenant)
@@ -202,6 +206,10 @@ def _queue_result(pipe: Pipeline, r: WindowResult, window: WindowSpec, prefix: s
     if ttl:
         for k in (key, f"{key}:bounds", f"{key}:meta", f"{key}:summary"):
             pipe.expire(k, ttl)
+    kept = window.seconds_left(r.window_end, now)
+    if kept is not None:  # the index lives as long as the newest window it lists: set once, then only raised
+        pipe.expire(index, kept, nx=True)
+        pipe.expire(index, kept, gt=True)
 
 
 def summaries(
