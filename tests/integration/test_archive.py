@@ -1,7 +1,8 @@
 """The exact path: the archive job writes every record of a 2-partition topic as Parquet to a
 real S3 server (SeaweedFS), its Python worker is killed by PID mid-stream (Flink restores the last
 checkpoint's buffers and flushes them again, into files that may overlap those already written),
-and the exact counts read back equal the true counts: no event lost or counted twice."""
+and the exact counts read back equal the true counts, before and after a compaction: no event lost
+or counted twice."""
 
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ from tests.integration.helpers import aligned_start, counts_between, wait_for
 from topk.generator.events import StreamSpec, encode, generate
 from topk.generator.produce import ensure_topic, send
 from topk.query.archive import EventArchive, read_archive
+from topk.stores.archive_compaction import compact
 from topk.stores.archive_layout import DEAD_LETTERS, EVENTS, open_archive
 
 pytestmark = pytest.mark.integration
@@ -93,3 +95,8 @@ def test_archive_survives_a_worker_kill_and_counts_exactly(servers, run_id, star
     counts, scan = archive.counts(spec.start_ms + H, spec.start_ms + 2 * H, "region", "eu-west")
     assert counts == counts_between(events, spec.start_ms + H, spec.start_ms + 2 * H, "region", "eu-west")
     assert scan.partitions == 1
+
+    filesystem, base = open_archive(url, servers.s3_endpoint)
+    assert compact(filesystem, base, spec.start_ms + 10 * H), "nothing to compact"
+    assert archive.counts(lo, hi)[0] == counts_between(events, lo, hi)
+    assert archived(url, servers.s3_endpoint, EVENTS).num_rows == len(events)
