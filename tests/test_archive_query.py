@@ -12,14 +12,14 @@ from topk.stores.archive_layout import HOUR_MS, events_of, events_schema, file_p
 T0 = 1_767_225_600_000  # 2026-01-01T00:00Z
 
 
-def events_table(rows: list[tuple[str, int, str]], tenant: str = "default") -> pa.Table:
-    """(item, event ms, region) rows as an archive file's table."""
+def events_table(rows: list[tuple[str, int, str]], tenant: str = "default", first: int = 0) -> pa.Table:
+    """(item, event ms, region) rows as an archive file's table, offsets from ``first``."""
     n = len(rows)
     columns = {
         "event_id": [f"e{i}" for i in range(n)], "event_type": ["generic"] * n, "tenant": [tenant] * n,
         "item": [r[0] for r in rows],
         "weight": [1] * n, "event_time": [r[1] for r in rows], "region": [r[2] for r in rows],
-        "kafka_partition": [0] * n, "kafka_offset": list(range(n)), "kafka_time": [r[1] for r in rows],
+        "kafka_partition": [0] * n, "kafka_offset": list(range(first, first + n)), "kafka_time": [r[1] for r in rows],
     }  # fmt: skip
     return pa.table(columns, events_schema(("region",)))
 
@@ -30,10 +30,10 @@ def archive(tmp_path) -> EventArchive:
     hour0 = [("a", T0 + 10, "eu"), ("a", T0 + 20, "us"), ("b", T0 + HOUR_MS - 1, "eu")]
     day1 = [("b", T0 + 24 * HOUR_MS + 5, "eu"), ("c", T0 + 24 * HOUR_MS + 6, "eu")]
     events = events_of("default")
-    write_file(filesystem, file_path(base, events, T0, 0, 0), events_table(hour0))
-    write_file(filesystem, file_path(base, events, T0 + 24 * HOUR_MS, 0, 100), events_table(day1))
+    write_file(filesystem, file_path(base, events, T0, 0, 0, 2), events_table(hour0))
+    write_file(filesystem, file_path(base, events, T0 + 24 * HOUR_MS, 0, 100, 101), events_table(day1, first=100))
     other = [("z", T0 + 30, "eu")] * 5
-    write_file(filesystem, file_path(base, events_of("acme"), T0, 0, 0), events_table(other, "acme"))
+    write_file(filesystem, file_path(base, events_of("acme"), T0, 0, 0, 4), events_table(other, "acme"))
     return EventArchive(tmp_path.as_uri())
 
 

@@ -68,7 +68,7 @@ def test_a_store_flag_means_the_same_to_the_job_and_the_query_side():
         (["--redis-url", "redis://u:p@h:6379/0"], "credentials"),
         (["--cassandra-keyspace", "1x"], "bad Cassandra keyspace"),
         (["--start-from", "yesterday"], "bad --start-from"),
-        (["--archive-block-offsets", "0"], "archive block offsets"),
+        (["--archive-buffer-bytes", "0"], "archive buffer bytes"),
     ],
 )
 def test_each_concern_validates_its_own_flags(args, message):

@@ -1,10 +1,12 @@
 """The exact path: the archive job writes every record of a 2-partition topic as Parquet to a
 real S3 server (SeaweedFS), its Python worker is killed by PID mid-stream (Flink restores the last
-checkpoint and rewrites the open blocks), and the exact counts read back equal the true counts:
-no event lost or counted twice."""
+checkpoint's buffers and flushes them again, into files that may overlap those already written),
+and the exact counts read back equal the true counts, before and after a compaction: no event lost
+or counted twice."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 
 import pyarrow.compute as pc
@@ -15,7 +17,8 @@ from bench.workers import python_workers
 from tests.integration.helpers import aligned_start, counts_between, wait_for
 from topk.generator.events import StreamSpec, encode, generate
 from topk.generator.produce import ensure_topic, send
-from topk.query.archive import EventArchive, read_parquet
+from topk.query.archive import EventArchive, read_archive
+from topk.stores.archive_compaction import compact
 from topk.stores.archive_layout import DEAD_LETTERS, EVENTS, open_archive
 
 pytestmark = pytest.mark.integration
@@ -24,11 +27,15 @@ BAD = (b"{not json", json.dumps({"metadata": {"timestamp": 1}, "payload": {}}).e
 
 
 def archived(url: str, endpoint: str, dataset: str):
-    """The archive's rows of one dataset (all files), or None before the first file."""
+    """The archive's rows of one dataset (all files, each offset once), or None before the first file."""
     filesystem, base = open_archive(url, endpoint)
-    found = filesystem.get_file_info(fs.FileSelector(f"{base}/{dataset}", recursive=True, allow_not_found=True))
-    files = [f.path for f in found if f.type == fs.FileType.File]
-    return read_parquet(filesystem, files) if files else None
+
+    def listing() -> list[fs.FileInfo]:
+        found = filesystem.get_file_info(fs.FileSelector(f"{base}/{dataset}", recursive=True, allow_not_found=True))
+        return [f for f in found if f.type == fs.FileType.File]
+
+    table, files = read_archive(filesystem, listing)
+    return table if files else None
 
 
 def test_archive_survives_a_worker_kill_and_counts_exactly(servers, run_id, start_job):
@@ -39,7 +46,7 @@ def test_archive_survives_a_worker_kill_and_counts_exactly(servers, run_id, star
     send(servers.kafka, topic, [encode(e) for e in events[:8_000]])
 
     job = start_job(
-        "--topic", topic, "--group-id", topic, "--archive-url", url, "--archive-block-offsets", "1000",
+        "--topic", topic, "--group-id", topic, "--archive-url", url, "--archive-buffer-bytes", "262144",
         "--archive-flush-ms", "1000", "--dimensions", "region,category", module="jobs.archive_job",
     )  # fmt: skip
 
@@ -67,7 +74,7 @@ def test_archive_survives_a_worker_kill_and_counts_exactly(servers, run_id, star
     assert table.num_rows == len(events) == len(pc.unique(keys)), "an event was archived twice"
     assert sorted(table["event_id"].to_pylist()) == sorted(e["metadata"]["eventId"] for e in events)
 
-    def dead_letters_there() -> bool:  # each partition's open block is flushed on its own
+    def dead_letters_there() -> bool:  # each partition's buffer is flushed on its own
         dead = archived(url, servers.s3_endpoint, DEAD_LETTERS)
         return dead is not None and dead.num_rows >= len(BAD)
 
@@ -75,6 +82,8 @@ def test_archive_survives_a_worker_kill_and_counts_exactly(servers, run_id, star
     dead = archived(url, servers.s3_endpoint, DEAD_LETTERS)
     assert sorted(dead["reason"].to_pylist()) == ["invalid_json", "missing_item"]
     assert sorted(dead["raw"].to_pylist()) == sorted(BAD)
+    whole = sorted(zip(dead["raw_length"].to_pylist(), dead["raw_sha256"].to_pylist(), strict=True))
+    assert whole == sorted((len(b), hashlib.sha256(b).hexdigest()) for b in BAD)
 
     archive = EventArchive(url, servers.s3_endpoint)
     lo, hi = spec.start_ms + 23 * M + 517, spec.start_ms + 4 * H + 2 * M  # not aligned to anything
@@ -86,3 +95,8 @@ def test_archive_survives_a_worker_kill_and_counts_exactly(servers, run_id, star
     counts, scan = archive.counts(spec.start_ms + H, spec.start_ms + 2 * H, "region", "eu-west")
     assert counts == counts_between(events, spec.start_ms + H, spec.start_ms + 2 * H, "region", "eu-west")
     assert scan.partitions == 1
+
+    filesystem, base = open_archive(url, servers.s3_endpoint)
+    assert compact(filesystem, base, spec.start_ms + 10 * H), "nothing to compact"
+    assert archive.counts(lo, hi)[0] == counts_between(events, lo, hi)
+    assert archived(url, servers.s3_endpoint, EVENTS).num_rows == len(events)

@@ -1,7 +1,8 @@
 """Exact answers from the Parquet archive (written by jobs/archive_job.py).
 
-Only the hour partitions that overlap [start, end) are listed and read; the time range and the
-dimension filter are pushed down to the Parquet row groups; counts are summed in Arrow.
+Only the hour partitions that overlap [start, end) are listed; of their files, those ``covering``
+picks are read, so each Kafka offset is read once however the files overlap; the time range and
+the dimension filter are pushed down to the Parquet row groups; counts are summed in Arrow.
 
 python -m topk.query.archive --start 2026-11-22T10:00 --end 2026-11-22T13:00 [--k 10]
     [--dimension region --value eu-west] [--archive-url s3://topk-archive] [--s3-endpoint-url http://127.0.0.1:8333]
@@ -12,7 +13,9 @@ from __future__ import annotations
 import argparse
 import contextlib
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 
 import pyarrow as pa
 import pyarrow.dataset as ds
@@ -22,7 +25,16 @@ from topk.events import DEFAULT_TENANT
 from topk.query.arguments import add_range_arguments
 from topk.settings import add_settings, settings_of
 from topk.sketches.accuracy import ranked
-from topk.stores.archive_layout import TIME, ArchiveSettings, day_dir, events_of, hour_dir, open_archive
+from topk.stores.archive_layout import (
+    TIME,
+    ArchiveSettings,
+    covering,
+    day_dir,
+    events_of,
+    hour_dir,
+    offsets_after,
+    open_archive,
+)
 from topk.times import iso, parse_time_ms
 
 READ_ATTEMPTS = 3
@@ -50,24 +62,50 @@ def read_parquet(
     where: ds.Expression | None = None,
     required: list[str] | None = None,
 ) -> pa.Table:
-    """The rows of the Parquet files ``paths``; ``NotArchived`` if one of ``columns`` or of the
-    ``required`` ones (those the filter reads) is missing.
+    """The rows of the Parquet files ``paths`` (one dataset, the first file's schema); ``NotArchived``
+    if one of ``columns`` or of the ``required`` ones (those the filter reads) is missing."""
+    dataset = ds.dataset(paths, filesystem=filesystem, format="parquet")
+    missing = [c for c in [*(columns or ()), *(required or ())] if c not in dataset.schema.names]
+    if missing:
+        raise NotArchived(f"not archived: {', '.join(missing)}")
+    return dataset.to_table(columns=columns, filter=where)
 
-    The archive job rewrites an open block's file in place; a reader that took the file's old size
-    and then read its new bytes finds no Parquet footer (``ArrowInvalid``) or a page cut short
-    (``OSError``), so it opens and reads again (fresh sizes), up to ``READ_ATTEMPTS`` times."""
 
-    def read() -> pa.Table:
-        dataset = ds.dataset(paths, filesystem=filesystem, format="parquet")
-        missing = [c for c in [*(columns or ()), *(required or ())] if c not in dataset.schema.names]
-        if missing:
-            raise NotArchived(f"not archived: {', '.join(missing)}")
-        return dataset.to_table(columns=columns, filter=where)
-
+def read_archive(
+    filesystem: fs.FileSystem,
+    listing: Callable[[], list[fs.FileInfo]],
+    columns: list[str] | None = None,
+    where: ds.Expression | None = None,
+    required: list[str] | None = None,
+) -> tuple[pa.Table, list[fs.FileInfo]]:
+    """The rows of the archive files ``listing`` gives, each offset once (``covering``): the files
+    read whole in one dataset, each file read in part with its own offset filter. Also the files
+    read. A compaction may delete a listed file before it is read: then it lists and reads again,
+    up to ``READ_ATTEMPTS`` times."""
     for _ in range(READ_ATTEMPTS - 1):
-        with contextlib.suppress(pa.ArrowInvalid, OSError):
-            return read()
-    return read()
+        with contextlib.suppress(OSError):  # FileNotFoundError, or S3's error for a missing key
+            return _read_listed(filesystem, listing, columns, where, required)
+    return _read_listed(filesystem, listing, columns, where, required)
+
+
+def _read_listed(
+    filesystem: fs.FileSystem,
+    listing: Callable[[], list[fs.FileInfo]],
+    columns: list[str] | None,
+    where: ds.Expression | None,
+    required: list[str] | None,
+) -> tuple[pa.Table, list[fs.FileInfo]]:
+    files = {f.path: f for f in listing()}
+    plan = covering(files)
+    if not plan:
+        return pa.table({}), []
+    whole = [path for path, after in plan if after is None]
+    tables = [read_parquet(filesystem, whole, columns, where, required)] if whole else []
+    for path, after in plan:
+        if after is not None:
+            rows = offsets_after(after) if where is None else where & offsets_after(after)
+            tables.append(read_parquet(filesystem, [path], columns, rows, required))
+    return pa.concat_tables(tables, promote_options="default"), [files[path] for path, _ in plan]
 
 
 class EventArchive:
@@ -94,18 +132,18 @@ class EventArchive:
         """Exact weighted count per item of the tenant's events in [start, end) (event time) with
         ``dimension == value`` (``all``: every event)."""
         started = time.perf_counter()
-        files = self._files(start, end, tenant)
-        partitions = len({f.path.rsplit("/", 1)[0] for f in files})
+        where = (ds.field("event_time") >= pa.scalar(start, TIME)) & (ds.field("event_time") < pa.scalar(end, TIME))
+        required = []
+        if dimension != "all":
+            where &= ds.field(dimension) == value
+            required.append(dimension)
+        listing = partial(self._files, start, end, tenant)
+        table, files = read_archive(self.filesystem, listing, ["item", "weight"], where, required)
         counts: dict[str, int] = {}
         if files:
-            where = (ds.field("event_time") >= pa.scalar(start, TIME)) & (ds.field("event_time") < pa.scalar(end, TIME))
-            required = []
-            if dimension != "all":
-                where &= ds.field(dimension) == value
-                required.append(dimension)
-            table = read_parquet(self.filesystem, [f.path for f in files], ["item", "weight"], where, required)
             sums = table.group_by("item").aggregate([("weight", "sum")])
             counts = dict(zip(sums["item"].to_pylist(), sums["weight_sum"].to_pylist(), strict=True))
+        partitions = len({f.path.rsplit("/", 1)[0] for f in files})
         scan = Scan(partitions, len(files), sum(f.size for f in files), time.perf_counter() - started)
         return counts, scan
 

@@ -1,32 +1,39 @@
 """Where and how the archive keeps raw records as Parquet, on S3 (or any pyarrow filesystem).
 
-Hive-style paths, one file per tenant (events), Kafka partition, offset block and hour::
+Hive-style paths, one file per tenant (events), hour, Kafka partition and flush::
 
-    <url>/events/tenant=default/date=2026-11-22/hour=13/part-00000-00000000000000100000.parquet
-    <url>/dead_letters/date=2026-11-22/hour=13/part-00000-00000000000000100000.parquet
+    <url>/events/tenant=default/date=2026-11-22/hour=13/part-00000-<first offset>-<last offset>.parquet
+    <url>/dead_letters/date=2026-11-22/hour=13/part-00000-<first offset>-<last offset>.parquet
 
-A tenant's events are under a directory of their own (an exact answer lists and reads only its
-tenant's files) and carry a ``tenant`` column too. Archives written before tenants (``events/date=``)
-are not read: rewrite them with the archive job from the topic.
+(offsets as 20 digits). A tenant's events are under a directory of their own (an exact answer lists
+and reads only its tenant's files) and carry a ``tenant`` column too. Events are placed by event
+time, dead letters by their Kafka timestamp.
 
-Events are placed by event time, dead letters by their Kafka timestamp. A file holds the records
-of one partition whose offsets fall in one block ``[b, b + block_offsets)``, sorted by time, then
-offset: the same records always make the same file, so rewriting one after a restart can never
-duplicate an event.
+A file named ``[first, last]`` holds every record of its partition with an offset in
+``[first, last]`` that belongs to its directory (dataset and hour), sorted by time, then offset:
+the same records always make the same file. Files may overlap (a flush repeated after a restore,
+a replay); ``covering`` picks what to read so that each offset is read once. Names that do not
+parse (archives written before flushes named their range, temporary files) are not read.
 """
 
 from __future__ import annotations
 
 import os
+import re
+import uuid
+from collections import defaultdict
+from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import NamedTuple
 from urllib.parse import urlparse
 
 import pyarrow as pa
+import pyarrow.dataset as ds
 import pyarrow.parquet as pq
 from pyarrow import fs
 
 from topk.settings import setting
-from topk.times import utc
+from topk.times import parse_time_ms, utc
 
 EVENTS, DEAD_LETTERS = "events", "dead_letters"
 HOUR_MS = 3_600_000
@@ -44,7 +51,15 @@ EVENT_COLUMNS = [
     pa.field("weight", pa.int64()),
     pa.field("event_time", TIME),
 ]
-DEAD_LETTER_SCHEMA = pa.schema([*KAFKA_COLUMNS, pa.field("reason", pa.string()), pa.field("raw", pa.binary())])
+DEAD_LETTER_SCHEMA = pa.schema(
+    [
+        *KAFKA_COLUMNS,
+        pa.field("reason", pa.string()),
+        pa.field("raw", pa.binary()),  # the record's first --dead-letter-max-bytes
+        pa.field("raw_length", pa.int64()),  # the whole record's length in bytes
+        pa.field("raw_sha256", pa.string()),  # the whole record's SHA-256, hex
+    ]
+)
 ROW_GROUP_ROWS = 128 * 1024
 
 
@@ -57,12 +72,12 @@ class ArchiveSettings:
     s3_endpoint_url: str = setting(
         "", "an S3-compatible server, e.g. http://127.0.0.1:8333 (empty: AWS)", flag="--s3-endpoint-url"
     )
-    block_offsets: int = setting(100_000, "Kafka offsets per archive file (per partition and hour)")
-    flush_ms: int = setting(60_000, "rewrite the open block's files this often")
+    buffer_bytes: int = setting(64 * 1024 * 1024, "write a partition's buffered records once they reach this size")
+    flush_ms: int = setting(60_000, "write what is buffered this often")
 
     def validate(self) -> ArchiveSettings:
-        if self.block_offsets < 1 or self.flush_ms < 1:
-            raise ValueError("archive block offsets and flush interval must be >= 1")
+        if self.buffer_bytes < 1 or self.flush_ms < 1:
+            raise ValueError("archive buffer bytes and flush interval must be >= 1")
         return self
 
 
@@ -102,17 +117,84 @@ def hour_dir(base: str, dataset: str, ms: int) -> str:
     return f"{day_dir(base, dataset, ms)}/hour={utc(ms):%H}"
 
 
-def file_path(base: str, dataset: str, hour_ms: int, partition: int, block: int) -> str:
-    return f"{hour_dir(base, dataset, hour_ms)}/part-{partition:05d}-{block:020d}.parquet"
+def file_name(partition: int, first: int, last: int) -> str:
+    """The name of a file of ``partition``'s records with offsets in [first, last]."""
+    return f"part-{partition:05d}-{first:020d}-{last:020d}.parquet"
+
+
+def file_path(base: str, dataset: str, hour_ms: int, partition: int, first: int, last: int) -> str:
+    return f"{hour_dir(base, dataset, hour_ms)}/{file_name(partition, first, last)}"
+
+
+FILE_NAME = re.compile(r"part-(\d{5})-(\d{20})-(\d{20})\.parquet")
+HOUR_DIR = re.compile(r"/date=(\d{4}-\d{2}-\d{2})/hour=(\d{2})$")
+
+
+class ArchiveFile(NamedTuple):
+    path: str
+    partition: int
+    first: int
+    last: int
+
+
+def parse_file(path: str) -> ArchiveFile | None:
+    """The partition and offset range in a file's name; None for any other name."""
+    found = FILE_NAME.fullmatch(path.rsplit("/", 1)[-1])
+    return ArchiveFile(path, *map(int, found.groups())) if found else None
+
+
+def hour_of(directory: str) -> int | None:
+    """The start (epoch ms) of the hour an hour directory (``…/date=…/hour=…``) holds; None for
+    any other path."""
+    found = HOUR_DIR.search(directory)
+    return parse_time_ms(f"{found[1]}T{found[2]}:00") if found else None
+
+
+def file_groups(paths: Iterable[str]) -> list[list[ArchiveFile]]:
+    """The archive files among ``paths`` by directory and partition, each group in reading order:
+    first offset ascending, then last descending (a file before those it covers)."""
+    groups: dict[tuple[str, int], list[ArchiveFile]] = defaultdict(list)
+    for f in filter(None, map(parse_file, paths)):
+        groups[(f.path.rsplit("/", 1)[0], f.partition)].append(f)
+    return [sorted(files, key=lambda f: (f.first, -f.last)) for _, files in sorted(groups.items())]
+
+
+def covering(paths: Iterable[str]) -> list[tuple[str, int | None]]:
+    """What to read so that each offset of each directory and partition is read once: (path, None)
+    to read a file whole, (path, after) to read its rows with ``kafka_offset > after``. A file whose
+    range is covered by those before it is not read."""
+    plan: list[tuple[str, int | None]] = []
+    for files in file_groups(paths):
+        covered = -1
+        for f in files:
+            if f.last > covered:
+                plan.append((f.path, None if f.first > covered else covered))
+                covered = f.last
+    return plan
+
+
+def offsets_after(after: int) -> ds.Expression:
+    return ds.field("kafka_offset") > after
+
+
+def sort_rows(table: pa.Table) -> pa.Table:
+    """A file's rows in their order: by time (event time; Kafka time for dead letters), then offset."""
+    time = "event_time" if "event_time" in table.column_names else "kafka_time"
+    return table.sort_by([(time, "ascending"), ("kafka_offset", "ascending")])
 
 
 def write_file(filesystem: fs.FileSystem, path: str, table: pa.Table) -> int:
-    """One Parquet file (zstd, dictionary-encoded strings, row groups of up to 128k rows), put
-    whole; returns its size in bytes."""
+    """One Parquet file (zstd, dictionary-encoded strings, row groups of up to 128k rows), put whole
+    so that no reader sees part of it: on S3 one PUT, elsewhere a temporary name in the same
+    directory moved into place. Returns its size in bytes."""
     buffer = pa.BufferOutputStream()
     pq.write_table(table, buffer, compression="zstd", row_group_size=ROW_GROUP_ROWS)
     data = buffer.getvalue()
-    filesystem.create_dir(path.rsplit("/", 1)[0], recursive=True)  # a no-op on S3, needed on local disks
-    with filesystem.open_output_stream(path) as out:
+    directory, name = path.rsplit("/", 1)
+    filesystem.create_dir(directory, recursive=True)  # a no-op on S3, needed on local disks
+    temporary = path if filesystem.type_name == "s3" else f"{directory}/.{name}.{uuid.uuid4().hex}.tmp"
+    with filesystem.open_output_stream(temporary) as out:
         out.write(data)
+    if temporary != path:
+        filesystem.move(temporary, path)
     return data.size
