@@ -24,8 +24,6 @@ from jobs.settings import JobSettings, parse_args
 from udfs.archive_rows import archive_rows
 from udfs.parse_events import computed_columns, register_functions
 
-RAW_MAX_BYTES = 4096  # the first bytes of a rejected record the archive keeps
-
 
 def own_group(settings: JobSettings) -> JobSettings:
     """The settings with the archive's own consumer group, ``<--group-id>-archive``."""
@@ -39,7 +37,7 @@ def build(settings: JobSettings) -> StreamExecutionEnvironment:
     create_raw_events(t_env, settings.kafka, settings.source, computed_columns(settings.events))
     writer = ParquetArchiveWriter(settings.archive, settings.events.dimensions)
     (
-        t_env.to_data_stream(archive_rows(t_env, settings.events.dimensions, RAW_MAX_BYTES))
+        t_env.to_data_stream(archive_rows(t_env, settings.events.dimensions, settings.kafka.dead_letter_max_bytes))
         .key_by(lambda row: row.partition, key_type=Types.INT())
         .process(writer)
         .name("parquet-archive")

@@ -22,6 +22,7 @@ from typing import NamedTuple, Protocol
 import pyarrow as pa
 from pyarrow import fs
 
+from topk.events import EVENT_TIME_RANGE_MS
 from topk.stores.archive_layout import (
     DEAD_LETTER_SCHEMA,
     DEAD_LETTERS,
@@ -130,8 +131,11 @@ class ArchiveWriter:
             self.filesystem, self.base = open_archive(self.archive.url, self.archive.s3_endpoint_url)
         first, last = min(r.offset for r in records), max(r.offset for r in records)
         files: dict[tuple[str, int], list[ArchivedRecord]] = defaultdict(list)
+        lowest, highest = EVENT_TIME_RANGE_MS
         for r in records:
-            dataset, ms = (DEAD_LETTERS, r.kafka_ms) if r.reason is not None else (events_of(r.tenant), r.event_ms)
+            # a dead letter's hour is its Kafka timestamp's, kept within what a path can name (any int64 is one)
+            kafka_hour = min(max(r.kafka_ms, lowest), highest - 1)
+            dataset, ms = (DEAD_LETTERS, kafka_hour) if r.reason is not None else (events_of(r.tenant), r.event_ms)
             files[(dataset, ms - ms % HOUR_MS)].append(r)
         written = []
         for (dataset, hour), rows in sorted(files.items()):
