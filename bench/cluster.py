@@ -33,7 +33,8 @@ def job_flags(name: str, tmp: Path, parallelism: int) -> list[str]:
     """The top-K job's flags for a run named ``name`` on topic ``name`` (own consumer group, Redis
     prefix, Cassandra keyspace and checkpoints) against the bench's servers."""
     return [
-        "--start-from", "earliest", "--topic", name, "--bootstrap-servers", e2e.BOOTSTRAP, "--group-id", name,
+        "--start-from", "earliest", "--overwrite", "--topic", name, "--bootstrap-servers", e2e.BOOTSTRAP,
+        "--group-id", name,
         "--dead-letter-topic", f"{name}-dlq", "--redis-prefix", name, "--redis-url", e2e.REDIS_URL,
         "--cassandra-port", str(e2e.CASSANDRA_PORT), "--cassandra-keyspace", name.replace("-", "_"),
         "--parallelism", str(parallelism), "--checkpoint-dir", (tmp / name).as_uri(),

@@ -150,7 +150,7 @@ def ours(
     def cmd(t: str) -> list[str]:
         run = f"{t}-p{parallelism}"
         return [
-            sys.executable, "-m", "jobs.topk_job", "--bounded", "--start-from", "earliest", "--topic", t,
+            sys.executable, "-m", "jobs.topk_job", "--bounded", "--start-from", "earliest", "--overwrite", "--topic", t,
             "--bootstrap-servers", BOOTSTRAP, "--group-id", run, "--dead-letter-topic", f"{run}-dlq",
             "--redis-prefix", run, "--redis-url", REDIS_URL, "--cassandra-port", PORTS["CASSANDRA_PORT"],
             "--cassandra-keyspace", run.replace("-", "_"),

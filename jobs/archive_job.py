@@ -12,6 +12,7 @@ from __future__ import annotations
 import sys
 from dataclasses import replace
 
+from pyarrow import fs
 from pyflink.common import Types
 from pyflink.datastream import StreamExecutionEnvironment
 from pyflink.datastream.connectors import Sink
@@ -21,6 +22,8 @@ from connectors.parquet_archive import ParquetArchiveWriter
 from jobs.environment import DISCARD, environment
 from jobs.progress import execute
 from jobs.settings import JobSettings, parse_args
+from jobs.start import Refused, Start, plan
+from topk.stores.archive_layout import open_archive
 from udfs.archive_rows import archive_rows
 from udfs.parse_events import computed_columns, register_functions
 
@@ -30,9 +33,9 @@ def own_group(settings: JobSettings) -> JobSettings:
     return replace(settings, source=replace(settings.source, group_id=f"{settings.source.group_id}-archive"))
 
 
-def build(settings: JobSettings) -> StreamExecutionEnvironment:
-    """The archive job for ``settings`` as ``own_group`` gives them."""
-    env, t_env = environment(settings)
+def build(settings: JobSettings, start: Start) -> StreamExecutionEnvironment:
+    """The archive job for ``settings`` as ``own_group`` gives them, starting at ``start``."""
+    env, t_env = environment(settings, start)
     register_functions(t_env)
     create_raw_events(t_env, settings.kafka, settings.source, computed_columns(settings.events))
     writer = ParquetArchiveWriter(settings.archive, settings.events.dimensions)
@@ -46,9 +49,21 @@ def build(settings: JobSettings) -> StreamExecutionEnvironment:
     return env
 
 
+def archived(settings: JobSettings) -> str:
+    """What the archive holds already (empty: nothing), for ``jobs.start.plan``."""
+    filesystem, base = open_archive(settings.archive.url, settings.archive.s3_endpoint_url)
+    if filesystem.get_file_info(fs.FileSelector(base, allow_not_found=True)):
+        return f"the archive {settings.archive.url} holds records"
+    return ""
+
+
 def main(argv: list[str] | None = None) -> None:
     settings = own_group(parse_args(argv))
-    execute(build(settings), f"archive:{settings.kafka.topic}", settings)
+    try:
+        start = plan(settings, lambda: archived(settings))
+    except Refused as refused:
+        sys.exit(f"error: {refused}")
+    execute(build(settings, start), f"archive:{settings.kafka.topic}", settings)
 
 
 if __name__ == "__main__":

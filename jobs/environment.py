@@ -16,13 +16,15 @@ from pyflink.table import StreamTableEnvironment
 from jobs.jars import job_jar_urls
 from jobs.progress import FETCH_INTERVAL_MS, free_port
 from jobs.settings import JobSettings
+from jobs.start import Start
 
 DISCARD = "org.apache.flink.streaming.api.functions.sink.v2.DiscardingSink"  # ends a branch that writes itself
 ROOT = Path(__file__).resolve().parent.parent
 JOB_PACKAGES = ("jobs", "udfs", "connectors")  # not installed (README, "Packages"): shipped with each job
 
 
-def environment(settings: JobSettings) -> tuple[StreamExecutionEnvironment, StreamTableEnvironment]:
+def environment(settings: JobSettings, start: Start) -> tuple[StreamExecutionEnvironment, StreamTableEnvironment]:
+    """The environment of a job that starts at ``start`` (``jobs.start.plan``)."""
     conf = Configuration()
     conf.set_string("table.local-time-zone", "UTC")
     conf.set_string("rest.bind-port", str(free_port()))  # the local MiniCluster's REST API (jobs/progress.py)
@@ -44,8 +46,12 @@ def environment(settings: JobSettings) -> tuple[StreamExecutionEnvironment, Stre
     # ms a row measured on 10,000 values); what stays cached per group is its window index and
     # the summaries last read or written (the finest windows' are small when the groups are many).
     conf.set_string("python.state.cache-size", "20000")
-    if settings.run.checkpoint_dir:
-        conf.set_string("execution.checkpointing.dir", settings.run.checkpoint_dir)
+    # Checkpoints outlive a cancelled or failed job, so it can be resumed from the latest (jobs/start.py)
+    conf.set_string("execution.checkpointing.externalized-checkpoint-retention", "RETAIN_ON_CANCELLATION")
+    if start.checkpoint_dir:
+        conf.set_string("execution.checkpointing.dir", start.checkpoint_dir)
+    if start.restore_from:
+        conf.set_string("execution.state-recovery.path", start.restore_from)
     if settings.archive.s3_endpoint_url:  # an S3-compatible server (SeaweedFS, MinIO): for s3:// checkpoints too
         conf.set_string("s3.endpoint", settings.archive.s3_endpoint_url)
         conf.set_string("s3.path.style.access", "true")

@@ -17,9 +17,20 @@ from topk.stores.redis_store import RedisSettings
 
 @dataclass(frozen=True)
 class RunSettings:
-    """Run: checkpoints and parallelism."""
+    """Run: where it starts, checkpoints and parallelism."""
 
-    checkpoint_dir: str = setting("", "file:// or s3:// URI; default: cluster config")
+    resume_from: str = setting(
+        "",
+        "start from this savepoint or retained checkpoint, or 'latest': the newest retained checkpoint of this "
+        "job (its consumer group) under the checkpoint dir; without one, a start without state is refused where "
+        "the group has committed offsets or the namespace holds results (jobs/start.py)",
+    )
+    overwrite: bool = setting(
+        False, "start without state even over committed offsets or stored results: a replay over the live results"
+    )
+    checkpoint_dir: str = setting(
+        "", "file:// or s3:// URI, the job's checkpoints under <dir>/<consumer group>; default: cluster config"
+    )
     checkpoint_interval_ms: int = setting(10_000, "how often state is checkpointed")
     parallelism: int = setting(1, "subtasks per operator")
     progress_interval_s: int = setting(5, "on the local MiniCluster, log the source's progress this often (0: never)")

@@ -21,7 +21,8 @@ from connectors.redis_sink import RedisWriter
 from jobs.environment import DISCARD, environment
 from jobs.progress import execute
 from jobs.settings import JobSettings, parse_args
-from topk.stores.cassandra_store import CassandraStore
+from jobs.start import Refused, Start, plan
+from topk.stores.cassandra_store import UNREACHABLE, CassandraStore
 from topk.stores.config_topic import ensure_config_topic, read_all
 from udfs.dead_letters import DeadLetterEnvelope, original_kafka_time
 from udfs.parse_events import computed_columns, create_parsed_views, register_functions
@@ -31,10 +32,10 @@ from udfs.topk_window import TopKWindowFunction, group_key
 
 
 def build(
-    settings: JobSettings, tenant_configs: Sequence[tuple[bytes | None, bytes | None, int]] = ()
+    settings: JobSettings, start: Start, tenant_configs: Sequence[tuple[bytes | None, bytes | None, int]] = ()
 ) -> StreamExecutionEnvironment:
-    """The job; ``tenant_configs``: the config topic's records now (``udfs.tenant_gate``)."""
-    env, t_env = environment(settings)
+    """The job, starting at ``start``; ``tenant_configs``: the config topic's records now (``udfs.tenant_gate``)."""
+    env, t_env = environment(settings, start)
     register_functions(t_env)
     create_raw_events(t_env, settings.kafka, settings.source, computed_columns(settings.events))
     if settings.kafka.config_topic:
@@ -66,13 +67,30 @@ def build(
     return env
 
 
+def stored_windows(settings: JobSettings) -> str:
+    """What the job's namespace holds already (empty: nothing), for ``jobs.start.plan``."""
+    keyspace = settings.cassandra.keyspace
+    store = CassandraStore(settings.cassandra, keyspace, settings.windows.specs)
+    try:
+        return f"keyspace {keyspace} holds windows" if store.holds_windows() else ""
+    except UNREACHABLE as err:
+        print(f"warning: Cassandra not reachable ({err}); not checked for stored windows", file=sys.stderr)
+        return ""
+    finally:
+        store.close()
+
+
 def main(argv: list[str] | None = None) -> None:
     settings = parse_args(argv)
+    try:
+        start = plan(settings, lambda: stored_windows(settings))
+    except Refused as refused:
+        sys.exit(f"error: {refused}")
     configs = []
     if settings.kafka.config_topic:
         ensure_config_topic(settings.kafka)  # a source of a topic that does not exist fails the job
         configs = read_all(settings.kafka)
-    execute(build(settings, configs), f"topk:{settings.kafka.topic}", settings)
+    execute(build(settings, start, configs), f"topk:{settings.kafka.topic}", settings)
 
 
 if __name__ == "__main__":

@@ -33,6 +33,7 @@ TOPIC=demo-$RUN
 NOW_MS=$((RUN * 1000))
 START=$((NOW_MS - NOW_MS % 3600000 - 3600000))  # event time from the start of the previous hour
 S3=(--archive-url "s3://topk-archive/$TOPIC" --s3-endpoint-url http://127.0.0.1:8333)  # a fresh archive per run
+NS=(--redis-prefix "demo_$RUN" --cassandra-keyspace "demo_$RUN")  # and a fresh namespace for its results
 CHECKPOINTS=s3://topk-checkpoints/$TOPIC  # Flink's S3 plugin, the same server
 STREAM=(--events "$EVENTS" --universe "$UNIVERSE" --skew "$SKEW" --span-ms "$SPAN" --start-ms "$START")
 
@@ -40,18 +41,18 @@ echo "== producing $EVENTS events (Zipf $SKEW over $UNIVERSE ranks x 4 event typ
 "$PY" -m topk.generator.produce --topic "$TOPIC" "${STREAM[@]}"
 echo "== running the job (local MiniCluster, bounded: stops at the end of the topic)"
 "$PY" -m jobs.topk_job --bounded --topic "$TOPIC" --dead-letter-topic "$TOPIC-dlq" --group-id "$TOPIC" \
-  --k 10 --checkpoint-dir "$CHECKPOINTS/topk" "${S3[@]}"
+  --k 10 --checkpoint-dir "$CHECKPOINTS/topk" "${S3[@]}" "${NS[@]}"
 echo "== running the archive job: every record as Parquet on the local S3 server (s3://topk-archive/$TOPIC)"
 "$PY" -m jobs.archive_job --bounded --topic "$TOPIC" --group-id "$TOPIC" "${S3[@]}" \
   --checkpoint-dir "$CHECKPOINTS/archive"
 echo "== the query side: newest 1h top-10 for region=eu-west, from Redis"
-"$PY" -m topk.query --window 1h --dimension region --value eu-west --k 10
+"$PY" -m topk.query --window 1h --dimension region --value eu-west --k 10 "${NS[@]}"
 echo "== stored top-10 per hour (Redis) next to exact counts"
-"$PY" -m topk.generator.verify --window 1h --k 10 "${STREAM[@]}"
-echo "== Redis keys look like:  redis-cli ZREVRANGE '{topk:1h:all:all}:$((START / 60000))' 0 9 WITHSCORES"
+"$PY" -m topk.generator.verify --window 1h --k 10 "${STREAM[@]}" "${NS[@]}"
+echo "== Redis keys look like:  redis-cli ZREVRANGE '{demo_$RUN:1h:all:all}:$((START / 60000))' 0 9 WITHSCORES"
 
 echo "== the REST API (python -m topk.query.api, OpenAPI at $API/docs): range queries merging stored windows"
-"$PY" -m topk.query.api --port "$API_PORT" --topic "$TOPIC" "${S3[@]}" >"$ROOT/.local/api.log" 2>&1 &
+"$PY" -m topk.query.api --port "$API_PORT" --topic "$TOPIC" "${S3[@]}" "${NS[@]}" >"$ROOT/.local/api.log" 2>&1 &
 api_pid=$!
 for _ in $(seq 60); do curl -sf "$API/health/ready" >/dev/null && break; sleep 1; done
 FROM=$((START + SPAN - 4500000)); TO=$((START + SPAN))  # 15 minute windows + an hour window
@@ -66,7 +67,7 @@ show "/api/v1/topk/historical?k=5&start=$FROM&end=$TO&dimension=region&value=eu-
 show "/api/v1/count/item-1?start=$FROM&end=$TO"
 show "/api/v1/count/item-1?start=$FROM&end=$TO&mode=exact"
 echo "== audit: the approximate top-10 of the whole stream against the archive's exact counts"
-"$PY" -m topk.query.audit --start "$START" --end "$((START + SPAN))" --k 10 "${S3[@]}"
+"$PY" -m topk.query.audit --start "$START" --end "$((START + SPAN))" --k 10 "${S3[@]}" "${NS[@]}"
 echo "== GraphQL at $API/graphql: two windows and a count in one request"
 query='{ hour: topK(window: \"1h\", k: 3) { start results { item count } } eu: topK(window: \"1h\", dimension: \"region\", value: \"eu-west\", k: 3) { results { item count } } one: count(item: \"item-1\", start: \"'$FROM'\", end: \"'$TO'\") { count lowerBound upperBound } }'
 curl -sf -H 'Content-Type: application/json' -d "{\"query\": \"$query\"}" "$API/graphql" | jq -c '.data'

@@ -2,17 +2,20 @@
 # Run the top-K job on a standalone Flink cluster from the pip-installed PyFlink.
 #
 #   scripts/submit.sh cluster-start | cluster-stop      local standalone cluster (PIDs in .local/flink/pids)
+#   scripts/submit.sh taskmanager-start                 one more TaskManager for the local cluster (after one died)
 #   scripts/submit.sh run [job flags]                   submit detached: flink run -d -py jobs/topk_job.py
-#                                                       (TOPK_JOB=archive: jobs/archive_job.py, the same way)
+#                                                       (TOPK_JOB=archive: jobs/archive_job.py, the same way);
+#                                                       refused where the job's results exist (jobs/start.py)
 #   scripts/submit.sh list                              running and scheduled jobs
 #   scripts/submit.sh stop JOB_ID                       stop with a savepoint (into the configured savepoint dir)
-#   scripts/submit.sh resume SAVEPOINT [job flags]      submit again from a savepoint
+#   scripts/submit.sh resume SAVEPOINT|latest [flags]   submit again from a savepoint or retained checkpoint
+#                                                       (latest: the job's newest retained checkpoint)
 #   scripts/submit.sh replay --from FROM [--into NAME] [job flags]
 #                                                       reprocess the topic from FROM (earliest, epoch ms,
 #                                                       ISO-8601, or offsets:P=O,...) with a fresh consumer
 #                                                       group, into Redis prefix and Cassandra keyspace NAME
 #                                                       (a fresh namespace), or over the live results without --into
-#   scripts/submit.sh cancel JOB_ID
+#   scripts/submit.sh cancel JOB_ID                     cancel (its checkpoints are retained: resume latest)
 #
 # Cluster settings: conf/flink-conf.yaml (checkpoints and savepoints on S3: TOPK_S3_ENDPOINT, default the local
 # server, and the S3 credentials from the environment, default scripts/local-s3.env). Job flags:
@@ -51,17 +54,18 @@ cmd=${1:-}; shift || true
 case $cmd in
   cluster-start) prepare_conf; "$PF/bin/start-cluster.sh" ;;
   cluster-stop) "$PF/bin/stop-cluster.sh"; rm -rf "$WORK_DIR" ;;
+  taskmanager-start) "$PF/bin/taskmanager.sh" start ;;
   run) prepare_conf; "$PY" -m jobs.settings_check "$@"; flink run -d "${job[@]}" "$@" ;;
   list) flink list ;;
   stop) flink stop "$1" ;;  # savepoint into execution.checkpointing.savepoint-dir
-  resume) sp=$1; shift; prepare_conf; "$PY" -m jobs.settings_check "$@"; flink run -d -s "$sp" "${job[@]}" "$@" ;;
+  resume) sp=$1; shift; prepare_conf; "$PY" -m jobs.settings_check "$@"; flink run -d "${job[@]}" --resume-from "$sp" "$@" ;;
   replay)
-    [[ ${1:-} == --from && -n ${2:-} ]] || { sed -n '2,17p' "$0"; exit 2; }
+    [[ ${1:-} == --from && -n ${2:-} ]] || { sed -n '2,18p' "$0"; exit 2; }
     case $2 in earliest | offsets:*) from=$2 ;; *) from=timestamp:$2 ;; esac
     shift 2
     extra=(--start-from "$from" --group-id "replay-$(date +%s)")
-    if [[ ${1:-} == --into ]]; then extra+=(--redis-prefix "$2" --cassandra-keyspace "$2"); shift 2; fi
+    if [[ ${1:-} == --into ]]; then extra+=(--redis-prefix "$2" --cassandra-keyspace "$2"); shift 2; else extra+=(--overwrite); fi
     prepare_conf; "$PY" -m jobs.settings_check "$@" "${extra[@]}"; flink run -d "${job[@]}" "$@" "${extra[@]}" ;;
   cancel) flink cancel "$1" ;;
-  *) sed -n '2,17p' "$0"; exit 2 ;;
+  *) sed -n '2,18p' "$0"; exit 2 ;;
 esac

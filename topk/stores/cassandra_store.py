@@ -213,6 +213,15 @@ class CassandraStore:
         results = execute_concurrent_with_args(self.session, starts, params, raise_on_first_error=True)
         return sorted(itertools.chain.from_iterable((epoch_ms(r.window_start) for r in rows) for _, rows in results))
 
+    def holds_windows(self) -> bool:
+        """Whether any window is stored (of any tenant); False while the schema is absent."""
+        if self._prepared("READ") is None:
+            return False
+        return (
+            self.session.execute(f"SELECT tenant FROM {self.keyspace}.tenant_window_summaries LIMIT 1").one()
+            is not None
+        )
+
     def ready(self) -> bool:
         """Reachable, and the job has created the schema."""
         try:
