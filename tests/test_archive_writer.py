@@ -138,31 +138,29 @@ def overlaps(earlier: list[ArchiveFile], later: list[ArchiveFile], how) -> bool:
     return any(how(a, b) for b in later for a in key[(b.path.rsplit("/", 1)[0], b.partition)] if a != b)
 
 
-def restored_first_flush_shorter(url: str, sent: list[Sent]) -> bool:
-    """Restored timers fire at once (the restart took a while): the first flush of [first, x] ends
-    before the one the lost worker wrote, [first, y]."""
+def restored(url: str, sent: list[Sent], resumed_at: int, how) -> bool:
+    """A worker flushes after a checkpoint and is lost; the operator restored from that checkpoint reads
+    the rest with its clock at ``resumed_at``. Whether a file it wrote overlaps an earlier one ``how``."""
     lost = Operator(url, flush_ms=40)
     lost.run(sent[:500], 0)
     checkpoint = lost.checkpoint()
     lost.run(sent[500:620], 500)
     earlier = files_of(url)
-    restored = Operator(url, flush_ms=40, state=checkpoint)
-    restored.run(sent[500:], 500 + 1_000)
-    restored.end()
-    return overlaps(earlier, files_of(url), lambda a, b: a.first == b.first and b.last < a.last)
+    again = Operator(url, flush_ms=40, state=checkpoint)
+    again.run(sent[500:], resumed_at)
+    again.end()
+    return overlaps(earlier, files_of(url), how)
+
+
+def restored_first_flush_shorter(url: str, sent: list[Sent]) -> bool:
+    """Restored timers fire at once (the restart took a while): the first flush of [first, x] ends
+    before the one the lost worker wrote, [first, y]."""
+    return restored(url, sent, 500 + 1_000, lambda a, b: a.first == b.first and b.last < a.last)
 
 
 def restored_first_flush_longer(url: str, sent: list[Sent]) -> bool:
     """Restored timers fire late (records came first): the first flush ends after the lost one's."""
-    lost = Operator(url, flush_ms=40)
-    lost.run(sent[:500], 0)
-    checkpoint = lost.checkpoint()
-    lost.run(sent[500:620], 500)
-    earlier = files_of(url)
-    restored = Operator(url, flush_ms=40, state=checkpoint)
-    restored.run(sent[500:], 500 - 60)
-    restored.end()
-    return overlaps(earlier, files_of(url), lambda a, b: a.first == b.first and b.last > a.last)
+    return restored(url, sent, 500 - 60, lambda a, b: a.first == b.first and b.last > a.last)
 
 
 def started_without_state_later(url: str, sent: list[Sent]) -> bool:

@@ -203,20 +203,22 @@ def start_job(servers: Servers, run_id: str) -> Iterator[Callable[..., subproces
 
 @pytest.fixture(scope="module")
 def submit(tmp_path_factory: pytest.TempPathFactory, servers: Servers, request: pytest.FixtureRequest) -> Iterator:
-    """``submit(*args)`` runs scripts/submit.sh with a standalone cluster of the module's own (conf, logs,
-    PIDs in tmp; the module's ``FLINK_PROPERTIES``, if any, added to its config), checkpointing to the
-    local S3 server (credentials in the environment, see ``servers``)."""
+    """``submit(*args)`` runs scripts/submit.sh (``job="archive"``: for the archive job) with a standalone
+    cluster of the module's own (conf, logs, PIDs in tmp, ``submit.pid_dir``; the module's
+    ``FLINK_PROPERTIES``, if any, added to its config), checkpointing to the local S3 server
+    (credentials in the environment, see ``servers``)."""
     base = tmp_path_factory.mktemp("flink")
     env = {**os.environ, **{f"FLINK_{d}_DIR": str(base / d.lower()) for d in ("CONF", "LOG", "PID")}}
     env["TOPK_S3_ENDPOINT"] = servers.s3_endpoint
     env["FLINK_PROPERTIES"] = getattr(request.module, "FLINK_PROPERTIES", "")
 
-    def run(*args: str, check: bool = True) -> subprocess.CompletedProcess:
-        done = subprocess.run(["bash", str(ROOT / "scripts/submit.sh"), *args], env=env, capture_output=True,
-                              text=True, timeout=300)  # fmt: skip
+    def run(*args: str, check: bool = True, job: str = "topk") -> subprocess.CompletedProcess:
+        done = subprocess.run(["bash", str(ROOT / "scripts/submit.sh"), *args], env={**env, "TOPK_JOB": job},
+                              capture_output=True, text=True, timeout=300)  # fmt: skip
         assert not check or done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
         return done
 
+    run.pid_dir = base / "pid"  # type: ignore[attr-defined]
     try:
         run("cluster-start")
         yield run

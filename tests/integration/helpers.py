@@ -12,6 +12,7 @@ from collections import Counter
 
 import psutil
 import redis
+from confluent_kafka import Producer
 from kafka import KafkaConsumer
 
 from topk.generator.events import StreamSpec, encode, event_time_ms, exact_counts, generate
@@ -79,6 +80,28 @@ def publish(
     ensure_topic(kafka, topic, partitions)
     send(kafka, topic, [encode(e) for e in heapq.merge(events, also, key=event_time_ms)] + list(extra))
     return events
+
+
+def produce(
+    kafka: KafkaClient, topic: str, records: list[tuple[bytes, int | None, int | None]], max_bytes: int = 1 << 20
+) -> None:
+    """Sends ``(value, Kafka timestamp ms or None: now, partition or None: any)`` records in order and
+    waits for every acknowledgement (records up to ``max_bytes``, where the topic allows them)."""
+    out = Producer({**kafka.librdkafka(), "acks": "all", "linger.ms": 20, "message.max.bytes": max(max_bytes, 1 << 20)})
+    failed = []
+    for value, timestamp, partition in records:
+        options = {"timestamp": timestamp} if timestamp is not None else {}
+        if partition is not None:
+            options["partition"] = partition
+        while True:
+            try:
+                out.produce(topic, value, on_delivery=lambda err, _m: err and failed.append(err), **options)
+                break
+            except BufferError:
+                out.poll(0.1)
+        out.poll(0)
+    out.flush()
+    assert not failed, failed[:3]
 
 
 def wait_for(condition, timeout_s: float = 240) -> bool:

@@ -157,6 +157,7 @@ def test_api_validates_events_as_the_job_does_and_posts_them(servers, stored, qu
 
     down = EventProducer(KafkaClient("127.0.0.1:1"), topic, timeout_s=2)  # no broker there
     r = TestClient(create_app(queries, ApiConfig(WINDOWS), down)).post("/api/v1/events", json=event)
+    down.close()
     assert r.status_code == 503 and "Kafka" in r.json()["detail"]
 
 

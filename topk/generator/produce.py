@@ -19,10 +19,11 @@ from topk.settings import add_settings, settings_of
 from topk.stores.kafka_client import KafkaClient, KafkaSettings
 
 
-def ensure_topic(kafka: KafkaClient, topic: str, partitions: int) -> None:
+def ensure_topic(kafka: KafkaClient, topic: str, partitions: int, configs: dict[str, str] | None = None) -> None:
+    """Creates ``topic`` (with these topic ``configs``) unless it exists."""
     admin = KafkaAdminClient(**kafka.kafka_python())
     try:
-        admin.create_topics([NewTopic(topic, num_partitions=partitions, replication_factor=1)])
+        admin.create_topics([NewTopic(topic, num_partitions=partitions, replication_factor=1, topic_configs=configs)])
     except TopicAlreadyExistsError:
         pass
     finally:

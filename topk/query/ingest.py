@@ -147,10 +147,13 @@ class EventProducer:
 
     def __init__(self, kafka: KafkaClient, topic: str, timeout_s: float = 10.0) -> None:
         self.topic, self.timeout_s = topic, timeout_s
-        self._producer = Producer({**kafka.librdkafka(), "acks": "all", "enable.idempotence": True, "linger.ms": 5})
+        config = {**kafka.librdkafka(), "acks": "all", "enable.idempotence": True, "linger.ms": 5}
+        self._producer: Producer | None = Producer(config)
 
     def send(self, raw: bytes) -> None:
         outcome: list[KafkaError | None] = []
+        if self._producer is None:
+            raise Unavailable("not sent to Kafka: the API is shutting down")
         try:
             self._producer.produce(self.topic, raw, on_delivery=lambda err, _msg: outcome.append(err))
         except (BufferError, KafkaException) as err:
@@ -164,4 +167,11 @@ class EventProducer:
             raise Unavailable(f"not delivered to Kafka: {outcome[0].str()}")
 
     def close(self) -> None:
+        """Waits up to the timeout for what is in flight, then drops the rest (every send that got no
+        acknowledgement was already answered 503), so no client outlives its API."""
+        if self._producer is None:
+            return
         self._producer.flush(self.timeout_s)
+        self._producer.purge()
+        self._producer.flush(0)
+        self._producer = None  # the last reference: librdkafka's client and its threads go now, not at exit
