@@ -4,6 +4,8 @@ versions, job flags, ports, Prometheus targets, S3 settings and volumes."""
 from __future__ import annotations
 
 import re
+import subprocess
+import sys
 import tomllib
 from pathlib import Path
 from xml.etree import ElementTree
@@ -36,6 +38,11 @@ def flink_version() -> str:
 
 def flags(command: list[str]) -> dict[str, str]:
     return dict(arg[2:].split("=", 1) for arg in command if arg.startswith("--") and "=" in arg)
+
+
+def published(service: dict) -> dict[str, str]:
+    """Container port -> the host address it is published on."""
+    return {p.rsplit(":", 2)[2]: p.rsplit(":", 2)[0] for p in service.get("ports", [])}
 
 
 def flink_properties(service: dict) -> dict:
@@ -96,9 +103,9 @@ def test_job_and_api_flags_are_valid_and_agree(compose):
     host, port = settings.kafka.bootstrap_servers.split(":")
     assert f"PLAINTEXT://{host}:{port}" in services[host]["environment"]["KAFKA_ADVERTISED_LISTENERS"]
     redis_host, redis_port = re.match(r"redis://([\w-]+):(\d+)/", job["redis-url"]).groups()
-    assert redis_host in services and f"{redis_port}:{redis_port}" in services[redis_host]["ports"]
+    assert redis_host in services and redis_port in published(services[redis_host])
     assert job["cassandra-hosts"] in services and services[job["cassandra-hosts"]]["image"].startswith("cassandra:5")
-    assert f"{job['cassandra-port']}:{job['cassandra-port']}" in services["cassandra"]["ports"]
+    assert job["cassandra-port"] in published(services["cassandra"])
 
 
 def test_flink_properties_point_conf_at_the_services(compose, conf):
@@ -107,15 +114,53 @@ def test_flink_properties_point_conf_at_the_services(compose, conf):
     for key in props:
         assert key in conf, f"{key} is not in conf/flink-conf.yaml"
     assert props["jobmanager.rpc.address"] in services and props["rest.address"] in services
-    assert f"{conf['rest.port']}:{conf['rest.port']}" in services["jobmanager"]["ports"]
+    assert published(services["jobmanager"]) == {str(conf["rest.port"]): "127.0.0.1"}  # it runs jobs: loopback
     bucket = re.match(r"s3://([\w-]+)/", conf["execution.checkpointing.dir"]).group(1)
     assert conf["execution.checkpointing.savepoint-dir"].startswith(f"s3://{bucket}/")
     assert bucket in services["s3-init"]["entrypoint"][-1]
     s3_host, s3_port = re.search(r"TOPK_S3_ENDPOINT=http://([\w-]+):(\d+)", dockerfile_text()).groups()
     assert s3_host in services and f"-s3.port={s3_port}" in services[s3_host]["command"]
     assert conf["s3.endpoint"] == "${TOPK_S3_ENDPOINT}" and not any("secret" in key for key in conf)
-    assert services["jobmanager"]["environment"]["AWS_SECRET_ACCESS_KEY"] == "${S3_SECRET_KEY}"  # not in a file
     assert services["jobmanager"]["depends_on"]["s3-init"]["condition"] == "service_completed_successfully"
+
+
+def test_the_deployment_starts_secured(compose, tmp_path):
+    """Secrets made on the first start and read from files; logins on the stores and a token on the API
+    (and its /metrics); nothing published beyond the host's loopback unless asked."""
+    assert not (DOCKER / ".env").exists()
+    services, secrets = compose["services"], "/run/topk-secrets/"
+    for name, service in services.items():
+        for key, value in (service.get("environment") or {}).items():
+            assert not re.search(r"PASSWORD|SECRET|TOKEN|ACCESS_KEY", key) or key.endswith("_FILE"), (name, key)
+            assert not key.endswith("_FILE") or value.startswith(secrets), (name, key)
+        for port, host in published(service).items():
+            assert host in ("127.0.0.1", "${TOPK_PUBLISH_HOST:-127.0.0.1}"), (name, port)
+    assert not published(services["kafka"]) and not published(services["s3"])
+    api = services["query-api"]["command"]
+    assert flags(api)["api-token-file"] == secrets + "api_token" and not any("insecure" in a for a in api)
+    scrape = yaml.safe_load((DOCKER / "prometheus.yml").read_text())["scrape_configs"]
+    (api_job,) = [job for job in scrape if "query-api:8080" in job["static_configs"][0]["targets"]]
+    assert api_job["authorization"]["credentials_file"] == secrets + "api_token"
+    assert services["redis"]["command"] == ["redis-server", secrets + "redis.conf"]
+    assert "PasswordAuthenticator" in services["cassandra"]["entrypoint"][-1]
+    env = services["job"]["environment"]
+    assert env["TOPK_CASSANDRA_USERNAME"] == "topk" and env["TOPK_REDIS_PASSWORD_FILE"].startswith(secrets)
+
+    def make(directory) -> dict[str, str]:
+        subprocess.run([sys.executable, str(DOCKER / "init_secrets.py"), str(directory)], check=True,
+                       capture_output=True)  # fmt: skip
+        return {p.name: p.read_text() for p in directory.iterdir()}
+
+    first = make(tmp_path / "a")
+    referenced = set(re.findall(r"/run/topk-secrets/([\w.]+)", (DOCKER / "compose.yaml").read_text()))
+    referenced |= set(re.findall(r"\$secrets/([\w.]+)", (DOCKER / "cassandra-init.sh").read_text()))
+    referenced |= set(re.findall(r"/run/topk-secrets/([\w.]+)", (DOCKER / "with-secrets.sh").read_text()))
+    assert referenced <= set(first), referenced - set(first)
+    assert make(tmp_path / "a") == first  # kept on every later start
+    again = make(tmp_path / "b")
+    assert all(again[name] != text for name, text in first.items() if name != "ready")  # random each deployment
+    assert first["redis.conf"].startswith(f"requirepass {first['redis_password']}\n")
+    assert len(first["api_token"]) >= 32 and "AWS_SECRET_ACCESS_KEY=" in first["s3.env"]
 
 
 def test_prometheus_scrapes_flink_and_the_api(compose, conf):
