@@ -44,7 +44,7 @@ def build(
         t_env, settings.events, settings.sketch, settings.windows, settings.kafka.config_topic, tenant_configs
     )
     create_parsed_views(t_env, settings.windows.allowed_lateness_ms, settings.kafka.dead_letter_max_bytes)
-    routed = t_env.to_data_stream(routed_table(t_env, settings.windows))
+    routed = t_env.to_data_stream(routed_table(t_env, settings.windows, settings.events.max_values))
 
     of_kind(routed, DEAD_LETTER).assign_timestamps_and_watermarks(original_kafka_time()).map(
         DeadLetterEnvelope(settings.kafka.topic), output_type=Types.STRING()

@@ -252,7 +252,8 @@ def test_a_soak_with_faults_leaves_every_closed_window_exact(submit, servers, ru
         produce(servers.kafka, topic, phases[3], max_bytes=6 << 20)
         last = exact_counts(iter(default), M)
         assert wait_for(lambda: written(69)() and written(69, "acme")() and written(60), 400), "not every minute"
-        assert wait_for(lambda: r.exists(window_key("1h", "all", "all", start, topic)), 120)
+        hours = [window_key("1h", "all", "all", start, tenant_prefix(topic, t)) for t in ("default", "acme")]
+        assert wait_for(lambda: all(r.exists(h) for h in hours), 120)
 
         cluster, session = connect(CassandraConnection(port=servers.cassandra_port))
         try:

@@ -4,6 +4,8 @@ Cassandra (whose writes are all in flight at once)."""
 
 from __future__ import annotations
 
+import pytest
+
 from tests.integration.helpers import aligned_start, stored_top
 from topk.sketches import HeavyHittersSketch
 from topk.stores.cassandra_connection import CassandraConnection
@@ -13,6 +15,7 @@ from topk.stores.redis_store import window_key, write_results
 from topk.window_result import WindowResult
 from topk.windows import parse_windows
 
+pytestmark = pytest.mark.integration
 MINUTE = 60_000
 WINDOWS = parse_windows("1m,all")
 

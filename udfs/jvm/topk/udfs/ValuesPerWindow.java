@@ -113,34 +113,44 @@ public class ValuesPerWindow extends KeyedProcessFunction<String, Row, Row> {
         }
     }
 
-    /** Emits the {@code maxValues} rows of one window with the largest totals and one of the rest; the values kept. */
+    /**
+     * Emits the {@code maxValues} rows of one window with the largest totals and one of the rest (with the
+     * {@value #OTHER} row {@link GroupsOf} made, if any); the values kept.
+     */
     private List<String> decide(List<Row> rows, Collector<Row> out) {
-        rows.sort((a, b) -> {
+        List<Row> rest = new ArrayList<>();
+        List<Row> values = new ArrayList<>();
+        for (Row row : rows) {
+            (OTHER.equals(row.getFieldAs("val")) ? rest : values).add(row);
+        }
+        values.sort((a, b) -> {
             int byTotal = Long.compare(total(b), total(a));
             return byTotal != 0 ? byTotal : ItemSummary.compareCodePoints(a.getFieldAs("val"), b.getFieldAs("val"));
         });
-        List<String> values = new ArrayList<>();
-        for (Row row : rows.subList(0, Math.min(maxValues, rows.size()))) {
-            values.add(row.getFieldAs("val"));
+        List<String> kept = new ArrayList<>();
+        for (Row row : values.subList(0, Math.min(maxValues, values.size()))) {
+            kept.add(row.getFieldAs("val"));
             out.collect(row);
         }
-        if (rows.size() > maxValues) {
-            List<Row> rest = rows.subList(maxValues, rows.size());
+        if (values.size() > maxValues) {
+            folded.inc(values.size() - maxValues);
+            rest.addAll(values.subList(maxValues, values.size()));
+        }
+        if (!rest.isEmpty()) {
             List<byte[]> summaries = new ArrayList<>(rest.size());
             for (Row row : rest) {
                 summaries.add(row.getFieldAs("summary"));
             }
-            folded.inc(rest.size());
-            out.collect(asOther(rest.get(0), ItemSummary.folded(summaries)));
+            out.collect(asOther(rest.get(0), rest.size() == 1 ? summaries.get(0) : ItemSummary.folded(summaries)));
         }
-        return values;
+        return kept;
     }
 
     private Row late(Row row, long eventMs, Context ctx) throws Exception {
         long start = Math.floorDiv(eventMs, finestMs) * finestMs;
         List<String> values = kept.contains(start) ? new ArrayList<>(kept.get(start)) : new ArrayList<>();
         String value = row.getFieldAs("val");
-        if (values.contains(value)) {
+        if (values.contains(value) || OTHER.equals(value)) {
             return row;
         }
         if (values.size() < maxValues) {
