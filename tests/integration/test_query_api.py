@@ -20,6 +20,7 @@ from hypothesis.errors import Unsatisfiable
 from kafka import KafkaConsumer
 
 from tests.integration.helpers import CAPACITY, WINDOWS, K, counts_between, open_queries, publish
+from topk.events import EVENT_TIME_RANGE_MS
 from topk.generator.events import StreamSpec, exact_counts
 from topk.query.api import ApiConfig, create_app
 from topk.query.engine import EXACT
@@ -118,6 +119,17 @@ def test_api_answers_and_rejects_bad_requests(servers, stored, queries):
         r = api.get(path, params=params)
         assert 400 <= r.status_code < 500, (path, params, r.status_code)
         assert r.json()["detail"], (path, params)
+
+    # times: those an event can have are answered, others refused naming the range, in both modes
+    low, high = EVENT_TIME_RANGE_MS
+    for mode in ("approximate", "exact"):
+        for start, end in [(low, D), (high - D, high)]:
+            r = api.get("/api/v1/topk/historical", params={"start": str(start), "end": str(end), "mode": mode})
+            assert r.status_code == 200 and r.json()["results"] == [], r.text
+        for path in ("/api/v1/topk/historical", "/api/v1/count/item-1"):
+            far = {"start": "999999999000000", "end": "999999999999999", "mode": mode}
+            r = api.get(path, params=far)
+            assert r.status_code == 400 and "to 9999-01-01T00:00:00.000Z" in r.json()["detail"], r.text
 
 
 def test_absurd_ranges_cost_what_is_stored(servers, stored):

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import re
 
+from topk.events import EVENT_TIME_RANGE_MS
 from topk.query.engine import Answer
 from topk.times import iso, parse_time_ms
 from topk.windows import WindowSpec
@@ -19,13 +20,18 @@ class BadRequest(ValueError):
 
 
 def parse_time(text: str, name: str) -> int:
-    """Epoch milliseconds or ISO-8601 (UTC when no offset is given)."""
+    """Epoch milliseconds or ISO-8601 (UTC when no offset is given), a time an event can have
+    (``EVENT_TIME_RANGE_MS``, its end included: the end of a range is exclusive)."""
     try:
         if len(text) > MAX_TIME_TEXT:
             raise ValueError
-        return parse_time_ms(text)
+        ms = parse_time_ms(text)
     except (ValueError, OverflowError):
         raise BadRequest(f"{name}: not epoch ms or ISO-8601: {text[:MAX_TIME_TEXT]!r}") from None
+    low, high = EVENT_TIME_RANGE_MS
+    if not low <= ms <= high:
+        raise BadRequest(f"{name}: times from {iso(low)} to {iso(high)} (epoch ms {low} to {high})")
+    return ms
 
 
 def time_range(start: str, end: str) -> tuple[int, int]:

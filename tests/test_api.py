@@ -1,0 +1,94 @@
+"""The API's request layer (REST and GraphQL) over a stand-in for the engine that echoes what it was
+asked: which items and times reach the engine, which are refused and how, and the numbers an answer
+can carry. The engine itself is tested against real stores in tests/integration/."""
+
+from __future__ import annotations
+
+import pytest
+from fastapi.testclient import TestClient
+
+from topk.events import EVENT_TIME_RANGE_MS
+from topk.query.api import ApiConfig, create_app
+from topk.query.engine import APPROXIMATE, Answer
+from topk.sketches import ItemCount
+from topk.windows import WindowSpec, parse_windows
+
+WINDOWS = parse_windows("1m,1h,1d,all")  # the job's default windows and retention
+BIG = 3 * 2**31  # counts past 32 bits
+
+
+class Echo:
+    """Answers every question with the item and range it was asked, counts past 32 bits."""
+
+    def for_tenant(self, tenant: str) -> Echo:
+        return self
+
+    def ready(self) -> dict[str, bool]:
+        return {"redis": True, "cassandra": True}
+
+    def answer(self, item: str, start: int, end: int, mode: str = APPROXIMATE) -> Answer:
+        return Answer([ItemCount(item, BIG, BIG - 7, BIG + 7)], start, end, 2 * BIG, 7, mode)
+
+    def latest(self, k: int, window: str, dimension: str, value: str) -> Answer:
+        return self.answer("x", 0, 60_000)
+
+    def range_topk(self, k: int, start: int, end: int, dimension: str, value: str, mode: str = APPROXIMATE) -> Answer:
+        return self.answer("x", start, end, mode)
+
+    def count(self, item: str, start: int, end: int, dimension: str, value: str, mode: str = APPROXIMATE) -> Answer:
+        return self.answer(item, start, end, mode)
+
+    def series(
+        self, item: str, window: WindowSpec, start: int, end: int, dimension: str, value: str
+    ) -> list[tuple[int, ItemCount]]:
+        return [(start, self.answer(item, start, end).items[0])]
+
+
+def client(**config: object) -> TestClient:
+    return TestClient(create_app(Echo(), ApiConfig(WINDOWS, **config)), raise_server_exceptions=False)
+
+
+def graphql(api: TestClient, query: str, **variables: object) -> dict:
+    r = api.post("/graphql", json={"query": query, "variables": variables})
+    assert r.status_code == 200, r.text
+    return r.json()
+
+
+LOW, HIGH = EVENT_TIME_RANGE_MS
+TIMES_OUT_OF_RANGE = [
+    ("999999999000000", "999999999999999"),  # year 33658: within --max-range-days, past what a time can be
+    (str(HIGH - 60_000), str(HIGH + 1)),
+    ("9999-06-01T00:00:00Z", "9999-06-02T00:00:00Z"),
+    ("0001-01-01T00:00:00Z", "0001-01-02T00:00:00Z"),
+    ("1969-12-31T23:00:00Z", "1970-01-01T01:00:00Z"),
+]
+
+
+@pytest.mark.parametrize(("start", "end"), TIMES_OUT_OF_RANGE)
+def test_times_past_what_the_job_holds_are_refused_naming_the_range(start, end):
+    api = client()
+    span = {"start": start, "end": end}
+    for path, params in [
+        ("/api/v1/topk/historical", span),
+        ("/api/v1/topk/historical", {**span, "mode": "exact"}),
+        ("/api/v1/count/x", span),
+        ("/api/v1/count/x", {**span, "mode": "exact"}),
+        ("/api/v1/series/x", {**span, "window": "1d"}),
+    ]:
+        r = api.get(path, params=params)
+        assert r.status_code == 400, (path, params, r.text)
+        assert "1970-01-01T00:00:00.000Z to 9999-01-01T00:00:00.000Z" in r.json()["detail"], r.json()
+    for mode in ("APPROXIMATE", "EXACT"):
+        for lookup in ("topK(k: 5, start: $s, end: $e) { start }", 'count(item: "x", start: $s, end: $e) { count }'):
+            query = f"query($s: String!, $e: String!) {{ {lookup.replace('$e)', f'$e, mode: {mode})')} }}"
+            errors = graphql(api, query, s=start, e=end)["errors"]
+            assert "to 9999-01-01T00:00:00.000Z" in errors[0]["message"], errors
+
+
+def test_every_time_the_job_holds_is_answered():
+    api = client()
+    for start, end in [(str(LOW), "60000"), (str(HIGH - 86_400_000), str(HIGH)), ("9998-12-31", "9999-01-01")]:
+        r = api.get("/api/v1/topk/historical", params={"start": start, "end": end, "mode": "exact"})
+        assert r.status_code == 200, r.text
+        r = api.get("/api/v1/series/x", params={"start": start, "end": end, "window": "1m"})
+        assert r.status_code == 200, r.text
