@@ -140,6 +140,9 @@ def served_page(queries) -> Iterator[str]:
     thread.join(10)
 
 
+ODD_ITEMS = ["/page/1?x=1#top", "..", "50% off", "a/../b", "naïve ☃ 🚀"]
+
+
 def table_items(page: Page) -> list[str]:
     return page.locator("#table tbody tr td:nth-child(2)").all_inner_texts()
 
@@ -183,9 +186,16 @@ def test_the_page_shows_the_apis_top_k_switches_views_and_picks_up_new_windows(
         newest = spec.start_ms + 3 * H
         sketch = HeavyHittersSketch(CAPACITY, 64, 2)
         sketch.update("fresh-item", 999)
+        for n, item in enumerate(ODD_ITEMS):
+            sketch.update(item, 10 + n)
         result = WindowResult.of("1h", "region", "eu-west", newest, newest + H, sketch, 8)
         write_result(redis_connect(servers.redis_url), result, WINDOWS[1], run_id)
         expect(page.locator("#table tbody tr").first).to_contain_text("fresh-item", timeout=15_000)
+        for item in ODD_ITEMS:  # their history: items a URL path cannot hold as they are
+            with page.expect_response(lambda r: "/api/v1/series" in r.url) as asked:
+                page.locator("#table tbody tr").nth(table_items(page).index(item)).click()
+            assert asked.value.status == 200 and asked.value.json()["metadata"]["item"] == item, asked.value.text()
+            expect(page.get_by_test_id("detail-title")).to_contain_text(item)
 
         page.get_by_test_id("tenant").fill(TENANT)  # an admin token reads any tenant
         page.get_by_test_id("tenant").dispatch_event("change")

@@ -27,6 +27,7 @@ from fastapi.staticfiles import StaticFiles
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram, generate_latest
 from pydantic import BaseModel, Field
 from redis.exceptions import RedisError
+from starlette.convertors import Convertor, register_url_convertor
 
 from topk.events import DEFAULT_TENANT
 from topk.query.access import Guard, read_tokens
@@ -35,7 +36,7 @@ from topk.query.connect import add_storage_arguments, open_queries
 from topk.query.engine import APPROXIMATE, NoArchive, RangeTooLong, TopKQueries
 from topk.query.graphql import graphql_router
 from topk.query.ingest import EventLimits, EventProducer, Rejected, Unavailable, validate
-from topk.query.requests import MAX_TIME_TEXT, NAME, BadRequest, body, check_window, time_range
+from topk.query.requests import MAX_TIME_TEXT, NAME, BadRequest, body, check_item, check_window, time_range
 from topk.settings import SketchSettings, add_settings, setting, settings_of
 from topk.stores.cassandra_store import UNREACHABLE
 from topk.stores.kafka_client import KafkaSettings
@@ -43,6 +44,21 @@ from topk.times import iso
 from topk.windows import WindowSpec
 
 PAGE = FilePath(__file__).parent / "page"
+
+
+class Text(Convertor[str]):
+    """A path parameter of any text: slashes and line breaks too (Starlette's ``path`` stops at a line break)."""
+
+    regex = r"[\s\S]*"
+
+    def convert(self, value: str) -> str:
+        return value
+
+    def to_string(self, value: str) -> str:
+        return value
+
+
+register_url_convertor("text", Text())
 
 
 @dataclass(frozen=True)
@@ -117,8 +133,8 @@ def add_error_handlers(app: FastAPI) -> None:
 
 
 def query_routes(queries: TopKQueries, config: ApiConfig, guard: Guard) -> APIRouter:
-    """``/api/v1/topk``, ``/api/v1/topk/historical``, ``/api/v1/count/{item}``, ``/api/v1/series/{item}``,
-    each answered from the tenant ``guard`` gives."""
+    """``/api/v1/topk``, ``/api/v1/topk/historical``, ``/api/v1/count`` and ``/api/v1/series`` (the item
+    as ``?item=`` or URL-encoded in the path), each answered from the tenant ``guard`` gives."""
     router = APIRouter(prefix="/api/v1")
 
     def tenant_queries(tenant: Annotated[str, Depends(guard)]) -> TopKQueries:
@@ -130,7 +146,11 @@ def query_routes(queries: TopKQueries, config: ApiConfig, guard: Guard) -> APIRo
     Dim = Annotated[str, Query(pattern=NAME)]
     Time = Annotated[str, Query(min_length=1, max_length=MAX_TIME_TEXT)]
     Mode = Literal["approximate", "exact"]
-    Item = Annotated[str, Path(min_length=1, max_length=config.limits.max_item_length)]
+    length = {"min_length": 1, "max_length": config.limits.max_item_length}
+    items = {
+        "": Annotated[str, Query(**length, description="the item: any an event can carry")],
+        "/{item:text}": Annotated[str, Path(**length, description="the item, URL-encoded; . and .. only as ?item=")],
+    }  # a client resolves the path segments . and .. before sending: those items need the query form
 
     @router.get("/windows")
     def stored_windows() -> dict:
@@ -163,35 +183,38 @@ def query_routes(queries: TopKQueries, config: ApiConfig, guard: Guard) -> APIRo
         answer = q.range_topk(k, lo, hi, dimension, value, mode)
         return body(answer, dimension, value, requested={"start": iso(lo), "end": iso(hi)})
 
-    @router.get("/count/{item}")
-    def count(
-        q: Queries,
-        item: Item,
-        start: Time,
-        end: Time,
-        dimension: Dim = "all",
-        value: Dim = "all",
-        mode: Mode = APPROXIMATE,
-    ) -> dict:
-        """Bounds on one item's count over a range; ``mode=exact``: its count from the archive."""
-        lo, hi = time_range(start, end)
-        return body(q.count(item, lo, hi, dimension, value, mode), dimension, value)
+    for suffix, Item in items.items():  # /count?item=… and /count/{item}; /series likewise
 
-    @router.get("/series/{item}")
-    def series(
-        q: Queries, item: Item, window: str, start: Time, end: Time, dimension: Dim = "all", value: Dim = "all"
-    ) -> dict:
-        """One item's count, with bounds, in each stored window of a size over a range (oldest first;
-        at most 1,000 windows)."""
-        w = check_window(window, windows, sized=True)
-        lo, hi = time_range(start, end)
-        points = [
-            {"window_start": iso(s), "window_end": iso(s + w.size_ms), "count": c.estimate,
-             "lower_bound": c.lower_bound, "upper_bound": c.upper_bound}
-            for s, c in q.series(item, w, lo, hi, dimension, value)
-        ]  # fmt: skip
-        meta = {"item": item, "window": window, "dimension": dimension, "value": value}
-        return {"points": points, "metadata": {**meta, "start": iso(lo), "end": iso(hi)}}
+        @router.get("/count" + suffix)
+        def count(
+            q: Queries,
+            item: Item,
+            start: Time,
+            end: Time,
+            dimension: Dim = "all",
+            value: Dim = "all",
+            mode: Mode = APPROXIMATE,
+        ) -> dict:
+            """Bounds on one item's count over a range; ``mode=exact``: its count from the archive."""
+            lo, hi = time_range(start, end)
+            counted = q.count(check_item(item, config.limits.max_item_length), lo, hi, dimension, value, mode)
+            return body(counted, dimension, value)
+
+        @router.get("/series" + suffix)
+        def series(
+            q: Queries, item: Item, window: str, start: Time, end: Time, dimension: Dim = "all", value: Dim = "all"
+        ) -> dict:
+            """One item's count, with bounds, in each stored window of a size over a range (oldest first;
+            at most 1,000 windows)."""
+            w = check_window(window, windows, sized=True)
+            lo, hi = time_range(start, end)
+            points = [
+                {"window_start": iso(s), "window_end": iso(s + w.size_ms), "count": c.estimate,
+                 "lower_bound": c.lower_bound, "upper_bound": c.upper_bound}
+                for s, c in q.series(check_item(item, config.limits.max_item_length), w, lo, hi, dimension, value)
+            ]  # fmt: skip
+            meta = {"item": item, "window": window, "dimension": dimension, "value": value}
+            return {"points": points, "metadata": {**meta, "start": iso(lo), "end": iso(hi)}}
 
     return router
 

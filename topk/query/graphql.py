@@ -28,7 +28,7 @@ from strawberry.types import Info
 from topk.query.access import Guard
 from topk.query.archive import NotArchived
 from topk.query.engine import APPROXIMATE, EXACT, Answer, NoArchive, RangeTooLong, TopKQueries
-from topk.query.requests import BadRequest, body, check_k, check_name, check_window, time_range
+from topk.query.requests import BadRequest, body, check_item, check_k, check_name, check_window, time_range
 from topk.stores.cassandra_store import UNREACHABLE
 from topk.windows import WindowSpec
 
@@ -132,8 +132,7 @@ class Query:
         mode: Mode = Mode.APPROXIMATE,
     ) -> RankedItem:  # fmt: skip
         ctx: Context = info.context
-        if not 1 <= len(item) <= ctx.max_item_length:
-            raise QueryFailed(f"item: 1 to {ctx.max_item_length} characters")
+        check_item(item, ctx.max_item_length)
         check_name(dimension, "dimension")
         check_name(value, "value")
         lo, hi = time_range(start, end)

@@ -47,6 +47,18 @@ def check_name(text: str, name: str) -> str:
     return text
 
 
+def check_item(item: str, max_length: int) -> str:
+    """Any text an event can carry as its item: 1 to ``max_length`` characters of Unicode (a lone
+    surrogate, which only a JSON escape can make, is no text a stream carries)."""
+    if not 1 <= len(item) <= max_length:
+        raise BadRequest(f"item: 1 to {max_length} characters")
+    try:
+        item.encode()
+    except UnicodeEncodeError:
+        raise BadRequest("item: not Unicode text (a lone surrogate)") from None
+    return item
+
+
 def check_k(k: int, max_k: int) -> int:
     if not 1 <= k <= max_k:
         raise BadRequest(f"k: from 1 to {max_k}")

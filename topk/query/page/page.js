@@ -114,7 +114,7 @@ async function detail(item, q) {
   section.hidden = false;
   document.getElementById("detail-title").textContent = `${item}: count per ${state.finest} window, last ${SERIES_HOURS} h`;
   try {
-    const body = await api("/api/v1/series/" + encodeURIComponent(item), params);
+    const body = await api("/api/v1/series", { ...params, item });  // any item: a path cannot hold . or ..
     series(body.points);
     document.getElementById("detail-meta").textContent =
       `${body.points.length} stored window(s) · total estimate ${body.points.reduce((s, p) => s + p.count, 0)}`;
