@@ -141,3 +141,22 @@ def test_items_no_stream_can_carry_are_refused():
     for item, reason in [("", "1 to 1024 characters"), ("x" * 1025, "1 to 1024 characters"), ("a\ud800", "Unicode")]:
         errors = graphql(api, query, i=item, **TIMES)["errors"]
         assert reason in errors[0]["message"], (item[:5], errors)
+
+
+def test_graphql_numbers_are_64_bit():
+    api = client()
+    windows = graphql(api, "{ windows { label sizeMs retentionMs } }")
+    assert "errors" not in windows, windows
+    assert {w["label"]: w["retentionMs"] for w in windows["data"]["windows"]}["1h"] == 7_776_000_000
+    answer = "totalEvents errorBound results { count lowerBound upperBound }"
+    data = graphql(api, f'{{ latest: topK {{ {answer} }} range: topK(start: "0", end: "1") {{ {answer} }} }}')
+    assert "errors" not in data, data
+    for name in ("latest", "range"):
+        assert data["data"][name] == {
+            "totalEvents": 2 * BIG, "errorBound": 7,
+            "results": [{"count": BIG, "lowerBound": BIG - 7, "upperBound": BIG + 7}],
+        }  # fmt: skip
+    count = graphql(api, '{ count(item: "x", start: "0", end: "1") { count lowerBound upperBound } }')
+    assert count["data"]["count"] == {"count": BIG, "lowerBound": BIG - 7, "upperBound": BIG + 7}
+    schema = api.post("/graphql", json={"query": '{ __type(name: "Long") { kind description } }'}).json()
+    assert schema["data"]["__type"]["kind"] == "SCALAR" and "64-bit" in schema["data"]["__type"]["description"]

@@ -5,7 +5,8 @@
         { results { item count } }
       count(item: "item-1", start: "...", end: "...") { count lowerBound upperBound } }
 
-The same questions as the REST API, with its rules (``topk.query.requests``), auth, tenant and rate limit
+Counts, totals and milliseconds are ``Long`` (64-bit; GraphQL's ``Int`` is 32-bit). The same questions
+as the REST API, with its rules (``topk.query.requests``), auth, tenant and rate limit
 (``topk.query.access``) and answers (``requests.body``). One request may not fan out: at most
 ``MAX_LOOKUPS`` lookups (aliases), depth ``MAX_DEPTH`` and ``MAX_TOKENS`` tokens, refused before
 anything is read. A refused or failed field is an error naming it; nothing a client sends gives a 5xx.
@@ -15,6 +16,7 @@ from __future__ import annotations
 
 import enum
 from collections.abc import Callable
+from typing import NewType
 
 import strawberry
 from fastapi import Depends
@@ -23,6 +25,7 @@ from graphql import FieldNode, FragmentSpreadNode, GraphQLError, SelectionSetNod
 from redis.exceptions import RedisError
 from strawberry.extensions import AddValidationRules, MaxAliasesLimiter, MaxTokensLimiter
 from strawberry.fastapi import BaseContext, GraphQLRouter
+from strawberry.schema.config import StrawberryConfig
 from strawberry.types import Info
 
 from topk.query.access import Guard
@@ -43,13 +46,21 @@ class Mode(enum.Enum):
     EXACT = EXACT
 
 
+Long = NewType("Long", int)  # counts, totals and milliseconds: past GraphQL's 32-bit Int
+LONG = strawberry.scalar(
+    name="Long",
+    description="A 64-bit signed integer, as a JSON number (JavaScript reads it exactly up to 2^53)",
+    serialize=int,
+)
+
+
 @strawberry.type
 class RankedItem:
     rank: int
     item: str
-    count: int
-    lower_bound: int
-    upper_bound: int
+    count: Long
+    lower_bound: Long
+    upper_bound: Long
     guaranteed: bool
 
 
@@ -62,8 +73,8 @@ class TopK:
     value: str
     start: str
     end: str
-    total_events: int
-    error_bound: int
+    total_events: Long
+    error_bound: Long
     guaranteed: int
     accuracy: str
     windows_merged: int
@@ -73,8 +84,8 @@ class TopK:
 @strawberry.type
 class Window:
     label: str
-    size_ms: int
-    retention_ms: int | None
+    size_ms: Long
+    retention_ms: Long | None
 
 
 class QueryFailed(Exception):
@@ -186,6 +197,7 @@ def graphql_router(
     gives; no IDE page (it would load from a CDN)."""
     schema = Schema(
         query=Query,
+        config=StrawberryConfig(scalar_map={Long: LONG}),
         extensions=[
             lambda: AddValidationRules([MaxDepth]),
             lambda: MaxAliasesLimiter(max_alias_count=MAX_LOOKUPS),

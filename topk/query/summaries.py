@@ -93,7 +93,7 @@ class SummaryCache:
         for p in parts:
             if (p.width, p.depth, p.seed) != (first.width, first.depth, first.seed):
                 raise ValueError("cannot merge Count-Min sketches of different shape or seed")
-            table += p.table
+            np.add(table, p.table, out=table, casting="unsafe")  # a uint64 table (cells past 2**32) too
         total = sum(p.total_weight for p in parts)
         count_min = CountMinSketch.from_table(first.width, first.depth, first.seed, total, table)
         space_saving = ss_format.merge_columns([p.columns for p in parts], self._names)
