@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import random
+import sys
+from concurrent.futures import ThreadPoolExecutor
+
 from topk.query.summaries import SummaryCache
 from topk.sketches import HeavyHittersSketch, ItemCount
 
@@ -12,7 +16,43 @@ def test_counts_past_32_bits_merge():
     for sketch in parts:
         sketch.update("x", 2**33)
     parts[1].update("y", 5)
-    cache = SummaryCache()
-    merged = cache.merge([cache.decoded(n, sketch.serialize()) for n, sketch in enumerate(parts)])
+    merged = SummaryCache().merged([(n, sketch.serialize()) for n, sketch in enumerate(parts)])
     assert merged.count("x") == ItemCount("x", 2**34, 2**34, 2**34, False)
     assert merged.total_weight == 2**34 + 5
+
+
+def summaries(n: int, seed: int = 5) -> list[bytes]:
+    """``n`` serialized summaries over overlapping items of a pool of 3,000 (capacity 32: lossy)."""
+    rng = random.Random(seed)
+    blobs = []
+    for _ in range(n):
+        sketch = HeavyHittersSketch(32, 64, 2)
+        for _ in range(rng.randint(1, 120)):
+            sketch.update(f"item-{int(rng.paretovariate(0.8)) % 3_000}", rng.randint(1, 50))
+        blobs.append(sketch.serialize())
+    return blobs
+
+
+def answer(sketch: HeavyHittersSketch) -> tuple:
+    return sketch.total_weight, sketch.top_k(32).items, [sketch.count(f"item-{i}") for i in range(5)]
+
+
+def test_a_shared_cache_answers_as_no_cache_under_threads_and_eviction():
+    """Eight threads merge random sets of summaries through one tiny cache (a few entries, 150 names:
+    it evicts and starts its table of names over all the time); every answer equals the one merged
+    by a cache of its own."""
+    blobs = summaries(60)
+    rng = random.Random(7)
+    requests = [[(i, blobs[i]) for i in rng.sample(range(60), rng.randint(1, 12))] for _ in range(800)]
+    expected = [answer(SummaryCache().merged(parts)) for parts in requests]
+    shared = SummaryCache(max_bytes=4 * len(blobs[0]), max_names=150)
+    switching = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)  # threads switch often: a race shows
+    try:
+        with ThreadPoolExecutor(8) as pool:
+            got = list(pool.map(lambda parts: answer(shared.merged(parts)), requests))
+    finally:
+        sys.setswitchinterval(switching)
+    wrong = [n for n, (a, b) in enumerate(zip(got, expected, strict=True)) if a != b]
+    assert not wrong, f"{len(wrong)} of {len(requests)} answers differ"
+    assert shared.hits and shared.misses

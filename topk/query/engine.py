@@ -148,18 +148,17 @@ class TopKQueries:
                 blobs[i] = found.get(tiles[i][1])
         return blobs
 
-    def _decoded(self, window: WindowSpec, start: int, dimension: str, value: str, blob: bytes) -> HeavyHittersSketch:
-        return self.cache.decoded((self.prefix, self.cassandra.keyspace, window.label, dimension, value, start), blob)
+    def _key(self, window: WindowSpec, start: int, dimension: str, value: str) -> tuple:
+        """The stored window a summary is, as the cache keys it (shared by tenants and keyspaces)."""
+        return self.prefix, self.cassandra.keyspace, window.label, dimension, value, start
 
     def merged_sketch(self, start: int, end: int, dimension: str, value: str) -> tuple[HeavyHittersSketch, Answer]:
         """The union of the stored summaries that tile [start, end), and what it covers."""
         tiling = self.tiling(start, end, dimension, value)
-        parts, used = [], []
-        for (w, s), blob in zip(tiling.tiles, self._summaries(tiling.tiles, dimension, value), strict=True):
-            if blob is not None:
-                parts.append(self._decoded(w, s, dimension, value, blob))
-                used.append(f"{w.label}@{s}")
-        merged = self.cache.merge(parts) if parts else HeavyHittersSketch(1, 1, 1)
+        blobs = zip(tiling.tiles, self._summaries(tiling.tiles, dimension, value), strict=True)
+        found = [((w, s), blob) for (w, s), blob in blobs if blob is not None]
+        merged = self.cache.merged([(self._key(w, s, dimension, value), blob) for (w, s), blob in found])
+        used = [f"{w.label}@{s}" for (w, s), _ in found]
         finest = self.sized[0]
         edges = {"start": tiling.start_rounded_to, "end": tiling.end_rounded_to}
         rounded = {edge: w.label for edge, w in edges.items() if w != finest}
@@ -196,7 +195,7 @@ class TopKQueries:
         tiles = [(window, s) for s in self.catalogue([window], dimension, value, start, end)[window.label]]
         blobs = self._summaries(tiles, dimension, value)
         return [
-            (s, self.cache.merge([self._decoded(w, s, dimension, value, blob)]).count(item))
+            (s, self.cache.merged([(self._key(w, s, dimension, value), blob)]).count(item))
             for (w, s), blob in zip(tiles, blobs, strict=True)
             if blob is not None
         ]

@@ -8,13 +8,19 @@ items numbered in one table of names, its Count-Min table kept in the small type
 in; merging is then array work (``merge_columns``, table sums).
 
 Decoded summaries are kept in a bounded LRU cache keyed by the stored window *and a hash of its
-bytes*: a window rewritten (late events, a replay) is a different entry, never a stale one. The
-table of names only grows; past ``max_names`` the cache starts over.
+bytes*: a window rewritten (late events, a replay) is a different entry, never a stale one.
+
+One cache serves every request and tenant, from the API's threads. Decoding (numbering names in the
+shared table, filling the cache) holds a lock; merging does not. The table of names only grows, so
+the ids a merge holds stay valid while other requests add names. Past ``max_names`` the cache
+starts over with a new table, between requests' decodes: a merge in progress keeps the table its
+parts were numbered in.
 """
 
 from __future__ import annotations
 
 import itertools
+import threading
 from collections import OrderedDict
 from collections.abc import Hashable, Sequence
 from dataclasses import dataclass
@@ -50,15 +56,28 @@ class Decoded:
 class SummaryCache:
     def __init__(self, max_bytes: int = MAX_BYTES, max_names: int = MAX_NAMES) -> None:
         self.max_bytes, self.max_names = max_bytes, max_names
+        self._lock = threading.Lock()
         self._entries: OrderedDict[tuple, Decoded] = OrderedDict()
         self._bytes = 0
         self._ids: dict[str, int] = {}
         self._names: list[str] = []
         self.hits = self.misses = 0
 
-    def decoded(self, key: Hashable, blob: bytes) -> Decoded:
-        """``blob`` (a serialized ``HeavyHittersSketch`` of the window ``key``) decoded, from the
-        cache when these very bytes were decoded before."""
+    def merged(self, summaries: Sequence[tuple[Hashable, bytes]]) -> HeavyHittersSketch:
+        """One sketch of the union of ``summaries``: serialized ``HeavyHittersSketch`` es of one
+        Count-Min shape, each with the key of the stored window it is; those bytes decoded from the
+        cache when they were decoded before. No summaries: an empty sketch."""
+        if not summaries:
+            return HeavyHittersSketch(1, 1, 1)
+        with self._lock:
+            if len(self._names) > self.max_names:
+                self._entries, self._bytes = OrderedDict(), 0
+                self._ids, self._names = {}, []  # new objects: merges in progress keep the old ones
+            parts = [self._decoded(key, blob) for key, blob in summaries]
+            names = self._names
+        return merge(parts, names)
+
+    def _decoded(self, key: Hashable, blob: bytes) -> Decoded:
         entry_key = (key, len(blob), hash(blob))
         entry = self._entries.get(entry_key)
         if entry is not None:
@@ -66,8 +85,6 @@ class SummaryCache:
             self.hits += 1
             return entry
         self.misses += 1
-        if len(self._ids) > self.max_names:
-            self.clear()
         entry = self._decode(blob)
         self._entries[entry_key] = entry
         self._bytes += entry.nbytes
@@ -86,20 +103,16 @@ class SummaryCache:
         columns = ss_format.Columns(numbers, d.counts, d.errors, d.floor, d.total_weight, d.capacity)
         return Decoded(columns, *cms_format.decode(count_min))
 
-    def merge(self, parts: Sequence[Decoded]) -> HeavyHittersSketch:
-        """One sketch of the union of ``parts`` (all decoded by this cache, of one Count-Min shape)."""
-        first = parts[0]
-        table = np.zeros(first.depth * first.width, np.int64)
-        for p in parts:
-            if (p.width, p.depth, p.seed) != (first.width, first.depth, first.seed):
-                raise ValueError("cannot merge Count-Min sketches of different shape or seed")
-            np.add(table, p.table, out=table, casting="unsafe")  # a uint64 table (cells past 2**32) too
-        total = sum(p.total_weight for p in parts)
-        count_min = CountMinSketch.from_table(first.width, first.depth, first.seed, total, table)
-        space_saving = ss_format.merge_columns([p.columns for p in parts], self._names)
-        return HeavyHittersSketch.from_parts(space_saving, count_min)
 
-    def clear(self) -> None:
-        self._entries.clear()
-        self._bytes = 0
-        self._ids, self._names = {}, []
+def merge(parts: Sequence[Decoded], names: Sequence[str]) -> HeavyHittersSketch:
+    """One sketch of the union of ``parts`` (their items numbered in ``names``; one Count-Min shape)."""
+    first = parts[0]
+    table = np.zeros(first.depth * first.width, np.int64)
+    for p in parts:
+        if (p.width, p.depth, p.seed) != (first.width, first.depth, first.seed):
+            raise ValueError("cannot merge Count-Min sketches of different shape or seed")
+        np.add(table, p.table, out=table, casting="unsafe")  # a uint64 table (cells past 2**32) too
+    total = sum(p.total_weight for p in parts)
+    count_min = CountMinSketch.from_table(first.width, first.depth, first.seed, total, table)
+    space_saving = ss_format.merge_columns([p.columns for p in parts], names)
+    return HeavyHittersSketch.from_parts(space_saving, count_min)
