@@ -7,7 +7,7 @@ import sys
 from concurrent.futures import ThreadPoolExecutor
 
 from topk.query.summaries import SummaryCache
-from topk.sketches import HeavyHittersSketch, ItemCount
+from topk.sketches import CountMinSketch, HeavyHittersSketch, ItemCount
 
 
 def test_counts_past_32_bits_merge():
@@ -56,3 +56,14 @@ def test_a_shared_cache_answers_as_no_cache_under_threads_and_eviction():
     wrong = [n for n, (a, b) in enumerate(zip(got, expected, strict=True)) if a != b]
     assert not wrong, f"{len(wrong)} of {len(requests)} answers differ"
     assert shared.hits and shared.misses
+
+
+def test_summaries_of_two_count_min_widths_merge_folded_to_the_narrower():
+    """A tenant's Count-Min size changed within a range (``topk.tenant_config``): its windows merge."""
+    wide, narrow = HeavyHittersSketch(8, 64, 3), HeavyHittersSketch(8, 16, 2)
+    for n, sketch in enumerate((wide, narrow)):
+        for i in range(40):
+            sketch.update(f"item-{i}", 1 + (i + n) % 7)
+    merged = SummaryCache().merged([(0, wide.serialize()), (1, narrow.serialize())])
+    assert merged.count_min == CountMinSketch.merge_all([wide.count_min, narrow.count_min])
+    assert merged.total_weight == wide.total_weight + narrow.total_weight

@@ -64,9 +64,9 @@ class SummaryCache:
         self.hits = self.misses = 0
 
     def merged(self, summaries: Sequence[tuple[Hashable, bytes]]) -> HeavyHittersSketch:
-        """One sketch of the union of ``summaries``: serialized ``HeavyHittersSketch`` es of one
-        Count-Min shape, each with the key of the stored window it is; those bytes decoded from the
-        cache when they were decoded before. No summaries: an empty sketch."""
+        """One sketch of the union of ``summaries`` (serialized ``HeavyHittersSketch`` es, each with
+        the key of the stored window it is), those bytes decoded from the cache when they were
+        decoded before. No summaries: an empty sketch."""
         if not summaries:
             return HeavyHittersSketch(1, 1, 1)
         with self._lock:
@@ -105,14 +105,19 @@ class SummaryCache:
 
 
 def merge(parts: Sequence[Decoded], names: Sequence[str]) -> HeavyHittersSketch:
-    """One sketch of the union of ``parts`` (their items numbered in ``names``; one Count-Min shape)."""
-    first = parts[0]
-    table = np.zeros(first.depth * first.width, np.int64)
+    """One sketch of the union of ``parts`` (their items numbered in ``names``). Count-Min tables of
+    another shape (a tenant's size changed within the range) are folded to the narrowest, as
+    ``CountMinSketch.merge`` folds them."""
+    width, depth, seed = min(p.width for p in parts), min(p.depth for p in parts), parts[0].seed
+    if any(p.seed != seed or p.width % width for p in parts):
+        raise ValueError("cannot merge Count-Min sketches of different seeds, or widths the narrowest does not divide")
+    table = np.zeros(depth * width, np.int64)
     for p in parts:
-        if (p.width, p.depth, p.seed) != (first.width, first.depth, first.seed):
-            raise ValueError("cannot merge Count-Min sketches of different shape or seed")
-        np.add(table, p.table, out=table, casting="unsafe")  # a uint64 table (cells past 2**32) too
+        cells = p.table
+        if (p.width, p.depth) != (width, depth):
+            cells = cells[: depth * p.width].reshape(depth, p.width // width, width).sum(axis=1, dtype=np.int64)
+        np.add(table, cells.ravel(), out=table, casting="unsafe")  # a uint64 table (cells past 2**32) too
     total = sum(p.total_weight for p in parts)
-    count_min = CountMinSketch.from_table(first.width, first.depth, first.seed, total, table)
+    count_min = CountMinSketch.from_table(width, depth, seed, total, table)
     space_saving = ss_format.merge_columns([p.columns for p in parts], names)
     return HeavyHittersSketch.from_parts(space_saving, count_min)
