@@ -32,8 +32,9 @@ from starlette.convertors import Convertor, register_url_convertor
 from topk.events import DEFAULT_TENANT
 from topk.query.access import Guard, read_tokens
 from topk.query.archive import NotArchived
+from topk.query.budgets import OverBudget
 from topk.query.connect import add_storage_arguments, open_queries
-from topk.query.engine import APPROXIMATE, NoArchive, RangeTooLong, TopKQueries
+from topk.query.engine import APPROXIMATE, NoArchive, TopKQueries
 from topk.query.graphql import graphql_router
 from topk.query.ingest import EventLimits, EventProducer, Rejected, Unavailable, validate
 from topk.query.requests import MAX_TIME_TEXT, NAME, BadRequest, body, check_item, check_window, time_range
@@ -128,7 +129,7 @@ def add_error_handlers(app: FastAPI) -> None:
     handle(RedisError, *UNREACHABLE, status=503, detail="storage unavailable: {name}")
     handle(Unavailable, status=503)
     handle(NoArchive, status=501)
-    handle(BadRequest, NotArchived, RangeTooLong, status=400)
+    handle(BadRequest, NotArchived, OverBudget, status=400)
     handle(Rejected)  # its own status: 413 or 422
 
 

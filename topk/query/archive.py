@@ -1,8 +1,10 @@
 """Exact answers from the Parquet archive (written by jobs/archive_job.py).
 
 Only the hour partitions that overlap [start, end) are listed; of their files, those ``covering``
-picks are read, so each Kafka offset is read once however the files overlap; the time range and
-the dimension filter are pushed down to the Parquet row groups; counts are summed in Arrow.
+picks are read, so each Kafka offset is read once however the files overlap; past ``max_bytes`` of
+them in all, nothing is read (``OverBudget``). The time range and the dimension filter are pushed
+down to the Parquet row groups; counts are summed by Arrow's streaming aggregation as batches are
+read, never holding every row.
 
 python -m topk.query.archive --start 2026-11-22T10:00 --end 2026-11-22T13:00 [--k 10]
     [--dimension region --value eu-west] [--archive-url s3://topk-archive] [--s3-endpoint-url http://127.0.0.1:8333]
@@ -16,13 +18,17 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import partial
+from typing import TypeVar
 
 import pyarrow as pa
+import pyarrow.acero as acero
+import pyarrow.compute as pc
 import pyarrow.dataset as ds
 from pyarrow import fs
 
 from topk.events import DEFAULT_TENANT
 from topk.query.arguments import add_range_arguments
+from topk.query.budgets import check_exact_bytes
 from topk.settings import add_settings, settings_of
 from topk.sketches.accuracy import ranked
 from topk.stores.archive_layout import (
@@ -38,6 +44,7 @@ from topk.stores.archive_layout import (
 from topk.times import iso, parse_time_ms
 
 READ_ATTEMPTS = 3
+T = TypeVar("T")
 
 
 class NotArchived(ValueError):
@@ -55,20 +62,45 @@ class Scan:
     seconds: float
 
 
-def read_parquet(
-    filesystem: fs.FileSystem,
-    paths: list[str],
-    columns: list[str] | None = None,
-    where: ds.Expression | None = None,
-    required: list[str] | None = None,
-) -> pa.Table:
-    """The rows of the Parquet files ``paths`` (one dataset, the first file's schema); ``NotArchived``
-    if one of ``columns`` or of the ``required`` ones (those the filter reads) is missing."""
+Part = tuple[list[str], ds.Expression | None]  # files read as one dataset, and the rows of them to read
+NO_SUMS = pa.table({"item": pa.array([], pa.string()), "weight": pa.array([], pa.int64())})
+
+
+def open_parquet(filesystem: fs.FileSystem, paths: list[str], needed: list[str]) -> ds.Dataset:
+    """The Parquet files ``paths`` as one dataset (the first file's schema); ``NotArchived`` if one of
+    the ``needed`` columns is missing."""
     dataset = ds.dataset(paths, filesystem=filesystem, format="parquet")
-    missing = [c for c in [*(columns or ()), *(required or ())] if c not in dataset.schema.names]
+    missing = [c for c in needed if c not in dataset.schema.names]
     if missing:
         raise NotArchived(f"not archived: {', '.join(missing)}")
-    return dataset.to_table(columns=columns, filter=where)
+    return dataset
+
+
+def planned(
+    listing: Callable[[], list[fs.FileInfo]], where: ds.Expression | None, max_bytes: int | None = None
+) -> tuple[list[Part], list[fs.FileInfo]]:
+    """What to read of the files ``listing`` gives so that each offset is read once (``covering``):
+    the files read whole as one part, each file read in part as a part of its own with its offset
+    filter; and the files. ``OverBudget`` if their total size is past ``max_bytes``."""
+    files = {f.path: f for f in listing()}
+    plan = covering(files)
+    read = [files[path] for path, _ in plan]
+    check_exact_bytes(sum(f.size for f in read), max_bytes)
+    whole = [path for path, after in plan if after is None]
+    parts: list[Part] = [(whole, where)] if whole else []
+    for path, after in plan:
+        if after is not None:
+            parts.append(([path], offsets_after(after) if where is None else where & offsets_after(after)))
+    return parts, read
+
+
+def relisting(read: Callable[[], T]) -> T:
+    """``read()``, which lists archive files and reads them. A compaction may delete a listed file
+    before it is read: then it lists and reads again, up to ``READ_ATTEMPTS`` times."""
+    for _ in range(READ_ATTEMPTS - 1):
+        with contextlib.suppress(OSError):  # FileNotFoundError, or S3's error for a missing key
+            return read()
+    return read()
 
 
 def read_archive(
@@ -78,34 +110,34 @@ def read_archive(
     where: ds.Expression | None = None,
     required: list[str] | None = None,
 ) -> tuple[pa.Table, list[fs.FileInfo]]:
-    """The rows of the archive files ``listing`` gives, each offset once (``covering``): the files
-    read whole in one dataset, each file read in part with its own offset filter. Also the files
-    read. A compaction may delete a listed file before it is read: then it lists and reads again,
-    up to ``READ_ATTEMPTS`` times."""
-    for _ in range(READ_ATTEMPTS - 1):
-        with contextlib.suppress(OSError):  # FileNotFoundError, or S3's error for a missing key
-            return _read_listed(filesystem, listing, columns, where, required)
-    return _read_listed(filesystem, listing, columns, where, required)
+    """The rows of the archive files ``listing`` gives, each offset once, as one table (for tools and
+    tests: an answer aggregates as it reads, ``EventArchive``), and the files read."""
+
+    def read() -> tuple[pa.Table, list[fs.FileInfo]]:
+        parts, files = planned(listing, where)
+        needed = [*(columns or ()), *(required or ())]
+        tables = [open_parquet(filesystem, paths, needed).to_table(columns, rows) for paths, rows in parts]
+        return (pa.concat_tables(tables, promote_options="default") if tables else pa.table({})), files
+
+    return relisting(read)
 
 
-def _read_listed(
-    filesystem: fs.FileSystem,
-    listing: Callable[[], list[fs.FileInfo]],
-    columns: list[str] | None,
-    where: ds.Expression | None,
-    required: list[str] | None,
-) -> tuple[pa.Table, list[fs.FileInfo]]:
-    files = {f.path: f for f in listing()}
-    plan = covering(files)
-    if not plan:
-        return pa.table({}), []
-    whole = [path for path, after in plan if after is None]
-    tables = [read_parquet(filesystem, whole, columns, where, required)] if whole else []
-    for path, after in plan:
-        if after is not None:
-            rows = offsets_after(after) if where is None else where & offsets_after(after)
-            tables.append(read_parquet(filesystem, [path], columns, rows, required))
-    return pa.concat_tables(tables, promote_options="default"), [files[path] for path, _ in plan]
+def summed(dataset: ds.Dataset, where: ds.Expression | None, item: str | None) -> pa.Table:
+    """The weight of the rows of ``dataset`` that ``where`` keeps, summed in one streaming pass (batch
+    by batch as they are read, never all rows at once): per item (columns ``item``, ``weight``), or
+    with ``item`` given, of all rows (``weight``) and of that item's (``item_weight``), one row."""
+    nodes = [acero.Declaration("scan", acero.ScanNodeOptions(dataset, columns=["item", "weight"], filter=where))]
+    if where is not None:  # (the scan only uses it to skip row groups)
+        nodes.append(acero.Declaration("filter", acero.FilterNodeOptions(where)))
+    if item is None:
+        sums = acero.AggregateNodeOptions([("weight", "hash_sum", None, "weight")], keys=["item"])
+    else:
+        of_item = pc.if_else(ds.field("item") == item, ds.field("weight"), 0)
+        projected = acero.ProjectNodeOptions([ds.field("weight"), of_item], ["weight", "item_weight"])
+        nodes.append(acero.Declaration("project", projected))
+        sums = acero.AggregateNodeOptions([(c, "sum", None, c) for c in ("weight", "item_weight")])
+    nodes.append(acero.Declaration("aggregate", sums))
+    return acero.Declaration.from_sequence(nodes).to_table()
 
 
 class EventArchive:
@@ -126,26 +158,65 @@ class EventArchive:
         low, high = hour_dir(self.base, events, start), hour_dir(self.base, events, end - 1)
         return [f for f in files if f.path.endswith(".parquet") and low <= f.path.rsplit("/", 1)[0] <= high]
 
-    def counts(
-        self, start: int, end: int, dimension: str = "all", value: str = "all", tenant: str = DEFAULT_TENANT
-    ) -> tuple[dict[str, int], Scan]:
-        """Exact weighted count per item of the tenant's events in [start, end) (event time) with
-        ``dimension == value`` (``all``: every event)."""
+    def _summed(
+        self, start: int, end: int, dimension: str, value: str, tenant: str, item: str | None, max_bytes: int | None
+    ) -> tuple[list[pa.Table], Scan]:
+        """``summed`` over each part of the tenant's events in [start, end) (event time) with
+        ``dimension == value`` (``all``: every event); ``OverBudget`` past ``max_bytes`` of files."""
         started = time.perf_counter()
         where = (ds.field("event_time") >= pa.scalar(start, TIME)) & (ds.field("event_time") < pa.scalar(end, TIME))
-        required = []
+        needed = ["item", "weight"]
         if dimension != "all":
             where &= ds.field(dimension) == value
-            required.append(dimension)
-        listing = partial(self._files, start, end, tenant)
-        table, files = read_archive(self.filesystem, listing, ["item", "weight"], where, required)
-        counts: dict[str, int] = {}
-        if files:
-            sums = table.group_by("item").aggregate([("weight", "sum")])
-            counts = dict(zip(sums["item"].to_pylist(), sums["weight_sum"].to_pylist(), strict=True))
+            needed.append(dimension)
+
+        def read() -> tuple[list[pa.Table], list[fs.FileInfo]]:
+            parts, files = planned(partial(self._files, start, end, tenant), where, max_bytes)
+            return [summed(open_parquet(self.filesystem, paths, needed), rows, item) for paths, rows in parts], files
+
+        sums, files = relisting(read)
         partitions = len({f.path.rsplit("/", 1)[0] for f in files})
-        scan = Scan(partitions, len(files), sum(f.size for f in files), time.perf_counter() - started)
-        return counts, scan
+        return sums, Scan(partitions, len(files), sum(f.size for f in files), time.perf_counter() - started)
+
+    def sums(
+        self, start: int, end: int, dimension: str = "all", value: str = "all", tenant: str = DEFAULT_TENANT,
+        max_bytes: int | None = None,
+    ) -> tuple[pa.Table, Scan]:  # fmt: skip
+        """Exact weighted count per item (columns ``item``, ``weight``) of the tenant's events in
+        [start, end) (event time) with ``dimension == value`` (``all``: every event)."""
+        parts, scan = self._summed(start, end, dimension, value, tenant, None, max_bytes)
+        if len(parts) == 1:
+            return parts[0], scan
+        merged = pa.concat_tables([NO_SUMS, *(p.select(NO_SUMS.column_names) for p in parts)])
+        return merged.group_by("item").aggregate([("weight", "sum")]).rename_columns(["item", "weight"]), scan
+
+    def counts(
+        self, start: int, end: int, dimension: str = "all", value: str = "all", tenant: str = DEFAULT_TENANT,
+        max_bytes: int | None = None,
+    ) -> tuple[dict[str, int], Scan]:  # fmt: skip
+        """``sums`` as a dict (for tools: an answer ranks or picks in Arrow, ``top`` and ``count``)."""
+        sums, scan = self.sums(start, end, dimension, value, tenant, max_bytes)
+        return dict(zip(sums["item"].to_pylist(), sums["weight"].to_pylist(), strict=True)), scan
+
+    def top(
+        self, k: int, start: int, end: int, dimension: str = "all", value: str = "all", tenant: str = DEFAULT_TENANT,
+        max_bytes: int | None = None,
+    ) -> tuple[list[tuple[str, int]], int, Scan]:  # fmt: skip
+        """The ``k`` largest exact counts, ranked (``ranked``'s order), and the total weight."""
+        sums, scan = self.sums(start, end, dimension, value, tenant, max_bytes)
+        keys = [("weight", "descending"), ("item", "ascending")]  # (UTF-8 order is code point order)
+        top = sums.take(pc.select_k_unstable(sums, k, keys)) if len(sums) > k else sums
+        counts = dict(zip(top["item"].to_pylist(), top["weight"].to_pylist(), strict=True))
+        return ranked(counts, k), pc.sum(sums["weight"]).as_py() or 0, scan
+
+    def count(
+        self, item: str, start: int, end: int, dimension: str = "all", value: str = "all",
+        tenant: str = DEFAULT_TENANT, max_bytes: int | None = None,
+    ) -> tuple[int, int, Scan]:  # fmt: skip
+        """The exact count of ``item`` and the total weight, as ``sums`` counts them (no table of items)."""
+        parts, scan = self._summed(start, end, dimension, value, tenant, item, max_bytes)
+        total = sum(p["weight"][0].as_py() or 0 for p in parts)  # (a sum of no rows is null)
+        return sum(p["item_weight"][0].as_py() or 0 for p in parts), total, scan
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -4,8 +4,9 @@ summaries), the count of one item, and exact answers from the Parquet archive (`
 A range is tiled with the windows that were written (the catalogue: the Redis index, or
 Cassandra's partitions while Redis is unreachable) and are still retained (``topk.query.tiling``).
 Summaries come from Redis while it still has them (recent windows) and from Cassandra otherwise
-(history, one ``IN`` query per partition), and are merged in one step. A range longer than
-``max_range_ms`` is refused (``RangeTooLong``): its cost would grow with the calendar.
+(history, one ``IN`` query per partition), and are merged in one step. A question past a budget
+(``topk.query.budgets``: the range's length, an exact answer's bytes of archive files) is refused
+with ``OverBudget``.
 
 A ``TopKQueries`` answers for one tenant (``default`` unless ``for_tenant`` says otherwise): every
 key, partition and archive file it reads is that tenant's.
@@ -23,26 +24,20 @@ from redis.exceptions import RedisError
 
 from topk.events import DEFAULT_TENANT, check_tenant
 from topk.query.archive import EventArchive, Scan
+from topk.query.budgets import MAX_SERIES_WINDOWS, Budgets, OverBudget
 from topk.query.summaries import SummaryCache
 from topk.query.tiling import Tiling, tile
 from topk.sketches import HeavyHittersSketch, ItemCount
-from topk.sketches.accuracy import ranked
 from topk.stores.cassandra_store import CassandraStore
 from topk.stores.redis_store import DEFAULT_PREFIX, read_topk, tenant_prefix, window_starts, written
 from topk.stores.redis_store import summaries as redis_summaries
 from topk.windows import DAY_MS, WindowSpec, by_size
 
 APPROXIMATE, EXACT = "approximate", "exact"
-MAX_RANGE_DAYS = 400
-MAX_SERIES_WINDOWS = 1_000  # one item's count per window: a longer series is refused, not truncated
 
 
 class NoArchive(LookupError):
     """``mode=exact`` asked of a query side with no archive configured."""
-
-
-class RangeTooLong(ValueError):
-    """A range longer than the query side answers."""
 
 
 @dataclass(frozen=True)
@@ -70,11 +65,13 @@ class TopKQueries:
         windows: list[WindowSpec],
         prefix: str = DEFAULT_PREFIX,
         archive: EventArchive | None = None,
-        max_range_ms: int = MAX_RANGE_DAYS * DAY_MS,
+        max_range_ms: int = Budgets().max_range_ms,
         cache: SummaryCache | None = None,
+        max_exact_bytes: int = Budgets().max_exact_bytes,
     ) -> None:
         self.client, self.binary, self.cassandra = client, binary, cassandra
         self.base_prefix, self.archive, self.max_range_ms = prefix, archive, max_range_ms
+        self.max_exact_bytes = max_exact_bytes
         self.tenant = DEFAULT_TENANT
         self.cache = cache or SummaryCache()
         self.windows = {w.label: w for w in windows}
@@ -114,7 +111,9 @@ class TopKQueries:
     def check_range(self, start: int, end: int) -> None:
         if end - start > self.max_range_ms:
             days = self.max_range_ms / DAY_MS
-            raise RangeTooLong(f"the range spans {(end - start) / DAY_MS:,.1f} days; at most {days:g} are answered")
+            raise OverBudget(
+                f"the range spans {(end - start) / DAY_MS:,.1f} days; at most {days:g} are answered (--max-range-days)"
+            )
 
     def catalogue(
         self, windows: list[WindowSpec], dimension: str, value: str, start: int, end: int
@@ -170,17 +169,19 @@ class TopKQueries:
 
     def range_topk(self, k: int, start: int, end: int, dimension: str, value: str, mode: str = APPROXIMATE) -> Answer:
         if mode == EXACT:
-            counts, answer = self.exact(start, end, dimension, value)
-            return replace(answer, items=[ItemCount(x, c, c, c, True) for x, c in ranked(counts, k)])
+            top, total, scan = self._archive(start, end).top(
+                k, start, end, dimension, value, self.tenant, self.max_exact_bytes
+            )
+            return Answer([ItemCount(x, c, c, c, True) for x, c in top], start, end, total, 0, EXACT, scan=scan)
         merged, answer = self.merged_sketch(start, end, dimension, value)
         return replace(answer, items=list(merged.top_k(k).items))
 
     def count(self, item: str, start: int, end: int, dimension: str, value: str, mode: str = APPROXIMATE) -> Answer:
         """One item's count over the range: bounds (Space-Saving and Count-Min, merged), or exact."""
         if mode == EXACT:
-            counts, answer = self.exact(start, end, dimension, value)
-            c = counts.get(item, 0)
-            return replace(answer, items=[ItemCount(item, c, c, c)])
+            archive = self._archive(start, end)
+            c, total, scan = archive.count(item, start, end, dimension, value, self.tenant, self.max_exact_bytes)
+            return Answer([ItemCount(item, c, c, c)], start, end, total, 0, EXACT, scan=scan)
         merged, answer = self.merged_sketch(start, end, dimension, value)
         return replace(answer, items=[merged.count(item)])
 
@@ -188,10 +189,10 @@ class TopKQueries:
         self, item: str, window: WindowSpec, start: int, end: int, dimension: str, value: str
     ) -> list[tuple[int, ItemCount]]:
         """One item's bounds in each stored window of size ``window`` starting in ``[start, end)``,
-        oldest first. ``RangeTooLong`` past ``MAX_SERIES_WINDOWS`` windows."""
+        oldest first. ``OverBudget`` past ``MAX_SERIES_WINDOWS`` windows."""
         self.check_range(start, end)
         if -(-(end - start) // window.size_ms) > MAX_SERIES_WINDOWS:
-            raise RangeTooLong(f"more than {MAX_SERIES_WINDOWS} {window.label} windows: choose a larger window")
+            raise OverBudget(f"more than {MAX_SERIES_WINDOWS} {window.label} windows: choose a larger window")
         tiles = [(window, s) for s in self.catalogue([window], dimension, value, start, end)[window.label]]
         blobs = self._summaries(tiles, dimension, value)
         return [
@@ -200,10 +201,16 @@ class TopKQueries:
             if blob is not None
         ]
 
-    def exact(self, start: int, end: int, dimension: str, value: str) -> tuple[dict[str, int], Answer]:
-        """Exact counts over exactly [start, end) from the archive, and what was read."""
+    def _archive(self, start: int, end: int) -> EventArchive:
+        """The archive, for a range within the budget."""
         if self.archive is None:
             raise NoArchive("no archive configured: exact answers need --archive-url")
         self.check_range(start, end)
-        counts, scan = self.archive.counts(start, end, dimension, value, self.tenant)
+        return self.archive
+
+    def exact(self, start: int, end: int, dimension: str, value: str) -> tuple[dict[str, int], Answer]:
+        """Every item's exact count over exactly [start, end) from the archive (for the audit: an
+        answer ranks or picks in Arrow), and what was read."""
+        archive = self._archive(start, end)
+        counts, scan = archive.counts(start, end, dimension, value, self.tenant, self.max_exact_bytes)
         return counts, Answer([], start, end, sum(counts.values()), 0, EXACT, scan=scan)

@@ -30,7 +30,8 @@ from strawberry.types import Info
 
 from topk.query.access import Guard
 from topk.query.archive import NotArchived
-from topk.query.engine import APPROXIMATE, EXACT, Answer, NoArchive, RangeTooLong, TopKQueries
+from topk.query.budgets import OverBudget
+from topk.query.engine import APPROXIMATE, EXACT, Answer, NoArchive, TopKQueries
 from topk.query.requests import BadRequest, body, check_item, check_k, check_name, check_window, time_range
 from topk.stores.cassandra_store import UNREACHABLE
 from topk.windows import WindowSpec
@@ -96,7 +97,7 @@ async def answer(call: Callable[..., Answer | None], *args: object) -> Answer | 
     """``call(*args)`` off the event loop, its failures as GraphQL errors with the REST API's words."""
     try:
         return await run_in_threadpool(call, *args)
-    except (BadRequest, NotArchived, RangeTooLong, NoArchive) as err:
+    except (BadRequest, NotArchived, OverBudget, NoArchive) as err:
         raise QueryFailed(str(err)) from None
     except (RedisError, *UNREACHABLE) as err:
         raise QueryFailed(f"storage unavailable: {type(err).__name__}") from None
