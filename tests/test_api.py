@@ -160,3 +160,26 @@ def test_graphql_numbers_are_64_bit():
     assert count["data"]["count"] == {"count": BIG, "lowerBound": BIG - 7, "upperBound": BIG + 7}
     schema = api.post("/graphql", json={"query": '{ __type(name: "Long") { kind description } }'}).json()
     assert schema["data"]["__type"]["kind"] == "SCALAR" and "64-bit" in schema["data"]["__type"]["description"]
+
+
+def test_each_graphql_lookup_counts_against_the_rate_limit():
+    api = client(rate_limit_per_minute=5)
+    lookups = [f'a{n}: topK(window: "1m") {{ start }}' for n in range(3)]
+    lookups += [f'b{n}: count(item: "x", start: "0", end: "1") {{ count }}' for n in range(4)]
+    body = graphql(api, "{ " + " ".join(lookups) + " windows { label } }")
+    answered = [name for name, value in body["data"].items() if value is not None and name != "windows"]
+    refused = [e["message"] for e in body["errors"]]
+    assert len(answered) == 5 and refused == ["more than 5 requests this minute (each lookup counts one)"] * 2
+    assert api.get("/api/v1/windows").status_code == 429
+
+
+def test_a_graphql_body_past_its_size_is_refused():
+    api = client(max_graphql_bytes=1_000)
+    query = "{ windows { label } }"
+    fits = json.dumps({"query": query + " " * (1_000 - len(query) - 13)})
+    as_json = {"content-type": "application/json"}
+    assert len(fits) == 1_000 and api.post("/graphql", content=fits, headers=as_json).status_code == 200
+    over = fits[:-1] + " }"
+    for sent in (over.encode(), iter([over[:600].encode(), over[600:].encode()])):  # declared, then chunked
+        r = api.post("/graphql", content=sent, headers=as_json)
+        assert r.status_code == 413 and "more than 1,000 bytes (--max-graphql-bytes)" in r.json()["detail"], r.text

@@ -10,7 +10,8 @@ Two kinds of token, either or both:
   so a token never learns whether another tenant exists.
 
 With no token configured the API is open and ``?tenant=`` picks the tenant. Rate limits count per
-tenant for tenant tokens, per token for admins and per address when the API is open.
+tenant for tenant tokens, per token for admins and per address when the API is open; a request
+counts one, and each GraphQL lookup past its first one more (``Guard.allow_another``).
 
 python -m topk.query.access add --api-tokens-file tokens.txt --tenant acme
     appends a new token's hash for tenant ``acme`` and prints the token, once.
@@ -97,9 +98,15 @@ class Guard:
                 tenant = grant
             client = f"tenant:{grant}" if grant != ADMIN else token_hash(token)
         request.state.tenant = tenant = tenant or DEFAULT_TENANT  # for the request metrics
+        request.state.client = client
         if self.per_minute and not self.limiter.allow(client):
             raise HTTPException(429, f"more than {self.per_minute} requests this minute")
         return tenant
+
+    def allow_another(self, request: Request) -> bool:
+        """Whether the client of ``request``, already guarded, may make one more request this
+        minute (a GraphQL lookup past the request's first); counts it."""
+        return not self.per_minute or self.limiter.allow(request.state.client)
 
     @staticmethod
     def fixes_tenant(request: Request) -> bool:

@@ -28,6 +28,8 @@ from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, H
 from pydantic import BaseModel, Field
 from redis.exceptions import RedisError
 from starlette.convertors import Convertor, register_url_convertor
+from starlette.datastructures import Headers
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from topk.events import DEFAULT_TENANT
 from topk.query.access import Guard, read_tokens
@@ -45,6 +47,7 @@ from topk.times import iso
 from topk.windows import WindowSpec
 
 PAGE = FilePath(__file__).parent / "page"
+MAX_GRAPHQL_BYTES = 262_144  # 20 lookups of the longest item, JSON-escaped, fit
 
 
 class Text(Convertor[str]):
@@ -70,6 +73,7 @@ class ApiConfig:
     tenant_tokens: dict[str, str] = field(default_factory=dict)  # token hash -> tenant (topk.query.access)
     rate_limit_per_minute: int = 0  # 0: unlimited
     limits: EventLimits = field(default_factory=EventLimits)
+    max_graphql_bytes: int = MAX_GRAPHQL_BYTES
 
 
 class EventMetadata(BaseModel):
@@ -113,6 +117,37 @@ async def read_body(request: Request, limit: int) -> bytes:
             raise Rejected("too_large", f"event of more than {limit} bytes", 413)
         chunks.append(chunk)
     return b"".join(chunks)
+
+
+class BodyLimit:
+    """ASGI middleware: a request to ``path`` with a body of more than ``limit`` bytes is refused (413)
+    without reading more of it than that; others go on with the body read."""
+
+    def __init__(self, app: ASGIApp, path: str, limit: int, flag: str) -> None:
+        self.app, self.path, self.limit = app, path, limit
+        self.refusal = JSONResponse({"detail": f"a {path} body of more than {limit:,} bytes ({flag})"}, 413)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["path"] != self.path:
+            return await self.app(scope, receive, send)
+        declared = Headers(scope=scope).get("content-length", "")
+        if declared.isdigit() and int(declared) > self.limit:
+            return await self.refusal(scope, receive, send)
+        body, more = bytearray(), True
+        while more:
+            message = await receive()
+            if message["type"] != "http.request":
+                return None  # the client left
+            body += message.get("body", b"")
+            if len(body) > self.limit:
+                return await self.refusal(scope, receive, send)
+            more = message.get("more_body", False)
+        read: list[Message] = [{"type": "http.request", "body": bytes(body), "more_body": False}]
+
+        async def replay() -> Message:
+            return read.pop() if read else await receive()
+
+        return await self.app(scope, replay, send)
 
 
 def add_error_handlers(app: FastAPI) -> None:
@@ -299,8 +334,9 @@ def create_app(queries: TopKQueries, config: ApiConfig, producer: EventProducer 
     app.include_router(event_routes(producer, config.limits, guard), dependencies=guarded)
     graphql = graphql_router(queries, guard, config.windows, config.max_k, config.limits.max_item_length)
     app.include_router(graphql, dependencies=guarded, include_in_schema=False)
+    app.add_middleware(BodyLimit, path="/graphql", limit=config.max_graphql_bytes, flag="--max-graphql-bytes")
     app.include_router(health_routes(queries))
-    add_metrics(app)
+    add_metrics(app)  # (added last: it sees the requests BodyLimit refuses too)
     add_page(app)
     return app
 
@@ -321,7 +357,10 @@ class ApiSettings:
         "tenant tokens, hashed: lines '<tenant> sha256:<hex>' (python -m topk.query.access add); "
         "a tenant token reads its tenant only",
     )
-    rate_limit_per_minute: int = setting(0, "per tenant (tenant tokens), admin token or address; 0: off")
+    rate_limit_per_minute: int = setting(
+        0, "per tenant (tenant tokens), admin token or address; each GraphQL topK and count counts one; 0: off"
+    )
+    max_graphql_bytes: int = setting(MAX_GRAPHQL_BYTES, "a larger /graphql body is refused (413) before it is parsed")
 
     @property
     def token(self) -> str:
@@ -349,6 +388,7 @@ def main(argv: list[str] | None = None) -> None:
     config = ApiConfig(
         tuple(queries.windows.values()), settings_of(SketchSettings, a, p).capacity, settings.token,
         settings.tenant_tokens, settings.rate_limit_per_minute, settings_of(EventLimits, a, p),
+        settings.max_graphql_bytes,
     )  # fmt: skip
     producer = EventProducer(kafka.client, kafka.topic)
     try:

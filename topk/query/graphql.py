@@ -7,8 +7,9 @@
 
 Counts, totals and milliseconds are ``Long`` (64-bit; GraphQL's ``Int`` is 32-bit). The same questions
 as the REST API, with its rules (``topk.query.requests``), auth, tenant and rate limit
-(``topk.query.access``) and answers (``requests.body``). One request may not fan out: at most
-``MAX_LOOKUPS`` lookups (aliases), depth ``MAX_DEPTH`` and ``MAX_TOKENS`` tokens, refused before
+(``topk.query.access``) and answers (``requests.body``); each ``topK`` and ``count`` counts one
+request against the rate limit (the request itself is the first). One request may not fan out: at
+most ``MAX_LOOKUPS`` lookups (aliases), depth ``MAX_DEPTH`` and ``MAX_TOKENS`` tokens, refused before
 anything is read. A refused or failed field is an error naming it; nothing a client sends gives a 5xx.
 """
 
@@ -127,6 +128,7 @@ class Query:
         start: str | None = None, end: str | None = None, mode: Mode = Mode.APPROXIMATE,
     ) -> TopK | None:  # fmt: skip
         ctx: Context = info.context
+        ctx.charge()
         check_k(k, ctx.max_k)
         check_name(dimension, "dimension")
         check_name(value, "value")
@@ -140,10 +142,17 @@ class Query:
 
     @strawberry.field(description="Bounds on one item's count over a range (mode EXACT: from the archive)")
     async def count(
-        self, info: Info, item: str, start: str, end: str, dimension: str = "all", value: str = "all",
+        self,
+        info: Info,
+        item: str,
+        start: str,
+        end: str,
+        dimension: str = "all",
+        value: str = "all",
         mode: Mode = Mode.APPROXIMATE,
-    ) -> RankedItem:  # fmt: skip
+    ) -> RankedItem | None:  # fmt: skip  (null when refused: the other lookups keep their answers)
         ctx: Context = info.context
+        ctx.charge()
         check_item(item, ctx.max_item_length)
         check_name(dimension, "dimension")
         check_name(value, "value")
@@ -185,10 +194,20 @@ class Schema(strawberry.Schema):
 
 
 class Context(BaseContext):
-    def __init__(self, queries: TopKQueries, windows: tuple[WindowSpec, ...], max_k: int, max_item_length: int):
+    def __init__(
+        self, queries: TopKQueries, guard: Guard, windows: tuple[WindowSpec, ...], max_k: int, max_item_length: int
+    ) -> None:
         super().__init__()
-        self.queries, self.windows, self.max_k, self.max_item_length = queries, windows, max_k, max_item_length
+        self.queries, self.guard, self.windows = queries, guard, windows
+        self.max_k, self.max_item_length = max_k, max_item_length
         self.by_label = {w.label: w for w in windows}
+        self.lookups = 0
+
+    def charge(self) -> None:
+        """Counts a lookup against the rate limit (the guard counted the request: its first)."""
+        self.lookups += 1
+        if self.lookups > 1 and not self.guard.allow_another(self.request):
+            raise QueryFailed(f"more than {self.guard.per_minute} requests this minute (each lookup counts one)")
 
 
 def graphql_router(
@@ -207,6 +226,6 @@ def graphql_router(
     )
 
     async def get_context(tenant: str = Depends(guard)) -> Context:  # (module annotations are strings)
-        return Context(queries.for_tenant(tenant), windows, max_k, max_item_length)
+        return Context(queries.for_tenant(tenant), guard, windows, max_k, max_item_length)
 
     return GraphQLRouter(schema, path="/graphql", context_getter=get_context, graphql_ide=None)
