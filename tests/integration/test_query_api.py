@@ -17,6 +17,7 @@ import redis
 import schemathesis
 from fastapi.testclient import TestClient
 from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from hypothesis.errors import Unsatisfiable
 from kafka import KafkaConsumer
 
@@ -290,12 +291,78 @@ def test_retention_expires_minutes_in_both_stores_and_ranges_round_to_hours(serv
     assert meta["total_events"] == sum(sum(c.values()) for m, c in per_minute.items() if start + H <= m < end)
 
 
+REQUEST_SECONDS = 10.0  # no request, valid or not, takes longer: the budgets bound what it reads
+LOW, HIGH = EVENT_TIME_RANGE_MS
+TIME_CORPUS = [
+    "0", "1", str(HIGH), str(HIGH + 1), "999999999000000", "999999999999999", "9" * 16, "-1", "1e3", "",
+    "2026-01-01T00:00Z", "9999-01-01T00:00:00Z", "9998-12-31T23:59:59.999+23:59", "0001-01-01T00:00Z", "yesterday",
+]  # fmt: skip
+
+
+def literal(text: str) -> str:
+    """``text`` as a GraphQL string literal (a JSON string is one; a lone surrogate's escape is a syntax error)."""
+    return json.dumps(text)
+
+
+def count_lookup(item: str, start: str, end: str, mode: str) -> str:
+    return f"count(item: {literal(item)}, start: {literal(start)}, end: {literal(end)}, mode: {mode}) {{ item count }}"
+
+
+def top_lookup(k: int, window: str, dimension: str, start: str | None, end: str | None, mode: str) -> str:
+    span = "".join(f", {name}: {literal(t)}" for name, t in (("start", start), ("end", end)) if t is not None)
+    value = "eu-west" if dimension == "region" else dimension
+    return (
+        f"topK(k: {k}, window: {literal(window)}, dimension: {literal(dimension)}, value: {literal(value)}{span}, "
+        f"mode: {mode}) {{ start end totalEvents results {{ item count upperBound }} }}"
+    )
+
+
+def graphql_requests(stored_times: list[str]) -> st.SearchStrategy[dict]:
+    """GraphQL request bodies of 1 to 22 lookups over the item and time corpora (and any text): valid,
+    refused, malformed; the item also as a variable (which can carry a lone surrogate)."""
+    items = st.one_of(st.sampled_from([*ODD_ITEMS, "item-1", "", "x" * 1025, "a\ud800", "\x00"]), st.text(max_size=30))
+    times = st.one_of(
+        st.sampled_from(TIME_CORPUS + stored_times), st.integers(-(2**63), 2**63).map(str), st.text(max_size=20)
+    )
+    modes = st.sampled_from(["APPROXIMATE", "EXACT"])
+    count = st.builds(count_lookup, items, times, times, modes)
+    windows, dimensions = st.sampled_from(["1m", "1h", "all", "7m"]), st.sampled_from(["all", "region", "a b"])
+    ks = st.integers(1, 20) | st.integers(-5, 2**40)
+    top = st.builds(top_lookup, ks, windows, dimensions, st.none() | times, st.none() | times, modes)
+    lookups = st.lists(st.one_of(count, top, st.just("windows { label sizeMs retentionMs }")), min_size=1, max_size=22)
+    query = lookups.map(lambda ls: "{ " + " ".join(f"l{n}: {lookup}" for n, lookup in enumerate(ls)) + " }")
+    by_variable = st.builds(
+        lambda item, s, e: {
+            "query": f"query($i: String!) {{ count(item: $i, start: {literal(s)}, end: {literal(e)}) {{ count }} }}",
+            "variables": {"i": item},
+        },
+        items, times, times,
+    )  # fmt: skip
+    return st.one_of(query.map(lambda q: {"query": q, "variables": {}}), by_variable)
+
+
 def test_no_request_gets_a_server_error(servers, stored, queries):
     """Fuzzes every operation from the API's OpenAPI schema: valid inputs and invalid ones
-    (schemathesis' positive and negative modes), against the real stores and broker."""
+    (schemathesis' positive and negative modes), and GraphQL with queries over the item and time
+    corpora, against the real stores and broker. Each request is timed: none may get a 5xx or take
+    longer than ``REQUEST_SECONDS``, and no exact answer may read past its budget."""
     producer = EventProducer(servers.kafka, f"{stored[1]}-fuzzed")
-    schema = schemathesis.openapi.from_asgi("/openapi.json", create_app(queries, ApiConfig(WINDOWS), producer))
-    failures, calls = [], Counter()
+    app = create_app(queries, ApiConfig(WINDOWS), producer)
+    schema = schemathesis.openapi.from_asgi("/openapi.json", app)
+    failures, calls, slowest = [], Counter(), []
+
+    def judge(label: tuple, response, seconds: float) -> None:
+        calls[(*label[:2], response.status_code)] += 1
+        slowest.append((seconds, label))
+        if response.status_code >= 500 or seconds > REQUEST_SECONDS:
+            failures.append((label, response.status_code, round(seconds, 2), response.text[:300]))
+        try:
+            scan = response.json()["metadata"]["scan"]  # an exact answer's
+        except (ValueError, TypeError, KeyError):
+            return
+        if scan["bytes"] > queries.max_exact_bytes:
+            failures.append((label, "read past --max-exact-bytes", scan))
+
     for found in schema.get_all_operations():
         operation = found.ok()
         for mode in (schemathesis.GenerationMode.POSITIVE, schemathesis.GenerationMode.NEGATIVE):
@@ -303,20 +370,37 @@ def test_no_request_gets_a_server_error(servers, stored, queries):
             @settings(max_examples=40, deadline=None, suppress_health_check=list(HealthCheck), database=None)
             @given(case=operation.as_strategy(generation_mode=mode))
             def call(case) -> None:
+                started = time.perf_counter()
                 response = case.call()
-                calls[(case.method, case.path, response.status_code)] += 1
-                if response.status_code >= 500:
-                    failures.append((case.method, case.formatted_path, case.query, response.text[:300]))
+                judge(
+                    (case.method, case.path, case.formatted_path, case.query), response, time.perf_counter() - started
+                )
 
             try:
                 call()
             except Unsatisfiable:  # nothing can be invalid about e.g. GET /health/live
                 assert mode == schemathesis.GenerationMode.NEGATIVE, operation.label
+
+    client = TestClient(app, raise_server_exceptions=False)
+    spec = stored[0]
+    stored_times = [str(spec.start_ms), str(spec.start_ms + 90 * M), iso(spec.start_ms + 3 * H)]
+
+    @settings(max_examples=150, deadline=None, suppress_health_check=list(HealthCheck), database=None)
+    @given(sent=graphql_requests(stored_times))
+    def ask(sent: dict) -> None:
+        content = json.dumps(sent)  # (ASCII: a lone surrogate as its JSON escape)
+        started = time.perf_counter()
+        response = client.post("/graphql", content=content, headers={"content-type": "application/json"})
+        judge(("POST", "/graphql", sent["query"][:200], sent["variables"]), response, time.perf_counter() - started)
+
+    ask()
     producer.close()
     assert not failures, failures[:5]
     statuses = {status for (_, _, status) in calls}
-    assert sum(calls.values()) > 300 and {200, 400, 404, 422} <= statuses, calls
-    assert sum(n for (method, _, _), n in calls.items() if method == "POST") > 40, calls
+    assert sum(calls.values()) > 450 and {200, 400, 404, 422} <= statuses, calls
+    assert sum(n for (method, path, _), n in calls.items() if method == "POST" and path != "/graphql") > 40, calls
+    assert calls[("POST", "/graphql", 200)] > 100, calls
+    print("slowest requests:", sorted(slowest, key=lambda x: -x[0])[:5])
 
 
 def test_audit_command_compares_approximate_and_exact(servers, stored):
