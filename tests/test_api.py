@@ -4,6 +4,7 @@ can carry. The engine itself is tested against real stores in tests/integration/
 
 from __future__ import annotations
 
+import argparse
 import json
 from urllib.parse import quote
 
@@ -11,8 +12,10 @@ import pytest
 from fastapi.testclient import TestClient
 
 from topk.events import EVENT_TIME_RANGE_MS
-from topk.query.api import ApiConfig, create_app
+from topk.query.access import token_hash
+from topk.query.api import ApiConfig, ApiSettings, create_app
 from topk.query.engine import APPROXIMATE, Answer
+from topk.settings import add_settings, settings_of
 from topk.sketches import ItemCount
 from topk.windows import WindowSpec, parse_windows
 
@@ -183,3 +186,51 @@ def test_a_graphql_body_past_its_size_is_refused():
     for sent in (over.encode(), iter([over[:600].encode(), over[600:].encode()])):  # declared, then chunked
         r = api.post("/graphql", content=sent, headers=as_json)
         assert r.status_code == 413 and "more than 1,000 bytes (--max-graphql-bytes)" in r.json()["detail"], r.text
+
+
+def metrics(api: TestClient, token: str | None = None) -> tuple[int, str]:
+    r = api.get("/metrics", headers={"Authorization": f"Bearer {token}"} if token else {})
+    return r.status_code, r.text
+
+
+def test_metrics_need_the_admin_token_and_label_only_known_tenants():
+    open_api = client()
+    for n in range(3):
+        assert open_api.get("/api/v1/windows", params={"tenant": f"made-up-{n}"}).status_code == 200
+    status, text = metrics(open_api)  # open: only on 127.0.0.1 unless --insecure-open (ApiSettings)
+    assert status == 200 and "made-up" not in text
+    assert 'path="/api/v1/windows",status="200",tenant="other"' in text
+
+    api = client(api_token="root", tenant_tokens={token_hash("a"): "acme"})
+    assert metrics(api)[0] == metrics(api, "wrong")[0] == 401 and metrics(api, "a")[0] == 403
+    for token, tenant in [("a", None), ("root", "acme"), ("root", "made-up"), ("root", None), ("wrong", "acme")]:
+        api.get(
+            "/api/v1/windows", params={"tenant": tenant} if tenant else {}, headers={"Authorization": f"Bearer {token}"}
+        )
+    status, text = metrics(api, "root")
+    assert status == 200 and "made-up" not in text
+    for label in ('status="200",tenant="acme"} 2.0', 'status="200",tenant="other"} 1.0',
+                  'status="200",tenant="default"} 1.0', 'status="401",tenant=""} 1.0'):  # fmt: skip
+        assert label in text, label
+
+
+def api_settings(*argv: str) -> ApiSettings:
+    parser = argparse.ArgumentParser()
+    add_settings(parser, ApiSettings)
+    return settings_of(ApiSettings, parser.parse_args(argv), parser)
+
+
+def test_with_no_token_the_api_listens_on_loopback_only_unless_told(monkeypatch, tmp_path, capsys):
+    monkeypatch.delenv("TOPK_API_TOKEN", raising=False)
+    for host in ("127.0.0.1", "127.0.0.2", "::1", "localhost"):
+        assert "open to anyone who can reach" in api_settings("--host", host).notice()
+    for host in ("0.0.0.0", "::", "", "10.1.2.3", "api.example.com"):
+        with pytest.raises(SystemExit):
+            api_settings("--host", host)
+        assert "--insecure-open" in capsys.readouterr().err
+    opened = api_settings("--host", "0.0.0.0", "--insecure-open")
+    assert "--insecure-open" in opened.notice() and "0.0.0.0:8080" in opened.notice()
+    (tmp_path / "token").write_text("s3cret\n")
+    assert api_settings("--host", "0.0.0.0", "--api-token-file", str(tmp_path / "token")).notice() == ""
+    monkeypatch.setenv("TOPK_API_TOKEN", "s3cret")
+    assert api_settings("--host", "0.0.0.0").notice() == ""

@@ -117,4 +117,6 @@ def test_rate_limit_per_tenant(queries):
     assert [status(TOKENS[TENANT]), status(TOKENS[TENANT])] == [200, 200]
     assert status(SECOND) == 429  # the tenant's third request this minute, whichever its token
     assert status(TOKENS[DEFAULT_TENANT]) == 200
-    assert 'status="200",tenant="acme"' in client.get("/metrics").text
+    assert client.get("/metrics").status_code == 401  # the admin token's only
+    assert client.get("/metrics", headers={"Authorization": f"Bearer {TOKENS[TENANT]}"}).status_code == 403
+    assert 'status="200",tenant="acme"' in client.get("/metrics", headers={"Authorization": f"Bearer {ADMIN}"}).text

@@ -9,7 +9,10 @@ Two kinds of token, either or both:
   reads its own tenant only: a request naming another gets 404, exactly as a tenant with no data,
   so a token never learns whether another tenant exists.
 
-With no token configured the API is open and ``?tenant=`` picks the tenant. Rate limits count per
+With no token configured the API is open and ``?tenant=`` picks the tenant (the API then listens on
+loopback only unless told otherwise, ``topk.query.api.ApiSettings``). ``/metrics`` needs an admin
+token when tokens are configured, and labels requests only with tenants that have a token (and
+``default``): any other is ``other``, so a client cannot make a series per name. Rate limits count per
 tenant for tenant tokens, per token for admins and per address when the API is open; a request
 counts one, and each GraphQL lookup past its first one more (``Guard.allow_another``).
 
@@ -79,6 +82,7 @@ class Guard:
         if admin_token:
             self.grants[token_hash(admin_token)] = ADMIN
         self.per_minute, self.limiter = per_minute, RateLimiter(per_minute)
+        self.known = {DEFAULT_TENANT, *self.grants.values()} - {ADMIN}
 
     def __call__(
         self,
@@ -87,9 +91,8 @@ class Guard:
     ) -> str:
         client = f"address:{request.client.host if request.client else 'unknown'}"
         if self.grants:
-            scheme, _, token = request.headers.get("authorization", "").partition(" ")
-            grant = self.granted(token) if scheme.lower() == "bearer" else None
-            request.state.grant = grant
+            token = bearer(request)
+            request.state.grant = grant = self.granted(token)
             if grant is None:
                 raise HTTPException(401, "missing or wrong bearer token", headers={"WWW-Authenticate": "Bearer"})
             if grant != ADMIN:
@@ -108,14 +111,34 @@ class Guard:
         minute (a GraphQL lookup past the request's first); counts it."""
         return not self.per_minute or self.limiter.allow(request.state.client)
 
+    def admin(self, request: Request) -> None:
+        """A FastAPI dependency: with tokens configured, only an admin token passes (401 without a
+        known token, 403 with a tenant's)."""
+        if self.grants:
+            grant = self.granted(bearer(request))
+            if grant is None:
+                raise HTTPException(401, "missing or wrong bearer token", headers={"WWW-Authenticate": "Bearer"})
+            if grant != ADMIN:
+                raise HTTPException(403, "the admin token only")
+
+    def label(self, tenant: str) -> str:
+        """``tenant`` as a metric label: itself if it has a token (or is ``default``), else ``other``."""
+        return tenant if tenant in self.known else "other"
+
     @staticmethod
     def fixes_tenant(request: Request) -> bool:
         """Whether the request, already guarded, came with a tenant token (one tenant only)."""
         return getattr(request.state, "grant", None) not in (None, ADMIN)
 
     def granted(self, token: str) -> str | None:
-        """The tenant ``token`` reads (``ADMIN``: any), or None for an unknown token."""
-        return self.grants.get(token_hash(token))  # a lookup by hash: its timing tells nothing of a token
+        """The tenant ``token`` reads (``ADMIN``: any), or None for none or an unknown token."""
+        return self.grants.get(token_hash(token)) if token else None  # by hash: its timing tells nothing of a token
+
+
+def bearer(request: Request) -> str:
+    """The request's bearer token ("" if none)."""
+    scheme, _, token = request.headers.get("authorization", "").partition(" ")
+    return token if scheme.lower() == "bearer" else ""
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -7,17 +7,21 @@ python -m topk.query.api --port 8080 [--windows 1m,1h,1d,all] [--retention ...] 
 
 It starts whatever state Redis, Cassandra and the broker are in: stores connect on first use,
 ``/health/ready`` says which answer, and requests answer 503 while one they need is down.
-Client mistakes are 4xx with a ``detail``; nothing a client sends gives a 5xx. Every data route
-answers for one tenant: its token's, or the one an admin (or anyone, with no tokens set) names in
-``?tenant=`` (``topk.query.access``).
+Client mistakes are 4xx with a ``detail``; nothing a client sends gives a 5xx, and no request costs
+more than its budgets allow (``topk.query.budgets``, ``--max-graphql-bytes``, the rate limit). Every
+data route answers for one tenant: its token's, or the one an admin (or anyone, with no tokens set)
+names in ``?tenant=`` (``topk.query.access``). With no token configured it listens on a loopback
+address only, unless ``--insecure-open``.
 """
 
 import argparse  # (no `from __future__ import annotations`: FastAPI reads the handlers' local Annotated types)
+import ipaddress
 import os
+import sys
 import time
 from dataclasses import dataclass, field, fields
 from pathlib import Path as FilePath
-from typing import Annotated, Literal
+from typing import Annotated, Literal, Self
 
 import uvicorn
 from fastapi import APIRouter, Depends, FastAPI, HTTPException, Path, Query, Request
@@ -294,9 +298,10 @@ def health_routes(queries: TopKQueries) -> APIRouter:
     return router
 
 
-def add_metrics(app: FastAPI) -> None:
-    """Requests per route template, status and tenant (empty: none resolved, e.g. refused before)
-    and latency per route template, at ``/metrics`` (Prometheus)."""
+def add_metrics(app: FastAPI, guard: Guard) -> None:
+    """Requests per route template, status and tenant (only tenants with a token, and ``default``;
+    any other is ``other``; empty: none resolved, e.g. refused before) and latency per route
+    template, at ``/metrics`` (Prometheus; the admin token when tokens are configured)."""
     registry = CollectorRegistry()
     requests = Counter("topk_api_requests", "API requests", ["path", "status", "tenant"], registry=registry)
     latency = Histogram("topk_api_latency_seconds", "API latency", ["path"], registry=registry)
@@ -306,11 +311,12 @@ def add_metrics(app: FastAPI) -> None:
         started = time.perf_counter()
         response = await call_next(request)
         path = getattr(request.scope.get("route"), "path", "unmatched")  # the route template, not the raw URL
-        requests.labels(path, str(response.status_code), getattr(request.state, "tenant", "")).inc()
+        tenant = getattr(request.state, "tenant", None)
+        requests.labels(path, str(response.status_code), "" if tenant is None else guard.label(tenant)).inc()
         latency.labels(path).observe(time.perf_counter() - started)
         return response
 
-    @app.get("/metrics")
+    @app.get("/metrics", dependencies=[Depends(guard.admin)])
     def metrics() -> PlainTextResponse:
         return PlainTextResponse(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
 
@@ -336,7 +342,7 @@ def create_app(queries: TopKQueries, config: ApiConfig, producer: EventProducer 
     app.include_router(graphql, dependencies=guarded, include_in_schema=False)
     app.add_middleware(BodyLimit, path="/graphql", limit=config.max_graphql_bytes, flag="--max-graphql-bytes")
     app.include_router(health_routes(queries))
-    add_metrics(app)  # (added last: it sees the requests BodyLimit refuses too)
+    add_metrics(app, guard)  # (added last: it sees the requests BodyLimit refuses too)
     add_page(app)
     return app
 
@@ -345,7 +351,7 @@ def create_app(queries: TopKQueries, config: ApiConfig, producer: EventProducer 
 class ApiSettings:
     """API: where it listens, who may call it, how often."""
 
-    host: str = setting("127.0.0.1", "the address to listen on")
+    host: str = setting("127.0.0.1", "the address to listen on (with no token configured: loopback only)")
     port: int = setting(8080, "the port to listen on")
     api_token_file: str = setting(
         "",
@@ -361,6 +367,10 @@ class ApiSettings:
         0, "per tenant (tenant tokens), admin token or address; each GraphQL topK and count counts one; 0: off"
     )
     max_graphql_bytes: int = setting(MAX_GRAPHQL_BYTES, "a larger /graphql body is refused (413) before it is parsed")
+    insecure_open: bool = setting(
+        False, "with no token configured, listen on --host even if it is not loopback: anyone who reaches it reads "
+        "every tenant's results",
+    )  # fmt: skip
 
     @property
     def token(self) -> str:
@@ -373,6 +383,31 @@ class ApiSettings:
     @property
     def tenant_tokens(self) -> dict[str, str]:
         return read_tokens(self.api_tokens_file) if self.api_tokens_file else {}
+
+    def validate(self) -> Self:
+        if not (self.token or self.tenant_tokens or loopback(self.host) or self.insecure_open):
+            raise ValueError(
+                f"no API token configured (--api-token-file, TOPK_API_TOKEN, --api-tokens-file): the API listens "
+                f"on a loopback address only, not {self.host!r}; give a token, or --insecure-open to serve it open"
+            )
+        return self
+
+    def notice(self) -> str:
+        """What the API says at start of who can read it ("" when tokens are configured)."""
+        if self.token or self.tenant_tokens:
+            return ""
+        reach = f"the API is open to anyone who can reach {self.host}:{self.port}"
+        if loopback(self.host):
+            return f"no API token configured: {reach} (this machine only)"
+        return f"WARNING: no API token configured, and --insecure-open: {reach}, every tenant's results"
+
+
+def loopback(host: str) -> bool:
+    """Whether ``host`` is this machine only: ``localhost`` or a loopback address (127.0.0.0/8, ::1)."""
+    try:
+        return host == "localhost" or ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -390,6 +425,8 @@ def main(argv: list[str] | None = None) -> None:
         settings.tenant_tokens, settings.rate_limit_per_minute, settings_of(EventLimits, a, p),
         settings.max_graphql_bytes,
     )  # fmt: skip
+    if settings.notice():
+        print(settings.notice(), file=sys.stderr)
     producer = EventProducer(kafka.client, kafka.topic)
     try:
         uvicorn.run(create_app(queries, config, producer), host=settings.host, port=settings.port)
