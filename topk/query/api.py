@@ -31,13 +31,11 @@ from fastapi.staticfiles import StaticFiles
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram, generate_latest
 from pydantic import BaseModel, Field
 from redis.exceptions import RedisError
-from starlette.convertors import Convertor, register_url_convertor
-from starlette.datastructures import Headers
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from topk.events import DEFAULT_TENANT
 from topk.query.access import Guard, read_tokens
 from topk.query.archive import NotArchived
+from topk.query.asgi import BodyLimit
 from topk.query.budgets import OverBudget
 from topk.query.connect import add_storage_arguments, open_queries
 from topk.query.engine import APPROXIMATE, NoArchive, TopKQueries
@@ -52,21 +50,6 @@ from topk.windows import WindowSpec
 
 PAGE = FilePath(__file__).parent / "page"
 MAX_GRAPHQL_BYTES = 262_144  # 20 lookups of the longest item, JSON-escaped, fit
-
-
-class Text(Convertor[str]):
-    """A path parameter of any text: slashes and line breaks too (Starlette's ``path`` stops at a line break)."""
-
-    regex = r"[\s\S]*"
-
-    def convert(self, value: str) -> str:
-        return value
-
-    def to_string(self, value: str) -> str:
-        return value
-
-
-register_url_convertor("text", Text())
 
 
 @dataclass(frozen=True)
@@ -123,37 +106,6 @@ async def read_body(request: Request, limit: int) -> bytes:
     return b"".join(chunks)
 
 
-class BodyLimit:
-    """ASGI middleware: a request to ``path`` with a body of more than ``limit`` bytes is refused (413)
-    without reading more of it than that; others go on with the body read."""
-
-    def __init__(self, app: ASGIApp, path: str, limit: int, flag: str) -> None:
-        self.app, self.path, self.limit = app, path, limit
-        self.refusal = JSONResponse({"detail": f"a {path} body of more than {limit:,} bytes ({flag})"}, 413)
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope["path"] != self.path:
-            return await self.app(scope, receive, send)
-        declared = Headers(scope=scope).get("content-length", "")
-        if declared.isdigit() and int(declared) > self.limit:
-            return await self.refusal(scope, receive, send)
-        body, more = bytearray(), True
-        while more:
-            message = await receive()
-            if message["type"] != "http.request":
-                return None  # the client left
-            body += message.get("body", b"")
-            if len(body) > self.limit:
-                return await self.refusal(scope, receive, send)
-            more = message.get("more_body", False)
-        read: list[Message] = [{"type": "http.request", "body": bytes(body), "more_body": False}]
-
-        async def replay() -> Message:
-            return read.pop() if read else await receive()
-
-        return await self.app(scope, replay, send)
-
-
 def add_error_handlers(app: FastAPI) -> None:
     def handle(*errors: type[Exception], status: int | None = None, detail: str | None = None) -> None:
         async def handler(request: Request, exc: Exception) -> JSONResponse:
@@ -190,7 +142,7 @@ def query_routes(queries: TopKQueries, config: ApiConfig, guard: Guard) -> APIRo
     items = {
         "": Annotated[str, Query(**length, description="the item: any an event can carry")],
         "/{item:text}": Annotated[str, Path(**length, description="the item, URL-encoded; . and .. only as ?item=")],
-    }  # a client resolves the path segments . and .. before sending: those items need the query form
+    }  # (text: topk.query.asgi) a client resolves the path segments . and .. before sending: they need ?item=
 
     @router.get("/windows")
     def stored_windows() -> dict:
