@@ -1,7 +1,8 @@
 """The query side over results the real job stored: range answers merged from many windows
 (approximate, capacity 64), exact mode from the archive job's Parquet files on S3, count of one
-item, the audit command, the REST API's validation, auth and rate limit, an API started before
-anything was stored, retention, and a fuzz of the whole API from its OpenAPI schema."""
+item, the audit command, the REST API's validation, auth and rate limit, any item and 64-bit counts
+through REST and GraphQL, an API started before anything was stored, retention, and a fuzz of the
+whole API (REST from its OpenAPI schema, GraphQL over the item and time corpora), each request timed."""
 
 from __future__ import annotations
 
