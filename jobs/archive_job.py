@@ -22,7 +22,7 @@ from connectors.parquet_archive import ParquetArchiveWriter
 from jobs.environment import DISCARD, environment
 from jobs.progress import execute
 from jobs.settings import JobSettings, parse_args
-from jobs.start import Refused, Start, plan
+from jobs.start import Refused, Start, job_name, plan
 from topk.stores.archive_layout import open_archive
 from udfs.archive_rows import archive_rows
 from udfs.parse_events import computed_columns, register_functions
@@ -59,11 +59,13 @@ def archived(settings: JobSettings) -> str:
 
 def main(argv: list[str] | None = None) -> None:
     settings = own_group(parse_args(argv))
+    name = job_name("archive", settings)
     try:
-        start = plan(settings, lambda: archived(settings))
+        start = plan(settings, name, lambda: archived(settings), "--archive-url <a fresh location>")
     except Refused as refused:
-        sys.exit(f"error: {refused}")
-    execute(build(settings, start), f"archive:{settings.kafka.topic}", settings)
+        print(f"error: {refused}", file=sys.stderr)
+        sys.exit(2)
+    execute(build(settings, start), name, settings)
 
 
 if __name__ == "__main__":

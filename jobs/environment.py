@@ -52,6 +52,7 @@ def environment(settings: JobSettings, start: Start) -> tuple[StreamExecutionEnv
         conf.set_string("execution.checkpointing.dir", start.checkpoint_dir)
     if start.restore_from:
         conf.set_string("execution.state-recovery.path", start.restore_from)
+        conf.set_string("execution.state-recovery.claim-mode", "CLAIM" if start.claim else "NO_CLAIM")
     if settings.archive.s3_endpoint_url:  # an S3-compatible server (SeaweedFS, MinIO): for s3:// checkpoints too
         conf.set_string("s3.endpoint", settings.archive.s3_endpoint_url)
         conf.set_string("s3.path.style.access", "true")

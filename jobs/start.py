@@ -5,17 +5,27 @@ A job's checkpoints go under ``<checkpoint dir>/<consumer group>`` (``--checkpoi
 cluster's ``execution.checkpointing.dir``), and are retained when it is cancelled or fails, so
 ``--resume-from latest`` finds the newest one of this job (its consumer group) there.
 
+``--resume-from latest`` finds the newest one of this job (its consumer group) there, and restores it
+in CLAIM mode: the job takes it over, so it is discarded once the job has newer ones (and with them
+when the job finishes or is stopped with a savepoint), and an older checkpoint never lingers to be
+taken for the latest.
+
 A start without state reads from the group's committed offsets (or from ``--start-from``) with empty
 windows: where the group has committed offsets, or the namespace already holds results, it would
 replace complete windows (an hour, a day, all-time) with partial ones, and the archive would skip
 what the lost state still held. Such a start is refused (``Refused``, exit code 2) with the ways on:
 resume from the latest retained checkpoint or a savepoint, or replay into a fresh namespace, or over
 the live results with ``--overwrite`` (what ``scripts/submit.sh replay`` without ``--into`` passes).
+Where the namespace cannot be checked (its store is down), the start is refused too. Any start is
+refused while a job of the same name (kind, topic and consumer group) runs on the cluster: two of
+them would write one namespace.
 """
 
 from __future__ import annotations
 
+import json
 import os
+import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -37,35 +47,59 @@ class Refused(ValueError):
 @dataclass(frozen=True)
 class Start:
     checkpoint_dir: str  # this job's checkpoints (``<base>/<group>``); empty: Flink's default (none retained)
-    restore_from: str  # the checkpoint or savepoint to start from; empty: without state
+    restore_from: str = ""  # the checkpoint or savepoint to start from; empty: without state
+    claim: bool = False  # take the restored checkpoint over (a retained one, not a savepoint)
 
 
-def plan(settings: JobSettings, results: Callable[[], str]) -> Start:
-    """Where the job of ``settings`` starts; ``results()`` describes what its namespace already holds
-    (empty: nothing). ``Refused`` for a start without state over existing results or offsets."""
+def job_name(kind: str, settings: JobSettings) -> str:
+    """The name a job runs under on the cluster: its kind, topic and consumer group (what its state is of)."""
+    return f"{kind}:{settings.kafka.topic}:{settings.source.group_id}"
+
+
+def plan(settings: JobSettings, name: str, results: Callable[[], str], fresh: str) -> Start:
+    """Where the job ``name`` of ``settings`` starts; ``results()`` describes what its namespace already
+    holds (empty: nothing), ``fresh`` how to name a fresh one. ``Refused`` for a start over a running job
+    of that name, or without state over existing results or offsets."""
+    running = running_jobs(name)
+    if running:
+        raise Refused(f"job {name} runs on the cluster already ({', '.join(running)}): cancel or stop it first")
     base = settings.run.checkpoint_dir or cluster_setting("execution.checkpointing.dir")
     checkpoint_dir = f"{base.rstrip('/')}/{settings.source.group_id}" if base else ""
     endpoint = settings.archive.s3_endpoint_url or cluster_setting("s3.endpoint")
     wanted = settings.run.resume_from
     restore = (latest_checkpoint(checkpoint_dir, endpoint) if wanted == LATEST else wanted) or ""
     if restore or settings.run.overwrite:
-        return Start(checkpoint_dir, restore)
+        return Start(checkpoint_dir, restore, claim=bool(restore) and wanted == LATEST)
     found = [f for f in (committed_offsets(settings), results()) if f]
     if found:
-        raise Refused(refusal(settings, found, checkpoint_dir, wanted == LATEST))
-    return Start(checkpoint_dir, "")
+        raise Refused(refusal(found, checkpoint_dir, wanted == LATEST, fresh))
+    return Start(checkpoint_dir)
 
 
-def refusal(settings: JobSettings, found: list[str], checkpoint_dir: str, looked: bool) -> str:
+def refusal(found: list[str], checkpoint_dir: str, looked: bool, fresh: str) -> str:
     retained = "none is retained" if looked else "--resume-from latest takes the newest"
     return (
         f"refusing to start without state: {'; '.join(found)}. A start from there with empty windows would "
         "overwrite complete results with partial ones. Either resume: scripts/submit.sh resume latest "
         f"(--resume-from latest: the newest retained checkpoint under {checkpoint_dir or '--checkpoint-dir'}; "
-        f"{retained}) or scripts/submit.sh resume <savepoint>; or replay: scripts/submit.sh replay --from "
-        "earliest --into <fresh namespace>, or over the live results: scripts/submit.sh replay --from earliest "
-        "(--start-from earliest --overwrite)"
+        f"{retained}) or scripts/submit.sh resume <savepoint>; or replay into a fresh namespace ({fresh}), "
+        "or over the live results: scripts/submit.sh replay --from earliest (--start-from earliest --overwrite)"
     )
+
+
+def running_jobs(name: str) -> list[str]:
+    """The ids of the jobs named ``name`` that run on the cluster (``FLINK_CONF_DIR``'s REST address);
+    none without a cluster, or when its REST API does not answer (then the submission fails anyway)."""
+    host, port = cluster_setting("rest.address"), cluster_setting("rest.port") or "8081"
+    if not host:
+        return []
+    try:
+        with urllib.request.urlopen(f"http://{host}:{port}/jobs/overview", timeout=5) as page:
+            jobs = json.load(page)["jobs"]
+    except (OSError, ValueError, KeyError):
+        return []
+    over = {"FINISHED", "FAILED", "CANCELED"}
+    return [j["jid"] for j in jobs if j.get("name") == name and j.get("state") not in over]
 
 
 def committed_offsets(settings: JobSettings) -> str:

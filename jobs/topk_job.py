@@ -21,7 +21,7 @@ from connectors.redis_sink import RedisWriter
 from jobs.environment import DISCARD, environment
 from jobs.progress import execute
 from jobs.settings import JobSettings, parse_args
-from jobs.start import Refused, Start, plan
+from jobs.start import Refused, Start, job_name, plan
 from topk.stores.cassandra_store import UNREACHABLE, CassandraStore
 from topk.stores.config_topic import ensure_config_topic, read_all
 from udfs.dead_letters import DeadLetterEnvelope, original_kafka_time
@@ -73,24 +73,25 @@ def stored_windows(settings: JobSettings) -> str:
     store = CassandraStore(settings.cassandra, keyspace, settings.windows.specs)
     try:
         return f"keyspace {keyspace} holds windows" if store.holds_windows() else ""
-    except UNREACHABLE as err:
-        print(f"warning: Cassandra not reachable ({err}); not checked for stored windows", file=sys.stderr)
-        return ""
+    except UNREACHABLE as err:  # what cannot be checked is not taken for empty
+        raise Refused(f"Cassandra could not be checked for windows in keyspace {keyspace} ({err})") from None
     finally:
         store.close()
 
 
 def main(argv: list[str] | None = None) -> None:
     settings = parse_args(argv)
+    name = job_name("topk", settings)
     try:
-        start = plan(settings, lambda: stored_windows(settings))
+        start = plan(settings, name, lambda: stored_windows(settings), "scripts/submit.sh replay --into NAME")
     except Refused as refused:
-        sys.exit(f"error: {refused}")
+        print(f"error: {refused}", file=sys.stderr)
+        sys.exit(2)
     configs = []
     if settings.kafka.config_topic:
         ensure_config_topic(settings.kafka)  # a source of a topic that does not exist fails the job
         configs = read_all(settings.kafka)
-    execute(build(settings, start, configs), f"topk:{settings.kafka.topic}", settings)
+    execute(build(settings, start, configs), name, settings)
 
 
 if __name__ == "__main__":

@@ -233,3 +233,17 @@ def test_an_all_time_view_kept_forever_is_never_dropped():
     h.row(0, Counter({"a": 1}))
     h.advance(2**62)
     assert h.windows() == ["all:0"] and not h.dropped
+
+
+def test_an_all_time_view_made_by_a_late_event_expires_too():
+    """A group whose only event is late and reaches all-time after its hour closed: its all-time view
+    is kept its retention from then, and dropped after it like any other."""
+    h = Harness("1m,1h,all", lateness_ms=5 * MINUTE)
+    h.fold = WindowFold(parse_windows("1m,1h,all", "all=2d"), 5 * MINUTE)
+    h.advance(HOUR_MS + 2 * MINUTE)
+    h.row(HOUR_MS - MINUTE, Counter({"late": 1}), late=True)  # minute 59, read at 01:02
+    assert [e.window.label for e in h.emits] == ["1m", "1h", "all"]
+    h.advance(2 * DAY)
+    assert h.windows() == ["all:0"] and not h.dropped
+    h.advance(3 * DAY)
+    assert h.state == {} and h.dropped

@@ -33,10 +33,10 @@ NO_DEAD_LETTER = (  # the dead-letter columns of the other kinds
 
 
 def routed_table(t_env: StreamTableEnvironment, windows: WindowSettings, max_values: int) -> Table:
-    create_window_summaries(t_env, windows.base, max_values)
+    create_window_summaries(t_env, windows, max_values)
     late = (
         f"""SELECT '{LATE}', tenant, dim, val, config, {summary_call("item_summary_of")}, {NO_DEAD_LETTER}, event_time
-        FROM ({by_dimension("late_events", windows.base, max_values)})
+        FROM ({by_dimension("late_events", windows, max_values)})
         UNION ALL"""
         if windows.allowed_lateness_ms
         else ""

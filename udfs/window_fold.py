@@ -86,8 +86,9 @@ class WindowFold:
                     out.emits.append(Emit(w, start, end, merged))
         cadence_end = self.cadence.start_of(base_start) + self.cadence.size_ms
         if late and self.all_time is not None and cadence_end - 1 <= watermark:  # all-time took it in: add
-            all_time = index.merge(_id(self.all_time, 0), summary)
-            out.emits.append(Emit(self.all_time, 0, self.cadence.start_of(watermark + 1), all_time))
+            all_time, all_time_end = index.merge(_id(self.all_time, 0), summary), self.cadence.start_of(watermark + 1)
+            out.emits.append(Emit(self.all_time, 0, all_time_end, all_time))
+            self._keep_all_time(index, all_time_end, out)
         index.save()
         return out
 
@@ -133,7 +134,7 @@ class WindowFold:
         with one expiry timer pending at a time (moved on when it fires early)."""
         if self.all_time is None or self.all_time.retention_ms is None:
             return
-        index.changed, index.expires = True, end + self.all_time.retention_ms
+        index.changed, index.expires = True, max(index.expires or 0, end + self.all_time.retention_ms)
         if index.cleanup is None:
             index.cleanup = index.expires
             out.timers.add(index.expires - 1)

@@ -1,6 +1,8 @@
 """What a client can grow stays bounded: a million distinct values of one dimension make at most
 ``--max-values`` groups (and one ``(other)``) a window, every event is still counted, and the other
-dimensions' answers stay exact."""
+dimensions' answers stay exact (at parallelism 2, so each subtask takes its own first values and
+the values across them are folded again: ``GroupsOf.java``, then ``ValuesPerWindow.java``); a tenant's
+quota cannot be had twice for one second; event times no window can hold are dead letters."""
 
 from __future__ import annotations
 
@@ -54,7 +56,7 @@ def test_a_million_values_of_one_dimension_stay_bounded_and_the_rest_exact(serve
     run_job(
         "--topic", topic, "--dead-letter-topic", f"{topic}-dlq", "--group-id", topic, "--redis-prefix", topic,
         "--cassandra-keyspace", topic, "--windows", "1m,1h,all", "--dimensions", "region,category",
-        "--k", str(K), "--max-values", str(MAX_VALUES), timeout=1500,
+        "--k", str(K), "--max-values", str(MAX_VALUES), "--parallelism", "2", timeout=1500,
     )  # fmt: skip
 
     r = redis_connect(servers.redis_url)
@@ -76,9 +78,6 @@ def test_a_million_values_of_one_dimension_stay_bounded_and_the_rest_exact(serve
             == len(goods) + flood_per_minute[m]
             == int(meta(r, window_key("1m", "all", "all", m, topic))["totalEvents"])
         )
-        for category in values & {e["payload"]["category"] for e in goods}:  # kept at its first event: exact
-            key = window_key("1m", "category", category, m, topic)
-            assert stored_top(r, key) == ranked(counts_between(goods, m, m + M, "category", category), K), key
         for region in ("eu-west", "us-east"):  # the dimension nobody flooded: exact
             key = window_key("1m", "region", region, m, topic)
             assert stored_top(r, key) == ranked(counts_between(goods, m, m + M, "region", region), K), key

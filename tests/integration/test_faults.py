@@ -26,6 +26,7 @@ import psutil
 import pyarrow.compute as pc
 import pytest
 import redis
+from pyarrow import fs
 
 from bench.workers import python_workers
 from jobs.start import latest_checkpoint
@@ -36,7 +37,7 @@ from topk.generator.events import StreamSpec, encode, event_time_ms, exact_count
 from topk.generator.produce import ensure_topic
 from topk.query.tenants import main as tenants_cli
 from topk.sketches.accuracy import ranked
-from topk.stores.archive_layout import DEAD_LETTERS, EVENTS
+from topk.stores.archive_layout import DEAD_LETTERS, EVENTS, open_archive
 from topk.stores.cassandra_connection import CassandraConnection, connect
 from topk.stores.redis_store import connect as redis_connect
 from topk.stores.redis_store import tenant_prefix, window_key
@@ -249,6 +250,8 @@ def test_a_soak_with_faults_leaves_every_closed_window_exact(submit, servers, ru
             refused = submit("run", *flags, check=False, **kind)
             assert refused.returncode != 0 and "refusing to start without state" in refused.stdout + refused.stderr
             jobs[name] = job_id(submit("resume", "latest", *flags, **kind))
+            again = submit("resume", "latest", *flags, check=False, **kind)  # a second one would write alongside
+            assert again.returncode != 0 and "runs on the cluster already" in again.stdout + again.stderr
         produce(servers.kafka, topic, phases[3], max_bytes=6 << 20)
         last = exact_counts(iter(default), M)
         assert wait_for(lambda: written(69)() and written(69, "acme")() and written(60), 400), "not every minute"
@@ -269,12 +272,21 @@ def test_a_soak_with_faults_leaves_every_closed_window_exact(submit, servers, ru
             assert int(r.hget(all_time + ":meta", "totalEvents")) == sum(hour.values()), tenant  # one hour closed
         assert sorted(last)[-1] < start + span
 
+        retained = checkpoint_jobs(servers, topic)  # the cancelled job's checkpoint, taken over, was discarded
+        assert wait_for(lambda: checkpoint_jobs(servers, topic) == {jobs["topk"]}, 120), retained
         total = len(records)  # the archive: every offset of the topic once, events and dead letters
         assert wait_for(lambda: archived_offsets(servers, topic) >= total, 300)
         assert archived_offsets(servers, topic) == total
     finally:
         for job in jobs.values():
             submit("cancel", job, check=False)
+
+
+def checkpoint_jobs(servers, group: str) -> set[str]:
+    """The ids of the jobs with a retained checkpoint under the group's checkpoint dir."""
+    s3, root = open_archive(f"s3://topk-checkpoints/checkpoints/{group}", servers.s3_endpoint)
+    found = s3.get_file_info(fs.FileSelector(root, recursive=True, allow_not_found=True))
+    return {f.path.split("/")[-3] for f in found if f.path.endswith("/_metadata") and "/chk-" in f.path}
 
 
 def archived_offsets(servers, topic: str) -> int:

@@ -129,3 +129,27 @@ def test_folding_summaries_counts_every_event_within_the_bounds(t_env, summaries
         exact = CountMinSketch(WIDTH, DEPTH)
         exact.update_batch(list(truth), list(truth.values()))
         assert CountMinSketch.deserialize(split(bytes(jvm.topk.udfs.ItemSummary.folded(blobs)))[1]) == exact, parts
+
+
+def test_wide_tables_and_large_counts_read_back_and_fold(t_env):
+    """Counts past 2^32 (8-byte columns) and Count-Min tables of more than 65,536 cells (4-byte sparse
+    indexes): what the JVM writes it reads back, and folds with every count in its bounds."""
+    width, depth = 1 << 17, 2
+    events = [(f"big-{i % 40}", 10**11 + i) for i in range(400)] + [(x, 3) for x in ODD if x]
+    rows = t_env.from_elements(events, DataTypes.ROW([DataTypes.FIELD("item", DataTypes.STRING()),
+                                                      DataTypes.FIELD("weight", DataTypes.BIGINT())]))  # fmt: skip
+    t_env.create_temporary_view("wide", rows)
+    with t_env.execute_sql(f"SELECT item_summary(item, weight, 16, {width}, {depth}) FROM wide").collect() as found:
+        blob = bytes(next(iter(found))[0])
+    item_summary = get_gateway().jvm.topk.udfs.ItemSummary
+    assert bytes(item_summary.rewritten(blob)) == blob
+    blobs = get_gateway().jvm.java.util.ArrayList()
+    blobs.add(blob)
+    blobs.add(blob)
+    folded = HeavyHittersSketch.deserialize(bytes(item_summary.folded(blobs)))
+    truth = Counter()
+    for x, w in events:
+        truth[x] += 2 * w
+    assert folded.total_weight == sum(truth.values()) > 1 << 40
+    for x, f in truth.items():
+        assert folded.count(x).lower_bound <= f <= folded.count(x).upper_bound, x

@@ -51,7 +51,7 @@ def test_a_run_without_state_over_its_results_is_refused_and_a_replay_rebuilds_t
     send(servers.kafka, topic, [encode(e) for e in more])
     for again in ((), ("--resume-from", "latest")):  # a bounded job that finished retains no checkpoint
         refused = run(servers, run_id, *flags, *again)
-        assert refused.returncode != 0 and REFUSED in refused.stderr, refused.stderr[-3000:]
+        assert refused.returncode == 2 and REFUSED in refused.stderr, refused.stderr[-3000:]
         assert f"consumer group {topic} has committed offsets" in refused.stderr
         assert f"keyspace {topic} holds windows" in refused.stderr
         assert "scripts/submit.sh resume latest" in refused.stderr and "--into" in refused.stderr
@@ -59,7 +59,7 @@ def test_a_run_without_state_over_its_results_is_refused_and_a_replay_rebuilds_t
 
     other_group = ("--group-id", f"{topic}-other")  # results without offsets: refused as well
     refused = run(servers, run_id, *flags, *other_group)
-    assert refused.returncode != 0 and f"keyspace {topic} holds windows" in refused.stderr
+    assert refused.returncode == 2 and f"keyspace {topic} holds windows" in refused.stderr
 
     replay = run(servers, run_id, *flags, *other_group, "--start-from", "earliest", "--overwrite")
     assert replay.returncode == 0, replay.stderr[-3000:]
@@ -84,7 +84,7 @@ def test_the_archive_keeps_every_offset_once_across_restarts_with_and_without_st
 
     send(servers.kafka, topic, [encode(e) for e in events[3_000:]])
     refused = run(servers, run_id, *flags, module="jobs.archive_job")
-    assert refused.returncode != 0 and REFUSED in refused.stderr, refused.stderr[-3000:]
+    assert refused.returncode == 2 and REFUSED in refused.stderr, refused.stderr[-3000:]
     assert f"the archive {url} holds records" in refused.stderr
 
     # Over its own files from the start: each offset is then in two files, read once.

@@ -60,6 +60,7 @@ from topk.window_result import WindowResult
 from topk.windows import WindowSpec
 
 BUCKET_WINDOWS = 1440
+MAX_TTL_S = 630_720_000  # Cassandra's longest TTL (20 years); a window ending in the future may be kept longer
 # errors that mean "Cassandra is not reachable right now": retried
 UNREACHABLE = (NoHostAvailable, OperationTimedOut, Unavailable, WriteTimeout, ConnectionException, OSError)
 
@@ -171,7 +172,7 @@ class CassandraStore:
         left = window.seconds_left(r.window_end, int(time.time() * 1000))
         if left is not None and left <= 0:
             return []  # past its retention already (a replay of old events): not kept
-        ttl = 0 if left is None else left  # USING TTL 0: no expiry
+        ttl = 0 if left is None else min(left, MAX_TTL_S)  # USING TTL 0: no expiry
         start = utc(r.window_start)
         part = (r.tenant, r.window, r.dimension, r.value, start)
         bucket = utc(bucket_of(r.window_start, window.size_ms))

@@ -191,7 +191,7 @@ def _queue_result(pipe: Pipeline, r: WindowResult, window: WindowSpec, prefix: s
     }
     if r.params:
         meta["params"] = r.params
-    pipe.delete(key, f"{key}:bounds")
+    pipe.delete(key, f"{key}:bounds", f"{key}:meta")
     if r.items:
         pipe.zadd(key, {i.item: i.estimate for i in r.items})
         bounds = {i.item: f"{i.lower_bound},{i.upper_bound},{i.guaranteed:d}" for i in r.items}
@@ -201,7 +201,7 @@ def _queue_result(pipe: Pipeline, r: WindowResult, window: WindowSpec, prefix: s
     minute, index = r.window_start // 60_000, index_key(r.window, r.dimension, r.value, prefix)
     pipe.zadd(index, {str(minute): minute})
     since = window.retained_since(now)
-    if since is not None:
+    if since is not None and not window.is_all_time:
         pipe.zremrangebyscore(index, "-inf", f"({-(-since // 60_000)}")  # windows past their retention
     if ttl:
         for k in (key, f"{key}:bounds", f"{key}:meta", f"{key}:summary"):

@@ -30,18 +30,22 @@ import org.apache.flink.table.functions.TableFunction;
  * the first to come; an event with another value is counted under {@value ValuesPerWindow#OTHER}. So
  * a flood of new values costs the window aggregate at most {@code maxValues + 1} groups a window per
  * subtask, not one per value ({@link ValuesPerWindow} then bounds them across subtasks). The values
- * taken are kept in memory for the newest {@value #WINDOWS_KEPT} windows; after a restart they are
- * taken afresh, so which values of a flooded window are kept may differ from a run without one (every
- * event is counted either way). Metric: {@code topk.eventsInOther}, the events counted under
- * {@value ValuesPerWindow#OTHER} here.
+ * taken are kept in memory until the watermark has passed their window by the allowed lateness (no
+ * event can reach it then): at most {@code maxValues} per tenant and dimension of each window between
+ * the watermark and the newest event of this subtask. After a restart they are taken afresh, so which
+ * values of a flooded window are kept may differ from a run without one (every event is counted either
+ * way). Metric: {@code topk.eventsInOther}, the events counted under {@value ValuesPerWindow#OTHER} here.
  *
- * <p>Call: {@code LATERAL TABLE(groups_of(dims, tenant, event_time, <finest window ms>, <max values>))}.
+ * <p>Call: {@code LATERAL TABLE(groups_of(dims, tenant, event_time, CURRENT_WATERMARK(event_time),
+ * <finest window ms>, <allowed lateness ms>, <max values>))}.
  */
 @FunctionHint(
         input = {
             @DataTypeHint(value = "MAP<STRING, STRING>", bridgedTo = MapData.class),
             @DataTypeHint(value = "STRING", bridgedTo = StringData.class),
             @DataTypeHint(value = "TIMESTAMP_LTZ(3)", bridgedTo = TimestampData.class),
+            @DataTypeHint(value = "TIMESTAMP_LTZ(3)", bridgedTo = TimestampData.class),
+            @DataTypeHint("BIGINT"),
             @DataTypeHint("BIGINT"),
             @DataTypeHint("INT")
         },
@@ -49,7 +53,6 @@ import org.apache.flink.table.functions.TableFunction;
 public class GroupsOf extends TableFunction<RowData> {
     private static final StringData ALL = StringData.fromString("all");
     private static final StringData OTHER = StringData.fromString(ValuesPerWindow.OTHER);
-    static final int WINDOWS_KEPT = 64;
 
     private transient Counter inOther;
 
@@ -61,13 +64,20 @@ public class GroupsOf extends TableFunction<RowData> {
     /** Window start -> tenant -> dimension -> the values taken (copies: a row's strings may be reused). */
     private final TreeMap<Long, Map<StringData, Map<StringData, Set<StringData>>>> taken = new TreeMap<>();
 
-    public void eval(MapData dims, StringData tenant, TimestampData eventTime, Long windowMs, Integer maxValues) {
+    public void eval(MapData dims, StringData tenant, TimestampData eventTime, TimestampData watermark, Long windowMs,
+            Long latenessMs, Integer maxValues) {
         collect(GenericRowData.of(ALL, ALL));
         if (dims == null || dims.size() == 0) {
             return;
         }
-        Map<StringData, Map<StringData, Set<StringData>>> window = windowOf(
-                Math.floorDiv(eventTime.getMillisecond(), windowMs) * windowMs);
+        long start = Math.floorDiv(eventTime.getMillisecond(), windowMs) * windowMs;
+        if (watermark != null) { // windows ending at or before this take no more events
+            long closed = watermark.getMillisecond() - latenessMs;
+            while (!taken.isEmpty() && taken.firstKey() + windowMs <= closed && taken.firstKey() != start) {
+                taken.pollFirstEntry();
+            }
+        }
+        Map<StringData, Map<StringData, Set<StringData>>> window = taken.computeIfAbsent(start, s -> new HashMap<>());
         Map<StringData, Set<StringData>> ofTenant = window.get(tenant);
         if (ofTenant == null) {
             ofTenant = new HashMap<>();
@@ -97,17 +107,5 @@ public class GroupsOf extends TableFunction<RowData> {
 
     private static StringData copy(StringData s) {
         return s instanceof BinaryStringData binary ? binary.copy() : StringData.fromString(s.toString());
-    }
-
-    private Map<StringData, Map<StringData, Set<StringData>>> windowOf(long start) {
-        Map<StringData, Map<StringData, Set<StringData>>> window = taken.get(start);
-        if (window == null) {
-            window = new HashMap<>();
-            taken.put(start, window);
-            while (taken.size() > WINDOWS_KEPT) {
-                taken.pollFirstEntry();
-            }
-        }
-        return window;
     }
 }

@@ -141,7 +141,7 @@ public class ParseEvent extends ScalarFunction {
         if (eventMs < MIN_EVENT_MS || eventMs >= MAX_EVENT_MS || eventMs < kafkaMs - maxPastMs) {
             return rejected("timestamp_out_of_range");
         }
-        if (eventMs > kafkaMs + maxFutureMs) {
+        if (eventMs > Math.min(kafkaMs, System.currentTimeMillis()) + maxFutureMs) { // a producer picks its Kafka time
             return rejected("too_far_ahead");
         }
         Map<StringData, StringData> dims = new HashMap<>();

@@ -65,7 +65,8 @@ import org.apache.flink.util.Collector;
  * {@code detail}) and changes nothing.
  *
  * <p>Metrics: {@code topk.overQuota}, and per tenant with a config ({@code tenant} key-value group, a Prometheus
- * label): {@code eventsCounted} (events it let through) and {@code overQuota}.
+ * label): {@code eventsCounted} (events it let through to be counted), {@code overQuota}, and
+ * {@code lateEvents} (let through, but late: dead-lettered downstream, taking no quota).
  *
  * <p>The quota is counted per subtask: each of P parallel subtasks admits ceil(quota / P) events of
  * a tenant per second (exact at parallelism 1; with more, it assumes the tenant's partitions share
@@ -185,14 +186,16 @@ public class TenantGate extends BroadcastProcessFunction<RowData, Row, RowData> 
         }
         TenantConfig config = version.config;
         GenericRowData copy = copied(row);
+        long watermark = ctx.currentWatermark();
+        boolean late = watermark != Long.MIN_VALUE && ctx.timestamp() <= watermark - lateness; // dead letter later
         if (row.getLong(weight) > config.maxWeight) {
             copy.setField(reason, BAD_WEIGHT);
-        } else if (config.quota > 0 && !admitted(id, ctx.timestamp(), config.quota, ctx.currentWatermark())) {
+        } else if (!late && config.quota > 0 && !admitted(id, ctx.timestamp(), config.quota, watermark)) {
             copy.setField(reason, OVER_QUOTA);
             overQuota.inc();
             counters(id)[1].inc();
         } else {
-            counters(id)[0].inc();
+            counters(id)[late ? 2 : 0].inc();
             copy.setField(dims, projected(config, row.isNullAt(dims) ? null : row.getMap(dims)));
         }
         out.collect(new JoinedRowData(copy, GenericRowData.of(config.capacity, config.cmsWidth, config.cmsDepth,
@@ -272,7 +275,7 @@ public class TenantGate extends BroadcastProcessFunction<RowData, Row, RowData> 
     private Counter[] counters(String id) {
         return perTenant.computeIfAbsent(id, t -> {
             var group = getRuntimeContext().getMetricGroup().addGroup("tenant", t);
-            return new Counter[] {group.counter("eventsCounted"), group.counter("overQuota")};
+            return new Counter[] {group.counter("eventsCounted"), group.counter("overQuota"), group.counter("lateEvents")};
         });
     }
 
@@ -343,20 +346,16 @@ public class TenantGate extends BroadcastProcessFunction<RowData, Row, RowData> 
 
     /**
      * Counts the event in its tenant's event-time second on this subtask; false beyond the share.
-     * An event at or behind the watermark by more than the allowed lateness is late downstream
-     * (dead-lettered there, never counted), so it takes no quota, and a second that can take no more
+     * (An event at or behind the watermark by more than the allowed lateness is late downstream,
+     * dead-lettered there and never counted: it does not come here.) A second that can take no more
      * events is forgotten. A tenant holds at most {@code MAX_SECONDS} seconds: past that, an event
      * for a second older than every one kept is refused, so a forgotten second is never counted
      * afresh.
      */
     private boolean admitted(String id, long eventMs, long quota, long watermark) {
         TreeMap<Long, long[]> seconds = perSecond.computeIfAbsent(id, t -> new TreeMap<>());
-        if (watermark != Long.MIN_VALUE) {
-            long closed = Math.floorDiv(watermark - lateness, 1000L); // seconds up to here are all late
-            if (eventMs <= watermark - lateness) {
-                return true;
-            }
-            seconds.headMap(closed, false).clear();
+        if (watermark != Long.MIN_VALUE) { // seconds before this one take no more events (they would be late)
+            seconds.headMap(Math.floorDiv(watermark - lateness, 1000L), false).clear();
         }
         long second = Math.floorDiv(eventMs, 1000L);
         if (!seconds.containsKey(second) && seconds.size() >= MAX_SECONDS) {
@@ -382,8 +381,8 @@ public class TenantGate extends BroadcastProcessFunction<RowData, Row, RowData> 
     public void initializeState(FunctionInitializationContext context) throws Exception {
         counted = context.getOperatorStateStore().getListState(COUNTED);
         perSecond = new HashMap<>();
-        for (Tuple3<String, Long, Long> c : counted.get()) {
-            perSecond.computeIfAbsent(c.f0, t -> new TreeMap<>()).put(c.f1, new long[] {c.f2});
+        for (Tuple3<String, Long, Long> c : counted.get()) { // summed: after rescaling, a second may come twice
+            perSecond.computeIfAbsent(c.f0, t -> new TreeMap<>()).computeIfAbsent(c.f1, s -> new long[1])[0] += c.f2;
         }
     }
 }

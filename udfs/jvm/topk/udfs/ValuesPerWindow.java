@@ -100,7 +100,7 @@ public class ValuesPerWindow extends KeyedProcessFunction<String, Row, Row> {
         }
         long start = timestamp + 1 - finestMs;
         if (!rows.isEmpty()) {
-            List<String> values = decide(rows, out);
+            List<String> values = decide(rows, kept.contains(start) ? kept.get(start) : List.of(), out);
             if (lateness > 0) {
                 kept.put(start, values);
                 ctx.timerService().registerEventTimeTimer(start + finestMs + lateness);
@@ -114,27 +114,35 @@ public class ValuesPerWindow extends KeyedProcessFunction<String, Row, Row> {
     }
 
     /**
-     * Emits the {@code maxValues} rows of one window with the largest totals and one of the rest (with the
-     * {@value #OTHER} row {@link GroupsOf} made, if any); the values kept.
+     * Emits the rows of one window's values in {@code already} (late rows took them before the window
+     * was decided), then of the values with the largest totals up to {@code maxValues}, and one of the
+     * rest (with the {@value #OTHER} row {@link GroupsOf} made, if any); the values kept.
      */
-    private List<String> decide(List<Row> rows, Collector<Row> out) {
+    private List<String> decide(List<Row> rows, List<String> already, Collector<Row> out) {
         List<Row> rest = new ArrayList<>();
         List<Row> values = new ArrayList<>();
         for (Row row : rows) {
             (OTHER.equals(row.getFieldAs("val")) ? rest : values).add(row);
         }
         values.sort((a, b) -> {
-            int byTotal = Long.compare(total(b), total(a));
+            boolean aFirst = already.contains(a.<String>getFieldAs("val"));
+            int first = Boolean.compare(already.contains(b.<String>getFieldAs("val")), aFirst);
+            int byTotal = first != 0 ? first : Long.compare(total(b), total(a));
             return byTotal != 0 ? byTotal : ItemSummary.compareCodePoints(a.getFieldAs("val"), b.getFieldAs("val"));
         });
-        List<String> kept = new ArrayList<>();
-        for (Row row : values.subList(0, Math.min(maxValues, values.size()))) {
-            kept.add(row.getFieldAs("val"));
-            out.collect(row);
-        }
-        if (values.size() > maxValues) {
-            folded.inc(values.size() - maxValues);
-            rest.addAll(values.subList(maxValues, values.size()));
+        List<String> kept = new ArrayList<>(already);
+        int room = Math.max(maxValues - already.size(), 0);
+        for (Row row : values) {
+            String value = row.getFieldAs("val");
+            if (already.contains(value) || room-- > 0) {
+                if (!kept.contains(value)) {
+                    kept.add(value);
+                }
+                out.collect(row);
+            } else {
+                folded.inc();
+                rest.add(row);
+            }
         }
         if (!rest.isEmpty()) {
             List<byte[]> summaries = new ArrayList<>(rest.size());
