@@ -48,6 +48,7 @@ def environment(settings: JobSettings, start: Start) -> tuple[StreamExecutionEnv
     conf.set_string("python.state.cache-size", "20000")
     # Checkpoints outlive a cancelled or failed job, so it can be resumed from the latest (jobs/start.py)
     conf.set_string("execution.checkpointing.externalized-checkpoint-retention", "RETAIN_ON_CANCELLATION")
+    conf.set_string("execution.checkpointing.num-retained", "1")  # the one --resume-from latest takes over
     if start.checkpoint_dir:
         conf.set_string("execution.checkpointing.dir", start.checkpoint_dir)
     if start.restore_from:

@@ -7,8 +7,8 @@ cluster's ``execution.checkpointing.dir``), and are retained when it is cancelle
 
 ``--resume-from latest`` finds the newest one of this job (its consumer group) there, and restores it
 in CLAIM mode: the job takes it over, so it is discarded once the job has newer ones (and with them
-when the job finishes or is stopped with a savepoint), and an older checkpoint never lingers to be
-taken for the latest.
+when the job finishes or is stopped with a savepoint). A job retains one checkpoint, so no older one
+lingers to be taken for the latest.
 
 A start without state reads from the group's committed offsets (or from ``--start-from``) with empty
 windows: where the group has committed offsets, or the namespace already holds results, it would

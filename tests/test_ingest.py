@@ -4,6 +4,8 @@ reasons, and what the job accepts, the API accepts."""
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 import time
 
 import pytest
@@ -46,3 +48,26 @@ def test_the_apis_own_limits_answer_413():
     deep = b"[" * 100_000 + b"]" * 100_000  # too deep for the parser: still a client mistake, not a crash
     with pytest.raises(Rejected):
         validate(deep, NOW, EventLimits(max_event_bytes=1 << 20))
+
+
+CLOSE_AND_WAIT = """
+import sys, time
+from topk.query.ingest import EventProducer, Unavailable
+from topk.stores.kafka_client import KafkaClient
+producer = EventProducer(KafkaClient("127.0.0.1:1"), "events", timeout_s=1)  # no broker there
+try:
+    producer.send(b"{}")
+except Unavailable:
+    pass
+producer.close()
+print("closed", file=sys.stderr, flush=True)
+time.sleep(3)
+"""
+
+
+def test_a_closed_producer_leaves_no_client_behind():
+    """After ``close`` nothing of the producer runs: no retries of a broker that is gone, no message
+    left to report at exit (the suite's output ends with its summary)."""
+    done = subprocess.run([sys.executable, "-c", CLOSE_AND_WAIT], capture_output=True, text=True, timeout=60)
+    assert "closed" in done.stderr, done.stderr
+    assert "rdkafka" not in done.stderr.split("closed", 1)[1], done.stderr
