@@ -31,9 +31,10 @@ trap cleanup EXIT
 RUN=$(date +%s)
 TOPIC=demo-$RUN
 NOW_MS=$((RUN * 1000))
-START=$((NOW_MS - NOW_MS % 3600000 - 3600000))  # event time from the start of the previous hour
+START=$((NOW_MS - NOW_MS % 3600000 - (SPAN + 3599999) / 3600000 * 3600000))  # whole hours, all before now
 S3=(--archive-url "s3://topk-archive/$TOPIC" --s3-endpoint-url http://127.0.0.1:8333)  # a fresh archive per run
 NS=(--redis-prefix "demo_$RUN" --cassandra-keyspace "demo_$RUN")  # and a fresh namespace for its results
+PREFIX=(--redis-prefix "demo_$RUN")  # (what reads Redis only takes the prefix)
 CHECKPOINTS=s3://topk-checkpoints/$TOPIC  # Flink's S3 plugin, the same server
 STREAM=(--events "$EVENTS" --universe "$UNIVERSE" --skew "$SKEW" --span-ms "$SPAN" --start-ms "$START")
 
@@ -46,9 +47,9 @@ echo "== running the archive job: every record as Parquet on the local S3 server
 "$PY" -m jobs.archive_job --bounded --topic "$TOPIC" --group-id "$TOPIC" "${S3[@]}" \
   --checkpoint-dir "$CHECKPOINTS/archive"
 echo "== the query side: newest 1h top-10 for region=eu-west, from Redis"
-"$PY" -m topk.query --window 1h --dimension region --value eu-west --k 10 "${NS[@]}"
+"$PY" -m topk.query --window 1h --dimension region --value eu-west --k 10 "${PREFIX[@]}"
 echo "== stored top-10 per hour (Redis) next to exact counts"
-"$PY" -m topk.generator.verify --window 1h --k 10 "${STREAM[@]}" "${NS[@]}"
+"$PY" -m topk.generator.verify --window 1h --k 10 "${STREAM[@]}" "${PREFIX[@]}"
 echo "== Redis keys look like:  redis-cli ZREVRANGE '{demo_$RUN:1h:all:all}:$((START / 60000))' 0 9 WITHSCORES"
 
 echo "== the REST API (python -m topk.query.api, OpenAPI at $API/docs): range queries merging stored windows"
