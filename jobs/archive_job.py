@@ -22,7 +22,7 @@ from connectors.parquet_archive import ParquetArchiveWriter
 from jobs.environment import DISCARD, environment
 from jobs.progress import execute
 from jobs.settings import JobSettings, parse_args
-from jobs.start import Refused, Start, job_name, plan
+from jobs.start import Start, start_or_exit
 from topk.stores.archive_layout import open_archive
 from udfs.archive_rows import archive_rows
 from udfs.parse_events import computed_columns, register_functions
@@ -59,12 +59,7 @@ def archived(settings: JobSettings) -> str:
 
 def main(argv: list[str] | None = None) -> None:
     settings = own_group(parse_args(argv))
-    name = job_name("archive", settings)
-    try:
-        start = plan(settings, name, lambda: archived(settings), "--archive-url <a fresh location>")
-    except Refused as refused:
-        print(f"error: {refused}", file=sys.stderr)
-        sys.exit(2)
+    name, start = start_or_exit(settings, "archive", lambda: archived(settings), "--archive-url <a fresh location>")
     execute(build(settings, start), name, settings)
 
 

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import json
 import os
+import sys
 import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -74,6 +75,16 @@ def plan(settings: JobSettings, name: str, results: Callable[[], str], fresh: st
     if found:
         raise Refused(refusal(found, checkpoint_dir, wanted == LATEST, fresh))
     return Start(checkpoint_dir)
+
+
+def start_or_exit(settings: JobSettings, kind: str, results: Callable[[], str], fresh: str) -> tuple[str, Start]:
+    """The job's name and start (``plan``), for a job's ``main``: a refusal is printed and exits 2."""
+    name = job_name(kind, settings)
+    try:
+        return name, plan(settings, name, results, fresh)
+    except Refused as refused:
+        print(f"error: {refused}", file=sys.stderr)
+        sys.exit(2)
 
 
 def refusal(found: list[str], checkpoint_dir: str, looked: bool, fresh: str) -> str:

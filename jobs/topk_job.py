@@ -21,7 +21,7 @@ from connectors.redis_sink import RedisWriter
 from jobs.environment import DISCARD, environment
 from jobs.progress import execute
 from jobs.settings import JobSettings, parse_args
-from jobs.start import Refused, Start, job_name, plan
+from jobs.start import Refused, Start, start_or_exit
 from topk.stores.cassandra_store import UNREACHABLE, CassandraStore
 from topk.stores.config_topic import ensure_config_topic, read_all
 from udfs.dead_letters import DeadLetterEnvelope, original_kafka_time
@@ -81,12 +81,9 @@ def stored_windows(settings: JobSettings) -> str:
 
 def main(argv: list[str] | None = None) -> None:
     settings = parse_args(argv)
-    name = job_name("topk", settings)
-    try:
-        start = plan(settings, name, lambda: stored_windows(settings), "scripts/submit.sh replay --into NAME")
-    except Refused as refused:
-        print(f"error: {refused}", file=sys.stderr)
-        sys.exit(2)
+    name, start = start_or_exit(
+        settings, "topk", lambda: stored_windows(settings), "scripts/submit.sh replay --into NAME"
+    )
     configs = []
     if settings.kafka.config_topic:
         ensure_config_topic(settings.kafka)  # a source of a topic that does not exist fails the job

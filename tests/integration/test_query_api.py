@@ -10,7 +10,10 @@ import json
 import subprocess
 import sys
 import time
+import tracemalloc
 from collections import Counter
+from collections.abc import Callable
+from functools import partial
 from urllib.parse import quote
 
 import pytest
@@ -293,6 +296,7 @@ def test_retention_expires_minutes_in_both_stores_and_ranges_round_to_hours(serv
 
 
 REQUEST_SECONDS = 10.0  # no request, valid or not, takes longer: the budgets bound what it reads
+REQUEST_BYTES = 256 << 20  # nor holds more Python memory at once (tracemalloc; Arrow's buffers are not traced)
 LOW, HIGH = EVENT_TIME_RANGE_MS
 TIME_CORPUS = [
     "0", "1", str(HIGH), str(HIGH + 1), "999999999000000", "999999999999999", "9" * 16, "-1", "1e3", "",
@@ -346,17 +350,26 @@ def test_no_request_gets_a_server_error(servers, stored, queries):
     """Fuzzes every operation from the API's OpenAPI schema: valid inputs and invalid ones
     (schemathesis' positive and negative modes), and GraphQL with queries over the item and time
     corpora, against the real stores and broker. Each request is timed: none may get a 5xx or take
-    longer than ``REQUEST_SECONDS``, and no exact answer may read past its budget."""
+    longer than ``REQUEST_SECONDS`` or hold more than ``REQUEST_BYTES`` of Python memory at once, and no
+    exact answer may read past its budget."""
     producer = EventProducer(servers.kafka, f"{stored[1]}-fuzzed")
     app = create_app(queries, ApiConfig(WINDOWS), producer)
     schema = schemathesis.openapi.from_asgi("/openapi.json", app)
     failures, calls, slowest = [], Counter(), []
 
-    def judge(label: tuple, response, seconds: float) -> None:
+    def measured(request: Callable[[], object]) -> tuple[object, float, int]:
+        """The response, the seconds it took and the most Python memory it held at once."""
+        tracemalloc.reset_peak()
+        held, started = tracemalloc.get_traced_memory()[0], time.perf_counter()
+        response = request()
+        return response, time.perf_counter() - started, tracemalloc.get_traced_memory()[1] - held
+
+    def judge(label: tuple, measure: tuple[object, float, int]) -> None:
+        response, seconds, memory = measure
         calls[(*label[:2], response.status_code)] += 1
-        slowest.append((seconds, label))
-        if response.status_code >= 500 or seconds > REQUEST_SECONDS:
-            failures.append((label, response.status_code, round(seconds, 2), response.text[:300]))
+        slowest.append((seconds, memory, label))
+        if response.status_code >= 500 or seconds > REQUEST_SECONDS or memory > REQUEST_BYTES:
+            failures.append((label, response.status_code, round(seconds, 2), memory, response.text[:300]))
         try:
             scan = response.json()["metadata"]["scan"]  # an exact answer's
         except (ValueError, TypeError, KeyError):
@@ -364,18 +377,13 @@ def test_no_request_gets_a_server_error(servers, stored, queries):
         if scan["bytes"] > queries.max_exact_bytes:
             failures.append((label, "read past --max-exact-bytes", scan))
 
-    for found in schema.get_all_operations():
-        operation = found.ok()
+    def fuzz_rest(operation) -> None:
         for mode in (schemathesis.GenerationMode.POSITIVE, schemathesis.GenerationMode.NEGATIVE):
 
             @settings(max_examples=40, deadline=None, suppress_health_check=list(HealthCheck), database=None)
             @given(case=operation.as_strategy(generation_mode=mode))
             def call(case) -> None:
-                started = time.perf_counter()
-                response = case.call()
-                judge(
-                    (case.method, case.path, case.formatted_path, case.query), response, time.perf_counter() - started
-                )
+                judge((case.method, case.path, case.formatted_path, case.query), measured(case.call))
 
             try:
                 call()
@@ -390,11 +398,16 @@ def test_no_request_gets_a_server_error(servers, stored, queries):
     @given(sent=graphql_requests(stored_times))
     def ask(sent: dict) -> None:
         content = json.dumps(sent)  # (ASCII: a lone surrogate as its JSON escape)
-        started = time.perf_counter()
-        response = client.post("/graphql", content=content, headers={"content-type": "application/json"})
-        judge(("POST", "/graphql", sent["query"][:200], sent["variables"]), response, time.perf_counter() - started)
+        post = partial(client.post, "/graphql", content=content, headers={"content-type": "application/json"})
+        judge(("POST", "/graphql", sent["query"][:200], sent["variables"]), measured(post))
 
-    ask()
+    tracemalloc.start()
+    try:
+        for found in schema.get_all_operations():
+            fuzz_rest(found.ok())
+        ask()
+    finally:
+        tracemalloc.stop()
     producer.close()
     assert not failures, failures[:5]
     statuses = {status for (_, _, status) in calls}
