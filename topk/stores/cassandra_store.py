@@ -76,6 +76,7 @@ SCHEMA = (
        WITH CLUSTERING ORDER BY (window_start DESC)""",
 )
 TABLES = {"tenant_topk_items", "tenant_window_summaries"}
+TABLES_OF = "SELECT table_name FROM system_schema.tables WHERE keyspace_name = %s"
 
 
 def ensure_schema(session: Session, keyspace: str, replication: str) -> None:
@@ -151,9 +152,10 @@ class CassandraStore:
     def _prepared(self, name: str) -> PreparedStatement | None:
         """The prepared statement ``name`` (a class attribute), or None while the schema is absent."""
         if name not in self._statements:
-            keyspace = self.session.cluster.metadata.keyspaces.get(self.keyspace)
-            if keyspace is None or not keyspace.tables.keys() >= TABLES:
-                return None  # not created yet (the driver follows schema changes): nothing written
+            # asked of the node, not of the driver's schema metadata, which may miss another client's change
+            rows = self.session.execute(TABLES_OF, (self.keyspace,))
+            if not {r.table_name for r in rows} >= TABLES:
+                return None  # not created yet: nothing written
             try:
                 self._statements[name] = self.session.prepare(getattr(self, name).format(ks=self.keyspace))
             except InvalidRequest:  # dropped since
