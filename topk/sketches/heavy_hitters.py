@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import struct
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -82,6 +83,28 @@ class HeavyHittersSketch:
         upper = np.minimum(counts, self.count_min.estimate_batch(items))
         return top_k_of(items, upper, counts - errors, upper, k, ss.floor)
 
+    def frequent_items(self, threshold: int) -> Frequent:
+        """Every item whose count may reach ``threshold``: the monitored items whose upper bound
+        does, highest estimate first (ties by item), ``guaranteed`` where the lower bound does too.
+        No item whose true count reaches ``threshold`` is missing when ``threshold > floor``
+        (``Frequent.complete``): an unmonitored item counts at most the floor, and the floor is at
+        most ``N / capacity``, so any threshold above ``N / capacity`` is complete."""
+        if threshold < 1:
+            raise ValueError("threshold must be positive")
+        ss = self.space_saving
+        items, counts, errors = ss.arrays()
+        upper = np.minimum(counts, self.count_min.estimate_batch(items)) if items else counts
+        up, lo, reach = upper.tolist(), (counts - errors).tolist(), upper >= threshold
+        listed = sorted(np.flatnonzero(reach).tolist(), key=lambda i: (-up[i], items[i]))
+        unlisted = max(ss.floor, int(upper[~reach].max()) if len(listed) < len(items) else 0)
+        return Frequent(tuple(ItemCount(items[i], up[i], lo[i], up[i], lo[i] >= threshold) for i in listed),
+                        threshold, unlisted)  # fmt: skip
+
+    def bounds_of(self, items: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
+        """Lower and upper bounds (int64) on the counts of ``items``, monitored or not."""
+        lower, upper = self.space_saving.bounds_of(items)
+        return lower, np.minimum(upper, self.count_min.estimate_batch(items)) if len(items) else upper
+
     def estimate(self, item: str) -> int:
         return self.count(item).estimate
 
@@ -113,6 +136,22 @@ class HeavyHittersSketch:
         sketch = cls.__new__(cls)
         sketch.space_saving, sketch.count_min = space_saving, count_min
         return sketch
+
+
+@dataclass(frozen=True)
+class Frequent:
+    """The items whose count may reach ``threshold`` (``guaranteed``: certainly does), and the
+    most an item not listed can count (``unlisted_bound``: below ``threshold``, or the Space-Saving
+    floor)."""
+
+    items: tuple[ItemCount, ...]
+    threshold: int
+    unlisted_bound: int
+
+    @property
+    def complete(self) -> bool:
+        """Whether every item whose true count reaches ``threshold`` is listed."""
+        return self.threshold > self.unlisted_bound
 
 
 def total_weight(data: bytes) -> int:

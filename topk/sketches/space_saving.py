@@ -194,6 +194,13 @@ class SpaceSaving:
         counts = np.fromiter(self._counts.values(), np.int64, n)
         return list(self._counts), counts, np.fromiter(map(self._errors.__getitem__, self._counts), np.int64, n)
 
+    def bounds_of(self, items: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
+        """Lower and upper bounds (int64) on the counts of ``items``, monitored or not (``0`` and
+        ``floor`` when not)."""
+        counts, errors, floor, n = self._counts, self._errors, self.floor, len(items)
+        upper = np.fromiter((counts.get(x, floor) for x in items), np.int64, n)
+        return upper - np.fromiter((errors.get(x, floor) for x in items), np.int64, n), upper
+
     def items(self) -> list[ItemCount]:
         """Every monitored item with its bounds (estimate = counter), in no particular order."""
         errors = self._errors
