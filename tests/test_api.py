@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import argparse
 import json
+from fractions import Fraction
 from urllib.parse import quote
 
 import pytest
@@ -16,7 +17,9 @@ from topk.query.access import token_hash
 from topk.query.api import ApiConfig, ApiSettings, create_app
 from topk.query.engine import APPROXIMATE, Answer
 from topk.settings import add_settings, settings_of
-from topk.sketches import ItemCount
+from topk.sketches import HeavyHittersSketch, ItemCount
+from topk.sketches.heavy_hitters import Frequent
+from topk.sketches.trend import Changes, changes
 from topk.windows import WindowSpec, parse_windows
 
 WINDOWS = parse_windows("1m,1h,1d,all")  # the job's default windows and retention
@@ -43,6 +46,18 @@ class Echo:
 
     def count(self, item: str, start: int, end: int, dimension: str, value: str, mode: str = APPROXIMATE) -> Answer:
         return self.answer(item, start, end, mode)
+
+    def frequent(self, phi: Fraction, start: int, end: int, dimension: str, value: str) -> tuple[Frequent, Answer]:
+        found = Frequent((ItemCount("x", BIG, BIG - 7, BIG + 7, True),), int(phi * 2 * BIG), 7)
+        return found, self.answer("x", start, end)
+
+    def trending(
+        self, k: int, start: int, end: int, periods: int, dimension: str, value: str, falling: bool = False
+    ) -> tuple[Changes, Answer, Answer]:
+        now = HeavyHittersSketch(8, 16, 2)
+        now.update("x", BIG)
+        found = changes(now, HeavyHittersSketch(8, 16, 2), periods, k, falling=falling)
+        return found, self.answer("x", start, end), self.answer("x", start - periods * (end - start), start)
 
     def series(
         self, item: str, window: WindowSpec, start: int, end: int, dimension: str, value: str
@@ -234,3 +249,24 @@ def test_with_no_token_the_api_listens_on_loopback_only_unless_told(monkeypatch,
     assert api_settings("--host", "0.0.0.0", "--api-token-file", str(tmp_path / "token")).notice() == ""
     monkeypatch.setenv("TOPK_API_TOKEN", "s3cret")
     assert api_settings("--host", "0.0.0.0").notice() == ""
+
+
+def test_trending_and_frequent_answer_alike_in_rest_and_graphql_with_64_bit_counts():
+    api = client()
+    span = {"start": "0", "end": "3600000"}
+    rest = api.get("/api/v1/trending", params={**span, "baseline": 3}).json()
+    assert rest["results"][0]["change"] == BIG and rest["metadata"]["baseline"]["periods"] == 3
+    assert api.get("/api/v1/trending", params={**span, "direction": "falling"}).json()["results"] == []
+    query = """query ($s: String!, $e: String!) {
+      trending(start: $s, end: $e, baseline: 3) { direction results { item change count guaranteed } }
+      frequent(start: $s, end: $e, phi: 0.5) { threshold complete results { item count } } }"""
+    data = graphql(api, query, s="0", e="3600000")["data"]
+    assert data["trending"] == {"direction": "rising", "results": [{"item": "x", "change": BIG, "count": BIG,
+                                                                      "guaranteed": True}]}  # fmt: skip
+    frequent = api.get("/api/v1/frequent", params={**span, "phi": 0.5}).json()
+    assert frequent["metadata"]["threshold"] == data["frequent"]["threshold"] == BIG
+    assert data["frequent"]["complete"] and data["frequent"]["results"] == [{"item": "x", "count": BIG}]
+    for bad in ({"phi": 0}, {"phi": 1.5}, {"phi": "nan"}):
+        assert api.get("/api/v1/frequent", params={**span, **bad}).status_code == 422
+    errors = graphql(api, '{ frequent(start: "0", end: "60000", phi: 0) { threshold } }')["errors"]
+    assert "phi" in errors[0]["message"], errors

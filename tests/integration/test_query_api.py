@@ -89,6 +89,58 @@ def test_count_of_one_item_is_within_bounds(stored, queries):
         assert c.lower_bound <= truth.get(item, 0) <= c.upper_bound, item
 
 
+def test_trending_and_frequent_answers_hold_against_exact_counts(stored, queries):
+    """Through REST: the third hour against the mean of the two before it, both directions, and the
+    items above a share of the three hours, each bound against the events' exact counts."""
+    spec, _, events = stored
+    api = TestClient(create_app(queries, ApiConfig(WINDOWS, max_k=CAPACITY)))
+    t0 = spec.start_ms
+    now, before = exact_range(events, t0 + 2 * H, t0 + 3 * H), exact_range(events, t0, t0 + 2 * H)
+    for direction, sign in (("rising", 1), ("falling", -1)):
+        params = {"start": str(t0 + 2 * H), "end": str(t0 + 3 * H), "baseline": 2, "k": 8, "direction": direction}
+        answer = api.get("/api/v1/trending", params=params).json()
+        meta = answer["metadata"]
+        assert meta["baseline"]["total_events"] == sum(before.values()) and meta["total_events"] == sum(now.values())
+        assert answer["results"], direction
+        changes = {x: sign * (now[x] - before[x] / 2) for x in now.keys() | before.keys()}
+        for r in answer["results"]:
+            assert r["change_lower_bound"] <= changes[r["item"]] <= r["change_upper_bound"], r
+            assert r["lower_bound"] <= now[r["item"]] <= r["upper_bound"]
+            if r["guaranteed"]:
+                assert sum(c > changes[r["item"]] for c in changes.values()) < 8, r
+        listed = {r["item"] for r in answer["results"]}
+        assert all(c <= meta["unlisted_bound"] for x, c in changes.items() if x not in listed)
+    total = exact_range(events, t0, t0 + 3 * H)
+    for phi in (0.02, 0.005):
+        params = {"start": str(t0), "end": str(t0 + 3 * H), "phi": phi}
+        answer = api.get("/api/v1/frequent", params=params).json()
+        meta = answer["metadata"]
+        assert meta["threshold"] == -(-sum(total.values()) * round(phi * 1000) // 1000)
+        listed = {r["item"] for r in answer["results"]}
+        assert meta["complete"] or phi <= 1 / CAPACITY
+        if meta["complete"]:
+            assert {x for x, c in total.items() if c >= meta["threshold"]} <= listed
+        for r in answer["results"]:
+            assert r["lower_bound"] <= total[r["item"]] <= r["upper_bound"]
+            assert not r["guaranteed"] or total[r["item"]] >= meta["threshold"]
+    query = """query ($s: String!, $m: String!, $e: String!) {
+      trending(start: $m, end: $e, baseline: 2, k: 8, direction: FALLING) { results { item changeLowerBound } }
+      frequent(start: $s, end: $e, phi: 0.02) { threshold complete results { item lowerBound } } }"""
+    times = {"s": str(t0), "m": str(t0 + 2 * H), "e": str(t0 + 3 * H)}
+    data = api.post("/graphql", json={"query": query, "variables": times}).json()["data"]
+    rest = api.get("/api/v1/trending", params={"start": times["m"], "end": times["e"], "baseline": 2, "k": 8,
+                                               "direction": "falling"}).json()  # fmt: skip
+    assert [(r["item"], r["changeLowerBound"]) for r in data["trending"]["results"]] == [
+        (r["item"], r["change_lower_bound"]) for r in rest["results"]
+    ]
+    rest = api.get("/api/v1/frequent", params={"start": times["s"], "end": times["e"], "phi": 0.02}).json()
+    assert data["frequent"]["threshold"] == rest["metadata"]["threshold"] and data["frequent"]["complete"]
+    assert [r["item"] for r in data["frequent"]["results"]] == [r["item"] for r in rest["results"]]
+    refused = api.get("/api/v1/trending", params={"start": str(t0), "end": str(t0 + H), "baseline": 25})
+    assert refused.status_code == 400 and "baseline" in refused.json()["detail"]
+    assert api.get("/api/v1/frequent", params={"start": str(t0), "end": str(t0 + H), "phi": 0}).status_code == 422
+
+
 def test_api_answers_and_rejects_bad_requests(servers, stored, queries):
     spec, _, events = stored
     api = TestClient(create_app(queries, ApiConfig(WINDOWS, max_k=CAPACITY)))

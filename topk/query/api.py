@@ -20,6 +20,7 @@ import os
 import sys
 import time
 from dataclasses import dataclass, field, fields
+from fractions import Fraction
 from pathlib import Path as FilePath
 from typing import Annotated, Literal, Self
 
@@ -41,7 +42,17 @@ from topk.query.connect import add_storage_arguments, open_queries
 from topk.query.engine import APPROXIMATE, NoArchive, TopKQueries
 from topk.query.graphql import graphql_router
 from topk.query.ingest import EventLimits, EventProducer, Rejected, Unavailable, validate
-from topk.query.requests import MAX_TIME_TEXT, NAME, BadRequest, body, check_item, check_window, time_range
+from topk.query.requests import (
+    MAX_TIME_TEXT,
+    NAME,
+    BadRequest,
+    body,
+    check_item,
+    check_window,
+    frequent_body,
+    time_range,
+    trend_body,
+)
 from topk.settings import SketchSettings, add_settings, setting, settings_of
 from topk.stores.cassandra_store import UNREACHABLE
 from topk.stores.kafka_client import KafkaSettings
@@ -125,8 +136,9 @@ def add_error_handlers(app: FastAPI) -> None:
 
 
 def query_routes(queries: TopKQueries, config: ApiConfig, guard: Guard) -> APIRouter:
-    """``/api/v1/topk``, ``/api/v1/topk/historical``, ``/api/v1/count`` and ``/api/v1/series`` (the item
-    as ``?item=`` or URL-encoded in the path), each answered from the tenant ``guard`` gives."""
+    """``/api/v1/topk``, ``/api/v1/topk/historical``, ``/api/v1/frequent``, ``/api/v1/trending``,
+    ``/api/v1/count`` and ``/api/v1/series`` (the item as ``?item=`` or URL-encoded in the path), each
+    answered from the tenant ``guard`` gives."""
     router = APIRouter(prefix="/api/v1")
 
     def tenant_queries(tenant: Annotated[str, Depends(guard)]) -> TopKQueries:
@@ -174,6 +186,29 @@ def query_routes(queries: TopKQueries, config: ApiConfig, guard: Guard) -> APIRo
         lo, hi = time_range(start, end)
         answer = q.range_topk(k, lo, hi, dimension, value, mode)
         return body(answer, dimension, value, requested={"start": iso(lo), "end": iso(hi)})
+
+    @router.get("/frequent")
+    def frequent(
+        q: Queries, phi: Annotated[float, Query(gt=0, le=1)], start: Time, end: Time, dimension: Dim = "all",
+        value: Dim = "all",
+    ) -> dict:  # fmt: skip
+        """Every item whose count over a range may reach ``phi`` of its events (at most ``capacity``
+        items): ``guaranteed`` where it certainly does. ``complete`` in the metadata: no item whose true
+        count reaches the threshold is missing (always when ``phi`` > 1 / capacity)."""
+        lo, hi = time_range(start, end)
+        return frequent_body(*q.frequent(Fraction(repr(phi)), lo, hi, dimension, value), phi, dimension, value)
+
+    @router.get("/trending")
+    def trending(
+        q: Queries, start: Time, end: Time, k: K = 10, baseline: Annotated[int, Query(ge=1)] = 1,
+        direction: Literal["rising", "falling"] = "rising", dimension: Dim = "all", value: Dim = "all",
+    ) -> dict:  # fmt: skip
+        """The k items whose count over a range rose (fell) most against their mean count over the
+        ``baseline`` ranges of the same length just before it, among those that rose (fell): each
+        change with guaranteed bounds, ``guaranteed`` where certainly among the true k largest."""
+        lo, hi = time_range(start, end)
+        found = q.trending(k, lo, hi, baseline, dimension, value, falling=direction == "falling")
+        return trend_body(*found, baseline, direction, dimension, value)
 
     for suffix, Item in items.items():  # /count?item=… and /count/{item}; /series likewise
 

@@ -3,7 +3,8 @@
 A request is refused (400, or a GraphQL error, naming the budget) before it reads what it would
 cost: a range longer than ``max_range_days`` (its cost would grow with the calendar), an exact
 answer whose archive files are larger than ``max_exact_bytes`` in all (sizes known from the listing,
-before a byte of them is read), a series of more than ``MAX_SERIES_WINDOWS`` windows.
+before a byte of them is read), a series of more than ``MAX_SERIES_WINDOWS`` windows, a trend
+baseline of more than ``MAX_BASELINE_PERIODS`` periods (each side is also a range within the budget).
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from topk.settings import setting
 from topk.windows import DAY_MS
 
 MAX_SERIES_WINDOWS = 1_000  # one item's count per window: a longer series is refused, not truncated
+MAX_BASELINE_PERIODS = 24  # trending: the baseline is at most this many ranges as long as the one asked
 
 
 class OverBudget(ValueError):

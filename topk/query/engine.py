@@ -15,19 +15,23 @@ key, partition and archive file it reads is that tenant's.
 from __future__ import annotations
 
 import copy
+import math
 import time
 from collections import defaultdict
 from dataclasses import dataclass, field, replace
+from fractions import Fraction
 
 import redis
 from redis.exceptions import RedisError
 
-from topk.events import DEFAULT_TENANT, check_tenant
+from topk.events import DEFAULT_TENANT, EVENT_TIME_RANGE_MS, check_tenant
 from topk.query.archive import EventArchive, Scan
-from topk.query.budgets import MAX_SERIES_WINDOWS, Budgets, OverBudget
+from topk.query.budgets import MAX_BASELINE_PERIODS, MAX_SERIES_WINDOWS, Budgets, OverBudget
 from topk.query.summaries import SummaryCache
 from topk.query.tiling import Tiling, tile
 from topk.sketches import HeavyHittersSketch, ItemCount
+from topk.sketches.heavy_hitters import Frequent
+from topk.sketches.trend import Changes, changes
 from topk.stores.cassandra_store import CassandraStore
 from topk.stores.redis_store import DEFAULT_PREFIX, read_topk, tenant_prefix, window_starts, written
 from topk.stores.redis_store import summaries as redis_summaries
@@ -175,6 +179,26 @@ class TopKQueries:
             return Answer([ItemCount(x, c, c, c, True) for x, c in top], start, end, total, 0, EXACT, scan=scan)
         merged, answer = self.merged_sketch(start, end, dimension, value)
         return replace(answer, items=list(merged.top_k(k).items))
+
+    def frequent(self, phi: Fraction, start: int, end: int, dimension: str, value: str) -> tuple[Frequent, Answer]:
+        """Every item whose count over the range may reach ``phi`` of its events (``frequent_items``)."""
+        merged, answer = self.merged_sketch(start, end, dimension, value)
+        found = merged.frequent_items(max(1, math.ceil(phi * merged.total_weight)))
+        return found, replace(answer, items=list(found.items))
+
+    def trending(
+        self, k: int, start: int, end: int, periods: int, dimension: str, value: str, falling: bool = False
+    ) -> tuple[Changes, Answer, Answer]:
+        """The ``k`` items whose count over ``[start, end)`` rose (fell) most against their mean over the
+        ``periods`` ranges of the same length before it (``topk.sketches.trend``); what each side covers."""
+        if not 1 <= periods <= MAX_BASELINE_PERIODS:
+            raise OverBudget(f"baseline: from 1 to {MAX_BASELINE_PERIODS} periods")
+        since = max(EVENT_TIME_RANGE_MS[0], start - periods * (end - start))
+        if since >= start:
+            raise OverBudget("no time before the range for a baseline")
+        current, now = self.merged_sketch(start, end, dimension, value)
+        baseline, before = self.merged_sketch(since, start, dimension, value)
+        return changes(current, baseline, periods, k, falling=falling), now, before
 
     def count(self, item: str, start: int, end: int, dimension: str, value: str, mode: str = APPROXIMATE) -> Answer:
         """One item's count over the range: bounds (Space-Saving and Count-Min, merged), or exact."""

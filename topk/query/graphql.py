@@ -17,7 +17,8 @@ from __future__ import annotations
 
 import enum
 from collections.abc import Callable
-from typing import NewType
+from fractions import Fraction
+from typing import NewType, TypeVar
 
 import strawberry
 from fastapi import Depends
@@ -32,12 +33,23 @@ from strawberry.types import Info
 from topk.query.access import Guard
 from topk.query.archive import NotArchived
 from topk.query.budgets import OverBudget
-from topk.query.engine import APPROXIMATE, EXACT, Answer, NoArchive, TopKQueries
-from topk.query.requests import BadRequest, body, check_item, check_k, check_name, check_window, time_range
+from topk.query.engine import APPROXIMATE, EXACT, NoArchive, TopKQueries
+from topk.query.requests import (
+    BadRequest,
+    body,
+    check_item,
+    check_k,
+    check_name,
+    check_window,
+    frequent_body,
+    time_range,
+    trend_body,
+)
 from topk.stores.cassandra_store import UNREACHABLE
 from topk.windows import WindowSpec
 
 MAX_LOOKUPS = 20
+T = TypeVar("T")
 MAX_DEPTH = 15  # ours are at most 3 deep; the standard introspection query (a client fetching the schema) is 15
 MAX_TOKENS = 2_000
 
@@ -84,6 +96,55 @@ class TopK:
 
 
 @strawberry.type
+class Frequent:
+    """Every item whose count may reach ``threshold`` (φ of the range's events); ``complete``: none
+    whose true count reaches it is missing."""
+
+    start: str
+    end: str
+    total_events: Long
+    threshold: Long
+    complete: bool
+    unlisted_bound: Long
+    results: list[RankedItem]
+
+
+@strawberry.type
+class Change:
+    """One item's change (its count less its mean per baseline range), with bounds on each side."""
+
+    rank: int
+    item: str
+    change: float
+    change_lower_bound: float
+    change_upper_bound: float
+    count: Long
+    lower_bound: Long
+    upper_bound: Long
+    baseline: float
+    baseline_lower_bound: float
+    baseline_upper_bound: float
+    guaranteed: bool
+
+
+@strawberry.type
+class Trending:
+    direction: str
+    start: str
+    end: str
+    baseline_start: str
+    baseline_end: str
+    unlisted_bound: float
+    results: list[Change]
+
+
+@strawberry.enum
+class Direction(enum.Enum):
+    RISING = "rising"
+    FALLING = "falling"
+
+
+@strawberry.type
 class Window:
     label: str
     size_ms: Long
@@ -94,7 +155,7 @@ class QueryFailed(Exception):
     """A field's answer could not be given (the message says why; the client's, or a store down)."""
 
 
-async def answer(call: Callable[..., Answer | None], *args: object) -> Answer | None:
+async def answer(call: Callable[..., T], *args: object) -> T:
     """``call(*args)`` off the event loop, its failures as GraphQL errors with the REST API's words."""
     try:
         return await run_in_threadpool(call, *args)
@@ -159,6 +220,49 @@ class Query:
         lo, hi = time_range(start, end)
         counted = await answer(ctx.queries.count, item, lo, hi, dimension, value, mode.value)
         return RankedItem(**body(counted, dimension, value)["results"][0])
+
+    @strawberry.field(description="Every item whose count over a range may reach phi of its events")
+    async def frequent(
+        self, info: Info, phi: float, start: str, end: str, dimension: str = "all", value: str = "all"
+    ) -> Frequent | None:
+        ctx: Context = info.context
+        ctx.charge()
+        if not 0 < phi <= 1:
+            raise BadRequest("phi: above 0, at most 1")
+        lo, hi = _range(dimension, value, start, end)
+        found = await answer(ctx.queries.frequent, Fraction(repr(phi)), lo, hi, dimension, value)
+        data = frequent_body(*found, phi, dimension, value)
+        meta = data["metadata"]
+        fields = ("start", "end", "total_events", "threshold", "complete", "unlisted_bound")
+        return Frequent(results=[RankedItem(**r) for r in data["results"]], **{f: meta[f] for f in fields})
+
+    @strawberry.field(
+        description="The items whose count over a range rose (fell) most against their mean over the "
+        "baseline ranges of the same length just before it"
+    )
+    async def trending(
+        self, info: Info, start: str, end: str, k: int = 10, baseline: int = 1,
+        direction: Direction = Direction.RISING, dimension: str = "all", value: str = "all",
+    ) -> Trending | None:  # fmt: skip
+        ctx: Context = info.context
+        ctx.charge()
+        check_k(k, ctx.max_k)
+        lo, hi = _range(dimension, value, start, end)
+        falling = direction is Direction.FALLING
+        found = await answer(ctx.queries.trending, k, lo, hi, baseline, dimension, value, falling)
+        data = trend_body(*found, baseline, direction.value, dimension, value)
+        meta = data["metadata"]
+        return Trending(
+            direction=direction.value, start=meta["start"], end=meta["end"], baseline_start=meta["baseline"]["start"],
+            baseline_end=meta["baseline"]["end"], unlisted_bound=meta["unlisted_bound"],
+            results=[Change(**r) for r in data["results"]],
+        )  # fmt: skip
+
+
+def _range(dimension: str, value: str, start: str, end: str) -> tuple[int, int]:
+    check_name(dimension, "dimension")
+    check_name(value, "value")
+    return time_range(start, end)
 
 
 class MaxDepth(ValidationRule):

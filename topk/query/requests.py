@@ -8,6 +8,8 @@ import re
 
 from topk.events import EVENT_TIME_RANGE_MS
 from topk.query.engine import Answer
+from topk.sketches.heavy_hitters import Frequent
+from topk.sketches.trend import Changes
 from topk.times import iso, parse_time_ms
 from topk.windows import WindowSpec
 
@@ -109,3 +111,32 @@ def body(answer: Answer, dimension: str, value: str, **extra: object) -> dict:
             "generated_at": iso(answer.generated_at),
         },
     }
+
+
+def frequent_body(found: Frequent, answer: Answer, phi: float, dimension: str, value: str) -> dict:
+    """A threshold answer: ``body`` with the threshold, whether it is complete, and the unlisted bound."""
+    meta = {
+        "phi": phi,
+        "threshold": found.threshold,
+        "complete": found.complete,
+        "unlisted_bound": found.unlisted_bound,
+    }
+    return body(answer, dimension, value, **meta)
+
+
+def trend_body(
+    found: Changes, now: Answer, before: Answer, periods: int, direction: str, dimension: str, value: str
+) -> dict:
+    """A trend answer: each change with its bounds and both sides' counts; ``metadata`` as ``body``'s
+    for the range, with the baseline's interval, events and windows."""
+    results = [
+        {"rank": r, "item": c.item, "change": c.change, "change_lower_bound": c.lower_bound,
+         "change_upper_bound": c.upper_bound, "count": c.current[0], "lower_bound": c.current[1],
+         "upper_bound": c.current[2], "baseline": c.baseline[0], "baseline_lower_bound": c.baseline[1],
+         "baseline_upper_bound": c.baseline[2], "guaranteed": c.guaranteed}
+        for r, c in enumerate(found.items, 1)
+    ]  # fmt: skip
+    covered = {"start": iso(before.start), "end": iso(before.end), "periods": periods}
+    baseline = {**covered, "total_events": before.total_events, "windows_merged": len(before.windows)}
+    extra = {"direction": direction, "unlisted_bound": found.unlisted_bound, "guaranteed": found.guaranteed}
+    return {"results": results, "metadata": {**body(now, dimension, value)["metadata"], **extra, "baseline": baseline}}
