@@ -6,6 +6,7 @@ whole API (REST from its OpenAPI schema, GraphQL over the item and time corpora)
 
 from __future__ import annotations
 
+import copy
 import json
 import subprocess
 import sys
@@ -139,6 +140,24 @@ def test_trending_and_frequent_answers_hold_against_exact_counts(stored, queries
     refused = api.get("/api/v1/trending", params={"start": str(t0), "end": str(t0 + H), "baseline": 25})
     assert refused.status_code == 400 and "baseline" in refused.json()["detail"]
     assert api.get("/api/v1/frequent", params={"start": str(t0), "end": str(t0 + H), "phi": 0}).status_code == 422
+
+
+def test_the_newest_window_comes_from_cassandra_when_redis_has_none(stored, queries):
+    """The same keyspace under a Redis prefix with no keys: ``/api/v1/topk`` answers each window size
+    from Cassandra's summaries, as Redis answers it."""
+    gone = copy.copy(queries)
+    gone.base_prefix = f"{stored[1]}-gone"
+    for window in ("1m", "1h", "all"):
+        from_redis, from_cassandra = queries.latest(K, window, "all", "all"), gone.latest(K, window, "all", "all")
+        assert from_cassandra is not None and from_cassandra.windows == from_redis.windows, window
+        assert (from_cassandra.start, from_cassandra.end, from_cassandra.total_events) == (
+            from_redis.start, from_redis.end, from_redis.total_events)  # fmt: skip
+        assert [(i.item, i.estimate) for i in from_cassandra.items] == [(i.item, i.estimate) for i in from_redis.items]
+    api = TestClient(create_app(gone, ApiConfig(WINDOWS, max_k=CAPACITY)))
+    assert api.get("/api/v1/topk", params={"window": "1h", "k": 3}).json()["results"]
+    assert (
+        api.get("/api/v1/topk", params={"window": "1h", "value": "nowhere", "dimension": "region"}).status_code == 404
+    )
 
 
 def test_api_answers_and_rejects_bad_requests(servers, stored, queries):

@@ -101,16 +101,34 @@ class TopKQueries:
         return {"redis": redis_ok, "cassandra": self.cassandra.ready()}
 
     def latest(self, k: int, window: str, dimension: str, value: str) -> Answer | None:
-        """The newest stored window of this size (Redis)."""
-        starts = window_starts(self.client, window, dimension, value, self.prefix)
-        for start in starts[:1] or ([0] if window == "all" else []):
-            top = read_topk(self.client, window, dimension, value, start, k, self.prefix)
-            if top is not None:
-                return Answer(
-                    top.items, top.window_start, top.window_end, top.total_events, top.error_bound, APPROXIMATE,
-                    [f"{window}@{start}"],
-                )  # fmt: skip
-        return None
+        """The newest stored window of this size: from Redis, else (expired or evicted there, or Redis
+        down) from its summary in Cassandra."""
+        try:
+            starts = window_starts(self.client, window, dimension, value, self.prefix)
+            for start in starts[:1] or ([0] if window == "all" else []):
+                top = read_topk(self.client, window, dimension, value, start, k, self.prefix)
+                if top is not None:
+                    return Answer(
+                        top.items, top.window_start, top.window_end, top.total_events, top.error_bound, APPROXIMATE,
+                        [f"{window}@{start}"],
+                    )  # fmt: skip
+        except RedisError:
+            pass
+        return self._latest_stored(k, self.windows[window], dimension, value)
+
+    def _latest_stored(self, k: int, window: WindowSpec, dimension: str, value: str) -> Answer | None:
+        newest = self.cassandra.newest(window, dimension, value, int(time.time() * 1000), self.tenant)
+        if newest is None:
+            return None
+        start, end = newest
+        blob = self.cassandra.summaries(window, dimension, value, [start], self.tenant).get(start)
+        if blob is None:  # expired between the two reads
+            return None
+        sketch = self.cache.merged([(self._key(window, start, dimension, value), blob)])
+        items = list(sketch.top_k(k).items)
+        return Answer(
+            items, start, end, sketch.total_weight, sketch.maximum_error, APPROXIMATE, [f"{window.label}@{start}"]
+        )
 
     def check_range(self, start: int, end: int) -> None:
         if end - start > self.max_range_ms:

@@ -57,9 +57,10 @@ from topk.stores.cassandra_connection import (
 )
 from topk.times import epoch_ms, utc
 from topk.window_result import WindowResult
-from topk.windows import WindowSpec
+from topk.windows import DAY_MS, WindowSpec
 
 BUCKET_WINDOWS = 1440
+NEWEST_PARTITIONS = 8  # how far back the newest window is looked for (Redis's index normally says)
 MAX_TTL_S = 630_720_000  # Cassandra's longest TTL (20 years); a window ending in the future may be kept longer
 # errors that mean "Cassandra is not reachable right now": retried
 UNREACHABLE = (NoHostAvailable, OperationTimedOut, Unavailable, WriteTimeout, ConnectionException, OSError)
@@ -123,6 +124,10 @@ class CassandraStore:
     READ = (
         "SELECT window_start, summary FROM {ks}.tenant_window_summaries WHERE tenant = ? "
         "AND window_size = ? AND dimension = ? AND dim_value = ? AND bucket = ? AND window_start IN ?"
+    )
+    NEWEST = (
+        "SELECT window_start, window_end FROM {ks}.tenant_window_summaries WHERE tenant = ? AND window_size = ? "
+        "AND dimension = ? AND dim_value = ? AND bucket = ? LIMIT 1"
     )
     STARTS = (
         "SELECT window_start FROM {ks}.tenant_window_summaries WHERE tenant = ? AND window_size = ? "
@@ -215,6 +220,25 @@ class CassandraStore:
         params = [(tenant, window.label, dimension, value, utc(b), utc(lo), utc(hi)) for b in buckets]
         results = execute_concurrent_with_args(self.session, starts, params, raise_on_first_error=True)
         return sorted(itertools.chain.from_iterable((epoch_ms(r.window_start) for r in rows) for _, rows in results))
+
+    def newest(
+        self, window: WindowSpec, dimension: str, value: str, now_ms: int, tenant: str = DEFAULT_TENANT
+    ) -> tuple[int, int] | None:
+        """Start and end of the tenant's newest stored window of this size with a start before a day
+        after ``now_ms``: one ``LIMIT 1`` read per partition, newest first, at most ``NEWEST_PARTITIONS``
+        (1m windows: 8 days back; 1h: 480 days); None if none."""
+        newest = self._prepared("NEWEST")
+        if newest is None:
+            return None
+        span, first = BUCKET_WINDOWS * window.size_ms, bucket_of(now_ms + DAY_MS, window.size_ms)
+        buckets = (
+            [0] if window.is_all_time else [b for b in range(first, first - NEWEST_PARTITIONS * span, -span) if b >= 0]
+        )
+        for bucket in buckets:
+            row = self.session.execute(newest, (tenant, window.label, dimension, value, utc(bucket))).one()
+            if row is not None:
+                return epoch_ms(row.window_start), epoch_ms(row.window_end)
+        return None
 
     def holds_windows(self) -> bool:
         """Whether any window is stored (of any tenant); False while the schema is absent."""
