@@ -120,10 +120,7 @@ class TopKQueries:
         newest = self.cassandra.newest(window, dimension, value, int(time.time() * 1000), self.tenant)
         if newest is None:
             return None
-        start, end = newest
-        blob = self.cassandra.summaries(window, dimension, value, [start], self.tenant).get(start)
-        if blob is None:  # expired between the two reads
-            return None
+        start, end, blob = newest
         sketch = self.cache.merged([(self._key(window, start, dimension, value), blob)])
         items = list(sketch.top_k(k).items)
         return Answer(

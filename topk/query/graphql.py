@@ -49,9 +49,9 @@ from topk.stores.cassandra_store import UNREACHABLE
 from topk.windows import WindowSpec
 
 MAX_LOOKUPS = 20
-T = TypeVar("T")
 MAX_DEPTH = 15  # ours are at most 3 deep; the standard introspection query (a client fetching the schema) is 15
 MAX_TOKENS = 2_000
+T = TypeVar("T")
 
 
 @strawberry.enum
@@ -215,9 +215,7 @@ class Query:
         ctx: Context = info.context
         ctx.charge()
         check_item(item, ctx.max_item_length)
-        check_name(dimension, "dimension")
-        check_name(value, "value")
-        lo, hi = time_range(start, end)
+        lo, hi = _range(dimension, value, start, end)
         counted = await answer(ctx.queries.count, item, lo, hi, dimension, value, mode.value)
         return RankedItem(**body(counted, dimension, value)["results"][0])
 

@@ -78,10 +78,13 @@ class HeavyHittersSketch:
     def top_k(self, k: int) -> TopK:
         """The k monitored items with the largest tightened estimates (ties by item), flagged
         ``guaranteed`` where certainly in the true top-K (``topk.sketches.ranking``)."""
-        ss = self.space_saving
-        items, counts, errors = ss.arrays()
-        upper = np.minimum(counts, self.count_min.estimate_batch(items))
-        return top_k_of(items, upper, counts - errors, upper, k, ss.floor)
+        items, lower, upper = self._monitored()
+        return top_k_of(items, upper, lower, upper, k, self.space_saving.floor)
+
+    def _monitored(self) -> tuple[list[str], np.ndarray, np.ndarray]:
+        """Every monitored item with its lower and tightened upper bound (int64), in one order."""
+        items, counts, errors = self.space_saving.arrays()
+        return items, counts - errors, np.minimum(counts, self.count_min.estimate_batch(items))
 
     def frequent_items(self, threshold: int) -> Frequent:
         """Every item whose count may reach ``threshold``: the monitored items whose upper bound
@@ -91,19 +94,17 @@ class HeavyHittersSketch:
         most ``N / capacity``, so any threshold above ``N / capacity`` is complete."""
         if threshold < 1:
             raise ValueError("threshold must be positive")
-        ss = self.space_saving
-        items, counts, errors = ss.arrays()
-        upper = np.minimum(counts, self.count_min.estimate_batch(items)) if items else counts
-        up, lo, reach = upper.tolist(), (counts - errors).tolist(), upper >= threshold
+        items, lower, upper = self._monitored()
+        up, lo, reach = upper.tolist(), lower.tolist(), upper >= threshold
         listed = sorted(np.flatnonzero(reach).tolist(), key=lambda i: (-up[i], items[i]))
-        unlisted = max(ss.floor, int(upper[~reach].max()) if len(listed) < len(items) else 0)
+        unlisted = max(self.space_saving.floor, int(upper[~reach].max()) if len(listed) < len(items) else 0)
         return Frequent(tuple(ItemCount(items[i], up[i], lo[i], up[i], lo[i] >= threshold) for i in listed),
                         threshold, unlisted)  # fmt: skip
 
     def bounds_of(self, items: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
         """Lower and upper bounds (int64) on the counts of ``items``, monitored or not."""
         lower, upper = self.space_saving.bounds_of(items)
-        return lower, np.minimum(upper, self.count_min.estimate_batch(items)) if len(items) else upper
+        return lower, np.minimum(upper, self.count_min.estimate_batch(items))
 
     def estimate(self, item: str) -> int:
         return self.count(item).estimate
