@@ -2,7 +2,7 @@
 job, exact Window Top-N per (window, dimension, value), into a blackhole sink. With --read-only it
 only reads and parses the topic (JSON format, event time): the ceiling for any job on the machine.
 
-python -m bench.peer_job --bootstrap-servers H:P --topic T --windows 1m,1h,1d --dimensions region,category --k 100
+python -m bench.peer_job --bootstrap-servers H:P --topic T --windows 1m,1h,1d [--dimensions region,eventType] --k 100
 """
 
 from __future__ import annotations
@@ -12,7 +12,21 @@ import argparse
 from pyflink.table import EnvironmentSettings, TableEnvironment
 
 from jobs.jars import job_jar_urls
+from topk.events import EVENT_TYPE, dimension_parts
+from topk.settings import EventSettings
 from topk.windows import parse_window, sql_interval
+
+
+def value_of(dimension: str) -> str:
+    """SQL for the value an event counts under (``topk.events.dimension_value``)."""
+    parts = [
+        "COALESCE(metadata.eventType, 'generic')" if p == EVENT_TYPE else f"payload.`{p}`"
+        for p in dimension_parts(dimension)
+    ]
+    if len(parts) == 1:
+        return parts[0]
+    escaped = [f"REPLACE(REPLACE({p}, '\\', '\\\\'), '|', '\\|')" for p in parts]
+    return "CONCAT(" + ", '|', ".join(escaped) + ")"
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -20,7 +34,7 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--bootstrap-servers", required=True)
     p.add_argument("--topic", required=True)
     p.add_argument("--windows", default="1m,1h,1d")
-    p.add_argument("--dimensions", default="region,category")
+    p.add_argument("--dimensions", default=",".join(EventSettings().dimensions))
     p.add_argument("--k", type=int, default=100)
     p.add_argument("--parallelism", type=int, default=1)
     p.add_argument("--read-only", action="store_true", help="only read and parse the topic: the ceiling for any job")
@@ -31,7 +45,8 @@ def main(argv: list[str] | None = None) -> None:
     conf.set("parallelism.default", str(a.parallelism))
     conf.set("pipeline.jars", ";".join(job_jar_urls()))
     dims = [d for d in a.dimensions.split(",") if d]
-    payload = ", ".join(f"`{f}` STRING" for f in ["url", "productId", "query", "itemId", "weight", *dims])
+    fields = {p for d in dims for p in dimension_parts(d) if p != EVENT_TYPE}
+    payload = ", ".join(f"`{f}` STRING" for f in ["url", "productId", "query", "itemId", "weight", *sorted(fields)])
     ts = "metadata.`timestamp`"
     t_env.execute_sql(f"""
         CREATE TABLE events (
@@ -54,7 +69,7 @@ def main(argv: list[str] | None = None) -> None:
               WHEN 'search' THEN payload.query ELSE payload.itemId END"""
     parts = [f"SELECT event_time, {item} AS item, 'all' AS dim, 'all' AS val FROM events"]
     parts += [
-        f"SELECT event_time, {item}, '{d}', payload.`{d}` FROM events WHERE payload.`{d}` IS NOT NULL" for d in dims
+        f"SELECT event_time, {item}, '{d}', {value_of(d)} FROM events WHERE {value_of(d)} IS NOT NULL" for d in dims
     ]
     t_env.execute_sql("CREATE TEMPORARY VIEW dimensioned AS " + " UNION ALL ".join(parts))
     t_env.execute_sql("CREATE TABLE sink (w STRING, dim STRING, val STRING, item STRING, cnt BIGINT) "

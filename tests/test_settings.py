@@ -28,6 +28,9 @@ def test_window_parsing():
         (["--windows", "1m,15m,1h,10m"], "15m is not a multiple of the next finer window 10m"),
         (["--windows", "1m,1m"], "distinct"),
         (["--dimensions", "region,bad-name"], "bad dimension"),
+        (["--dimensions", "region+region"], "bad dimension"),
+        (["--dimensions", "all+region"], "bad dimension"),
+        (["--dimensions", "region,eventType,region"], "named twice"),
     ],
 )
 def test_bad_settings_fail_fast(args, message):

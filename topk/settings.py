@@ -11,12 +11,12 @@ from __future__ import annotations
 
 import argparse
 import itertools
-import re
 from collections.abc import Callable, Iterable
 from dataclasses import Field, dataclass, field, fields
 from functools import cached_property
 from typing import Any, TypeVar
 
+from topk.events import check_dimension
 from topk.windows import WindowSpec, by_size, parse_windows, split_csv
 
 T = TypeVar("T")
@@ -77,15 +77,14 @@ def _title(concern: type) -> str:
     return (concern.__doc__ or concern.__name__).strip().split("\n")[0].rstrip(".")
 
 
-DIMENSION = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
-
-
 @dataclass(frozen=True)
 class EventSettings:
     """Events: what is counted and what is refused (the job's and the API's limits)."""
 
     dimensions: tuple[str, ...] = setting(
-        ("region", "category"), "payload fields to group by, besides 'all'", parse=split_csv
+        ("region", "category", "eventType", "region+eventType"),
+        "to group by, besides 'all': payload fields, eventType (the event's type), combinations joined by '+'",
+        parse=split_csv,
     )
     max_item_length: int = setting(1024, "longer items are dead-lettered (item_too_long)")
     max_weight: int = setting(1_000_000, "larger weights are dead-lettered (bad_weight)")
@@ -97,8 +96,9 @@ class EventSettings:
 
     def validate(self) -> EventSettings:
         for name in self.dimensions:
-            if not DIMENSION.fullmatch(name) or name == "all":
-                raise ValueError(f"bad dimension name {name!r}")
+            check_dimension(name)
+        if len(set(self.dimensions)) != len(self.dimensions):
+            raise ValueError("a dimension is named twice")
         if min(self.max_item_length, self.max_weight, self.max_values) < 1:
             raise ValueError("the item length, weight and values limits must be >= 1")
         if min(self.max_past_ms, self.max_future_ms) < 0:

@@ -41,7 +41,7 @@ def test_known_stream_gives_exact_top_k_in_redis_and_cassandra(servers, run_id, 
 
     run_job(
         "--topic", topic, "--dead-letter-topic", f"{topic}-dlq", "--group-id", run_id,
-        "--windows", "1m,1h,all", "--dimensions", "region,category", "--k", str(K),
+        "--windows", "1m,1h,all", "--dimensions", "region,category,eventType,region+eventType", "--k", str(K),
         "--cassandra-keyspace", keyspace,
     )  # fmt: skip
 
@@ -53,10 +53,12 @@ def test_known_stream_gives_exact_top_k_in_redis_and_cassandra(servers, run_id, 
         meta = r.hgetall(window_key("1m", "all", "all", minute_start) + ":meta")
         assert int(meta["totalEvents"]) == sum(counts.values()) and meta["errorBound"] == "0"
         assert int(meta["guaranteed"]) == min(K, len(counts))
-    for region in ("eu-west", "us-east"):
-        hour = exact_counts(iter(good), HOUR, "region", region)[start]
-        stored = r.zrevrange(window_key("1h", "region", region, start), 0, -1, withscores=True)
-        assert {i: int(c) for i, c in stored} == dict(ranked(hour, K))
+    groups = [("region", "eu-west"), ("region", "us-east"), ("eventType", "product_view"), ("eventType", "generic")]
+    groups += [("region+eventType", "eu-west|product_view"), ("region+eventType", "us-east|search")]
+    for dimension, value in groups:  # the event type is the metadata's; a combination joins its parts' values
+        hour = exact_counts(iter(good), HOUR, dimension, value)[start]
+        stored = r.zrevrange(window_key("1h", dimension, value, start), 0, -1, withscores=True)
+        assert {i: int(c) for i, c in stored} == dict(ranked(hour, K)), (dimension, value)
     all_time = exact_counts(iter(good), 0)[0]
     stored = r.zrevrange(window_key("all", "all", "all", 0), 0, 2, withscores=True)
     assert [(i, int(c)) for i, c in stored] == ranked(all_time, 3)

@@ -15,7 +15,7 @@ from datetime import datetime
 
 import numpy as np
 
-from topk.events import ITEM_FIELDS, check_tenant
+from topk.events import ITEM_FIELDS, check_tenant, dimension_value
 from topk.generator import shapes
 from topk.settings import setting
 from topk.times import iso
@@ -93,7 +93,7 @@ def exact_counts(
     """Exact item counts per window start (``window_ms == 0``: one all-time window at 0)."""
     out: dict[int, Counter] = {}
     for e in events:
-        if dimension != "all" and e["payload"].get(dimension) != value:
+        if dimension != "all" and dimension_value(e, dimension) != value:
             continue
         ts = event_time_ms(e)
         start = ts - ts % window_ms if window_ms else 0

@@ -43,8 +43,9 @@ from topk.query.engine import APPROXIMATE, NoArchive, TopKQueries
 from topk.query.graphql import graphql_router
 from topk.query.ingest import EventLimits, EventProducer, Rejected, Unavailable, validate
 from topk.query.requests import (
+    DIMENSION,
     MAX_TIME_TEXT,
-    NAME,
+    VALUE,
     BadRequest,
     body,
     check_item,
@@ -147,7 +148,8 @@ def query_routes(queries: TopKQueries, config: ApiConfig, guard: Guard) -> APIRo
     Queries = Annotated[TopKQueries, Depends(tenant_queries)]
     windows = {w.label: w for w in config.windows}
     K = Annotated[int, Query(ge=1, le=config.max_k)]
-    Dim = Annotated[str, Query(pattern=NAME)]
+    Dim = Annotated[str, Query(pattern=DIMENSION, description="all, a dimension, or dimensions joined by +")]
+    Value = Annotated[str, Query(pattern=VALUE, description="combination: the parts' values joined by |")]
     Time = Annotated[str, Query(min_length=1, max_length=MAX_TIME_TEXT)]
     Mode = Literal["approximate", "exact"]
     length = {"min_length": 1, "max_length": config.limits.max_item_length}
@@ -163,7 +165,7 @@ def query_routes(queries: TopKQueries, config: ApiConfig, guard: Guard) -> APIRo
         return {"windows": sizes, "max_k": config.max_k}
 
     @router.get("/topk")
-    def topk(q: Queries, k: K = 10, window: str = "1h", dimension: Dim = "all", value: Dim = "all") -> dict:
+    def topk(q: Queries, k: K = 10, window: str = "1h", dimension: Dim = "all", value: Value = "all") -> dict:
         """The newest stored window of a size: top-k items with bounds."""
         check_window(window, windows)
         answer = q.latest(k, window, dimension, value)
@@ -178,7 +180,7 @@ def query_routes(queries: TopKQueries, config: ApiConfig, guard: Guard) -> APIRo
         end: Time,
         k: K = 10,
         dimension: Dim = "all",
-        value: Dim = "all",
+        value: Value = "all",
         mode: Mode = APPROXIMATE,
     ) -> dict:
         """Top-k over any range: stored windows that tile it, merged (``start``/``end`` in the metadata
@@ -190,7 +192,7 @@ def query_routes(queries: TopKQueries, config: ApiConfig, guard: Guard) -> APIRo
     @router.get("/frequent")
     def frequent(
         q: Queries, phi: Annotated[float, Query(gt=0, le=1)], start: Time, end: Time, dimension: Dim = "all",
-        value: Dim = "all",
+        value: Value = "all",
     ) -> dict:  # fmt: skip
         """Every item whose count over a range may reach ``phi`` of its events (at most ``capacity``
         items): ``guaranteed`` where it certainly does. ``complete`` in the metadata: no item whose true
@@ -201,7 +203,7 @@ def query_routes(queries: TopKQueries, config: ApiConfig, guard: Guard) -> APIRo
     @router.get("/trending")
     def trending(
         q: Queries, start: Time, end: Time, k: K = 10, baseline: Annotated[int, Query(ge=1)] = 1,
-        direction: Literal["rising", "falling"] = "rising", dimension: Dim = "all", value: Dim = "all",
+        direction: Literal["rising", "falling"] = "rising", dimension: Dim = "all", value: Value = "all",
     ) -> dict:  # fmt: skip
         """The k items whose count over a range rose (fell) most against their mean count over the
         ``baseline`` ranges of the same length just before it, among those that rose (fell): each
@@ -219,7 +221,7 @@ def query_routes(queries: TopKQueries, config: ApiConfig, guard: Guard) -> APIRo
             start: Time,
             end: Time,
             dimension: Dim = "all",
-            value: Dim = "all",
+            value: Value = "all",
             mode: Mode = APPROXIMATE,
         ) -> dict:
             """Bounds on one item's count over a range; ``mode=exact``: its count from the archive."""
@@ -229,7 +231,7 @@ def query_routes(queries: TopKQueries, config: ApiConfig, guard: Guard) -> APIRo
 
         @router.get("/series" + suffix)
         def series(
-            q: Queries, item: Item, window: str, start: Time, end: Time, dimension: Dim = "all", value: Dim = "all"
+            q: Queries, item: Item, window: str, start: Time, end: Time, dimension: Dim = "all", value: Value = "all"
         ) -> dict:
             """One item's count, with bounds, in each stored window of a size over a range (oldest first;
             at most 1,000 windows)."""

@@ -37,9 +37,9 @@ from topk.query.engine import APPROXIMATE, EXACT, NoArchive, TopKQueries
 from topk.query.requests import (
     BadRequest,
     body,
+    check_group,
     check_item,
     check_k,
-    check_name,
     check_window,
     frequent_body,
     time_range,
@@ -191,8 +191,7 @@ class Query:
         ctx: Context = info.context
         ctx.charge()
         check_k(k, ctx.max_k)
-        check_name(dimension, "dimension")
-        check_name(value, "value")
+        check_group(dimension, value)
         if start is None and end is None:
             check_window(window, ctx.by_label)
             latest = await answer(ctx.queries.latest, k, window, dimension, value)
@@ -258,8 +257,7 @@ class Query:
 
 
 def _range(dimension: str, value: str, start: str, end: str) -> tuple[int, int]:
-    check_name(dimension, "dimension")
-    check_name(value, "value")
+    check_group(dimension, value)
     return time_range(start, end)
 
 

@@ -13,7 +13,8 @@ from topk.sketches.trend import Changes
 from topk.times import iso, parse_time_ms
 from topk.windows import WindowSpec
 
-NAME = r"^[A-Za-z0-9_.:\-]{1,256}$"  # a dimension or value
+DIMENSION = r"^(all|[A-Za-z_][A-Za-z0-9_]{0,63}(\+[A-Za-z_][A-Za-z0-9_]{0,63}){0,7})$"  # topk.events.check_dimension
+VALUE = r"^[^\x00-\x1f\x7f]{1,256}$"  # a dimension's value; a combination's joins its parts (topk.events)
 MAX_TIME_TEXT = 64  # the longest start/end accepted (epoch ms or ISO-8601)
 
 
@@ -43,10 +44,13 @@ def time_range(start: str, end: str) -> tuple[int, int]:
     return lo, hi
 
 
-def check_name(text: str, name: str) -> str:
-    if not re.fullmatch(NAME, text):
-        raise BadRequest(f"{name}: 1 to 256 letters, digits, _ . : -")
-    return text
+def check_group(dimension: str, value: str) -> tuple[str, str]:
+    """A dimension (``all``, a name, or names joined by ``+``) and one of its values."""
+    if not re.fullmatch(DIMENSION, dimension):
+        raise BadRequest("dimension: all, a name (letters, digits, _) or up to 8 names joined by +")
+    if not re.fullmatch(VALUE, value):
+        raise BadRequest("value: 1 to 256 characters, no control characters")
+    return dimension, value
 
 
 def check_item(item: str, max_length: int) -> str:

@@ -52,6 +52,9 @@ public class ParseEvent extends ScalarFunction {
     /** Event times windows, keys and archive paths can hold: 1970-01-01 to 9999-01-01 (topk/events.py). */
     static final long MIN_EVENT_MS = 0L;
     static final long MAX_EVENT_MS = 253_370_764_800_000L;
+    /** The dimension that is the event's type (metadata.eventType), not a payload field (topk/events.py). */
+    static final String EVENT_TYPE = "eventType";
+    private static final int EVENT_TYPE_PART = -1;
     private static final StringData DEFAULT_TENANT_DATA = StringData.fromString(DEFAULT_TENANT);
 
     /**
@@ -144,18 +147,49 @@ public class ParseEvent extends ScalarFunction {
         if (eventMs > Math.min(kafkaMs, System.currentTimeMillis()) + maxFutureMs) { // a producer picks its Kafka time
             return rejected("too_far_ahead");
         }
+        String type = eventType == null ? "generic" : eventType;
         Map<StringData, StringData> dims = new HashMap<>();
+        String[] values = new String[fields.maxParts];
         for (int d = 0; d < fields.dimensionNames.length; d++) {
-            String v = scalar(e.payload[fields.dimensionIndex[d]]);
-            if (v != null && v.codePointCount(0, v.length()) <= maxItemLength) {
-                dims.put(fields.dimensionNames[d], StringData.fromString(v));
+            int[] parts = fields.partIndex[d];
+            boolean complete = true;
+            for (int i = 0; i < parts.length && complete; i++) {
+                String v = parts[i] == EVENT_TYPE_PART ? type : scalar(e.payload[parts[i]]);
+                complete = v != null && v.codePointCount(0, v.length()) <= maxItemLength;
+                values[i] = v;
+            }
+            if (complete) {
+                dims.put(fields.dimensionNames[d], StringData.fromString(
+                        parts.length == 1 ? values[0] : joinValues(Arrays.copyOf(values, parts.length))));
             }
         }
         String eventId = scalar(e.eventId);
         return GenericRowData.of(null, StringData.fromString(item), weight, eventMs, new GenericMapData(dims),
                 eventId == null ? null : StringData.fromString(eventId),
-                StringData.fromString(eventType == null ? "generic" : eventType),
+                StringData.fromString(type),
                 DEFAULT_TENANT.equals(tenant) ? DEFAULT_TENANT_DATA : StringData.fromString(tenant));
+    }
+
+    /**
+     * A combination's value: its parts' values in order, joined by {@code |}, each backslash or
+     * {@code |} within a part escaped by a backslash (topk/events.py, {@code join_values}).
+     */
+    public static String joinValues(String[] values) {
+        StringBuilder out = new StringBuilder();
+        for (int i = 0; i < values.length; i++) {
+            if (i > 0) {
+                out.append('|');
+            }
+            String v = values[i];
+            for (int c = 0; c < v.length(); c++) {
+                char ch = v.charAt(c);
+                if (ch == '\\' || ch == '|') {
+                    out.append('\\');
+                }
+                out.append(ch);
+            }
+        }
+        return out.toString();
     }
 
     /** {@code value} as UTF-8 text; malformed bytes are an error, not replaced. */
@@ -293,12 +327,17 @@ public class ParseEvent extends ScalarFunction {
     }
 
     /** The payload fields read for one list of dimensions: the item fields, weight, and the dimensions. */
+    /**
+     * The payload fields read for a list of dimensions. A dimension is a name or names joined by
+     * {@code +} (a combination); {@value #EVENT_TYPE} is the event's type, not a payload field.
+     */
     private static final class Fields {
         final StringData dimensions;
         final Map<String, Integer> index = new HashMap<>();
         final int weight;
         final StringData[] dimensionNames;
-        final int[] dimensionIndex;
+        final int[][] partIndex; // per dimension, the payload index of each part, or EVENT_TYPE_PART
+        final int maxParts;
 
         Fields(StringData dimensions) {
             this.dimensions = dimensions;
@@ -308,16 +347,21 @@ public class ParseEvent extends ScalarFunction {
             index.putIfAbsent("weight", index.size());
             String[] dims = Arrays.stream(dimensions.toString().split(",")).filter(d -> !d.isEmpty())
                     .toArray(String[]::new);
-            for (String d : dims) {
-                index.putIfAbsent(d, index.size());
+            dimensionNames = new StringData[dims.length];
+            partIndex = new int[dims.length][];
+            int most = 1;
+            for (int d = 0; d < dims.length; d++) {
+                String[] parts = dims[d].split("\\+");
+                partIndex[d] = new int[parts.length];
+                for (int i = 0; i < parts.length; i++) {
+                    partIndex[d][i] = parts[i].equals(EVENT_TYPE) ? EVENT_TYPE_PART
+                            : index.computeIfAbsent(parts[i], f -> index.size());
+                }
+                dimensionNames[d] = StringData.fromString(dims[d]);
+                most = Math.max(most, parts.length);
             }
             weight = index.get("weight");
-            dimensionNames = new StringData[dims.length];
-            dimensionIndex = new int[dims.length];
-            for (int d = 0; d < dims.length; d++) {
-                dimensionNames[d] = StringData.fromString(dims[d]);
-                dimensionIndex[d] = index.get(dims[d]);
-            }
+            maxParts = most;
         }
     }
 
