@@ -15,22 +15,33 @@ from fastapi.testclient import TestClient
 from topk.events import EVENT_TIME_RANGE_MS
 from topk.query.access import token_hash
 from topk.query.api import ApiConfig, ApiSettings, create_app
-from topk.query.engine import APPROXIMATE, Answer
+from topk.query.engine import APPROXIMATE, Answer, Progress
 from topk.settings import add_settings, settings_of
 from topk.sketches import HeavyHittersSketch, ItemCount
 from topk.sketches.heavy_hitters import Frequent
 from topk.sketches.trend import Changes, changes
+from topk.times import iso
 from topk.windows import WindowSpec, parse_windows
 
 WINDOWS = parse_windows("1m,1h,1d,all")  # the job's default windows and retention
 BIG = 3 * 2**31  # counts past 32 bits
 
 
+NEWEST_END = 1_767_225_600_000  # 2026-01-01: the end of the newest finest window Echo has written
+NEWEST = Progress(NEWEST_END, NEWEST_END + 5_000)
+
+
 class Echo:
     """Answers every question with the item and range it was asked, counts past 32 bits."""
 
+    def __init__(self, progress: Progress | None = NEWEST) -> None:
+        self.reached = progress
+
     def for_tenant(self, tenant: str) -> Echo:
         return self
+
+    def progress(self) -> Progress | None:
+        return self.reached
 
     def ready(self) -> dict[str, bool]:
         return {"redis": True, "cassandra": True}
@@ -65,8 +76,8 @@ class Echo:
         return [(start, self.answer(item, start, end).items[0])]
 
 
-def client(**config: object) -> TestClient:
-    return TestClient(create_app(Echo(), ApiConfig(WINDOWS, **config)), raise_server_exceptions=False)
+def client(queries: Echo | None = None, **config: object) -> TestClient:
+    return TestClient(create_app(queries or Echo(), ApiConfig(WINDOWS, **config)), raise_server_exceptions=False)
 
 
 def graphql(api: TestClient, query: str, **variables: object) -> dict:
@@ -270,3 +281,29 @@ def test_trending_and_frequent_answer_alike_in_rest_and_graphql_with_64_bit_coun
         assert api.get("/api/v1/frequent", params={**span, **bad}).status_code == 422
     errors = graphql(api, '{ frequent(start: "0", end: "60000", phi: 0) { threshold } }')["errors"]
     assert "phi" in errors[0]["message"], errors
+
+
+def test_last_counts_back_from_the_newest_window_and_every_answer_says_how_fresh_it_is():
+    api, three_hours = client(), 3 * 3_600_000
+    fresh = {"counted_through": iso(NEWEST_END), "written_at": iso(NEWEST_END + 5_000)}
+    for path, extra in [
+        ("/api/v1/topk/historical", {}), ("/api/v1/frequent", {"phi": 0.1}), ("/api/v1/trending", {"baseline": 6}),
+        ("/api/v1/count/x", {}), ("/api/v1/series/x", {"window": "1h"}),
+    ]:  # fmt: skip
+        meta = api.get(path, params={"last": "3h", **extra}).json()["metadata"]
+        assert (meta["start"], meta["end"]) == (iso(NEWEST_END - three_hours), iso(NEWEST_END)), path
+        assert meta["freshness"] == fresh, path
+        for bad in ({"last": "3h", "start": "0"}, {"last": "3 hours"}, {"end": "0"}):
+            r = api.get(path, params={**extra, **bad})
+            assert r.status_code == 400 and "last" in r.json()["detail"], (path, bad, r.text)
+    assert api.get("/api/v1/topk", params={"window": "1m"}).json()["metadata"]["freshness"] == fresh
+    query = """{ topK(last: "3h") { start end freshness { countedThrough writtenAt } }
+                 frequent(last: "90m", phi: 0.5) { start freshness { countedThrough } } }"""
+    data = graphql(api, query)["data"]
+    written = {"countedThrough": fresh["counted_through"], "writtenAt": fresh["written_at"]}
+    assert data["topK"] == {"start": iso(NEWEST_END - three_hours), "end": iso(NEWEST_END), "freshness": written}
+    assert data["frequent"]["start"] == iso(NEWEST_END - 90 * 60_000)
+    empty = client(Echo(progress=None))
+    r = empty.get("/api/v1/topk/historical", params={"last": "3h"})
+    assert r.status_code == 404 and "no window is stored yet" in r.json()["detail"]
+    assert "no window is stored yet" in graphql(empty, '{ topK(last: "1h") { start } }')["errors"][0]["message"]

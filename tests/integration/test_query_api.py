@@ -137,6 +137,11 @@ def test_trending_and_frequent_answers_hold_against_exact_counts(stored, queries
     rest = api.get("/api/v1/frequent", params={"start": times["s"], "end": times["e"], "phi": 0.02}).json()
     assert data["frequent"]["threshold"] == rest["metadata"]["threshold"] and data["frequent"]["complete"]
     assert [r["item"] for r in data["frequent"]["results"]] == [r["item"] for r in rest["results"]]
+    falling = {"baseline": 2, "k": 8, "direction": "falling"}
+    relative = api.get("/api/v1/trending", params={"last": "1h", **falling})
+    explicit = api.get("/api/v1/trending", params={"start": times["m"], "end": times["e"], **falling})
+    assert relative.json()["results"] == explicit.json()["results"]  # the stream's last hour, from its newest
+    assert relative.json()["metadata"]["freshness"]["counted_through"] == iso(t0 + 3 * H)
     refused = api.get("/api/v1/trending", params={"start": str(t0), "end": str(t0 + H), "baseline": 25})
     assert refused.status_code == 400 and "baseline" in refused.json()["detail"]
     assert api.get("/api/v1/frequent", params={"start": str(t0), "end": str(t0 + H), "phi": 0}).status_code == 422
@@ -144,7 +149,7 @@ def test_trending_and_frequent_answers_hold_against_exact_counts(stored, queries
 
 def test_the_newest_window_comes_from_cassandra_when_redis_has_none(stored, queries):
     """The same keyspace under a Redis prefix with no keys: ``/api/v1/topk`` answers each window size
-    from Cassandra's summaries, as Redis answers it."""
+    from Cassandra's summaries, as Redis answers it, and so does how far the results reach."""
     gone = copy.copy(queries)
     gone.base_prefix = f"{stored[1]}-gone"
     for window in ("1m", "1h", "all"):
@@ -153,8 +158,12 @@ def test_the_newest_window_comes_from_cassandra_when_redis_has_none(stored, quer
         assert (from_cassandra.start, from_cassandra.end, from_cassandra.total_events) == (
             from_redis.start, from_redis.end, from_redis.total_events)  # fmt: skip
         assert [(i.item, i.estimate) for i in from_cassandra.items] == [(i.item, i.estimate) for i in from_redis.items]
+    reached, from_cassandra = queries.progress(), gone.progress()
+    assert reached.counted_through == from_cassandra.counted_through == stored[0].start_ms + 3 * H
+    assert abs(reached.written_at - from_cassandra.written_at) < 60_000  # the same writes, timed by each store
     api = TestClient(create_app(gone, ApiConfig(WINDOWS, max_k=CAPACITY)))
-    assert api.get("/api/v1/topk", params={"window": "1h", "k": 3}).json()["results"]
+    newest = api.get("/api/v1/topk", params={"window": "1h", "k": 3}).json()
+    assert newest["results"] and newest["metadata"]["freshness"]["counted_through"] == iso(reached.counted_through)
     assert (
         api.get("/api/v1/topk", params={"window": "1h", "value": "nowhere", "dimension": "region"}).status_code == 404
     )
@@ -489,11 +498,13 @@ def test_no_request_gets_a_server_error(servers, stored, queries):
 
 
 def test_audit_command_compares_approximate_and_exact(servers, stored):
+    """The audit of a range's top-K, its items above 2 % and its rises against the two ranges before it."""
     spec, run_id, _ = stored
-    lo, hi = spec.start_ms + 37 * M, spec.start_ms + 2 * H + 11 * M
+    lo, hi = spec.start_ms + 97 * M, spec.start_ms + 2 * H + 41 * M
     audit = subprocess.run(
         [
             sys.executable, "-m", "topk.query.audit", "--start", str(lo), "--end", str(hi), "--k", str(K),
+            "--phi", "0.02", "--baseline", "2",
             "--redis-url", servers.redis_url, "--cassandra-port", str(servers.cassandra_port),
             "--cassandra-keyspace", run_id, "--redis-prefix", run_id, "--windows", "1m,1h,all",
             "--archive-url", servers.archive_url(run_id), "--s3-endpoint-url", servers.s3_endpoint,
@@ -501,7 +512,12 @@ def test_audit_command_compares_approximate_and_exact(servers, stored):
         capture_output=True, text=True, timeout=120,
     )  # fmt: skip
     assert audit.returncode == 0, audit.stdout + audit.stderr
-    assert f"precision@{K} 1.000   recall@{K} 1.000" in audit.stdout
-    rows = [line.split() for line in audit.stdout.splitlines()[3:]]
-    assert len(rows) == K and all(row[-2] == "yes" for row in rows)  # every true count within its bounds
-    assert "(0 wrongly)" in audit.stdout
+    out = audit.stdout.splitlines()
+    assert f"precision@{K} 1.000   recall@{K} 1.000" in audit.stdout and "(0 wrongly)" in audit.stdout
+    phi, trend = out.index("above phi 0.02:"), out.index("trend against 2 ranges before:")
+    first = next(n for n, line in enumerate(out) if line.startswith("precision@"))
+    top, above, rises = out[first + 2 : phi], out[phi + 2 : trend], out[trend + 2 :]
+    assert len(top) == K and all(row.split()[-2] == "yes" for row in top)  # every true count within its bounds
+    assert "complete True" in out[phi + 1] and "0 of them missing" in out[phi + 1] and above
+    assert all(row.split()[-2] == "yes" for row in above)
+    assert "0 unlisted past it" in out[trend + 1] and rises and all(row.split()[-2] == "yes" for row in rises)

@@ -21,6 +21,7 @@ import sys
 import time
 from dataclasses import dataclass, field, fields
 from fractions import Fraction
+from functools import cache
 from pathlib import Path as FilePath
 from typing import Annotated, Literal, Self
 
@@ -39,7 +40,7 @@ from topk.query.archive import NotArchived
 from topk.query.asgi import BodyLimit
 from topk.query.budgets import OverBudget
 from topk.query.connect import add_storage_arguments, open_queries
-from topk.query.engine import APPROXIMATE, NoArchive, TopKQueries
+from topk.query.engine import APPROXIMATE, NoArchive, NothingStored, TopKQueries
 from topk.query.graphql import graphql_router
 from topk.query.ingest import EventLimits, EventProducer, Rejected, Unavailable, validate
 from topk.query.requests import (
@@ -51,7 +52,8 @@ from topk.query.requests import (
     check_item,
     check_window,
     frequent_body,
-    time_range,
+    freshness,
+    requested_range,
     trend_body,
 )
 from topk.settings import SketchSettings, add_settings, setting, settings_of
@@ -132,6 +134,7 @@ def add_error_handlers(app: FastAPI) -> None:
     handle(RedisError, *UNREACHABLE, status=503, detail="storage unavailable: {name}")
     handle(Unavailable, status=503)
     handle(NoArchive, status=501)
+    handle(NothingStored, status=404)
     handle(BadRequest, NotArchived, OverBudget, status=400)
     handle(Rejected)  # its own status: 413 or 422
 
@@ -150,7 +153,10 @@ def query_routes(queries: TopKQueries, config: ApiConfig, guard: Guard) -> APIRo
     K = Annotated[int, Query(ge=1, le=config.max_k)]
     Dim = Annotated[str, Query(pattern=DIMENSION, description="all, a dimension, or dimensions joined by +")]
     Value = Annotated[str, Query(pattern=VALUE, description="combination: the parts' values joined by |")]
-    Time = Annotated[str, Query(min_length=1, max_length=MAX_TIME_TEXT)]
+    Time = Annotated[str | None, Query(min_length=1, max_length=MAX_TIME_TEXT, description="epoch ms or ISO-8601")]
+    Last = Annotated[
+        str | None, Query(max_length=16, description="instead of start and end: e.g. 3h, up to the newest")
+    ]
     Mode = Literal["approximate", "exact"]
     length = {"min_length": 1, "max_length": config.limits.max_item_length}
     items = {
@@ -171,13 +177,14 @@ def query_routes(queries: TopKQueries, config: ApiConfig, guard: Guard) -> APIRo
         answer = q.latest(k, window, dimension, value)
         if answer is None:
             raise HTTPException(404, f"no {window} window stored for {dimension}={value}")
-        return body(answer, dimension, value, window=window)
+        return body(answer, dimension, value, window=window, freshness=freshness(q.progress()))
 
     @router.get("/topk/historical")
     def historical(
         q: Queries,
-        start: Time,
-        end: Time,
+        start: Time = None,
+        end: Time = None,
+        last: Last = None,
         k: K = 10,
         dimension: Dim = "all",
         value: Value = "all",
@@ -185,32 +192,38 @@ def query_routes(queries: TopKQueries, config: ApiConfig, guard: Guard) -> APIRo
     ) -> dict:
         """Top-k over any range: stored windows that tile it, merged (``start``/``end`` in the metadata
         are the covered interval). ``mode=exact``: counted from the archive over exactly the range."""
-        lo, hi = time_range(start, end)
+        progress = cache(q.progress)
+        lo, hi = requested_range(start, end, last, progress)
         answer = q.range_topk(k, lo, hi, dimension, value, mode)
-        return body(answer, dimension, value, requested={"start": iso(lo), "end": iso(hi)})
+        requested = {"start": iso(lo), "end": iso(hi)}
+        return body(answer, dimension, value, requested=requested, freshness=freshness(progress()))
 
     @router.get("/frequent")
     def frequent(
-        q: Queries, phi: Annotated[float, Query(gt=0, le=1)], start: Time, end: Time, dimension: Dim = "all",
-        value: Value = "all",
+        q: Queries, phi: Annotated[float, Query(gt=0, le=1)], start: Time = None, end: Time = None, last: Last = None,
+        dimension: Dim = "all", value: Value = "all",
     ) -> dict:  # fmt: skip
         """Every item whose count over a range may reach ``phi`` of its events (at most ``capacity``
         items): ``guaranteed`` where it certainly does. ``complete`` in the metadata: no item whose true
         count reaches the threshold is missing (always when ``phi`` > 1 / capacity)."""
-        lo, hi = time_range(start, end)
-        return frequent_body(*q.frequent(Fraction(repr(phi)), lo, hi, dimension, value), phi, dimension, value)
+        progress = cache(q.progress)
+        lo, hi = requested_range(start, end, last, progress)
+        found = q.frequent(Fraction(repr(phi)), lo, hi, dimension, value)
+        return frequent_body(*found, phi, dimension, value, freshness=freshness(progress()))
 
     @router.get("/trending")
     def trending(
-        q: Queries, start: Time, end: Time, k: K = 10, baseline: Annotated[int, Query(ge=1)] = 1,
+        q: Queries, start: Time = None, end: Time = None, last: Last = None, k: K = 10,
+        baseline: Annotated[int, Query(ge=1)] = 1,
         direction: Literal["rising", "falling"] = "rising", dimension: Dim = "all", value: Value = "all",
     ) -> dict:  # fmt: skip
         """The k items whose count over a range rose (fell) most against their mean count over the
         ``baseline`` ranges of the same length just before it, among those that rose (fell): each
         change with guaranteed bounds, ``guaranteed`` where certainly among the true k largest."""
-        lo, hi = time_range(start, end)
+        progress = cache(q.progress)
+        lo, hi = requested_range(start, end, last, progress)
         found = q.trending(k, lo, hi, baseline, dimension, value, falling=direction == "falling")
-        return trend_body(*found, baseline, direction, dimension, value)
+        return trend_body(*found, baseline, direction, dimension, value, freshness=freshness(progress()))
 
     for suffix, Item in items.items():  # /count?item=… and /count/{item}; /series likewise
 
@@ -218,32 +231,37 @@ def query_routes(queries: TopKQueries, config: ApiConfig, guard: Guard) -> APIRo
         def count(
             q: Queries,
             item: Item,
-            start: Time,
-            end: Time,
+            start: Time = None,
+            end: Time = None,
+            last: Last = None,
             dimension: Dim = "all",
             value: Value = "all",
             mode: Mode = APPROXIMATE,
         ) -> dict:
             """Bounds on one item's count over a range; ``mode=exact``: its count from the archive."""
-            lo, hi = time_range(start, end)
+            progress = cache(q.progress)
+            lo, hi = requested_range(start, end, last, progress)
             counted = q.count(check_item(item, config.limits.max_item_length), lo, hi, dimension, value, mode)
-            return body(counted, dimension, value)
+            return body(counted, dimension, value, freshness=freshness(progress()))
 
         @router.get("/series" + suffix)
         def series(
-            q: Queries, item: Item, window: str, start: Time, end: Time, dimension: Dim = "all", value: Value = "all"
-        ) -> dict:
+            q: Queries, item: Item, window: str, start: Time = None, end: Time = None, last: Last = None,
+            dimension: Dim = "all", value: Value = "all",
+        ) -> dict:  # fmt: skip
             """One item's count, with bounds, in each stored window of a size over a range (oldest first;
             at most 1,000 windows)."""
             w = check_window(window, windows, sized=True)
-            lo, hi = time_range(start, end)
+            progress = cache(q.progress)
+            lo, hi = requested_range(start, end, last, progress)
             points = [
                 {"window_start": iso(s), "window_end": iso(s + w.size_ms), "count": c.estimate,
                  "lower_bound": c.lower_bound, "upper_bound": c.upper_bound}
                 for s, c in q.series(check_item(item, config.limits.max_item_length), w, lo, hi, dimension, value)
             ]  # fmt: skip
             meta = {"item": item, "window": window, "dimension": dimension, "value": value}
-            return {"points": points, "metadata": {**meta, "start": iso(lo), "end": iso(hi)}}
+            meta |= {"start": iso(lo), "end": iso(hi), "freshness": freshness(progress())}
+            return {"points": points, "metadata": meta}
 
     return router
 

@@ -33,7 +33,14 @@ from topk.sketches import HeavyHittersSketch, ItemCount
 from topk.sketches.heavy_hitters import Frequent
 from topk.sketches.trend import Changes, changes
 from topk.stores.cassandra_store import CassandraStore
-from topk.stores.redis_store import DEFAULT_PREFIX, read_topk, tenant_prefix, window_starts, written
+from topk.stores.redis_store import (
+    DEFAULT_PREFIX,
+    newest_written,
+    read_topk,
+    tenant_prefix,
+    window_starts,
+    written,
+)
 from topk.stores.redis_store import summaries as redis_summaries
 from topk.windows import DAY_MS, WindowSpec, by_size
 
@@ -42,6 +49,19 @@ APPROXIMATE, EXACT = "approximate", "exact"
 
 class NoArchive(LookupError):
     """``mode=exact`` asked of a query side with no archive configured."""
+
+
+class NothingStored(LookupError):
+    """A relative range (``last=3h``) asked of a tenant with no window stored yet."""
+
+
+@dataclass(frozen=True)
+class Progress:
+    """How far a tenant's stored results reach: the end of its newest finest window written (every
+    event before it is counted, but a late one within the allowed lateness) and when that was written."""
+
+    counted_through: int
+    written_at: int
 
 
 @dataclass(frozen=True)
@@ -92,6 +112,19 @@ class TopKQueries:
         """The Redis key prefix of this tenant's results."""
         return tenant_prefix(self.base_prefix, self.tenant)
 
+    def progress(self) -> Progress | None:
+        """The tenant's newest finest window (its ``all``/``all`` view, which every event counts in): from
+        Redis, else from Cassandra; None if none is stored."""
+        finest = (by_size(self.windows.values()) or list(self.windows.values()))[0]
+        try:
+            newest = newest_written(self.client, finest.label, "all", "all", self.prefix)
+            if newest is not None:
+                return Progress(*newest)
+        except RedisError:
+            pass
+        stored = self.cassandra.newest(finest, "all", "all", int(time.time() * 1000), self.tenant)
+        return None if stored is None else Progress(stored[1], stored[3])
+
     def ready(self) -> dict[str, bool]:
         """Whether each store answers (Cassandra: and the job has created its tables)."""
         try:
@@ -120,7 +153,7 @@ class TopKQueries:
         newest = self.cassandra.newest(window, dimension, value, int(time.time() * 1000), self.tenant)
         if newest is None:
             return None
-        start, end, blob = newest
+        start, end, blob, _ = newest
         sketch = self.cache.merged([(self._key(window, start, dimension, value), blob)])
         items = list(sketch.top_k(k).items)
         return Answer(

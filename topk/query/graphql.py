@@ -33,7 +33,7 @@ from strawberry.types import Info
 from topk.query.access import Guard
 from topk.query.archive import NotArchived
 from topk.query.budgets import OverBudget
-from topk.query.engine import APPROXIMATE, EXACT, NoArchive, TopKQueries
+from topk.query.engine import APPROXIMATE, EXACT, NoArchive, NothingStored, Progress, TopKQueries
 from topk.query.requests import (
     BadRequest,
     body,
@@ -42,7 +42,8 @@ from topk.query.requests import (
     check_k,
     check_window,
     frequent_body,
-    time_range,
+    freshness,
+    requested_range,
     trend_body,
 )
 from topk.stores.cassandra_store import UNREACHABLE
@@ -79,6 +80,15 @@ class RankedItem:
 
 
 @strawberry.type
+class Freshness:
+    """How fresh the tenant's results are: every event before ``counted_through`` is counted (but a
+    late one still within the allowed lateness); they were last written at ``written_at``."""
+
+    counted_through: str | None
+    written_at: str | None
+
+
+@strawberry.type
 class TopK:
     """Ranked items with bounds on their true counts, and what the answer covers."""
 
@@ -92,6 +102,7 @@ class TopK:
     guaranteed: int
     accuracy: str
     windows_merged: int
+    freshness: Freshness
     results: list[RankedItem]
 
 
@@ -106,6 +117,7 @@ class Frequent:
     threshold: Long
     complete: bool
     unlisted_bound: Long
+    freshness: Freshness
     results: list[RankedItem]
 
 
@@ -135,6 +147,7 @@ class Trending:
     baseline_start: str
     baseline_end: str
     unlisted_bound: float
+    freshness: Freshness
     results: list[Change]
 
 
@@ -159,18 +172,18 @@ async def answer(call: Callable[..., T], *args: object) -> T:
     """``call(*args)`` off the event loop, its failures as GraphQL errors with the REST API's words."""
     try:
         return await run_in_threadpool(call, *args)
-    except (BadRequest, NotArchived, OverBudget, NoArchive) as err:
+    except (BadRequest, NotArchived, OverBudget, NoArchive, NothingStored) as err:
         raise QueryFailed(str(err)) from None
     except (RedisError, *UNREACHABLE) as err:
         raise QueryFailed(f"storage unavailable: {type(err).__name__}") from None
 
 
-def top_k(data: dict, window: str | None) -> TopK:
+def top_k(data: dict, window: str | None, progress: Progress | None) -> TopK:
     meta = data["metadata"]
     fields = ("dimension", "value", "start", "end", "total_events", "error_bound", "guaranteed", "accuracy")
     return TopK(
         window=window, windows_merged=meta["windows_merged"], results=[RankedItem(**r) for r in data["results"]],
-        **{f: meta[f] for f in fields},
+        freshness=Freshness(**freshness(progress)), **{f: meta[f] for f in fields},
     )  # fmt: skip
 
 
@@ -182,31 +195,33 @@ class Query:
 
     @strawberry.field(
         description="Top-k: the newest stored window of a size, or with start and end the stored windows "
-        "that tile the range, merged (mode EXACT: counted from the archive over exactly the range)"
+        "that tile the range, or the last so much up to the newest (mode EXACT: counted from the archive over "
+        "exactly the range)"
     )
     async def top_k(
         self, info: Info, window: str = "1h", dimension: str = "all", value: str = "all", k: int = 10,
-        start: str | None = None, end: str | None = None, mode: Mode = Mode.APPROXIMATE,
+        start: str | None = None, end: str | None = None, last: str | None = None, mode: Mode = Mode.APPROXIMATE,
     ) -> TopK | None:  # fmt: skip
         ctx: Context = info.context
         ctx.charge()
         check_k(k, ctx.max_k)
         check_group(dimension, value)
-        if start is None and end is None:
+        if start is None and end is None and last is None:
             check_window(window, ctx.by_label)
             latest = await answer(ctx.queries.latest, k, window, dimension, value)
-            return None if latest is None else top_k(body(latest, dimension, value), window)
-        lo, hi = time_range(start or "", end or "")
+            return None if latest is None else top_k(body(latest, dimension, value), window, await ctx.progress())
+        lo, hi = await ctx.range(start, end, last)
         ranged = await answer(ctx.queries.range_topk, k, lo, hi, dimension, value, mode.value)
-        return top_k(body(ranged, dimension, value), None)
+        return top_k(body(ranged, dimension, value), None, await ctx.progress())
 
     @strawberry.field(description="Bounds on one item's count over a range (mode EXACT: from the archive)")
     async def count(
         self,
         info: Info,
         item: str,
-        start: str,
-        end: str,
+        start: str | None = None,
+        end: str | None = None,
+        last: str | None = None,
         dimension: str = "all",
         value: str = "all",
         mode: Mode = Mode.APPROXIMATE,
@@ -214,37 +229,45 @@ class Query:
         ctx: Context = info.context
         ctx.charge()
         check_item(item, ctx.max_item_length)
-        lo, hi = _range(dimension, value, start, end)
+        check_group(dimension, value)
+        lo, hi = await ctx.range(start, end, last)
         counted = await answer(ctx.queries.count, item, lo, hi, dimension, value, mode.value)
         return RankedItem(**body(counted, dimension, value)["results"][0])
 
     @strawberry.field(description="Every item whose count over a range may reach phi of its events")
     async def frequent(
-        self, info: Info, phi: float, start: str, end: str, dimension: str = "all", value: str = "all"
-    ) -> Frequent | None:
+        self, info: Info, phi: float, start: str | None = None, end: str | None = None, last: str | None = None,
+        dimension: str = "all", value: str = "all",
+    ) -> Frequent | None:  # fmt: skip
         ctx: Context = info.context
         ctx.charge()
         if not 0 < phi <= 1:
             raise BadRequest("phi: above 0, at most 1")
-        lo, hi = _range(dimension, value, start, end)
+        check_group(dimension, value)
+        lo, hi = await ctx.range(start, end, last)
         found = await answer(ctx.queries.frequent, Fraction(repr(phi)), lo, hi, dimension, value)
         data = frequent_body(*found, phi, dimension, value)
         meta = data["metadata"]
         fields = ("start", "end", "total_events", "threshold", "complete", "unlisted_bound")
-        return Frequent(results=[RankedItem(**r) for r in data["results"]], **{f: meta[f] for f in fields})
+        return Frequent(
+            results=[RankedItem(**r) for r in data["results"]], freshness=Freshness(**freshness(await ctx.progress())),
+            **{f: meta[f] for f in fields},
+        )  # fmt: skip
 
     @strawberry.field(
         description="The items whose count over a range rose (fell) most against their mean over the "
         "baseline ranges of the same length just before it"
     )
     async def trending(
-        self, info: Info, start: str, end: str, k: int = 10, baseline: int = 1,
+        self, info: Info, start: str | None = None, end: str | None = None, last: str | None = None, k: int = 10,
+        baseline: int = 1,
         direction: Direction = Direction.RISING, dimension: str = "all", value: str = "all",
     ) -> Trending | None:  # fmt: skip
         ctx: Context = info.context
         ctx.charge()
         check_k(k, ctx.max_k)
-        lo, hi = _range(dimension, value, start, end)
+        check_group(dimension, value)
+        lo, hi = await ctx.range(start, end, last)
         falling = direction is Direction.FALLING
         found = await answer(ctx.queries.trending, k, lo, hi, baseline, dimension, value, falling)
         data = trend_body(*found, baseline, direction.value, dimension, value)
@@ -252,13 +275,8 @@ class Query:
         return Trending(
             direction=direction.value, start=meta["start"], end=meta["end"], baseline_start=meta["baseline"]["start"],
             baseline_end=meta["baseline"]["end"], unlisted_bound=meta["unlisted_bound"],
-            results=[Change(**r) for r in data["results"]],
+            freshness=Freshness(**freshness(await ctx.progress())), results=[Change(**r) for r in data["results"]],
         )  # fmt: skip
-
-
-def _range(dimension: str, value: str, start: str, end: str) -> tuple[int, int]:
-    check_group(dimension, value)
-    return time_range(start, end)
 
 
 class MaxDepth(ValidationRule):
@@ -302,6 +320,17 @@ class Context(BaseContext):
         self.max_k, self.max_item_length = max_k, max_item_length
         self.by_label = {w.label: w for w in windows}
         self.lookups = 0
+        self.reached: tuple[Progress | None] | None = None  # the tenant's progress, read once a request
+
+    async def progress(self) -> Progress | None:
+        if self.reached is None:
+            self.reached = (await answer(self.queries.progress),)
+        return self.reached[0]
+
+    async def range(self, start: str | None, end: str | None, last: str | None) -> tuple[int, int]:
+        """``[start, end)`` of a lookup: start and end, or ``last`` up to the newest finest window."""
+        reached = await self.progress() if last is not None else None
+        return await answer(requested_range, start, end, last, lambda: reached)
 
     def charge(self) -> None:
         """Counts a lookup against the rate limit (the guard counted the request: its first)."""

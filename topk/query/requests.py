@@ -5,13 +5,14 @@ outside the rules raises ``BadRequest`` (REST: 400; GraphQL: an error naming the
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 
 from topk.events import EVENT_TIME_RANGE_MS
-from topk.query.engine import Answer
+from topk.query.engine import Answer, NothingStored, Progress
 from topk.sketches.heavy_hitters import Frequent
 from topk.sketches.trend import Changes
 from topk.times import iso, parse_time_ms
-from topk.windows import WindowSpec
+from topk.windows import WindowSpec, duration_ms
 
 DIMENSION = r"^(all|[A-Za-z_][A-Za-z0-9_]{0,63}(\+[A-Za-z_][A-Za-z0-9_]{0,63}){0,7})$"  # topk.events.check_dimension
 VALUE = r"^[^\x00-\x1f\x7f]{1,256}$"  # a dimension's value; a combination's joins its parts (topk.events)
@@ -42,6 +43,35 @@ def time_range(start: str, end: str) -> tuple[int, int]:
     if lo >= hi:
         raise BadRequest("start must be before end")
     return lo, hi
+
+
+def requested_range(
+    start: str | None, end: str | None, last: str | None, progress: Callable[[], Progress | None]
+) -> tuple[int, int]:
+    """``[start, end)`` of a question: its ``start`` and ``end``, or ``last`` (``90m``, ``3h``, ``30d``): that
+    much up to the end of the tenant's newest finest window written (``progress``)."""
+    if last is None:
+        if start is None or end is None:
+            raise BadRequest("give start and end, or last (e.g. last=3h)")
+        return time_range(start, end)
+    if start is not None or end is not None:
+        raise BadRequest("give start and end, or last, not both")
+    span = duration_ms(last)
+    if span is None:
+        raise BadRequest("last: a duration such as 90m, 3h or 30d")
+    reached = progress()
+    if reached is None:
+        raise NothingStored("no window is stored yet: nothing to count back from")
+    return max(reached.counted_through - span, EVENT_TIME_RANGE_MS[0]), reached.counted_through
+
+
+def freshness(progress: Progress | None) -> dict[str, str | None]:
+    """How fresh an answer is: the tenant's results count every event before ``counted_through``
+    (but a late one still within the allowed lateness) and were last written at ``written_at``."""
+    return {
+        "counted_through": None if progress is None else iso(progress.counted_through),
+        "written_at": None if progress is None else iso(progress.written_at),
+    }
 
 
 def check_group(dimension: str, value: str) -> tuple[str, str]:
@@ -117,9 +147,10 @@ def body(answer: Answer, dimension: str, value: str, **extra: object) -> dict:
     }
 
 
-def frequent_body(found: Frequent, answer: Answer, phi: float, dimension: str, value: str) -> dict:
+def frequent_body(found: Frequent, answer: Answer, phi: float, dimension: str, value: str, **extra: object) -> dict:
     """A threshold answer: ``body`` with the threshold, whether it is complete, and the unlisted bound."""
     meta = {
+        **extra,
         "phi": phi,
         "threshold": found.threshold,
         "complete": found.complete,
@@ -129,8 +160,9 @@ def frequent_body(found: Frequent, answer: Answer, phi: float, dimension: str, v
 
 
 def trend_body(
-    found: Changes, now: Answer, before: Answer, periods: int, direction: str, dimension: str, value: str
-) -> dict:
+    found: Changes, now: Answer, before: Answer, periods: int, direction: str, dimension: str, value: str,
+    **extra: object,
+) -> dict:  # fmt: skip
     """A trend answer: each change with its bounds and both sides' counts; ``metadata`` as ``body``'s
     for the range, with the baseline's interval, events and windows."""
     results = [
@@ -142,5 +174,5 @@ def trend_body(
     ]  # fmt: skip
     covered = {"start": iso(before.start), "end": iso(before.end), "periods": periods}
     baseline = {**covered, "total_events": before.total_events, "windows_merged": len(before.windows)}
-    extra = {"direction": direction, "unlisted_bound": found.unlisted_bound, "guaranteed": found.guaranteed}
+    extra |= {"direction": direction, "unlisted_bound": found.unlisted_bound, "guaranteed": found.guaranteed}
     return {"results": results, "metadata": {**body(now, dimension, value)["metadata"], **extra, "baseline": baseline}}

@@ -126,8 +126,8 @@ class CassandraStore:
         "AND window_size = ? AND dimension = ? AND dim_value = ? AND bucket = ? AND window_start IN ?"
     )
     NEWEST = (
-        "SELECT window_start, window_end, summary FROM {ks}.tenant_window_summaries WHERE tenant = ? "
-        "AND window_size = ? AND dimension = ? AND dim_value = ? AND bucket = ? LIMIT 1"
+        "SELECT window_start, window_end, summary, WRITETIME(summary) AS written FROM {ks}.tenant_window_summaries "
+        "WHERE tenant = ? AND window_size = ? AND dimension = ? AND dim_value = ? AND bucket = ? LIMIT 1"
     )
     STARTS = (
         "SELECT window_start FROM {ks}.tenant_window_summaries WHERE tenant = ? AND window_size = ? "
@@ -223,10 +223,10 @@ class CassandraStore:
 
     def newest(
         self, window: WindowSpec, dimension: str, value: str, now_ms: int, tenant: str = DEFAULT_TENANT
-    ) -> tuple[int, int, bytes] | None:
-        """Start, end and summary of the tenant's newest stored window of this size with a start before a day
-        after ``now_ms``: one ``LIMIT 1`` read per partition, newest first, at most ``NEWEST_PARTITIONS``
-        (1m windows: 8 days back; 1h: 480 days); None if none."""
+    ) -> tuple[int, int, bytes, int] | None:
+        """Start, end, summary and write time (epoch ms) of the tenant's newest stored window of this size
+        with a start before a day after ``now_ms``: one ``LIMIT 1`` read per partition, newest first, at
+        most ``NEWEST_PARTITIONS`` (1m windows: 8 days back; 1h: 480 days); None if none."""
         newest = self._prepared("NEWEST")
         if newest is None:
             return None
@@ -237,7 +237,7 @@ class CassandraStore:
         for bucket in buckets:
             row = self.session.execute(newest, (tenant, window.label, dimension, value, utc(bucket))).one()
             if row is not None:
-                return epoch_ms(row.window_start), epoch_ms(row.window_end), row.summary
+                return epoch_ms(row.window_start), epoch_ms(row.window_end), row.summary, row.written // 1000
         return None
 
     def holds_windows(self) -> bool:

@@ -242,6 +242,18 @@ def window_starts(
     return [int(m) * 60_000 for m in client.zrevrange(index_key(window, dimension, value, prefix), 0, -1)]
 
 
+def newest_written(
+    client: redis.Redis, window: str, dimension: str, value: str, prefix: str = DEFAULT_PREFIX
+) -> tuple[int, int] | None:
+    """End and write time (epoch ms) of this view's newest window still in Redis; None if none."""
+    for minute in client.zrevrange(index_key(window, dimension, value, prefix), 0, 0):
+        end, updated = client.hmget(window_key(window, dimension, value, int(minute) * 60_000, prefix) + ":meta",
+                                    "windowEnd", "lastUpdated")  # fmt: skip
+        if end is not None and updated is not None:
+            return int(end), int(updated)
+    return None
+
+
 def written(
     client: redis.Redis, windows: list[str], dimension: str, value: str, lo: int, hi: int, prefix: str = DEFAULT_PREFIX
 ) -> dict[str, list[int]]:
