@@ -258,9 +258,10 @@ def main(argv: list[str] | None = None) -> None:
                 latency, absurd, storage = ranges_section(e2e.REDIS_URL, e2e.CASSANDRA_PORT)
                 results.update(ranges=latency, absurd_range_ms=absurd, storage=storage)
                 print_table(
-                    "Range queries: top-100 of random ragged ranges ending in the last day, windows 1m,1h,1d "
-                    "(default retention), every stored summary full (capacity 1024)",
-                    latency, ["path", "cache", "days", "queries", "p50_ms", "p95_ms", "p99_ms", "tiles"],
+                    "Range queries: top-100, items above 1 % and trending (against the range before) of random "
+                    "ragged ranges ending in the last day, windows 1m,1h,1d (default retention), every stored summary "
+                    "full (capacity 1024); tiles: stored windows merged per query",
+                    latency, ["path", "cache", "kind", "days", "queries", "p50_ms", "p95_ms", "p99_ms", "tiles"],
                 )  # fmt: skip
                 for label, ms in absurd.items():
                     print(f"  start=0&end=9999999999999, {label}: {ms:.1f} ms")

@@ -5,9 +5,11 @@ The stores are filled through the job's own writers with 31 days of one dimensio
 windows for 31 days, hour windows for 30, minute windows for the last 2 (the default retention),
 each a full summary (capacity 1024, every window exceeds it) of a Zipf 1.1 stream over a
 1M-item universe. Each query asks the top-100 of a random range of 1, 7 or 30 days with ragged
-ends (minutes), ending within the last day. The Cassandra path is the same queries after the
-summaries are deleted from Redis (the catalogue stays). "cache off": every stored summary is
-decoded for every query; "cache on": the API's default (topk.query.summaries.SummaryCache).
+ends (minutes), ending within the last day; and, over 1 and 30 days, the threshold answer (every
+item above 1 %) and the trend against the range before (baseline 1: two merges). The Cassandra path
+is the same queries after the summaries are deleted from Redis (the catalogue stays). "cache off":
+every stored summary is decoded for every query; "cache on": the API's default
+(topk.query.summaries.SummaryCache).
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ import statistics
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
+from fractions import Fraction
 
 import numpy as np
 from fastapi.testclient import TestClient
@@ -37,10 +40,18 @@ WINDOWS = parse_windows("1m,1h,1d,all")
 EVENTS = {"1m": 5_000, "1h": 60_000, "1d": 400_000}  # per window: every one exceeds capacity 1024
 
 
+KINDS = {  # what is asked of a range: its top-100, every item above 1 %, what rose most against the range before
+    "top-100": lambda q, lo, hi: q.range_topk(100, lo, hi, "all", "all").windows,
+    "above 1 %": lambda q, lo, hi: q.frequent(Fraction(1, 100), lo, hi, "all", "all")[1].windows,
+    "trending": lambda q, lo, hi: [w for a in q.trending(100, lo, hi, 1, "all", "all")[1:] for w in a.windows],
+}
+
+
 @dataclass(frozen=True)
 class Latency:
     path: str  # redis | cassandra
     cache: str  # on | off
+    kind: str  # of KINDS
     days: int
     queries: int
     p50_ms: float
@@ -92,15 +103,15 @@ def ranges(now_ms: int, days: int, n: int, seed: int) -> list[tuple[int, int]]:
     return out
 
 
-def measure(queries: TopKQueries, path: str, cache: str, days: int, n: int, now_ms: int) -> Latency:
+def measure(queries: TopKQueries, path: str, cache: str, kind: str, days: int, n: int, now_ms: int) -> Latency:
     times, tiles = [], []
     for start, end in ranges(now_ms, days, n, seed=days):
         started = time.perf_counter()
-        answer = queries.range_topk(100, start, end, "all", "all")
+        merged = KINDS[kind](queries, start, end)
         times.append((time.perf_counter() - started) * 1000)
-        tiles.append(len(answer.windows))
+        tiles.append(len(merged))
     q = statistics.quantiles(times, n=100, method="inclusive")
-    return Latency(path, cache, days, n, q[49], q[94], q[98], statistics.mean(tiles))
+    return Latency(path, cache, kind, days, n, q[49], q[94], q[98], statistics.mean(tiles))
 
 
 def run(redis_url: str, cassandra_port: int, n: int = 100) -> tuple[list[Latency], dict[str, float], dict[str, float]]:
@@ -129,7 +140,10 @@ def run(redis_url: str, cassandra_port: int, n: int = 100) -> tuple[list[Latency
             q = queries(SummaryCache(max_bytes=0 if cache == "off" else SummaryCache().max_bytes))
             q.range_topk(10, now - DAY_MS, now, "all", "all")  # connect before timing
             for days in (1, 7, 30):
-                results.append(measure(q, path, cache, days, n, now))
+                results.append(measure(q, path, cache, "top-100", days, n, now))
+            for kind in ("above 1 %", "trending"):
+                for days in (1, 30):
+                    results.append(measure(q, path, cache, kind, days, n, now))
     api = TestClient(create_app(queries(SummaryCache()), ApiConfig(WINDOWS)))
     api.get("/health/ready")
     started = time.perf_counter()

@@ -2,8 +2,8 @@
 # End to end on this machine: install what is missing, start the local servers (Apache Kafka, Redis,
 # Cassandra, S3), produce a skewed stream, run the top-K job and the archive job on a local Flink
 # MiniCluster (checkpoints on S3), then print the top-K from Redis next to the exact counts, range
-# queries through the REST API (approximate, and exact from the Parquet archive) and GraphQL, an audit of
-# one range, and the leaderboard page's address. The jobs print their progress every few seconds.
+# queries through the REST API (approximate, and exact from the Parquet archive), per event type and
+# region, trending and threshold answers, GraphQL, an audit of one hour, and the leaderboard page's address. The jobs print their progress every few seconds.
 # Stops what it started (DEMO_KEEP_API=1: keeps the API and the page up until Ctrl-C first).
 # env: DEMO_EVENTS (default 40000), DEMO_UNIVERSE (20000), DEMO_SKEW (1.1), DEMO_SPAN_MS (7200000),
 #      DEMO_API_PORT (8080), DEMO_KEEP_API (0)
@@ -67,8 +67,22 @@ show "/api/v1/topk/historical?k=5&start=$FROM&end=$TO&dimension=region&value=eu-
 show "/api/v1/topk/historical?k=5&start=$FROM&end=$TO&dimension=region&value=eu-west&mode=exact"
 show "/api/v1/count/item-1?start=$FROM&end=$TO"
 show "/api/v1/count/item-1?start=$FROM&end=$TO&mode=exact"
-echo "== audit: the approximate top-10 of the whole stream against the archive's exact counts"
-"$PY" -m topk.query.audit --start "$START" --end "$((START + SPAN))" --k 10 "${S3[@]}" "${NS[@]}"
+echo "== the questions users ask next, one request each (last=: counted back from the newest stored minute)"
+echo "   top products in eu-west over the last 3 hours (dimension region+eventType, value eu-west|product_view):"
+show "/api/v1/topk/historical?k=5&last=3h&dimension=region%2BeventType&value=eu-west%7Cproduct_view"
+echo "   what rose most this hour against the mean of the previous six:"
+echo "GET /api/v1/trending?last=1h&baseline=6&k=5"
+curl -sf "$API/api/v1/trending?last=1h&baseline=6&k=5" | jq -r '.metadata as $m
+  | "[\($m.start), \($m.end)) against [\($m.baseline.start), \($m.baseline.end)), counted through \($m.freshness.counted_through); unlisted items changed by at most \($m.unlisted_bound)",
+    (.results[] | "  \(.rank). \(.item)  +\(.change)  change in [\(.change_lower_bound), \(.change_upper_bound)]  guaranteed \(.guaranteed)")'
+echo "   every search query above 1 % of today's searches:"
+echo "GET /api/v1/frequent?last=1d&phi=0.01&dimension=eventType&value=search"
+curl -sf "$API/api/v1/frequent?last=1d&phi=0.01&dimension=eventType&value=search" | jq -r '.metadata as $m
+  | "threshold \($m.threshold) of \($m.total_events) searches, complete: \($m.complete)",
+    (.results[] | "  \(.item)  \(.count)  true count in [\(.lower_bound), \(.upper_bound)]  certainly above \(.guaranteed)")'
+echo "== audit: the approximate top-10, items above 1 % and rises against the hour before, against the archive"
+"$PY" -m topk.query.audit --start "$((START + SPAN - 3600000))" --end "$((START + SPAN))" --k 10 --phi 0.01 \
+  --baseline 1 "${S3[@]}" "${NS[@]}"
 echo "== GraphQL at $API/graphql: two windows and a count in one request"
 query='{ hour: topK(window: \"1h\", k: 3) { start results { item count } } eu: topK(window: \"1h\", dimension: \"region\", value: \"eu-west\", k: 3) { results { item count } } one: count(item: \"item-1\", start: \"'$FROM'\", end: \"'$TO'\") { count lowerBound upperBound } }'
 curl -sf -H 'Content-Type: application/json' -d "{\"query\": \"$query\"}" "$API/graphql" | jq -c '.data'

@@ -32,9 +32,13 @@ CHROMIUM = "/usr/bin/chromium"  # apt's (scripts/setup.sh); Playwright's own dow
 
 
 def rest_items(api: TestClient, **params: str) -> list[str]:
-    r = api.get("/api/v1/topk", params=params, headers={"Authorization": f"Bearer {TOKEN}"})
+    return [x["item"] for x in rest_answer(api, "/api/v1/topk", **params)["results"]]
+
+
+def rest_answer(api: TestClient, path: str, **params: str) -> dict:
+    r = api.get(path, params=params, headers={"Authorization": f"Bearer {TOKEN}"})
     assert r.status_code == 200, r.text
-    return [x["item"] for x in r.json()["results"]]
+    return r.json()
 
 
 GRAPHQL = """query ($start: String!, $end: String!) {
@@ -183,6 +187,27 @@ def test_the_page_shows_the_apis_top_k_switches_views_and_picks_up_new_windows(
         expect(page.get_by_test_id("detail-meta")).to_contain_text("stored window")
         screenshots = Path(os.environ.get("TOPK_SCREENSHOTS", tmp_path))
         page.screenshot(path=screenshots / "leaderboard.png", full_page=True)
+
+        # what rose most in the last hour against the two before it, and what is above 2 %: as REST answers
+        eu_west = {"dimension": "region", "value": "eu-west", "last": "1h"}
+        rising = rest_answer(api, "/api/v1/trending", **eu_west, baseline="2", k="10", direction="rising")
+        page.get_by_test_id("baseline").fill("2")
+        page.get_by_test_id("view").select_option("rising")
+        rows = [r["item"] for r in rising["results"]]
+        assert rows and wait_for(lambda: table_items(page) == rows, 10), (table_items(page), rows)
+        first = rising["results"][0]
+        expect(page.locator("#table tbody tr").first).to_contain_text(
+            f"[{first['change_lower_bound']}, {first['change_upper_bound']}]"
+        )
+        expect(page.get_by_test_id("meta")).to_contain_text("rising against the mean of 2 range(s)")
+        page.screenshot(path=screenshots / "rising.png", full_page=True)
+        above = rest_answer(api, "/api/v1/frequent", **eu_west, phi="0.02")
+        page.get_by_test_id("share").fill("2")
+        page.get_by_test_id("view").select_option("frequent")
+        rows = [r["item"] for r in above["results"]]
+        assert rows and wait_for(lambda: table_items(page) == rows, 10), (table_items(page), rows)
+        expect(page.get_by_test_id("meta")).to_contain_text(f"threshold {above['metadata']['threshold']}")
+        page.get_by_test_id("view").select_option("top")
 
         # live refresh: a newer 1h window lands in Redis, and the page shows it without a click
         newest = spec.start_ms + 3 * H

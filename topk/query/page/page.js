@@ -39,19 +39,52 @@ function utcMs(local) {  // a datetime-local value, read as UTC
 
 function selection() {
   return {
-    window: form.window.value, dimension: form.dimension.value || "all", value: form.value.value || "all",
-    k: form.k.value || "10", start: utcMs(form.start.value), end: utcMs(form.end.value),
+    view: form.view.value, window: form.window.value, dimension: form.dimension.value || "all",
+    value: form.value.value || "all", k: form.k.value || "10", start: utcMs(form.start.value),
+    end: utcMs(form.end.value), last: form.last.value.trim(), baseline: form.baseline.value || "6",
+    share: form.share.value || "1",
   };
+}
+
+// What each view asks and shows: its request, its table's columns, and each row as a bar with bounds.
+const VIEWS = {
+  top: {
+    columns: ["#", "item", "count", "bounds", "guaranteed"],
+    cells: (r) => [r.rank, r.item, r.count, `[${r.lower_bound}, ${r.upper_bound}]`],
+    bar: (r) => [r.count, r.lower_bound, r.upper_bound],
+  },
+  trend: {
+    columns: ["#", "item", "change", "change bounds", "count", "baseline mean", "guaranteed"],
+    cells: (r) => [r.rank, r.item, r.change, `[${r.change_lower_bound}, ${r.change_upper_bound}]`, r.count, r.baseline],
+    bar: (r) => [r.change, Math.max(0, r.change_lower_bound), r.change_upper_bound],
+  },
+  frequent: {
+    columns: ["#", "item", "count", "bounds", "certainly above"],
+    cells: (r) => [r.rank, r.item, r.count, `[${r.lower_bound}, ${r.upper_bound}]`],
+    bar: (r) => [r.count, r.lower_bound, r.upper_bound],
+  },
+};
+
+function range(q) {  // From/To, else Last, else (for views over a range) the chosen window's length
+  if (q.start && q.end) return { start: q.start, end: q.end };
+  if (q.last) return { last: q.last };
+  return q.view === "top" ? null : { last: q.window === "all" ? "1h" : q.window };
+}
+
+async function ask(q) {
+  const base = { dimension: q.dimension, value: q.value }, span = range(q);
+  if (q.view === "rising" || q.view === "falling") {
+    return api("/api/v1/trending", { ...base, ...span, k: q.k, baseline: q.baseline, direction: q.view });
+  }
+  if (q.view === "frequent") return api("/api/v1/frequent", { ...base, ...span, phi: String(Number(q.share) / 100) });
+  return span ? api("/api/v1/topk/historical", { ...base, ...span, k: q.k })
+              : api("/api/v1/topk", { ...base, k: q.k, window: q.window });
 }
 
 async function show() {
   const q = selection();
-  const base = { k: q.k, dimension: q.dimension, value: q.value };
   try {
-    const body = q.start && q.end
-      ? await api("/api/v1/topk/historical", { ...base, start: q.start, end: q.end })
-      : await api("/api/v1/topk", { ...base, window: q.window });
-    render(body, q);
+    render(await ask(q), q);
     status("updated " + new Date().toISOString().slice(11, 19) + " UTC");
   } catch (err) {
     status(err.message, true);
@@ -59,21 +92,40 @@ async function show() {
   }
 }
 
+function describe(m, q) {
+  const fresh = m.freshness && m.freshness.counted_through ? ` · counted through ${m.freshness.counted_through}` : "";
+  const span = `${q.dimension}=${q.value} · ${m.window ? m.window + " window " : ""}[${m.start}, ${m.end}) · ` +
+    `${m.total_events} events`;
+  if (m.baseline) {
+    return `${span} · ${m.direction} against the mean of ${m.baseline.periods} range(s) from ${m.baseline.start} · ` +
+      `any item not listed changed by at most ${m.unlisted_bound} · ${m.guaranteed} guaranteed${fresh}`;
+  }
+  if (m.threshold !== undefined) {
+    return `${span} · threshold ${m.threshold} (${m.phi * 100}%) · ` +
+      `${m.complete ? "complete: no item above it is missing" : "may miss items (share below 1/capacity)"}${fresh}`;
+  }
+  return `${span} · every count within +${m.error_bound} · ${m.guaranteed} guaranteed · ` +
+    `${m.windows_merged} window(s) merged${fresh}`;
+}
+
 function render(body, q) {
+  const view = VIEWS[q.view === "rising" || q.view === "falling" ? "trend" : q.view];
   const rows = body ? body.results : [];
   const m = body ? body.metadata : null;
-  document.getElementById("meta").textContent = m
-    ? `${q.dimension}=${q.value} · ${m.window ? m.window + " window " : ""}[${m.start}, ${m.end}) · ` +
-      `${m.total_events} events · every count within +${m.error_bound} · ${m.guaranteed} guaranteed · ` +
-      `${m.windows_merged} window(s) merged`
-    : "";
+  document.getElementById("meta").textContent = m ? describe(m, q) : "";
   document.getElementById("answer").dataset.windowStart = m ? m.start : "";
+  document.getElementById("answer").dataset.view = q.view;
+  document.querySelector("#table thead tr").replaceChildren(...view.columns.map((c) => {
+    const th = document.createElement("th");
+    th.textContent = c;
+    return th;
+  }));
   const tbody = document.querySelector("#table tbody");
   tbody.replaceChildren(...rows.map((r) => {
     const tr = document.createElement("tr");
     tr.dataset.item = r.item;
     tr.className = r.guaranteed ? "sure" : "";
-    for (const text of [r.rank, r.item, r.count, `[${r.lower_bound}, ${r.upper_bound}]`, r.guaranteed ? "\u2605" : ""]) {
+    for (const text of [...view.cells(r), r.guaranteed ? "\u2605" : ""]) {
       const td = document.createElement("td");
       td.textContent = text;
       tr.append(td);
@@ -81,27 +133,27 @@ function render(body, q) {
     tr.addEventListener("click", () => detail(r.item, q));
     return tr;
   }));
-  bars(rows, q);
+  bars(rows.map((r) => ({ item: r.item, guaranteed: r.guaranteed, bar: view.bar(r) })), q);
 }
 
-function bars(rows, q) {
+function bars(rows, q) {  // each row: item, guaranteed, bar: [value, lower, upper]
   const chart = document.getElementById("chart");
   const rowH = 22, labelW = 190, width = 720, plotW = width - labelW - 20;
   chart.setAttribute("viewBox", `0 0 ${width} ${Math.max(rowH * rows.length, rowH) + 4}`);
-  const max = Math.max(1, ...rows.map((r) => r.upper_bound));
-  const x = (v) => labelW + (v / max) * plotW;
+  const max = Math.max(1, ...rows.map((r) => r.bar[2]));
+  const x = (v) => labelW + (Math.max(0, v) / max) * plotW;
   chart.replaceChildren(...rows.flatMap((r, i) => {
-    const y = i * rowH + 2, mid = y + rowH / 2 - 1;
-    const bar = el("rect", { x: labelW, y: y + 3, width: x(r.count) - labelW, height: rowH - 8,
+    const [value, lower, upper] = r.bar, y = i * rowH + 2, mid = y + rowH / 2 - 1;
+    const bar = el("rect", { x: labelW, y: y + 3, width: x(value) - labelW, height: rowH - 8,
                              class: r.guaranteed ? "bar sure" : "bar", "data-item": r.item });
-    bar.append(el("title", {}, `${r.item}: ${r.count}, true count in [${r.lower_bound}, ${r.upper_bound}]`));
+    bar.append(el("title", {}, `${r.item}: ${value}, true value in [${lower}, ${upper}]`));
     bar.addEventListener("click", () => detail(r.item, q));
     return [
       el("text", { x: labelW - 6, y: mid + 4, class: "label" }, (r.guaranteed ? "\u2605 " : "") + r.item),
       bar,
-      el("line", { x1: x(r.lower_bound), x2: x(r.upper_bound), y1: mid, y2: mid, class: "whisker" }),
-      el("line", { x1: x(r.lower_bound), x2: x(r.lower_bound), y1: mid - 5, y2: mid + 5, class: "whisker" }),
-      el("line", { x1: x(r.upper_bound), x2: x(r.upper_bound), y1: mid - 5, y2: mid + 5, class: "whisker" }),
+      el("line", { x1: x(lower), x2: x(upper), y1: mid, y2: mid, class: "whisker" }),
+      el("line", { x1: x(lower), x2: x(lower), y1: mid - 5, y2: mid + 5, class: "whisker" }),
+      el("line", { x1: x(upper), x2: x(upper), y1: mid - 5, y2: mid + 5, class: "whisker" }),
     ];
   }));
 }
@@ -158,7 +210,7 @@ async function init() {
     init_windows().then(show);
   });
   form.live.addEventListener("change", live);
-  for (const name of ["window", "dimension", "value", "k", "start", "end", "tenant"]) {
+  for (const name of ["view", "window", "dimension", "value", "k", "start", "end", "last", "baseline", "share", "tenant"]) {
     form[name].addEventListener("change", show);
   }
   await init_windows();
