@@ -45,8 +45,9 @@ def main(argv: list[str] | None = None) -> None:
     conf.set("parallelism.default", str(a.parallelism))
     conf.set("pipeline.jars", ";".join(job_jar_urls()))
     dims = [d for d in a.dimensions.split(",") if d]
-    fields = {p for d in dims for p in dimension_parts(d) if p != EVENT_TYPE}
-    payload = ", ".join(f"`{f}` STRING" for f in ["url", "productId", "query", "itemId", "weight", *sorted(fields)])
+    read = ["url", "productId", "query", "itemId", "weight"]
+    read += sorted({p for d in dims for p in dimension_parts(d) if p != EVENT_TYPE} - set(read))
+    payload = ", ".join(f"`{f}` STRING" for f in read)
     ts = "metadata.`timestamp`"
     t_env.execute_sql(f"""
         CREATE TABLE events (

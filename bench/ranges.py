@@ -134,7 +134,10 @@ def run(redis_url: str, cassandra_port: int, n: int = 100) -> tuple[list[Latency
     for path in ("redis", "cassandra"):
         if path == "cassandra":  # the summaries only in Cassandra now; the catalogue stays in Redis
             client = redis_connect(redis_url)
-            for key in client.scan_iter(f"{name}:*:summary", count=1000):
+            keys = list(client.scan_iter(f"{{{name}:*:summary", count=1000))  # {prefix:W:D:V}:S:summary
+            if not keys:
+                raise RuntimeError("no summary found in Redis to delete: the Cassandra rows would read Redis")
+            for key in keys:
                 client.delete(key)
         for cache in ("off", "on"):
             q = queries(SummaryCache(max_bytes=0 if cache == "off" else SummaryCache().max_bytes))

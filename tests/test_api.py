@@ -11,6 +11,7 @@ from urllib.parse import quote
 
 import pytest
 from fastapi.testclient import TestClient
+from redis.exceptions import RedisError
 
 from topk.events import EVENT_TIME_RANGE_MS
 from topk.query.access import token_hash
@@ -307,3 +308,22 @@ def test_last_counts_back_from_the_newest_window_and_every_answer_says_how_fresh
     r = empty.get("/api/v1/topk/historical", params={"last": "3h"})
     assert r.status_code == 404 and "no window is stored yet" in r.json()["detail"]
     assert "no window is stored yet" in graphql(empty, '{ topK(last: "1h") { start } }')["errors"][0]["message"]
+
+
+class Down(Echo):
+    """Answers, but no store can tell how far its results reach."""
+
+    def progress(self) -> Progress | None:
+        raise RedisError("down")
+
+
+def test_freshness_unknown_leaves_the_answer_standing_and_a_lone_surrogate_value_is_refused():
+    api = client(Down())
+    r = api.get("/api/v1/topk/historical", params={"start": "0", "end": "60000"})
+    assert r.status_code == 200 and r.json()["metadata"]["freshness"] == {"counted_through": None, "written_at": None}
+    assert api.get("/api/v1/topk/historical", params={"last": "1h"}).status_code == 503  # last= needs to know
+    assert graphql(api, '{ topK(start: "0", end: "60000") { freshness { countedThrough } } }')["data"] == {
+        "topK": {"freshness": {"countedThrough": None}}
+    }
+    errors = graphql(client(), 'query ($v: String!) { topK(dimension: "region", value: $v) { start } }', v="a\ud800")
+    assert errors["errors"][0]["message"].startswith("value: 1 to 256 characters of Unicode text"), errors

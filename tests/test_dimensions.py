@@ -26,6 +26,8 @@ def test_an_event_counts_under_each_dimension_it_has():
     assert dimension_value(event, "region+category") is None  # a part missing: not counted under it
     assert dimension_value(event, "x") is None
     assert dimension_value({"metadata": {}, "payload": {}}, "eventType") == "generic"
+    long = {"metadata": {}, "payload": {"region": "r" * 250, "shelf": "s" * 256}}
+    assert dimension_value(long, "shelf") == "s" * 256 and dimension_value(long, "region+shelf") is None
 
 
 @pytest.mark.parametrize("name", ["region", "eventType", "region+eventType", "a+b+c+d+e+f+g+h", "_x"])

@@ -10,8 +10,9 @@ A dimension is a payload field an event is grouped by (``region``), the built-in
 event's ``metadata.eventType``, ``generic`` when missing; a payload field of that name is not read),
 or a combination of them joined by ``+`` (``region+eventType``). A combination's value is its parts'
 values in the declared order joined by ``|``, each ``\\`` or ``|`` within a part escaped by a ``\\``
-(``eu-west|product_view``), so no two combinations of values share one; an event missing any part is
-not counted under the combination (nor under a missing single dimension).
+(``eu-west|product_view``), so no two combinations of values share one. An event is not counted
+under a dimension it lacks (a combination: any part of), nor under one whose value (joined) is over
+``MAX_VALUE_LENGTH`` characters (the query side takes no longer value).
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ import re
 EVENT_TYPE = "eventType"
 DIMENSION_PART = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,63}")
 MAX_DIMENSION_PARTS = 8
+MAX_VALUE_LENGTH = 256  # code points of a dimension's value (ParseEvent.java)
 DIMENSION_RULE = "a name (up to 64 of A-Z a-z 0-9 _, not from a digit; not 'all') or up to 8 joined by '+', each once"
 ITEM_FIELDS = {"page_view": "url", "product_view": "productId", "search": "query", "generic": "itemId"}
 
@@ -67,7 +69,8 @@ def join_values(values: tuple[str, ...]) -> str:
 
 def dimension_value(event: dict, dimension: str) -> str | None:
     """The value ``event`` (a parsed valid event: metadata, payload) counts under for ``dimension``;
-    None when it lacks a part. Payload values are strings or integers, as the generator writes them."""
+    None when it lacks a part or the value is too long. Payload values are strings or integers, as the
+    generator writes them."""
     values = []
     for part in dimension_parts(dimension):
         v = (event["metadata"].get(EVENT_TYPE) or "generic") if part == EVENT_TYPE else event["payload"].get(part)
@@ -76,4 +79,5 @@ def dimension_value(event: dict, dimension: str) -> str | None:
         if not isinstance(v, str):
             return None
         values.append(v)
-    return values[0] if len(values) == 1 else join_values(tuple(values))
+    value = values[0] if len(values) == 1 else join_values(tuple(values))
+    return value if len(value) <= MAX_VALUE_LENGTH else None

@@ -47,7 +47,8 @@ def test_archive_survives_a_worker_kill_and_counts_exactly(servers, run_id, star
 
     job = start_job(
         "--topic", topic, "--group-id", topic, "--archive-url", url, "--archive-buffer-bytes", "262144",
-        "--archive-flush-ms", "1000", "--dimensions", "region,category", module="jobs.archive_job",
+        "--archive-flush-ms", "1000", "--dimensions", "region,category,eventType,region+eventType",
+        module="jobs.archive_job",
     )  # fmt: skip
 
     def ready_to_kill() -> bool:
@@ -95,6 +96,9 @@ def test_archive_survives_a_worker_kill_and_counts_exactly(servers, run_id, star
     counts, scan = archive.counts(spec.start_ms + H, spec.start_ms + 2 * H, "region", "eu-west")
     assert counts == counts_between(events, spec.start_ms + H, spec.start_ms + 2 * H, "region", "eu-west")
     assert scan.partitions == 1
+    for dimension, value in (("eventType", "search"), ("region+eventType", "us-west|product_view")):
+        counts, _ = archive.counts(lo, hi, dimension, value)
+        assert counts and counts == counts_between(events, lo, hi, dimension, value), dimension
 
     filesystem, base = open_archive(url, servers.s3_endpoint)
     assert compact(filesystem, base, spec.start_ms + 10 * H), "nothing to compact"

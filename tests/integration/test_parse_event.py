@@ -59,7 +59,7 @@ def test_dimension_values_are_the_ones_python_computes():
     kafka_ts = jvm.org.apache.flink.table.data.TimestampData.fromEpochMillis(kafka_ms)
     declared = jvm.org.apache.flink.table.data.StringData.fromString(",".join(dimensions))
     rnd = random.Random(11)
-    values = ["eu-west", "a|b", "c\\", "\\|", "|", "", 7, None, ["x"], "ü"]
+    values = ["eu-west", "a|b", "c\\", "\\|", "|", "", 7, None, ["x"], "ü", "x" * 200, "é" * 130, "🚀" * 256, "y" * 257]
     for n in range(300):
         payload = {"itemId": f"i{n}", **{f: rnd.choice(values) for f in ("region", "shelf") if rnd.random() < 0.8}}
         metadata = {"timestamp": kafka_ms, **({"eventType": "generic"} if rnd.random() < 0.5 else {})}

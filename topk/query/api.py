@@ -21,7 +21,6 @@ import sys
 import time
 from dataclasses import dataclass, field, fields
 from fractions import Fraction
-from functools import cache
 from pathlib import Path as FilePath
 from typing import Annotated, Literal, Self
 
@@ -48,11 +47,11 @@ from topk.query.requests import (
     MAX_TIME_TEXT,
     VALUE,
     BadRequest,
+    Reach,
     body,
     check_item,
     check_window,
     frequent_body,
-    freshness,
     requested_range,
     trend_body,
 )
@@ -177,7 +176,7 @@ def query_routes(queries: TopKQueries, config: ApiConfig, guard: Guard) -> APIRo
         answer = q.latest(k, window, dimension, value)
         if answer is None:
             raise HTTPException(404, f"no {window} window stored for {dimension}={value}")
-        return body(answer, dimension, value, window=window, freshness=freshness(q.progress()))
+        return body(answer, dimension, value, window=window, freshness=Reach(q.progress).freshness())
 
     @router.get("/topk/historical")
     def historical(
@@ -192,11 +191,11 @@ def query_routes(queries: TopKQueries, config: ApiConfig, guard: Guard) -> APIRo
     ) -> dict:
         """Top-k over any range: stored windows that tile it, merged (``start``/``end`` in the metadata
         are the covered interval). ``mode=exact``: counted from the archive over exactly the range."""
-        progress = cache(q.progress)
-        lo, hi = requested_range(start, end, last, progress)
+        reach = Reach(q.progress)
+        lo, hi = requested_range(start, end, last, reach)
         answer = q.range_topk(k, lo, hi, dimension, value, mode)
         requested = {"start": iso(lo), "end": iso(hi)}
-        return body(answer, dimension, value, requested=requested, freshness=freshness(progress()))
+        return body(answer, dimension, value, requested=requested, freshness=reach.freshness())
 
     @router.get("/frequent")
     def frequent(
@@ -206,10 +205,10 @@ def query_routes(queries: TopKQueries, config: ApiConfig, guard: Guard) -> APIRo
         """Every item whose count over a range may reach ``phi`` of its events (at most ``capacity``
         items): ``guaranteed`` where it certainly does. ``complete`` in the metadata: no item whose true
         count reaches the threshold is missing (always when ``phi`` > 1 / capacity)."""
-        progress = cache(q.progress)
-        lo, hi = requested_range(start, end, last, progress)
+        reach = Reach(q.progress)
+        lo, hi = requested_range(start, end, last, reach)
         found = q.frequent(Fraction(repr(phi)), lo, hi, dimension, value)
-        return frequent_body(*found, phi, dimension, value, freshness=freshness(progress()))
+        return frequent_body(*found, phi, dimension, value, freshness=reach.freshness())
 
     @router.get("/trending")
     def trending(
@@ -220,10 +219,10 @@ def query_routes(queries: TopKQueries, config: ApiConfig, guard: Guard) -> APIRo
         """The k items whose count over a range rose (fell) most against their mean count over the
         ``baseline`` ranges of the same length just before it, among those that rose (fell): each
         change with guaranteed bounds, ``guaranteed`` where certainly among the true k largest."""
-        progress = cache(q.progress)
-        lo, hi = requested_range(start, end, last, progress)
+        reach = Reach(q.progress)
+        lo, hi = requested_range(start, end, last, reach)
         found = q.trending(k, lo, hi, baseline, dimension, value, falling=direction == "falling")
-        return trend_body(*found, baseline, direction, dimension, value, freshness=freshness(progress()))
+        return trend_body(*found, baseline, direction, dimension, value, freshness=reach.freshness())
 
     for suffix, Item in items.items():  # /count?item=… and /count/{item}; /series likewise
 
@@ -239,10 +238,10 @@ def query_routes(queries: TopKQueries, config: ApiConfig, guard: Guard) -> APIRo
             mode: Mode = APPROXIMATE,
         ) -> dict:
             """Bounds on one item's count over a range; ``mode=exact``: its count from the archive."""
-            progress = cache(q.progress)
-            lo, hi = requested_range(start, end, last, progress)
+            reach = Reach(q.progress)
+            lo, hi = requested_range(start, end, last, reach)
             counted = q.count(check_item(item, config.limits.max_item_length), lo, hi, dimension, value, mode)
-            return body(counted, dimension, value, freshness=freshness(progress()))
+            return body(counted, dimension, value, freshness=reach.freshness())
 
         @router.get("/series" + suffix)
         def series(
@@ -252,15 +251,15 @@ def query_routes(queries: TopKQueries, config: ApiConfig, guard: Guard) -> APIRo
             """One item's count, with bounds, in each stored window of a size over a range (oldest first;
             at most 1,000 windows)."""
             w = check_window(window, windows, sized=True)
-            progress = cache(q.progress)
-            lo, hi = requested_range(start, end, last, progress)
+            reach = Reach(q.progress)
+            lo, hi = requested_range(start, end, last, reach)
             points = [
                 {"window_start": iso(s), "window_end": iso(s + w.size_ms), "count": c.estimate,
                  "lower_bound": c.lower_bound, "upper_bound": c.upper_bound}
                 for s, c in q.series(check_item(item, config.limits.max_item_length), w, lo, hi, dimension, value)
             ]  # fmt: skip
             meta = {"item": item, "window": window, "dimension": dimension, "value": value}
-            meta |= {"start": iso(lo), "end": iso(hi), "freshness": freshness(progress())}
+            meta |= {"start": iso(lo), "end": iso(hi), "freshness": reach.freshness()}
             return {"points": points, "metadata": meta}
 
     return router

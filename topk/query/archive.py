@@ -32,6 +32,8 @@ from topk.query.budgets import check_exact_bytes
 from topk.settings import add_settings, settings_of
 from topk.sketches.accuracy import ranked
 from topk.stores.archive_layout import (
+    EVENT_COLUMNS,
+    KAFKA_COLUMNS,
     TIME,
     ArchiveSettings,
     covering,
@@ -63,6 +65,7 @@ class Scan:
 
 
 Part = tuple[list[str], ds.Expression | None]  # files read as one dataset, and the rows of them to read
+RESERVED = frozenset(f.name for f in EVENT_COLUMNS + KAFKA_COLUMNS)
 NO_SUMS = pa.table({"item": pa.array([], pa.string()), "weight": pa.array([], pa.int64())})
 
 
@@ -166,6 +169,8 @@ class EventArchive:
         started = time.perf_counter()
         where = (ds.field("event_time") >= pa.scalar(start, TIME)) & (ds.field("event_time") < pa.scalar(end, TIME))
         needed = ["item", "weight"]
+        if dimension in RESERVED:  # an event's own column, which no dimension can be
+            raise NotArchived(f"not a dimension of the archive: {dimension}")
         if dimension != "all":
             where &= ds.field(dimension) == value
             needed.append(dimension)

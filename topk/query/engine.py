@@ -113,17 +113,23 @@ class TopKQueries:
         return tenant_prefix(self.base_prefix, self.tenant)
 
     def progress(self) -> Progress | None:
-        """The tenant's newest finest window (its ``all``/``all`` view, which every event counts in): from
-        Redis, else from Cassandra; None if none is stored."""
-        finest = (by_size(self.windows.values()) or list(self.windows.values()))[0]
+        """How far the tenant's results reach: the newest window of its ``all``/``all`` view (which every
+        event counts in) of the finest size that has one (a tenant may keep coarser windows only, and
+        finer ones expire first), all-time last; from Redis (two round trips), else from Cassandra (at
+        most ``NEWEST_PARTITIONS`` reads a size); None if none is stored."""
+        windows = [*by_size(self.windows.values()), *(w for w in self.windows.values() if w.is_all_time)]
         try:
-            newest = newest_written(self.client, finest.label, "all", "all", self.prefix)
+            newest = newest_written(self.client, [w.label for w in windows], "all", "all", self.prefix)
             if newest is not None:
                 return Progress(*newest)
         except RedisError:
             pass
-        stored = self.cassandra.newest(finest, "all", "all", int(time.time() * 1000), self.tenant)
-        return None if stored is None else Progress(stored[1], stored[3])
+        now = int(time.time() * 1000)
+        for w in windows:
+            stored = self.cassandra.newest(w, "all", "all", now, self.tenant)
+            if stored is not None:
+                return Progress(stored[1], stored[3])
+        return None
 
     def ready(self) -> dict[str, bool]:
         """Whether each store answers (Cassandra: and the job has created its tables)."""

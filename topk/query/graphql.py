@@ -33,16 +33,16 @@ from strawberry.types import Info
 from topk.query.access import Guard
 from topk.query.archive import NotArchived
 from topk.query.budgets import OverBudget
-from topk.query.engine import APPROXIMATE, EXACT, NoArchive, NothingStored, Progress, TopKQueries
+from topk.query.engine import APPROXIMATE, EXACT, NoArchive, NothingStored, TopKQueries
 from topk.query.requests import (
     BadRequest,
+    Reach,
     body,
     check_group,
     check_item,
     check_k,
     check_window,
     frequent_body,
-    freshness,
     requested_range,
     trend_body,
 )
@@ -178,12 +178,12 @@ async def answer(call: Callable[..., T], *args: object) -> T:
         raise QueryFailed(f"storage unavailable: {type(err).__name__}") from None
 
 
-def top_k(data: dict, window: str | None, progress: Progress | None) -> TopK:
+def top_k(data: dict, window: str | None, freshness: Freshness) -> TopK:
     meta = data["metadata"]
     fields = ("dimension", "value", "start", "end", "total_events", "error_bound", "guaranteed", "accuracy")
     return TopK(
         window=window, windows_merged=meta["windows_merged"], results=[RankedItem(**r) for r in data["results"]],
-        freshness=Freshness(**freshness(progress)), **{f: meta[f] for f in fields},
+        freshness=freshness, **{f: meta[f] for f in fields},
     )  # fmt: skip
 
 
@@ -209,10 +209,10 @@ class Query:
         if start is None and end is None and last is None:
             check_window(window, ctx.by_label)
             latest = await answer(ctx.queries.latest, k, window, dimension, value)
-            return None if latest is None else top_k(body(latest, dimension, value), window, await ctx.progress())
+            return None if latest is None else top_k(body(latest, dimension, value), window, await ctx.freshness())
         lo, hi = await ctx.range(start, end, last)
         ranged = await answer(ctx.queries.range_topk, k, lo, hi, dimension, value, mode.value)
-        return top_k(body(ranged, dimension, value), None, await ctx.progress())
+        return top_k(body(ranged, dimension, value), None, await ctx.freshness())
 
     @strawberry.field(description="Bounds on one item's count over a range (mode EXACT: from the archive)")
     async def count(
@@ -250,7 +250,7 @@ class Query:
         meta = data["metadata"]
         fields = ("start", "end", "total_events", "threshold", "complete", "unlisted_bound")
         return Frequent(
-            results=[RankedItem(**r) for r in data["results"]], freshness=Freshness(**freshness(await ctx.progress())),
+            results=[RankedItem(**r) for r in data["results"]], freshness=await ctx.freshness(),
             **{f: meta[f] for f in fields},
         )  # fmt: skip
 
@@ -275,7 +275,7 @@ class Query:
         return Trending(
             direction=direction.value, start=meta["start"], end=meta["end"], baseline_start=meta["baseline"]["start"],
             baseline_end=meta["baseline"]["end"], unlisted_bound=meta["unlisted_bound"],
-            freshness=Freshness(**freshness(await ctx.progress())), results=[Change(**r) for r in data["results"]],
+            freshness=await ctx.freshness(), results=[Change(**r) for r in data["results"]],
         )  # fmt: skip
 
 
@@ -320,17 +320,14 @@ class Context(BaseContext):
         self.max_k, self.max_item_length = max_k, max_item_length
         self.by_label = {w.label: w for w in windows}
         self.lookups = 0
-        self.reached: tuple[Progress | None] | None = None  # the tenant's progress, read once a request
+        self.reach = Reach(self.queries.progress)  # read at most once a request
 
-    async def progress(self) -> Progress | None:
-        if self.reached is None:
-            self.reached = (await answer(self.queries.progress),)
-        return self.reached[0]
+    async def freshness(self) -> Freshness:
+        return Freshness(**await run_in_threadpool(self.reach.freshness))
 
     async def range(self, start: str | None, end: str | None, last: str | None) -> tuple[int, int]:
-        """``[start, end)`` of a lookup: start and end, or ``last`` up to the newest finest window."""
-        reached = await self.progress() if last is not None else None
-        return await answer(requested_range, start, end, last, lambda: reached)
+        """``[start, end)`` of a lookup: start and end, or ``last`` up to the tenant's newest window."""
+        return await answer(requested_range, start, end, last, self.reach)
 
     def charge(self) -> None:
         """Counts a lookup against the rate limit (the guard counted the request: its first)."""

@@ -7,15 +7,18 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 
-from topk.events import EVENT_TIME_RANGE_MS
+from redis.exceptions import RedisError
+
+from topk.events import EVENT_TIME_RANGE_MS, MAX_VALUE_LENGTH
 from topk.query.engine import Answer, NothingStored, Progress
 from topk.sketches.heavy_hitters import Frequent
 from topk.sketches.trend import Changes
+from topk.stores.cassandra_store import UNREACHABLE
 from topk.times import iso, parse_time_ms
 from topk.windows import WindowSpec, duration_ms
 
 DIMENSION = r"^(all|[A-Za-z_][A-Za-z0-9_]{0,63}(\+[A-Za-z_][A-Za-z0-9_]{0,63}){0,7})$"  # topk.events.check_dimension
-VALUE = r"^[^\x00-\x1f\x7f]{1,256}$"  # a dimension's value; a combination's joins its parts (topk.events)
+VALUE = rf"^[^\x00-\x1f\x7f]{{1,{MAX_VALUE_LENGTH}}}$"  # a dimension's value; a combination's joins its parts
 MAX_TIME_TEXT = 64  # the longest start/end accepted (epoch ms or ISO-8601)
 
 
@@ -45,11 +48,35 @@ def time_range(start: str, end: str) -> tuple[int, int]:
     return lo, hi
 
 
-def requested_range(
-    start: str | None, end: str | None, last: str | None, progress: Callable[[], Progress | None]
-) -> tuple[int, int]:
+class Reach:
+    """How far a tenant's results reach (``TopKQueries.progress``), read at most once a request: for a
+    relative range (``known``: a store's failure is the request's) and for the answer's freshness
+    (``freshness``: null when no store can tell, the answer stands)."""
+
+    def __init__(self, read: Callable[[], Progress | None]) -> None:
+        self.read, self.value, self.done = read, None, False
+
+    def known(self) -> Progress | None:
+        if not self.done:
+            self.value, self.done = self.read(), True
+        return self.value
+
+    def freshness(self) -> dict[str, str | None]:
+        """Every event before ``counted_through`` is counted (but a late one still within the allowed
+        lateness); the tenant's results were last written at ``written_at``."""
+        try:
+            reached = self.known()
+        except (RedisError, *UNREACHABLE):
+            reached = None
+        return {
+            "counted_through": None if reached is None else iso(reached.counted_through),
+            "written_at": None if reached is None else iso(reached.written_at),
+        }
+
+
+def requested_range(start: str | None, end: str | None, last: str | None, reach: Reach) -> tuple[int, int]:
     """``[start, end)`` of a question: its ``start`` and ``end``, or ``last`` (``90m``, ``3h``, ``30d``): that
-    much up to the end of the tenant's newest finest window written (``progress``)."""
+    much up to the end of the tenant's newest window written (``reach``)."""
     if last is None:
         if start is None or end is None:
             raise BadRequest("give start and end, or last (e.g. last=3h)")
@@ -59,27 +86,18 @@ def requested_range(
     span = duration_ms(last)
     if span is None:
         raise BadRequest("last: a duration such as 90m, 3h or 30d")
-    reached = progress()
+    reached = reach.known()
     if reached is None:
         raise NothingStored("no window is stored yet: nothing to count back from")
     return max(reached.counted_through - span, EVENT_TIME_RANGE_MS[0]), reached.counted_through
-
-
-def freshness(progress: Progress | None) -> dict[str, str | None]:
-    """How fresh an answer is: the tenant's results count every event before ``counted_through``
-    (but a late one still within the allowed lateness) and were last written at ``written_at``."""
-    return {
-        "counted_through": None if progress is None else iso(progress.counted_through),
-        "written_at": None if progress is None else iso(progress.written_at),
-    }
 
 
 def check_group(dimension: str, value: str) -> tuple[str, str]:
     """A dimension (``all``, a name, or names joined by ``+``) and one of its values."""
     if not re.fullmatch(DIMENSION, dimension):
         raise BadRequest("dimension: all, a name (letters, digits, _) or up to 8 names joined by +")
-    if not re.fullmatch(VALUE, value):
-        raise BadRequest("value: 1 to 256 characters, no control characters")
+    if not re.fullmatch(VALUE, value) or value.encode(errors="ignore").decode() != value:  # (a lone surrogate)
+        raise BadRequest(f"value: 1 to {MAX_VALUE_LENGTH} characters of Unicode text, no control characters")
     return dimension, value
 
 

@@ -243,14 +243,20 @@ def window_starts(
 
 
 def newest_written(
-    client: redis.Redis, window: str, dimension: str, value: str, prefix: str = DEFAULT_PREFIX
+    client: redis.Redis, windows: list[str], dimension: str, value: str, prefix: str = DEFAULT_PREFIX
 ) -> tuple[int, int] | None:
-    """End and write time (epoch ms) of this view's newest window still in Redis; None if none."""
-    for minute in client.zrevrange(index_key(window, dimension, value, prefix), 0, 0):
-        end, updated = client.hmget(window_key(window, dimension, value, int(minute) * 60_000, prefix) + ":meta",
-                                    "windowEnd", "lastUpdated")  # fmt: skip
-        if end is not None and updated is not None:
-            return int(end), int(updated)
+    """End and write time (epoch ms) of the newest window in Redis of the first of ``windows`` (finest
+    first) that has one for this view; None if none. Two round trips."""
+    with client.pipeline(transaction=False) as pipe:
+        for w in windows:
+            pipe.zrevrange(index_key(w, dimension, value, prefix), 0, 0)
+        newest = pipe.execute()
+    for w, minutes in zip(windows, newest, strict=True):
+        for minute in minutes:
+            end, updated = client.hmget(window_key(w, dimension, value, int(minute) * 60_000, prefix) + ":meta",
+                                        "windowEnd", "lastUpdated")  # fmt: skip
+            if end is not None and updated is not None:
+                return int(end), int(updated)
     return None
 
 

@@ -6,7 +6,7 @@ const SVG = "http://www.w3.org/2000/svg";
 const REFRESH_MS = 5000;
 const SERIES_HOURS = 6;
 const form = document.getElementById("controls");
-const state = { finest: null, timer: null, shown: null };
+const state = { finest: null, timer: null, shown: null, shownEnd: null };
 
 function el(tag, attrs = {}, text = "") {
   const node = document.createElementNS(SVG, tag);
@@ -101,7 +101,7 @@ function describe(m, q) {
       `any item not listed changed by at most ${m.unlisted_bound} · ${m.guaranteed} guaranteed${fresh}`;
   }
   if (m.threshold !== undefined) {
-    return `${span} · threshold ${m.threshold} (${m.phi * 100}%) · ` +
+    return `${span} · threshold ${m.threshold} (${Number((m.phi * 100).toPrecision(6))}%) · ` +
       `${m.complete ? "complete: no item above it is missing" : "may miss items (share below 1/capacity)"}${fresh}`;
   }
   return `${span} · every count within +${m.error_bound} · ${m.guaranteed} guaranteed · ` +
@@ -114,6 +114,7 @@ function render(body, q) {
   const m = body ? body.metadata : null;
   document.getElementById("meta").textContent = m ? describe(m, q) : "";
   document.getElementById("answer").dataset.windowStart = m ? m.start : "";
+  state.shownEnd = m ? Date.parse(m.end) : null;  // an item's history ends where the answer does
   document.getElementById("answer").dataset.view = q.view;
   document.querySelector("#table thead tr").replaceChildren(...view.columns.map((c) => {
     const th = document.createElement("th");
@@ -159,7 +160,7 @@ function bars(rows, q) {  // each row: item, guaranteed, bar: [value, lower, upp
 }
 
 async function detail(item, q) {
-  const end = q.end ? Number(q.end) : Date.now();
+  const end = q.end ? Number(q.end) : state.shownEnd || Date.now();
   const params = { window: state.finest, dimension: q.dimension, value: q.value,
                    start: String(end - SERIES_HOURS * 3600000), end: String(end) };
   const section = document.getElementById("detail");

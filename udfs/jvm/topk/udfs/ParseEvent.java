@@ -55,6 +55,8 @@ public class ParseEvent extends ScalarFunction {
     /** The dimension that is the event's type (metadata.eventType), not a payload field (topk/events.py). */
     static final String EVENT_TYPE = "eventType";
     private static final int EVENT_TYPE_PART = -1;
+    /** The longest dimension value counted, in code points (a combination's, joined): topk/events.py. */
+    static final int MAX_VALUE_LENGTH = 256;
     private static final StringData DEFAULT_TENANT_DATA = StringData.fromString(DEFAULT_TENANT);
 
     /**
@@ -155,12 +157,12 @@ public class ParseEvent extends ScalarFunction {
             boolean complete = true;
             for (int i = 0; i < parts.length && complete; i++) {
                 String v = parts[i] == EVENT_TYPE_PART ? type : scalar(e.payload[parts[i]]);
-                complete = v != null && v.codePointCount(0, v.length()) <= maxItemLength;
+                complete = v != null && v.length() <= MAX_VALUE_LENGTH * 2; // (UTF-16 units: a cheap first cut)
                 values[i] = v;
             }
-            if (complete) {
-                dims.put(fields.dimensionNames[d], StringData.fromString(
-                        parts.length == 1 ? values[0] : joinValues(Arrays.copyOf(values, parts.length))));
+            String v = !complete ? null : parts.length == 1 ? values[0] : joinValues(Arrays.copyOf(values, parts.length));
+            if (v != null && v.codePointCount(0, v.length()) <= MAX_VALUE_LENGTH) {
+                dims.put(fields.dimensionNames[d], StringData.fromString(v));
             }
         }
         String eventId = scalar(e.eventId);
