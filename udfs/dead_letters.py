@@ -44,9 +44,11 @@ class DeadLetterEnvelope(MapFunction):
     def open(self, runtime_context: RuntimeContext) -> None:
         group = runtime_context.get_metrics_group().add_group("deadLetters")
         self.counters = {reason: group.counter(reason) for reason in REASONS}
+        self.records = group.counter("records")  # every reason: what an alert on the rate reads
 
     def map(self, row: Row) -> str:
         self.counters[row.reason].inc()
+        self.records.inc()
         letter = {
             "reason": row.reason,
             "topic": row.topic or self.topic,

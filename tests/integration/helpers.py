@@ -6,12 +6,16 @@ import contextlib
 import heapq
 import json
 import re
+import socket
+import threading
 import time
 import urllib.request
 from collections import Counter
+from collections.abc import Iterator
 
 import psutil
 import redis
+import uvicorn
 from confluent_kafka import Producer
 from kafka import KafkaConsumer
 
@@ -148,3 +152,24 @@ def scrape(pattern: str, timeout_s: float = 120) -> list[str]:
             return found
         time.sleep(2)
     return []
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@contextlib.contextmanager
+def serving(app) -> Iterator[str]:
+    """``app`` (the API) on a real port of 127.0.0.1, in a thread of this process; yields its URL."""
+    port = free_port()
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    try:
+        assert wait_for(lambda: server.started, 30)
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(10)

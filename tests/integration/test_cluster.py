@@ -1,6 +1,6 @@
 """scripts/submit.sh against a real local standalone cluster: the job runs there, results reach
-Redis, the job's metrics are on the Prometheus endpoint while it runs, and a backlog larger than
-the TaskManager's direct memory is read without a failure.
+Redis, the job's metrics are on the Prometheus endpoint while it runs, Prometheus fires the job alert
+when it stops, and a backlog larger than the TaskManager's direct memory is read without a failure.
 
 The cluster's TaskManager is given 80 MB of direct memory (``FLINK_PROPERTIES``, which the
 ``submit`` fixture reads), so a backlog that exceeds it stays small enough for the suite."""
@@ -9,14 +9,27 @@ from __future__ import annotations
 
 import json
 import re
+import subprocess
 import time
 import urllib.request
+from pathlib import Path
+from urllib.parse import urlencode
 
 import pytest
 
-from tests.integration.helpers import aligned_start, publish, scrape, stored_top, wait_for
+from tests.integration.helpers import (
+    WINDOWS,
+    aligned_start,
+    open_queries,
+    publish,
+    scrape,
+    serving,
+    stored_top,
+    wait_for,
+)
 from topk.generator.events import StreamSpec, encode, exact_counts, generate
 from topk.generator.produce import ensure_topic, send
+from topk.query.api import ApiConfig, create_app
 from topk.sketches.accuracy import ranked
 from topk.stores.redis_store import connect as redis_connect
 from topk.stores.redis_store import window_key
@@ -24,6 +37,9 @@ from topk.stores.redis_store import window_key
 pytestmark = pytest.mark.integration
 MINUTE = 60_000
 REST = "http://127.0.0.1:8081"  # conf/flink-conf.yaml: rest.port
+PROMETHEUS_PORT = 19090
+ROOT = Path(__file__).resolve().parents[2]
+DASHBOARD = ROOT / "docker" / "grafana" / "dashboards" / "topk.json"
 FLINK_PROPERTIES = """taskmanager.memory.framework.off-heap.size: 32m
 taskmanager.memory.task.off-heap.size: 16m
 taskmanager.memory.network.min: 32m
@@ -154,3 +170,80 @@ def test_a_backlog_larger_than_the_taskmanagers_direct_memory_is_read_without_a_
     for minute, counts in exact_counts(iter(events), MINUTE).items():
         meta = r.hgetall(window_key("1m", "all", "all", minute, run_id) + ":meta")
         assert int(meta["totalEvents"]) == sum(counts.values()), minute
+
+
+def test_prometheus_fires_the_job_alert_when_the_job_stops_and_clears_it_when_one_runs(
+    submit, servers, run_id, tmp_path
+):
+    """Debian's Prometheus (scripts/servers.sh) with docker/alerts.yml, scraping this cluster and the API
+    (with its token) every second: every metric the dashboard reads is there while the job runs, and the
+    job alert fires when it is cancelled and clears when a job runs again."""
+    token = tmp_path / "api_token"
+    token.write_text("alerts-test-token")
+    topic = f"alert_{run_id}"
+    app = create_app(open_queries(servers, topic), ApiConfig(WINDOWS, api_token=token.read_text()))
+    with serving(app) as api:
+        env = {**servers.env, "TOPK_STATE_DIR": str(tmp_path), "PROMETHEUS_PORT": str(PROMETHEUS_PORT)}
+        env |= {
+            "PROMETHEUS_INTERVAL": "1s",
+            "PROMETHEUS_API_TARGET": api.split("//")[1],
+            "TOPK_API_TOKEN_FILE": str(token),
+        }
+
+        def prometheus(action: str) -> None:
+            script = str(ROOT / "scripts/servers.sh")
+            subprocess.run(["bash", script, action, "prometheus"], env=env, check=True, timeout=120)
+
+        ensure_topic(servers.kafka, topic, partitions=1)
+        flags = (
+            "--topic", topic, "--bootstrap-servers", servers.bootstrap, "--redis-url", servers.redis_url,
+            "--cassandra-port", str(servers.cassandra_port), "--windows", "1m,all", "--dimensions", "region",
+            "--checkpoint-interval-ms", "2000",
+        )  # fmt: skip
+        prometheus("start")
+        job = None
+        try:
+            job = job_id(submit("run", *flags, "--group-id", f"{topic}-1", "--cassandra-keyspace", f"a{run_id}1"))
+            auth = {"Authorization": f"Bearer {token.read_text()}"}
+            urllib.request.urlopen(urllib.request.Request(f"{api}/api/v1/windows", headers=auth), timeout=10).close()
+            wanted = dashboard_metrics()
+
+            def missing() -> set[str]:
+                return wanted - set(prometheus_api("label/__name__/values"))
+
+            assert wait_for(lambda: not missing(), 120), sorted(missing())
+            assert instant("flink_jobmanager_numRunningJobs") == [1.0] and instant('up{job="topk-api"}') == [1.0]
+            assert "TopKJobNotRunning" not in alerts()
+            submit("cancel", job)
+            job = None
+            assert wait_for(lambda: alerts().get("TopKJobNotRunning") == "firing", 180), alerts()
+            job = job_id(submit("run", *flags, "--group-id", f"{topic}-2", "--cassandra-keyspace", f"a{run_id}2"))
+            assert wait_for(lambda: "TopKJobNotRunning" not in alerts(), 120), alerts()
+        finally:
+            if job:
+                submit("cancel", job, check=False)
+            prometheus("stop")
+
+
+def dashboard_metrics() -> set[str]:
+    """The metric names the committed dashboard's queries read."""
+    exprs = [t["expr"] for p in json.loads(DASHBOARD.read_text())["panels"] for t in p["targets"]]
+    return {m for e in exprs for m in re.findall(r"\b(?:flink|topk)_[A-Za-z0-9_]+", e)}
+
+
+def job_id(done: subprocess.CompletedProcess) -> str:
+    return re.search(r"JobID ([0-9a-f]{32})", done.stdout).group(1)
+
+
+def prometheus_api(path: str) -> dict:
+    with urllib.request.urlopen(f"http://127.0.0.1:{PROMETHEUS_PORT}/api/v1/{path}", timeout=10) as page:
+        return json.loads(page.read())["data"]
+
+
+def instant(query: str) -> list[float]:
+    return [float(r["value"][1]) for r in prometheus_api("query?" + urlencode({"query": query}))["result"]]
+
+
+def alerts() -> dict[str, str]:
+    """Alert name -> state (pending or firing) of the alerts Prometheus has now."""
+    return {a["labels"]["alertname"]: a["state"] for a in prometheus_api("alerts")["alerts"]}

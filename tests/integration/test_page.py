@@ -5,19 +5,16 @@ compared with the REST API's answers to the same questions."""
 from __future__ import annotations
 
 import os
-import socket
-import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-import uvicorn
 from fastapi.testclient import TestClient
 from graphql import get_introspection_query
 from playwright.sync_api import Page, expect, sync_playwright
 
-from tests.integration.helpers import CAPACITY, TENANT, WINDOWS, K, wait_for
+from tests.integration.helpers import CAPACITY, TENANT, WINDOWS, K, serving, wait_for
 from topk.generator.events import exact_counts
 from topk.query.api import ApiConfig, create_app
 from topk.sketches import HeavyHittersSketch
@@ -125,25 +122,11 @@ def test_series_gives_one_items_bounds_per_stored_window(stored, queries):
     ]
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture
 def served_page(queries) -> Iterator[str]:
     """The API (and page) over the stored windows, on a real port, in a thread of this process."""
-    port = free_port()
-    config = uvicorn.Config(create_app(queries, ApiConfig(WINDOWS, max_k=CAPACITY, api_token=TOKEN)),
-                            host="127.0.0.1", port=port, log_level="warning")  # fmt: skip
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    assert wait_for(lambda: server.started, 30)
-    yield f"http://127.0.0.1:{port}"
-    server.should_exit = True
-    thread.join(10)
+    with serving(create_app(queries, ApiConfig(WINDOWS, max_k=CAPACITY, api_token=TOKEN))) as url:
+        yield url
 
 
 ODD_ITEMS = ["/page/1?x=1#top", "..", "50% off", "a/../b", "naïve ☃ 🚀"]
