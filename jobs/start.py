@@ -16,7 +16,9 @@ replace complete windows (an hour, a day, all-time) with partial ones, and the a
 what the lost state still held. Such a start is refused (``Refused``, exit code 2) with the ways on:
 resume from the latest retained checkpoint or a savepoint, or replay into a fresh namespace, or over
 the live results with ``--overwrite`` (what ``scripts/submit.sh replay`` without ``--into`` passes).
-Where the namespace cannot be checked (its store is down), the start is refused too. Any start is
+Where the namespace cannot be checked (its store is down), the start is refused too. A cluster started
+from a savepoint (the Kubernetes operator's upgrades set ``execution.state-recovery.path``) is a resume
+from it. Any start is
 refused while a job of the same name (kind, topic and consumer group) runs on the cluster: two of
 them would write one namespace.
 """
@@ -68,7 +70,7 @@ def plan(settings: JobSettings, name: str, results: Callable[[], str], fresh: st
     checkpoint_dir = f"{base.rstrip('/')}/{settings.source.group_id}" if base else ""
     endpoint = settings.archive.s3_endpoint_url or cluster_setting("s3.endpoint")
     wanted = settings.run.resume_from
-    restore = (latest_checkpoint(checkpoint_dir, endpoint) if wanted == LATEST else wanted) or ""
+    restore = (latest_checkpoint(checkpoint_dir, endpoint) if wanted == LATEST else wanted) or operator_restore()
     if restore or settings.run.overwrite:
         return Start(checkpoint_dir, restore, claim=bool(restore) and wanted == LATEST)
     found = [f for f in (committed_offsets(settings), results()) if f]
@@ -138,6 +140,12 @@ def latest_checkpoint(checkpoint_dir: str, s3_endpoint: str = "") -> str:
     newest = max(done, key=lambda f: (f.mtime_ns or 0, int(f.path.split("/")[-2].removeprefix("chk-"))))
     scheme = checkpoint_dir.split("://", 1)[0]
     return f"{scheme}://{newest.path.rsplit('/', 1)[0]}" if scheme == "s3" else Path(newest.path).parent.as_uri()
+
+
+def operator_restore() -> str:
+    """The savepoint or checkpoint the cluster itself was told to start the job from (the Kubernetes
+    operator's upgrade or restart: ``jobs/k8s.py``); empty when none."""
+    return cluster_setting("execution.state-recovery.path") or cluster_setting("execution.savepoint.path")
 
 
 def cluster_setting(key: str) -> str:
