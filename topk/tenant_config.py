@@ -37,6 +37,7 @@ from typing import Any
 from topk.events import check_tenant
 
 MAX_CAPACITY = 1 << 16
+MAX_WIDTH = 1 << 22
 MAX_DEPTH = 16
 NUMBERS = {"k": 1, "capacity": 1, "cmsWidth": 1, "cmsDepth": 1, "maxWeight": 1, "quota": 1}  # field -> least
 LISTS = ("dimensions", "windows")
@@ -45,8 +46,8 @@ FIELDS = (*NUMBERS, *LISTS)
 
 def check(config: Mapping[str, Any]) -> dict[str, Any]:
     """``config`` if it is a valid record value as far as can be told without the job's settings
-    (which the job checks on top: dimensions and windows it has, cmsWidth against its own and at most
-    2^22, maxWeight at most its own, k at most the capacity in force); else ``ValueError`` saying why."""
+    (which the job checks on top: dimensions and windows it has, cmsWidth against its own, maxWeight at
+    most its own, k at most the capacity in force); else ``ValueError`` saying why."""
     unknown = sorted(set(config) - set(FIELDS))
     if unknown:
         raise ValueError(f"unknown field {unknown[0]!r} (fields: {', '.join(FIELDS)})")
@@ -54,8 +55,10 @@ def check(config: Mapping[str, Any]) -> dict[str, Any]:
         value = config.get(name)
         if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < least):
             raise ValueError(f"{name} must be an integer >= {least}")
-    if config.get("capacity", 0) > MAX_CAPACITY or config.get("cmsDepth", 0) > MAX_DEPTH:
-        raise ValueError(f"capacity is at most {MAX_CAPACITY}, cmsDepth at most {MAX_DEPTH}")
+    limits = {"capacity": MAX_CAPACITY, "cmsWidth": MAX_WIDTH, "cmsDepth": MAX_DEPTH}
+    for name, most in limits.items():
+        if config.get(name, 0) > most:
+            raise ValueError(f"{name} is at most {most}")
     if "k" in config and "capacity" in config and config["k"] > config["capacity"]:
         raise ValueError(f"k {config['k']} > capacity {config['capacity']}")
     for name in LISTS:

@@ -1,0 +1,59 @@
+"""Constants the JVM functions and the Python modules both hold must agree: each read from the Java
+source as written there and compared with Python's (one rule, two languages)."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+from topk import events, tenant_config
+from udfs import topk_window
+
+JAVA = Path(__file__).resolve().parents[1] / "udfs" / "jvm" / "topk" / "udfs"
+
+
+def java_constant(cls: str, name: str) -> object:
+    """A ``static final`` int, long or String literal (``1 << 16``, ``253_370_764_800_000L``, ``"x"``) or
+    Pattern of ``cls``'s source."""
+    source = (JAVA / f"{cls}.java").read_text()
+    match = re.search(rf"static final \w+(?:<[^>]*>)? {name} = (.+?);", source, re.DOTALL)
+    assert match, f"{cls}.{name} not found"
+    text = match.group(1).strip()
+    if pattern := re.fullmatch(r'Pattern\.compile\("(.*)"\)', text):
+        return pattern.group(1).replace("\\\\", "\\")
+    if text.startswith('"'):
+        return text.strip('"')
+    if text.startswith("Map.of("):
+        words = re.findall(r'"([^"]*)"', text)
+        return dict(zip(words[::2], words[1::2], strict=True))
+    number = text.replace("_", "").rstrip("L")
+    assert re.fullmatch(r"[0-9]+( << [0-9]+)?", number), text
+    base, _, shift = number.partition(" << ")
+    return int(base) << int(shift or 0)
+
+
+@pytest.mark.parametrize(
+    ("cls", "name", "python"),
+    [
+        ("ParseEvent", "ITEM_FIELDS", events.ITEM_FIELDS),
+        ("ParseEvent", "MIN_EVENT_MS", events.EVENT_TIME_RANGE_MS[0]),
+        ("ParseEvent", "MAX_EVENT_MS", events.EVENT_TIME_RANGE_MS[1]),
+        ("ParseEvent", "EVENT_TYPE", events.EVENT_TYPE),
+        ("ParseEvent", "MAX_VALUE_LENGTH", events.MAX_VALUE_LENGTH),
+        ("ParseEvent", "DEFAULT_TENANT", events.DEFAULT_TENANT),
+        ("TenantConfig", "MAX_CAPACITY", tenant_config.MAX_CAPACITY),
+        ("TenantConfig", "MAX_WIDTH", tenant_config.MAX_WIDTH),
+        ("TenantConfig", "MAX_DEPTH", tenant_config.MAX_DEPTH),
+        ("TenantGate", "KEPT_VERSIONS", topk_window.KEPT_VERSIONS),
+    ],
+)
+def test_java_and_python_hold_the_same_constant(cls, name, python):
+    assert java_constant(cls, name) == python
+
+
+def test_tenant_ids_follow_one_rule():
+    java = re.compile(java_constant("ParseEvent", "TENANT"))
+    for tenant in ["default", "acme", "a", "A.b-c_d", "x" * 64, "x" * 65, "-a", ".a", "a/b", "a b", "é", "", "_a"]:
+        assert bool(java.fullmatch(tenant)) == events.is_tenant(tenant), tenant
