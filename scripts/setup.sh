@@ -35,7 +35,7 @@ fi
 # JVM artifacts from Maven Central, pinned in jvm/pom.xml: one classpath per profile in $JARS/<profile>,
 # fetched again when the pom changes (Maven caches them in ~/.m2).
 POM_SUM=$(sha256sum "$ROOT/jvm/pom.xml" | cut -c1-16)
-for profile in job s3-plugin kafka cassandra; do
+for profile in job s3-plugin kafka cassandra junit; do
   if [[ $(cat "$JARS/$profile/.pom-sum" 2>/dev/null) != "$POM_SUM" ]]; then
     rm -rf "${JARS:?}/$profile"
     mvn -q -B -Dstyle.color=never -f "$ROOT/jvm/pom.xml" -P "$profile" dependency:copy-dependencies -DincludeScope=runtime \
