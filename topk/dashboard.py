@@ -21,7 +21,7 @@ PANELS = (  # title, unit, (PromQL, legend) ...
     ("Events counted", "ops", (f"sum by (job_name) (rate({OPERATOR}topk_eventsCounted[1m]))", "{{job_name}}")),
     ("Records dead-lettered", "ops", (f"sum by (job_name) (rate({OPERATOR}deadLetters_records[1m]))", "{{job_name}}")),
     ("Kafka backlog (records not yet read)", "short",
-     (f"sum by (job_name) ({OPERATOR}pendingRecords)", "{{job_name}}")),
+     (f"sum by (job_name) ({OPERATOR}KafkaSourceReader_KafkaConsumer_records_lag_max)", "{{job_name}}")),
     ("Window emit lag", "ms", (f"max by (job_name) ({OPERATOR}topk_windowEmitLagMs)", "{{job_name}}")),
     ("Windows written", "ops", (f"sum by (job_name) (rate({OPERATOR}topk_windowsEmitted[5m]))", "{{job_name}}")),
     ("Sketch operator time per row", "µs", (
