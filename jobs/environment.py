@@ -20,7 +20,7 @@ from jobs.start import Start
 
 DISCARD = "org.apache.flink.streaming.api.functions.sink.v2.DiscardingSink"  # ends a branch that writes itself
 ROOT = Path(__file__).resolve().parent.parent
-JOB_PACKAGES = ("jobs", "udfs", "connectors")  # not installed (README, "Packages"): shipped with each job
+JOB_PACKAGES = ("jobs", "udfs", "connectors")  # not installed (docs/architecture.md, "Packages"): shipped with each job
 
 
 def environment(settings: JobSettings, start: Start) -> tuple[StreamExecutionEnvironment, StreamTableEnvironment]:

@@ -89,7 +89,7 @@ curl -sf -H 'Content-Type: application/json' -d "{\"query\": \"$query\"}" "$API/
 echo "== metrics: the API's at $API/metrics, e.g."
 curl -sf "$API/metrics" | grep '^topk_api_requests_total' || true
 echo "   the job's (topk_*, deadLetters_*) on a cluster: scripts/submit.sh cluster-start && scripts/submit.sh run ...,"
-echo "   then http://127.0.0.1:9249/metrics (JobManager) and :9250 (TaskManager); see README, Metrics"
+echo "   then http://127.0.0.1:9249/metrics (JobManager) and :9250 (TaskManager); see docs/metrics.md"
 echo "== the leaderboard page: $API/ (live top-K per window, dimension and value; click an item for its history)"
 if [[ ${DEMO_KEEP_API:-0} == 1 ]]; then
   echo "   the API and the page stay up until Ctrl-C"
