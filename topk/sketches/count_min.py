@@ -22,15 +22,13 @@ from __future__ import annotations
 
 import math
 import struct
-import zlib
 from collections.abc import Iterable, Sequence
 
 import mmh3
 import numpy as np
 
-# 3: the table dense or sparse (whichever is smaller) in the smallest unsigned type that holds its
-# largest cell, no zlib (decoding costs a copy, not a decompression); 2: zlib-compressed int64 and
-# 1: raw int64, both still read.
+# The table dense or sparse (whichever is smaller) in the smallest unsigned type that holds its largest
+# cell (tests/golden/summaries.json pins the bytes; the JVM writes and reads them alike).
 FORMAT_VERSION = 3
 _MAGIC = b"CM"
 _HEADER = struct.Struct("<2sBIIIq")  # magic, version, depth, width, seed, total weight
@@ -188,15 +186,12 @@ def _type_code(largest: int) -> int:
 
 
 def decode(data: bytes) -> tuple[int, int, int, int, np.ndarray]:
-    """``(width, depth, seed, total weight, table)`` of a serialized sketch (formats 1 to 3), the
-    table in the smallest type it was stored in (merging code may add it to an int64 table as is)."""
+    """``(width, depth, seed, total weight, table)`` of a serialized sketch (format 3), the table in the
+    smallest type it was stored in (merging code may add it to an int64 table as is)."""
     magic, version, depth, width, seed, total = _HEADER.unpack_from(data)
-    if magic != _MAGIC or version not in (1, 2, FORMAT_VERSION):
-        raise ValueError(f"not a Count-Min sketch of format 1 to {FORMAT_VERSION}: {magic!r} v{version}")
+    if magic != _MAGIC or version != FORMAT_VERSION:
+        raise ValueError(f"not a Count-Min sketch of format {FORMAT_VERSION}: {magic!r} v{version}")
     cells = depth * width
-    if version < 3:
-        raw = memoryview(data)[_HEADER.size :]
-        return width, depth, seed, total, np.frombuffer(raw if version == 1 else zlib.decompress(raw), "<i8", cells)
     sparse, code, n = _LAYOUT.unpack_from(data, _HEADER.size)
     start = _HEADER.size + _LAYOUT.size
     if not sparse:

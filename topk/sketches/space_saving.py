@@ -24,9 +24,9 @@ import numpy as np
 
 from topk.sketches.ranking import ItemCount, TopK, top_k_of
 
-# 2: counts and errors in the smallest unsigned type that holds them, items as one UTF-8 block (one
-# decode per summary) separated by U+0000, or, if an item contains one, with their lengths in
-# characters; 1: int64 and per-item byte lengths, still read.
+# Counts and errors in the smallest unsigned type that holds them, items as one UTF-8 block (one decode
+# per summary) separated by U+0000, or, if an item contains one, with their lengths in characters
+# (tests/golden/summaries.json pins the bytes; the JVM writes and reads them alike).
 FORMAT_VERSION = 2
 _MAGIC = b"SS"
 _HEADER = struct.Struct("<2sBIIqq")  # magic, version, capacity, n items, floor, total weight
@@ -267,13 +267,10 @@ class Columns:
 
 
 def decode(data: bytes) -> Decoded:
-    """The fields of a serialized summary (format 1 or 2), without building the summary."""
+    """The fields of a serialized summary (format 2), without building the summary."""
     magic, version, capacity, n, floor, total = _HEADER.unpack_from(data)
-    if magic != _MAGIC or version not in (1, FORMAT_VERSION):
-        raise ValueError(f"not a Space-Saving summary of format 1 or {FORMAT_VERSION}: {magic!r} v{version}")
-    if version == 1:
-        items, counts, errors = _columns_v1(data, n)
-        return Decoded(items, np.array(counts, np.int64), np.array(errors, np.int64), floor, total, capacity)
+    if magic != _MAGIC or version != FORMAT_VERSION:
+        raise ValueError(f"not a Space-Saving summary of format {FORMAT_VERSION}: {magic!r} v{version}")
     off, columns = _HEADER.size + _TYPES_V2.size, []
     for code in _TYPES_V2.unpack_from(data, _HEADER.size):
         if code != _SEPARATED:
@@ -343,16 +340,3 @@ def _narrowest(values: np.ndarray) -> tuple[str, np.ndarray]:
     """The smallest unsigned little-endian type that holds ``values`` (all >= 0), and the values."""
     largest = int(values.max()) if values.size else 0
     return next(t for t in _UNSIGNED if largest < 1 << (8 * np.dtype(t).itemsize)), values
-
-
-def _columns_v1(data: bytes, n: int) -> tuple[list[str], list[int], list[int]]:
-    """Format 1: int64 counts and errors, uint32 byte lengths, each item's bytes."""
-    off = _HEADER.size
-    counts = np.frombuffer(data, "<i8", n, off).tolist()
-    errors = np.frombuffer(data, "<i8", n, off + 8 * n).tolist()
-    lengths = np.frombuffer(data, "<u4", n, off + 16 * n).tolist()
-    pos, items = off + 20 * n, []
-    for length in lengths:
-        items.append(data[pos : pos + length].decode("utf-8"))
-        pos += length
-    return items, counts, errors

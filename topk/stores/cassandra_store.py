@@ -7,8 +7,7 @@ Tables (keyspace configurable)::
     tenant_window_summaries  ((tenant, window_size, dimension, dim_value, bucket), window_start DESC)
                              -> window_end, total_events, error_bound, k, capacity, summary blob
 
-Every partition is one tenant's (``default`` for events without one). The tables before tenants
-(``topk_items``, ``window_summaries``) are neither written nor read: replay into the new ones.
+Every partition is one tenant's (``default`` for events without one).
 
 ``bucket`` caps a partition at 1440 windows, ``window_start - window_start % (1440 * size)``.
 Rows are keyed by window, so writing a window again overwrites it (idempotent), and the ranks a

@@ -18,8 +18,7 @@ another's)::
 
 ``{topk:W:D:V}`` is a Redis Cluster hash tag: every key of one view (window size, dimension, value)
 lives in one slot, so a window's write is one MULTI/EXEC with its index entry, on a cluster as on a
-single server, and a range query reads one node. Keys written before the tag (``topk:W:D:V:S``)
-are not read: replay into the new layout (``scripts/submit.sh replay``) or let them expire.
+single server, and a range query reads one node.
 
 A rewrite replaces the whole window (DEL then ZADD), so replays are idempotent.
 
