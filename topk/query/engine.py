@@ -143,8 +143,8 @@ class TopKQueries:
         """The newest stored window of this size: from Redis, else (expired or evicted there, or Redis
         down) from its summary in Cassandra."""
         try:
-            starts = window_starts(self.client, window, dimension, value, self.prefix)
-            for start in starts[:1] or ([0] if window == "all" else []):
+            starts = window_starts(self.client, window, dimension, value, self.prefix, newest=1)
+            for start in starts or ([0] if window == "all" else []):
                 top = read_topk(self.client, window, dimension, value, start, k, self.prefix)
                 if top is not None:
                     return Answer(

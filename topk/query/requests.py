@@ -6,10 +6,11 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
+from functools import cache
 
 from redis.exceptions import RedisError
 
-from topk.events import EVENT_TIME_RANGE_MS, MAX_VALUE_LENGTH
+from topk.events import DIMENSION_PART, EVENT_TIME_RANGE_MS, MAX_DIMENSION_PARTS, MAX_VALUE_LENGTH
 from topk.query.engine import Answer, NothingStored, Progress
 from topk.sketches.heavy_hitters import Frequent
 from topk.sketches.trend import Changes
@@ -17,7 +18,8 @@ from topk.stores.cassandra_store import UNREACHABLE
 from topk.times import iso, parse_time_ms
 from topk.windows import WindowSpec, duration_ms
 
-DIMENSION = r"^(all|[A-Za-z_][A-Za-z0-9_]{0,63}(\+[A-Za-z_][A-Za-z0-9_]{0,63}){0,7})$"  # topk.events.check_dimension
+_PART = DIMENSION_PART.pattern
+DIMENSION = rf"^(all|{_PART}(\+{_PART}){{0,{MAX_DIMENSION_PARTS - 1}}})$"  # topk.events.check_dimension's rule
 VALUE = rf"^[^\x00-\x1f\x7f]{{1,{MAX_VALUE_LENGTH}}}$"  # a dimension's value; a combination's joins its parts
 MAX_TIME_TEXT = 64  # the longest start/end accepted (epoch ms or ISO-8601)
 
@@ -54,12 +56,7 @@ class Reach:
     (``freshness``: null when no store can tell, the answer stands)."""
 
     def __init__(self, read: Callable[[], Progress | None]) -> None:
-        self.read, self.value, self.done = read, None, False
-
-    def known(self) -> Progress | None:
-        if not self.done:
-            self.value, self.done = self.read(), True
-        return self.value
+        self.known = cache(read)
 
     def freshness(self) -> dict[str, str | None]:
         """Every event before ``counted_through`` is counted (but a late one still within the allowed

@@ -235,10 +235,11 @@ class StoredTopK:
 
 
 def window_starts(
-    client: redis.Redis, window: str, dimension: str, value: str, prefix: str = DEFAULT_PREFIX
+    client: redis.Redis, window: str, dimension: str, value: str, prefix: str = DEFAULT_PREFIX, newest: int = 0
 ) -> list[int]:
-    """Window starts (epoch ms) written for this view, newest first."""
-    return [int(m) * 60_000 for m in client.zrevrange(index_key(window, dimension, value, prefix), 0, -1)]
+    """Window starts (epoch ms) written for this view, newest first: the ``newest`` ones (0: all)."""
+    index = index_key(window, dimension, value, prefix)
+    return [int(m) * 60_000 for m in client.zrevrange(index, 0, newest - 1)]
 
 
 def newest_written(

@@ -160,7 +160,7 @@ public class ParseEvent extends ScalarFunction {
                 complete = v != null && v.length() <= MAX_VALUE_LENGTH * 2; // (UTF-16 units: a cheap first cut)
                 values[i] = v;
             }
-            String v = !complete ? null : parts.length == 1 ? values[0] : joinValues(Arrays.copyOf(values, parts.length));
+            String v = !complete ? null : parts.length == 1 ? values[0] : joinValues(values, parts.length);
             if (v != null && v.codePointCount(0, v.length()) <= MAX_VALUE_LENGTH) {
                 dims.put(fields.dimensionNames[d], StringData.fromString(v));
             }
@@ -173,12 +173,12 @@ public class ParseEvent extends ScalarFunction {
     }
 
     /**
-     * A combination's value: its parts' values in order, joined by {@code |}, each backslash or
-     * {@code |} within a part escaped by a backslash (topk/events.py, {@code join_values}).
+     * A combination's value: the first {@code n} parts' values in order, joined by {@code |}, each
+     * backslash or {@code |} within a part escaped by a backslash (topk/events.py, {@code join_values}).
      */
-    public static String joinValues(String[] values) {
+    static String joinValues(String[] values, int n) {
         StringBuilder out = new StringBuilder();
-        for (int i = 0; i < values.length; i++) {
+        for (int i = 0; i < n; i++) {
             if (i > 0) {
                 out.append('|');
             }
@@ -328,7 +328,6 @@ public class ParseEvent extends ScalarFunction {
         return v;
     }
 
-    /** The payload fields read for one list of dimensions: the item fields, weight, and the dimensions. */
     /**
      * The payload fields read for a list of dimensions. A dimension is a name or names joined by
      * {@code +} (a combination); {@value #EVENT_TYPE} is the event's type, not a payload field.
