@@ -2,8 +2,10 @@
 Redis, the job's metrics are on the Prometheus endpoint while it runs, Prometheus fires the job alert
 when it stops, and a backlog larger than the TaskManager's direct memory is read without a failure.
 
-The cluster's TaskManager is given 80 MB of direct memory (``FLINK_PROPERTIES``, which the
-``submit`` fixture reads), so a backlog that exceeds it stays small enough for the suite."""
+The cluster's TaskManager is given 88 MB of direct memory (``FLINK_PROPERTIES``, which the
+``submit`` fixture reads: the Kafka clients, source, dead letters and the alerts' transactional
+producers, and the Python worker's channel share it), so a backlog that exceeds it stays small
+enough for the suite."""
 
 from __future__ import annotations
 
@@ -41,7 +43,7 @@ PROMETHEUS_PORT = 19090
 ROOT = Path(__file__).resolve().parents[2]
 DASHBOARD = ROOT / "docker" / "grafana" / "dashboards" / "topk.json"
 FLINK_PROPERTIES = """taskmanager.memory.framework.off-heap.size: 32m
-taskmanager.memory.task.off-heap.size: 16m
+taskmanager.memory.task.off-heap.size: 24m
 taskmanager.memory.network.min: 32m
 taskmanager.memory.network.max: 32m
 """
@@ -77,6 +79,60 @@ def test_job_runs_on_a_standalone_cluster_with_metrics(submit, servers, run_id):
         assert scrape(r"deadLetters_invalid_json\{.*\} 1\.0")
     finally:
         submit("cancel", job_id, check=False)
+
+
+def test_prometheus_fires_the_job_alert_when_the_job_stops_and_clears_it_when_one_runs(
+    submit, servers, run_id, tmp_path
+):
+    """Debian's Prometheus (scripts/servers.sh) with docker/alerts.yml, scraping this cluster and the API
+    (with its token) every second: every metric the dashboard reads is there once the job counts events,
+    and the job alert fires when it is cancelled and clears when a job runs again."""
+    token = tmp_path / "api_token"
+    token.write_text("alerts-test-token")
+    topic = f"alert_{run_id}"
+    app = create_app(open_queries(servers, topic), ApiConfig(WINDOWS, api_token=token.read_text()))
+    with serving(app) as api:
+        env = {**servers.env, "TOPK_STATE_DIR": str(tmp_path), "PROMETHEUS_PORT": str(PROMETHEUS_PORT)}
+        env |= {
+            "PROMETHEUS_INTERVAL": "1s",
+            "PROMETHEUS_API_TARGET": api.split("//")[1],
+            "TOPK_API_TOKEN_FILE": str(token),
+        }
+
+        def prometheus(action: str) -> None:
+            script = str(ROOT / "scripts/servers.sh")
+            subprocess.run(["bash", script, action, "prometheus"], env=env, check=True, timeout=120)
+
+        # events (and a bad record) for every operator to report its metrics: Python's report once they count
+        publish(servers.kafka, topic, StreamSpec(600, 30, 1.1, aligned_start(MINUTE, 5), 3 * MINUTE), (b"{bad",))
+        flags = (
+            "--topic", topic, "--bootstrap-servers", servers.bootstrap, "--redis-url", servers.redis_url,
+            "--cassandra-port", str(servers.cassandra_port), "--windows", "1m,all", "--dimensions", "region",
+            "--checkpoint-interval-ms", "2000", "--redis-prefix", topic,
+        )  # fmt: skip
+        prometheus("start")
+        job = None
+        try:
+            job = job_id(submit("run", *flags, "--group-id", f"{topic}-1", "--cassandra-keyspace", f"a{run_id}1"))
+            auth = {"Authorization": f"Bearer {token.read_text()}"}
+            urllib.request.urlopen(urllib.request.Request(f"{api}/api/v1/windows", headers=auth), timeout=10).close()
+            wanted = dashboard_metrics()
+
+            def missing() -> set[str]:
+                return wanted - set(prometheus_api("label/__name__/values"))
+
+            assert wait_for(lambda: not missing(), 240), (sorted(missing()), cluster_state())
+            assert instant("flink_jobmanager_numRunningJobs") == [1.0] and instant('up{job="topk-api"}') == [1.0]
+            assert "TopKJobNotRunning" not in alerts()
+            submit("cancel", job)
+            job = None
+            assert wait_for(lambda: alerts().get("TopKJobNotRunning") == "firing", 180), alerts()
+            job = job_id(submit("run", *flags, "--group-id", f"{topic}-2", "--cassandra-keyspace", f"a{run_id}2"))
+            assert wait_for(lambda: "TopKJobNotRunning" not in alerts(), 120), alerts()
+        finally:
+            if job:
+                submit("cancel", job, check=False)
+            prometheus("stop")
 
 
 def test_submit_fails_fast_on_bad_settings(submit, servers):
@@ -172,60 +228,6 @@ def test_a_backlog_larger_than_the_taskmanagers_direct_memory_is_read_without_a_
         assert int(meta["totalEvents"]) == sum(counts.values()), minute
 
 
-def test_prometheus_fires_the_job_alert_when_the_job_stops_and_clears_it_when_one_runs(
-    submit, servers, run_id, tmp_path
-):
-    """Debian's Prometheus (scripts/servers.sh) with docker/alerts.yml, scraping this cluster and the API
-    (with its token) every second: every metric the dashboard reads is there once the job counts events,
-    and the job alert fires when it is cancelled and clears when a job runs again."""
-    token = tmp_path / "api_token"
-    token.write_text("alerts-test-token")
-    topic = f"alert_{run_id}"
-    app = create_app(open_queries(servers, topic), ApiConfig(WINDOWS, api_token=token.read_text()))
-    with serving(app) as api:
-        env = {**servers.env, "TOPK_STATE_DIR": str(tmp_path), "PROMETHEUS_PORT": str(PROMETHEUS_PORT)}
-        env |= {
-            "PROMETHEUS_INTERVAL": "1s",
-            "PROMETHEUS_API_TARGET": api.split("//")[1],
-            "TOPK_API_TOKEN_FILE": str(token),
-        }
-
-        def prometheus(action: str) -> None:
-            script = str(ROOT / "scripts/servers.sh")
-            subprocess.run(["bash", script, action, "prometheus"], env=env, check=True, timeout=120)
-
-        # events (and a bad record) for every operator to report its metrics: Python's report once they count
-        publish(servers.kafka, topic, StreamSpec(600, 30, 1.1, aligned_start(MINUTE, 5), 3 * MINUTE), (b"{bad",))
-        flags = (
-            "--topic", topic, "--bootstrap-servers", servers.bootstrap, "--redis-url", servers.redis_url,
-            "--cassandra-port", str(servers.cassandra_port), "--windows", "1m,all", "--dimensions", "region",
-            "--checkpoint-interval-ms", "2000", "--redis-prefix", topic,
-        )  # fmt: skip
-        prometheus("start")
-        job = None
-        try:
-            job = job_id(submit("run", *flags, "--group-id", f"{topic}-1", "--cassandra-keyspace", f"a{run_id}1"))
-            auth = {"Authorization": f"Bearer {token.read_text()}"}
-            urllib.request.urlopen(urllib.request.Request(f"{api}/api/v1/windows", headers=auth), timeout=10).close()
-            wanted = dashboard_metrics()
-
-            def missing() -> set[str]:
-                return wanted - set(prometheus_api("label/__name__/values"))
-
-            assert wait_for(lambda: not missing(), 180), (sorted(missing()), unhealthy_targets())
-            assert instant("flink_jobmanager_numRunningJobs") == [1.0] and instant('up{job="topk-api"}') == [1.0]
-            assert "TopKJobNotRunning" not in alerts()
-            submit("cancel", job)
-            job = None
-            assert wait_for(lambda: alerts().get("TopKJobNotRunning") == "firing", 180), alerts()
-            job = job_id(submit("run", *flags, "--group-id", f"{topic}-2", "--cassandra-keyspace", f"a{run_id}2"))
-            assert wait_for(lambda: "TopKJobNotRunning" not in alerts(), 120), alerts()
-        finally:
-            if job:
-                submit("cancel", job, check=False)
-            prometheus("stop")
-
-
 def dashboard_metrics() -> set[str]:
     """The metric names the committed dashboard's queries read."""
     exprs = [t["expr"] for p in json.loads(DASHBOARD.read_text())["panels"] for t in p["targets"]]
@@ -245,10 +247,15 @@ def instant(query: str) -> list[float]:
     return [float(r["value"][1]) for r in prometheus_api("query?" + urlencode({"query": query}))["result"]]
 
 
-def unhealthy_targets() -> list[tuple[str, str]]:
-    """The scrape targets that are up but failed, and why (the Flink ports no process holds are down)."""
-    found = prometheus_api("targets")["activeTargets"]
-    return [(t["scrapeUrl"], t["lastError"]) for t in found if t["health"] != "up" and "refused" not in t["lastError"]]
+def cluster_state() -> dict:
+    """What a failed wait needs to be told apart: the jobs' states, the TaskManagers and their free
+    slots, and each scrape target's health (a Flink port no process holds is refused)."""
+    targets = prometheus_api("targets")["activeTargets"]
+    return {
+        "jobs": rest("/jobs/overview")["jobs"],
+        "taskmanagers": [(t["id"], t["freeSlots"]) for t in rest("/taskmanagers")["taskmanagers"]],
+        "targets": [(t["scrapeUrl"], t["health"], t["lastError"][:200]) for t in targets],
+    }
 
 
 def alerts() -> dict[str, str]:
