@@ -16,7 +16,7 @@ RETRY_FOR_S = 300
 
 
 class CassandraWriter(FlatMapFunction):
-    """Writes each ``WindowResult`` (creating the schema on first connect); emits nothing.
+    """Writes each ``WindowResult`` (creating the schema on first connect) and passes it on.
 
     A bundle's writes are all in flight together and awaited at its end (``connectors.bundle_end``),
     so every write is done before the checkpoint that follows it. A write that fails because
@@ -33,16 +33,16 @@ class CassandraWriter(FlatMapFunction):
         self.store.close()  # connect on the first write: open() must not fail while Cassandra is down
         self.deferred = flush_at_bundle_end(runtime_context, "cassandraWritesPerBundle", self.flush)
 
-    def flat_map(self, value: WindowResult) -> Iterator[None]:
+    def flat_map(self, value: WindowResult) -> Iterator[WindowResult]:
         if self.deferred and len(self.in_flight) < MAX_DEFERRED:
             try:
                 self.in_flight.append((value, self.store.write_async(value)))
-                return iter(())
+                return iter((value,))
             except UNREACHABLE:
                 pass  # written below, with retries
         self.flush()
         self._write(value)
-        return iter(())
+        return iter((value,))
 
     def flush(self) -> int:
         """Wait for the writes in flight, retrying those that failed; how many there were."""

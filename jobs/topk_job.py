@@ -15,13 +15,14 @@ from pyflink.datastream import StreamExecutionEnvironment
 from pyflink.datastream.connectors import Sink
 
 from connectors.cassandra_sink import CassandraWriter
-from connectors.dead_letter_sink import dead_letter_sink
+from connectors.kafka_sinks import ALERT_ROW, alert_rows, alerts_sink, dead_letter_sink
 from connectors.kafka_tables import create_raw_events, create_tenant_configs
 from connectors.redis_sink import RedisWriter
 from jobs.environment import DISCARD, environment
 from jobs.progress import execute
 from jobs.settings import JobSettings, parse_args
 from jobs.start import Refused, Start, start_or_exit
+from topk.stores.alerts_topic import ensure_alerts_topic
 from topk.stores.cassandra_store import UNREACHABLE, CassandraStore
 from topk.stores.config_topic import ensure_config_topic, read_all
 from udfs.dead_letters import DeadLetterEnvelope, original_kafka_time
@@ -52,17 +53,25 @@ def build(
 
     windows = settings.windows.specs
     cassandra = CassandraStore(settings.cassandra, settings.cassandra.keyspace, windows, create_schema=True)
-    (
+    alerting = bool(settings.kafka.alerts_topic)  # else: no alerts, no Kafka transactions
+    alerts = (
         values_per_window(of_kind(routed, SUMMARY, LATE), settings.events.max_values, settings.windows)
         .key_by(group_key, key_type=Types.TUPLE([Types.STRING(), Types.STRING()]))
-        .process(TopKWindowFunction(settings.windows, settings.sketch.k))
+        .process(
+            TopKWindowFunction(settings.windows, settings.sketch.k, settings.sketch.alert_phi if alerting else None)
+        )
         .name("topk-sketches")
         # one line of Python operators: Flink chains them into one worker, so no result is serialized
         .flat_map(RedisWriter(settings.redis.url, windows, settings.redis.prefix))
         .name("redis-sink")
         .flat_map(CassandraWriter(cassandra))
         .name("cassandra-sink")
-        .sink_to(Sink(DISCARD))
+        .flat_map(alert_rows, output_type=ALERT_ROW)  # only alerts cross into the JVM
+        .name("alerts")
+    )
+    transactional_id_prefix = f"{settings.source.group_id}-alerts"
+    alerts.sink_to(alerts_sink(settings.kafka, transactional_id_prefix) if alerting else Sink(DISCARD)).name(
+        "alerts-sink"
     )
     return env
 
@@ -85,6 +94,8 @@ def main(argv: list[str] | None = None) -> None:
         settings, "topk", lambda: stored_windows(settings), "scripts/submit.sh replay --into NAME"
     )
     configs = []
+    if settings.kafka.alerts_topic:
+        ensure_alerts_topic(settings.kafka)  # so readers can follow it before the first alert
     if settings.kafka.config_topic:
         ensure_config_topic(settings.kafka)  # a source of a topic that does not exist fails the job
         configs = read_all(settings.kafka)

@@ -8,14 +8,14 @@ from pathlib import Path
 
 import pytest
 
-from topk import events, tenant_config
+from topk import alerts, events, tenant_config
 from udfs import topk_window
 
 JAVA = Path(__file__).resolve().parents[1] / "udfs" / "jvm" / "topk" / "udfs"
 
 
 def java_constant(cls: str, name: str) -> object:
-    """A ``static final`` int, long or String literal (``1 << 16``, ``253_370_764_800_000L``, ``"x"``) or
+    """A ``static final`` int, long, double or String literal (``1 << 16``, ``253_370_764_800_000L``, ``"x"``) or
     Pattern of ``cls``'s source."""
     source = (JAVA / f"{cls}.java").read_text()
     match = re.search(rf"static final \w+(?:<[^>]*>)? {name} = (.+?);", source, re.DOTALL)
@@ -28,6 +28,8 @@ def java_constant(cls: str, name: str) -> object:
     if text.startswith("Map.of("):
         words = re.findall(r'"([^"]*)"', text)
         return dict(zip(words[::2], words[1::2], strict=True))
+    if re.fullmatch(r"[0-9]+\.[0-9]+", text):
+        return float(text)
     number = text.replace("_", "").rstrip("L")
     assert re.fullmatch(r"[0-9]+( << [0-9]+)?", number), text
     base, _, shift = number.partition(" << ")
@@ -46,6 +48,9 @@ def java_constant(cls: str, name: str) -> object:
         ("TenantConfig", "MAX_CAPACITY", tenant_config.MAX_CAPACITY),
         ("TenantConfig", "MAX_WIDTH", tenant_config.MAX_WIDTH),
         ("TenantConfig", "MAX_DEPTH", tenant_config.MAX_DEPTH),
+        ("TenantConfig", "MAX_WATCHED", alerts.MAX_WATCHED),
+        ("TenantConfig", "MAX_WATCHED_LENGTH", tenant_config.MAX_WATCHED_LENGTH),
+        ("TenantConfig", "MIN_ALERT_PHI", alerts.MIN_PHI),
         ("TenantGate", "KEPT_VERSIONS", topk_window.KEPT_VERSIONS),
     ],
 )

@@ -29,6 +29,14 @@ from topk.tenant_config import Params, check, encode
         ({"dimensions": "region"}, "dimensions must be a list of names"),
         ({"windows": [1]}, "windows must be a list of names"),
         ({"windows": []}, "windows is empty"),
+        ({"alertPhi": 0.0001}, "alertPhi must be 0 or a number from 0.001 to below 1"),
+        ({"alertPhi": 1}, "alertPhi must be 0 or"),
+        ({"alertPhi": "0.1"}, "alertPhi must be 0 or"),
+        ({"alertPhi": True}, "alertPhi must be 0 or"),
+        ({"alertItems": "a"}, "alertItems must be a list of names"),
+        ({"alertItems": ["x"] * 101}, "alertItems holds at most 100 items of 1 to 1024 characters"),
+        ({"alertItems": [""]}, "alertItems holds at most 100"),
+        ({"alertItems": ["x" * 1025]}, "alertItems holds at most 100"),
     ],
 )
 def test_a_bad_config_is_refused_with_the_reason(config, why):
@@ -48,8 +56,10 @@ def test_the_clis_flags_give_the_config():
     from argparse import Namespace
 
     given = {"k": 3, "capacity": None, "cms_width": 512, "cms_depth": None, "max_weight": None, "quota": None}
-    args = Namespace(**given, dimensions="", windows="1m,1h")
+    args = Namespace(**given, dimensions="", windows="1m,1h", alert_phi=None, alert_items=None)
     assert config_of(args) == {"k": 3, "cmsWidth": 512, "dimensions": [], "windows": ["1m", "1h"]}
+    alerting = Namespace(**(given | {"k": None}), dimensions=None, windows=None, alert_phi=0.05, alert_items="a,b")
+    assert config_of(alerting) == {"cmsWidth": 512, "alertPhi": 0.05, "alertItems": ["a", "b"]}
 
 
 def test_the_cli_refuses_a_bad_config_before_writing(capsys):
@@ -65,6 +75,9 @@ def test_a_window_takes_the_parameters_described_or_the_jobs():
     assert params.stores("1m") and params.stores("all") and not params.stores("1h")
     job = Params(None, k=10)
     assert (job.k, job.described) == (10, "") and job.stores("1h")
+    assert (params.alert_phi, params.watched, Params(None, 10, 0.2).alert_phi) == (0.0, None, 0.2)
+    alerting = Params(json.dumps({"effective": 0, "alertPhi": 0.05, "alertItems": ["a"]}), 10, 0.2)
+    assert (alerting.alert_phi, alerting.watched) == (0.05, frozenset({"a"}))
 
 
 def test_show_gives_each_tenants_latest_record_whatever_the_topic_holds():

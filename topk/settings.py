@@ -17,6 +17,7 @@ from functools import cached_property
 from typing import Any, TypeVar
 
 from topk.events import check_dimension
+from topk.tenant_config import is_phi
 from topk.windows import WindowSpec, by_size, parse_windows, split_csv
 
 T = TypeVar("T")
@@ -151,10 +152,16 @@ class SketchSettings:
     capacity: int = setting(1024, "Space-Saving counters per window (>= k); the API serves k up to this")
     cms_width: int = setting(2048, "Count-Min cells per row")
     cms_depth: int = setting(5, "Count-Min rows")
+    alert_phi: float = setting(
+        0.0, "alert when an item is certainly above this share of a window's events (topk.alerts; 0.001 to below "
+        "1); 0: none, except for tenants that set alertPhi",
+    )  # fmt: skip
 
     def validate(self) -> SketchSettings:
         if not 1 <= self.k <= self.capacity:
             raise ValueError(f"need 1 <= k <= capacity, got k={self.k}, capacity={self.capacity}")
         if self.cms_width < 1 or self.cms_depth < 1:
             raise ValueError("Count-Min width and depth must be >= 1")
+        if not is_phi(self.alert_phi):
+            raise ValueError("--alert-phi must be 0 or from 0.001 to below 1")
         return self

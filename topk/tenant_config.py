@@ -17,6 +17,9 @@ Every field may be left out; then the job's setting holds:
     windows     the windows stored, of the job's --windows (at least one)
     maxWeight   larger weights are dead-lettered bad_weight (1 to the job's --max-weight)
     quota       events per event-time second; the rest are dead-lettered over_quota (none when left out)
+    alertPhi    alert on items certainly above this share of a window's events (``topk.alerts``; from
+                0.001 to below 1; 0: none; the job's --alert-phi when left out)
+    alertItems  the only items that alert (at most 100, each at most 1024 characters; all when left out)
 
 A record takes effect from the first finest window that starts at or after its Kafka timestamp
 (the time it was set, or ``--at``), for every event of that tenant from then on: a finest window
@@ -34,14 +37,16 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
+from topk.alerts import MAX_WATCHED, MIN_PHI
 from topk.events import check_tenant
 
 MAX_CAPACITY = 1 << 16
 MAX_WIDTH = 1 << 22
 MAX_DEPTH = 16
+MAX_WATCHED_LENGTH = 1024
 NUMBERS = {"k": 1, "capacity": 1, "cmsWidth": 1, "cmsDepth": 1, "maxWeight": 1, "quota": 1}  # field -> least
-LISTS = ("dimensions", "windows")
-FIELDS = (*NUMBERS, *LISTS)
+LISTS = ("dimensions", "windows", "alertItems")
+FIELDS = (*NUMBERS, *LISTS, "alertPhi")
 
 
 def check(config: Mapping[str, Any]) -> dict[str, Any]:
@@ -67,7 +72,18 @@ def check(config: Mapping[str, Any]) -> dict[str, Any]:
             raise ValueError(f"{name} must be a list of names")
     if config.get("windows") == []:
         raise ValueError("windows is empty")
+    phi = config.get("alertPhi")
+    if phi is not None and (isinstance(phi, bool) or not isinstance(phi, int | float) or not is_phi(phi)):
+        raise ValueError(f"alertPhi must be 0 or a number from {MIN_PHI} to below 1")
+    watched = config.get("alertItems") or []
+    if len(watched) > MAX_WATCHED or not all(0 < len(x) <= MAX_WATCHED_LENGTH for x in watched):
+        raise ValueError(f"alertItems holds at most {MAX_WATCHED} items of 1 to {MAX_WATCHED_LENGTH} characters")
     return dict(config)
+
+
+def is_phi(phi: float) -> bool:
+    """Whether ``phi`` is an alert share: 0 (none), or from ``MIN_PHI`` to below 1."""
+    return phi == 0 or MIN_PHI <= phi < 1
 
 
 def encode(tenant: str, config: Mapping[str, Any]) -> tuple[bytes, bytes]:
@@ -79,12 +95,14 @@ class Params:
     """The parameters a stored window was made with: a version the job describes (every field filled
     in, plus ``effective``, the epoch ms it holds from), or the job's own (``described`` empty)."""
 
-    def __init__(self, described: str | None, k: int) -> None:
+    def __init__(self, described: str | None, k: int, alert_phi: float = 0.0) -> None:
         self.described = described or ""
         fields = json.loads(described) if described else {}
         self.effective: int = fields.get("effective", 0)
         self.k: int = fields.get("k", k)
         self.windows: frozenset[str] | None = frozenset(fields["windows"]) if "windows" in fields else None
+        self.alert_phi: float = fields.get("alertPhi", alert_phi)
+        self.watched: frozenset[str] | None = frozenset(fields["alertItems"]) if "alertItems" in fields else None
 
     def stores(self, window_label: str) -> bool:
         return self.windows is None or window_label in self.windows

@@ -26,6 +26,7 @@ class WindowResult:
     summary: bytes  # HeavyHittersSketch.serialize(), for merging on the query side
     tenant: str = DEFAULT_TENANT
     params: str = ""  # the tenant's parameters it was made with (topk.tenant_config); empty: the job's
+    alerts: tuple[tuple[str, str], ...] = ()  # its new alerts' records, (key, value) (topk.alerts)
 
     @classmethod
     def of(

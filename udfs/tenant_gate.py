@@ -53,7 +53,7 @@ def create_parsed_events(
     jvm = get_gateway().jvm
     job = jvm.topk.udfs.TenantConfig.Job(
         sketch.k, sketch.capacity, sketch.cms_width, sketch.cms_depth, ",".join(events.dimensions),
-        ",".join(w.label for w in windows.specs), events.max_weight,
+        ",".join(w.label for w in windows.specs), events.max_weight, sketch.alert_phi,
     )  # fmt: skip
     records = []
     for key, value, ts in preloaded:

@@ -7,7 +7,10 @@ summary (``summary`` rows) or one late event's (``late`` rows), and its tenant's
 (``config``, ``topk.tenant_config``; null when the tenant has none). The versions a group has seen are
 kept in state (``params``: the last ``KEPT_VERSIONS``); a window is emitted with the k, and only if in
 the windows, of the version in force at its last finest window, and its ``WindowResult.params`` says
-which. The same input gives the same sketches on every replay as long as each (finest window,
+which. Its alerts (``topk.alerts``: items certainly above the version's alertPhi of a window) ride on
+its result (``WindowResult.alerts``); the items a window still open to late events has alerted are kept
+in state (``alerted``, written only when a window has alerts), so a window emitted again alerts only
+what is new. The same input gives the same sketches on every replay as long as each (finest window,
 dimension value) holds at most 2 x capacity distinct items, or its events arrive in the same order
 (one partition); beyond that, replays agree within the stated bounds.
 
@@ -25,11 +28,13 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Iterator
+from dataclasses import replace
 
 from pyflink.common import Row, Types
 from pyflink.datastream import KeyedProcessFunction, RuntimeContext
 from pyflink.datastream.state import MapStateDescriptor, ValueStateDescriptor
 
+from topk.alerts import crossings, take_new
 from topk.events import DEFAULT_TENANT
 from topk.settings import WindowSettings
 from topk.sketches import HeavyHittersSketch
@@ -57,17 +62,17 @@ def of_group_key(key: tuple[str, str]) -> tuple[str, str, str]:
 
 
 class TopKWindowFunction(KeyedProcessFunction):
-    def __init__(self, windows: WindowSettings, k: int) -> None:
-        self.k = k
+    def __init__(self, windows: WindowSettings, k: int, alert_phi: float | None = None) -> None:
+        self.k, self.alert_phi = k, alert_phi  # None: no alerts (no alerts topic), whatever a tenant sets
         self.fold = WindowFold(windows.specs, windows.allowed_lateness_ms)
-        self.state = None
-        self.params = None
+        self.state = self.params = self.alerted = None
 
     def open(self, runtime_context: RuntimeContext) -> None:
         self.state = runtime_context.get_map_state(
             MapStateDescriptor("windows", Types.STRING(), Types.PRIMITIVE_ARRAY(Types.BYTE()))
         )
         self.params = runtime_context.get_state(ValueStateDescriptor("params", Types.STRING()))
+        self.alerted = runtime_context.get_state(ValueStateDescriptor("alerted", Types.STRING()))
         group = runtime_context.get_metrics_group().add_group("topk")
         self.events = group.counter("eventsCounted")
         self.late_events = group.counter("lateEventsCounted")
@@ -76,6 +81,7 @@ class TopKWindowFunction(KeyedProcessFunction):
         self.updates = group.counter("sketchUpdates")
         self.update_micros = group.counter("sketchUpdateMicros")
         self.windows_emitted = group.counter("windowsEmitted")
+        self.alerts_raised = group.counter("alertsRaised")
         self.error_bound = self.emit_lag_ms = 0
         group.gauge("errorBound", lambda: self.error_bound)
         group.gauge("windowEmitLagMs", lambda: self.emit_lag_ms)
@@ -101,8 +107,9 @@ class TopKWindowFunction(KeyedProcessFunction):
         started = time.perf_counter()
         out = self.fold.fire(self.state, timestamp + 1)
         yield from self._apply(out, ctx)
-        if out.dropped:  # nothing of the group is kept: neither are its versions
+        if out.dropped:  # nothing of the group is kept: neither are its versions, nor what it alerted
             self.params.clear()
+            self.alerted.clear()
         self._timed(started)
 
     def _timed(self, started: float) -> None:
@@ -122,17 +129,43 @@ class TopKWindowFunction(KeyedProcessFunction):
         by_time = sorted((int(t), d) for t, d in (self._versions() if versions is None else versions).items())
         for e in out.emits:
             last_finest = e.end - self.fold.base.size_ms
-            params = Params(next((d for t, d in reversed(by_time) if t <= last_finest), None), self.k)
+            params = Params(
+                next((d for t, d in reversed(by_time) if t <= last_finest), None), self.k, self.alert_phi or 0
+            )
             if not params.stores(e.window.label):
                 continue
             sketch = HeavyHittersSketch.deserialize(e.summary)
             self.windows_emitted.inc()
             self.error_bound = sketch.maximum_error
             self.emit_lag_ms = int(time.time() * 1000) - e.end
-            yield WindowResult.of(
+            result = WindowResult.of(
                 e.window.label, dimension, value, e.start, e.end, sketch, params.k, e.summary, tenant,
                 params.described,
             )  # fmt: skip
+            if params.alert_phi and self.alert_phi is not None:
+                watermark = ctx.timer_service().current_watermark()
+                result = replace(result, alerts=tuple(self._alerts(result, sketch, params, watermark)))
+            yield result
+
+    def _alerts(
+        self, result: WindowResult, sketch: HeavyHittersSketch, params: Params, watermark: int
+    ) -> Iterator[tuple[str, str]]:
+        """The records of the window's new crossings; what it has alerted is kept while it may be emitted
+        again (entries of windows past that are dropped whenever the entry is written)."""
+        found = list(crossings(result, sketch, params.alert_phi, params.watched))
+        if not found:
+            return
+        stored = self.alerted.value()
+        alerted: dict[str, list[str]] = json.loads(stored) if stored else {}
+        new = take_new(alerted, found, lambda w: self.fold.open_to_late(w, watermark))
+        if alerted:
+            self.alerted.update(json.dumps(alerted))
+        elif stored:
+            self.alerted.clear()
+        self.alerts_raised.inc(len(new))
+        for a in new:
+            key, value = a.encode()
+            yield key.decode(), value.decode()
 
     def _versions(self) -> dict[str, str]:
         """This group's versions: effective epoch ms (text) -> the version as ``TenantGate`` describes it."""

@@ -129,6 +129,12 @@ class WindowFold:
         out.dropped = index.save()
         return out
 
+    def open_to_late(self, window_id: str, watermark: int) -> bool:
+        """Whether the window ``"<label>:<start>"`` may still take late events (and be emitted again)."""
+        label, _, start = window_id.partition(":")
+        w = self.labels.get(label)
+        return w is not None and not w.is_all_time and int(start) + w.size_ms + self.lateness - 1 > watermark
+
     def _keep_all_time(self, index: _Index, end: int, out: Output) -> None:
         """The all-time sketch took in a window ending at ``end``: it is kept its retention from there,
         with one expiry timer pending at a time (moved on when it fires early)."""

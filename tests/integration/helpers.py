@@ -64,6 +64,23 @@ def read_topic(kafka: KafkaClient, topic: str, expected: int, timeout_s: float =
     return records
 
 
+def committed(kafka: KafkaClient, topic: str, expected: int, timeout_s: float = 120) -> list[tuple[bytes, bytes]]:
+    """The committed records (key, value) of ``topic`` (``read_committed``): waits for ``expected`` of them,
+    then 5 s more (several checkpoints' transactions) for any extra."""
+    consumer = KafkaConsumer(
+        topic, **kafka.kafka_python(), auto_offset_reset="earliest", isolation_level="read_committed"
+    )
+    records: list[tuple[bytes, bytes]] = []
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        for batch in consumer.poll(timeout_ms=500).values():
+            records += [(m.key, m.value) for m in batch]
+        if len(records) >= expected:
+            deadline = min(deadline, time.monotonic() + 5)
+    consumer.close()
+    return records
+
+
 def aligned_start(unit_ms: int, units_ago: int) -> int:
     """The start of the ``unit_ms`` period ``units_ago`` periods before the current one."""
     now = int(time.time() * 1000)

@@ -1,6 +1,7 @@
 """Set, show and delete a tenant's live parameters (``topk.tenant_config``) on the config topic.
 
     python -m topk.query.tenants set --tenant acme --k 5 --dimensions region --windows 1m,1h [--at ISO|ms]
+    python -m topk.query.tenants set --tenant acme --alert-phi 0.05 [--alert-items "a,b"]
     python -m topk.query.tenants show [--tenant acme]
     python -m topk.query.tenants delete --tenant acme
 
@@ -32,9 +33,10 @@ FLAGS = {"k": "k", "capacity": "capacity", "cms-width": "cmsWidth", "cms-depth":
 def config_of(args: argparse.Namespace) -> dict[str, Any]:
     """The config ``set``'s flags give (fields left out: not given)."""
     config: dict[str, Any] = {field: getattr(args, flag.replace("-", "_")) for flag, field in FLAGS.items()}
-    for name in ("dimensions", "windows"):
+    for name, field in (("dimensions", "dimensions"), ("windows", "windows"), ("alert_items", "alertItems")):
         text = getattr(args, name)
-        config[name] = None if text is None else [n for n in text.split(",") if n]
+        config[field] = None if text is None else [n for n in text.split(",") if n]
+    config["alertPhi"] = args.alert_phi
     return {k: v for k, v in config.items() if v is not None}
 
 
@@ -62,6 +64,8 @@ def main(argv: list[str] | None = None) -> int:
         p.add_argument(f"--{flag}", type=int, help=f"{FLAGS[flag]} (an integer >= {NUMBERS[FLAGS[flag]]})")
     p.add_argument("--dimensions", help="comma-separated, of the job's --dimensions ('' for none: only all/all)")
     p.add_argument("--windows", help="comma-separated, of the job's --windows")
+    p.add_argument("--alert-phi", type=float, help="alert on items certainly above this share of a window (0: none)")
+    p.add_argument("--alert-items", help="comma-separated: only these items alert")
     p.add_argument("--at", type=parse_time_ms, help="when the change takes effect (epoch ms or ISO-8601; default now)")
     args = p.parse_args(argv)
     kafka = settings_of(KafkaSettings, args, p)

@@ -101,6 +101,19 @@ class HeavyHittersSketch:
         return Frequent(tuple(ItemCount(items[i], up[i], lo[i], up[i], lo[i] >= threshold) for i in listed),
                         threshold, unlisted)  # fmt: skip
 
+    def certainly_reaching(self, threshold: int) -> tuple[ItemCount, ...]:
+        """The items whose count certainly reaches ``threshold`` (lower bound at least that), highest
+        lower bound first (ties by item): ``frequent_items``' guaranteed ones, with no Count-Min work
+        for the items that do not qualify. Every item whose true count reaches ``threshold`` plus
+        ``maximum_error`` is among them."""
+        if threshold < 1:
+            raise ValueError("threshold must be positive")
+        items, counts, errors = self.space_saving.arrays()
+        chosen = sorted(items[i] for i in np.flatnonzero(counts - errors >= threshold).tolist())
+        lower, upper = self.bounds_of(chosen)
+        found = [ItemCount(x, u, lo, u, True) for x, lo, u in zip(chosen, lower.tolist(), upper.tolist(), strict=True)]
+        return tuple(sorted(found, key=lambda c: -c.lower_bound))
+
     def bounds_of(self, items: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
         """Lower and upper bounds (int64) on the counts of ``items``, monitored or not."""
         lower, upper = self.space_saving.bounds_of(items)

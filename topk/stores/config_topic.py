@@ -24,9 +24,14 @@ COMPACTED = {"cleanup.policy": "compact"}
 
 def ensure_config_topic(kafka: KafkaSettings) -> None:
     """Creates ``kafka.config_topic`` (compacted, one partition) unless it exists."""
+    ensure_one_partition_topic(kafka, kafka.config_topic, COMPACTED)
+
+
+def ensure_one_partition_topic(kafka: KafkaSettings, topic: str, configs: dict[str, str]) -> None:
+    """Creates ``topic`` (one partition, with ``configs``) unless it exists; one that does is left as it is."""
     admin = KafkaAdminClient(**kafka.client.kafka_python())
     try:
-        admin.create_topics([NewTopic(kafka.config_topic, 1, 1, topic_configs=COMPACTED)])
+        admin.create_topics([NewTopic(topic, 1, 1, topic_configs=configs)])
     except TopicAlreadyExistsError:
         pass
     finally:

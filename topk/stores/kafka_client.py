@@ -164,6 +164,11 @@ class KafkaSettings:
         "compacted topic of per-tenant parameters (python -m topk.query.tenants); empty: none, every tenant "
         "has the job's",
     )
+    alerts_topic: str = setting(
+        "topk-alerts",
+        "compacted topic the job writes data alerts to, exactly once (topk.alerts; --alert-phi); empty: no alerts, "
+        "and no Kafka transactions",
+    )
 
     @cached_property
     def client(self) -> KafkaClient:

@@ -21,10 +21,14 @@ import org.apache.flink.shaded.jackson2.com.fasterxml.jackson.databind.node.Obje
 public final class TenantConfig implements Serializable {
     private static final ObjectMapper JSON = new ObjectMapper();
     static final Set<String> FIELDS =
-            Set.of("k", "capacity", "cmsWidth", "cmsDepth", "dimensions", "windows", "maxWeight", "quota");
+            Set.of("k", "capacity", "cmsWidth", "cmsDepth", "dimensions", "windows", "maxWeight", "quota",
+                    "alertPhi", "alertItems");
     static final int MAX_CAPACITY = 1 << 16;
     static final int MAX_WIDTH = 1 << 22;
     static final int MAX_DEPTH = 16;
+    static final double MIN_ALERT_PHI = 0.001;
+    static final int MAX_WATCHED = 100;
+    static final int MAX_WATCHED_LENGTH = 1024;
 
     final int k;
     final int capacity;
@@ -34,6 +38,8 @@ public final class TenantConfig implements Serializable {
     final List<String> windows; // null: every window of the job
     final long maxWeight;
     final long quota; // events per second; 0: none
+    final double alertPhi;
+    final List<String> alertItems; // null: every item alerts
 
     /** The job's settings: the defaults, and the limits a tenant's parameters must keep to. */
     public static final class Job implements Serializable {
@@ -44,9 +50,11 @@ public final class TenantConfig implements Serializable {
         final List<String> dimensions;
         final List<String> windows;
         final long maxWeight;
+        final double alertPhi;
         final TenantConfig defaults; // the job's settings as a tenant's: every tenant's without a record
 
-        public Job(int k, int capacity, int cmsWidth, int cmsDepth, String dimensions, String windows, long maxWeight) {
+        public Job(int k, int capacity, int cmsWidth, int cmsDepth, String dimensions, String windows, long maxWeight,
+                double alertPhi) {
             this.k = k;
             this.capacity = capacity;
             this.cmsWidth = cmsWidth;
@@ -54,7 +62,8 @@ public final class TenantConfig implements Serializable {
             this.dimensions = dimensions.isEmpty() ? List.of() : List.of(dimensions.split(","));
             this.windows = List.of(windows.split(","));
             this.maxWeight = maxWeight;
-            this.defaults = new TenantConfig(k, capacity, cmsWidth, cmsDepth, null, null, maxWeight, 0);
+            this.alertPhi = alertPhi;
+            this.defaults = new TenantConfig(k, capacity, cmsWidth, cmsDepth, null, null, maxWeight, 0, alertPhi, null);
         }
     }
 
@@ -66,7 +75,7 @@ public final class TenantConfig implements Serializable {
     }
 
     private TenantConfig(int k, int capacity, int cmsWidth, int cmsDepth, List<String> dimensions,
-            List<String> windows, long maxWeight, long quota) {
+            List<String> windows, long maxWeight, long quota, double alertPhi, List<String> alertItems) {
         this.k = k;
         this.capacity = capacity;
         this.cmsWidth = cmsWidth;
@@ -75,6 +84,8 @@ public final class TenantConfig implements Serializable {
         this.windows = windows;
         this.maxWeight = maxWeight;
         this.quota = quota;
+        this.alertPhi = alertPhi;
+        this.alertItems = alertItems;
     }
 
     /** The config a record's value describes (null value: the job's defaults, a deleted config). */
@@ -118,7 +129,34 @@ public final class TenantConfig implements Serializable {
         if (windows != null && windows.isEmpty()) {
             throw new Invalid("windows is empty");
         }
-        return new TenantConfig(k, capacity, width, depth, dimensions, windows, maxWeight, quota);
+        JsonNode phi = root.get("alertPhi");
+        if (phi != null && (!phi.isNumber() || !(phi.asDouble() == 0
+                || (phi.asDouble() >= MIN_ALERT_PHI && phi.asDouble() < 1)))) {
+            throw new Invalid("alertPhi must be 0 or a number from " + MIN_ALERT_PHI + " to below 1");
+        }
+        List<String> alertItems = watched(root.get("alertItems"));
+        return new TenantConfig(k, capacity, width, depth, dimensions, windows, maxWeight, quota,
+                phi == null ? job.alertPhi : phi.asDouble(), alertItems);
+    }
+
+    private static List<String> watched(JsonNode node) throws Invalid {
+        if (node == null) {
+            return null;
+        }
+        String rule = "alertItems holds at most " + MAX_WATCHED + " items of 1 to " + MAX_WATCHED_LENGTH
+                + " characters";
+        if (!node.isArray() || node.size() > MAX_WATCHED) {
+            throw new Invalid(rule);
+        }
+        List<String> items = new ArrayList<>();
+        for (JsonNode item : node) {
+            int length = item.isTextual() ? item.asText().codePointCount(0, item.asText().length()) : 0;
+            if (length < 1 || length > MAX_WATCHED_LENGTH) {
+                throw new Invalid(rule);
+            }
+            items.add(item.asText());
+        }
+        return items;
     }
 
     private static long number(JsonNode root, String field, long otherwise, long min, long max) throws Invalid {
@@ -171,6 +209,10 @@ public final class TenantConfig implements Serializable {
         (windows == null ? job.windows : windows).forEach(wins::add);
         out.put("maxWeight", maxWeight);
         out.put("quota", quota);
+        out.put("alertPhi", alertPhi);
+        if (alertItems != null) {
+            alertItems.forEach(out.putArray("alertItems")::add);
+        }
         return out.toString();
     }
 }

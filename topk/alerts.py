@@ -1,0 +1,125 @@
+"""Alerts on the data: an item that certainly passes a share φ of a window's events.
+
+A tenant sets ``alertPhi`` (φ, from ``MIN_PHI`` to below 1) and optionally ``alertItems`` (at most
+``MAX_WATCHED`` items: only those alert) in its parameters (``topk.tenant_config``); the job's
+``--alert-phi`` holds for tenants that set none (0: no alerts). When a tumbling window (1m, 1h, 1d:
+not all-time) of a (dimension, value) is emitted, every item whose *lower* bound passes φ·N (N: the
+window's total weight) is a crossing: its true count is above φ·N whatever the sketch's error. So an
+alert is never false, and no item whose true count passes φ·N plus the window's error bound is missed.
+
+Each crossing is one record on the compacted alerts topic (``--alerts-topic``, default
+``topk-alerts``), written by the job with Kafka transactions committed at its checkpoints (read it with
+``isolation.level=read_committed``): once per window and item, also across restarts from a checkpoint
+or savepoint. A window emitted again (late events within allowed lateness) alerts only its new
+crossings. A replay into another namespace writes the same keys again; compaction keeps one.
+
+Record (format ``FORMAT_VERSION``)::
+
+    key:   ["<tenant>","<window>",<window start ms>,"<dimension>","<value>","<item>"]   (compact JSON)
+    value: {"v":1,"tenant":..,"window":"1m","windowStart":..,"windowEnd":..,"dimension":..,"value":..,
+            "item":..,"lowerBound":..,"upperBound":..,"totalEvents":..,"phi":..}
+
+Bounds: a window of a (dimension, value) has fewer than 1/φ crossings (their lower bounds add up to at
+most N), so at most ``1 / MIN_PHI`` records per window and group.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import asdict, dataclass
+
+from topk.sketches import HeavyHittersSketch
+from topk.window_result import WindowResult
+
+FORMAT_VERSION = 1
+MIN_PHI = 0.001
+MAX_WATCHED = 100
+
+
+@dataclass(frozen=True)
+class Alert:
+    tenant: str
+    window: str
+    window_start: int  # epoch ms, inclusive
+    window_end: int  # epoch ms, exclusive
+    dimension: str
+    value: str
+    item: str
+    lower_bound: int  # > phi * total_events
+    upper_bound: int
+    total_events: int
+    phi: float
+
+    @property
+    def key(self) -> bytes:
+        fields = [self.tenant, self.window, self.window_start, self.dimension, self.value, self.item]
+        return json.dumps(fields, separators=(",", ":"), ensure_ascii=False).encode()
+
+    def as_json(self) -> dict:
+        """The record's value, as the API answers it too."""
+        names = {"window_start": "windowStart", "window_end": "windowEnd", "lower_bound": "lowerBound"}
+        names |= {"upper_bound": "upperBound", "total_events": "totalEvents"}
+        return {"v": FORMAT_VERSION, **{names.get(k, k): v for k, v in asdict(self).items()}}
+
+    def encode(self) -> tuple[bytes, bytes]:
+        """The record (key, value)."""
+        return self.key, json.dumps(self.as_json(), separators=(",", ":"), ensure_ascii=False).encode()
+
+    @classmethod
+    def decode(cls, key: bytes | None, value: bytes | None) -> Alert:
+        """The alert a record holds; ``ValueError`` if it is not one of this format (or its key does not
+        match its value)."""
+        try:
+            fields = json.loads(value or b"")
+            if not isinstance(fields, dict) or fields.get("v") != FORMAT_VERSION:
+                raise ValueError(f"not an alert of format {FORMAT_VERSION}")
+            alert = cls(
+                str(fields["tenant"]), str(fields["window"]), int(fields["windowStart"]), int(fields["windowEnd"]),
+                str(fields["dimension"]), str(fields["value"]), str(fields["item"]), int(fields["lowerBound"]),
+                int(fields["upperBound"]), int(fields["totalEvents"]), float(fields["phi"]),
+            )  # fmt: skip
+        except (KeyError, TypeError, UnicodeDecodeError, json.JSONDecodeError) as err:
+            raise ValueError(f"not an alert record: {err}") from None
+        if key != alert.key:
+            raise ValueError("the record's key is not its alert's")
+        return alert
+
+
+def threshold(phi: float, total: int) -> int:
+    """The least count above ``phi * total``."""
+    return math.floor(phi * total) + 1
+
+
+def crossings(
+    result: WindowResult,
+    sketch: HeavyHittersSketch,
+    phi: float,
+    watched: frozenset[str] | None = None,
+) -> Iterator[Alert]:
+    """The alerts of ``result`` (summarized by ``sketch``): its items whose lower bound passes ``phi`` of its
+    total, of ``watched`` only if given, highest lower bound first."""
+    if not phi or result.window_start == 0 or result.total_events == 0:  # no alerts, all-time, or nothing counted
+        return
+    for found in sketch.certainly_reaching(threshold(phi, result.total_events)):
+        if watched is None or found.item in watched:
+            yield Alert(
+                result.tenant, result.window, result.window_start, result.window_end, result.dimension,
+                result.value, found.item, found.lower_bound, found.upper_bound, result.total_events, phi,
+            )  # fmt: skip
+
+
+def window_id(alert: Alert) -> str:
+    return f"{alert.window}:{alert.window_start}"
+
+
+def take_new(alerted: dict[str, list[str]], found: Sequence[Alert], still_open: Callable[[str], bool]) -> list[Alert]:
+    """The alerts of ``found`` whose item its window has not alerted yet; ``alerted`` (window id -> items
+    alerted) gets them, and loses the windows that are no longer ``still_open`` to being emitted again."""
+    new = [a for a in found if a.item not in alerted.get(window_id(a), ())]
+    for a in new:
+        alerted.setdefault(window_id(a), []).append(a.item)
+    for w in [w for w in alerted if not still_open(w)]:
+        del alerted[w]
+    return new

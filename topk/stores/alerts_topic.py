@@ -1,0 +1,102 @@
+"""The alerts topic (``topk.alerts``): created by the job before it starts, written by the job's
+transactional Kafka sink, read here with ``read_committed`` (a record of a transaction a failed attempt
+left open is never seen).
+
+Contract: one partition, ``cleanup.policy=compact,delete``: compaction keeps one record per key (a
+replay's repeat of an alert), and records older than ``RETENTION_MS`` go, so the topic holds at most
+that much time of alerts. A record is ``topk.alerts.Alert.encode``'s; a record that does not decode as
+one is skipped and counted (``AlertFeed.skipped``), never fatal to a reader.
+
+``AlertFeed`` keeps, per tenant, the ``per_tenant`` alerts with the latest window ends it has read
+(one per key): memory is bounded by tenants x ``per_tenant``, and one tenant's alerts never push out
+another's. Its thread follows the topic from the beginning (again after a failure, every few
+seconds); ``caught_up`` says whether it has read up to the end offset it saw when it first started.
+"""
+
+from __future__ import annotations
+
+import threading
+
+from kafka import KafkaConsumer, TopicPartition
+
+from topk.alerts import Alert
+from topk.stores.config_topic import ensure_one_partition_topic
+from topk.stores.kafka_client import KafkaClient, KafkaSettings
+
+RETENTION_MS = 7 * 86_400_000
+CONFIGS = {"cleanup.policy": "compact,delete", "retention.ms": str(RETENTION_MS)}
+PER_TENANT = 1000
+
+
+def ensure_alerts_topic(kafka: KafkaSettings) -> None:
+    """Creates ``kafka.alerts_topic`` (one partition, compacted and retained ``RETENTION_MS``) unless it exists."""
+    ensure_one_partition_topic(kafka, kafka.alerts_topic, CONFIGS)
+
+
+class AlertFeed:
+    """The latest alerts per tenant, read from the alerts topic on a daemon thread."""
+
+    def __init__(self, client: KafkaClient, topic: str, per_tenant: int = PER_TENANT) -> None:
+        self.client, self.topic, self.per_tenant = client, topic, per_tenant
+        self.skipped = 0
+        self.caught_up = False
+        self.error = ""  # the last failure to read, retried every few seconds
+        self._by_tenant: dict[str, dict[bytes, Alert]] = {}
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._follow, name=f"alerts-{topic}", daemon=True)
+
+    def start(self) -> AlertFeed:
+        self._thread.start()
+        return self
+
+    def close(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=10)
+
+    def latest(self, tenant: str, limit: int, window: str | None = None) -> list[Alert]:
+        """``tenant``'s latest ``limit`` alerts (of ``window`` only, if given): latest window end first, then
+        highest lower bound."""
+        with self._lock:
+            found = [a for a in self._by_tenant.get(tenant, {}).values() if window is None or a.window == window]
+        return sorted(found, key=lambda a: (-a.window_end, -a.lower_bound, a.key))[:limit]
+
+    def add(self, alert: Alert) -> None:
+        with self._lock:
+            kept = self._by_tenant.setdefault(alert.tenant, {})
+            kept[alert.key] = alert
+            if len(kept) > self.per_tenant:
+                del kept[min(kept, key=lambda k: (kept[k].window_end, kept[k].key))]
+
+    def _follow(self) -> None:
+        while not self._stop.is_set():
+            try:
+                self._read()
+            except Exception as err:  # a reader that stopped would serve stale alerts silently
+                self.error = f"{type(err).__name__}: {err}"
+                self._stop.wait(5)
+
+    def _read(self) -> None:
+        consumer = KafkaConsumer(
+            **self.client.kafka_python(), enable_auto_commit=False, isolation_level="read_committed"
+        )
+        try:
+            if consumer.partitions_for_topic(self.topic) is None:  # no job has created it yet: nothing to read
+                self.caught_up, self.error = True, ""
+                self._stop.wait(5)
+                return
+            partition = TopicPartition(self.topic, 0)
+            consumer.assign([partition])
+            consumer.seek_to_beginning(partition)
+            end = consumer.end_offsets([partition])[partition]
+            while not self._stop.is_set():
+                for batch in consumer.poll(timeout_ms=1000).values():
+                    for record in batch:
+                        try:
+                            self.add(Alert.decode(record.key, record.value))
+                        except ValueError:
+                            self.skipped += 1
+                self.caught_up = self.caught_up or consumer.position(partition) >= end
+                self.error = ""
+        finally:
+            consumer.close()
