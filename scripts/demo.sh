@@ -42,7 +42,7 @@ echo "== producing $EVENTS events (Zipf $SKEW over $UNIVERSE ranks x 4 event typ
 "$PY" -m topk.generator.produce --topic "$TOPIC" "${STREAM[@]}"
 echo "== running the job (local MiniCluster, bounded: stops at the end of the topic)"
 "$PY" -m jobs.topk_job --bounded --topic "$TOPIC" --dead-letter-topic "$TOPIC-dlq" --group-id "$TOPIC" \
-  --k 10 --checkpoint-dir "$CHECKPOINTS/topk" "${S3[@]}" "${NS[@]}"
+  --k 10 --checkpoint-dir "$CHECKPOINTS/topk" --alert-phi 0.1 --alerts-topic "$TOPIC-alerts" "${S3[@]}" "${NS[@]}"
 echo "== running the archive job: every record as Parquet on the local S3 server (s3://topk-archive/$TOPIC)"
 "$PY" -m jobs.archive_job --bounded --topic "$TOPIC" --group-id "$TOPIC" "${S3[@]}" \
   --checkpoint-dir "$CHECKPOINTS/archive"
@@ -53,7 +53,8 @@ echo "== stored top-10 per hour (Redis) next to exact counts"
 echo "== Redis keys look like:  redis-cli ZREVRANGE '{demo_$RUN:1h:all:all}:$((START / 60000))' 0 9 WITHSCORES"
 
 echo "== the REST API (python -m topk.query.api, OpenAPI at $API/docs): range queries merging stored windows"
-"$PY" -m topk.query.api --port "$API_PORT" --topic "$TOPIC" "${S3[@]}" "${NS[@]}" >"$ROOT/.local/api.log" 2>&1 &
+"$PY" -m topk.query.api --port "$API_PORT" --topic "$TOPIC" --alerts-topic "$TOPIC-alerts" "${S3[@]}" "${NS[@]}" \
+  >"$ROOT/.local/api.log" 2>&1 &
 api_pid=$!
 for _ in $(seq 60); do curl -sf "$API/health/ready" >/dev/null && break; sleep 1; done
 FROM=$((START + SPAN - 4500000)); TO=$((START + SPAN))  # 15 minute windows + an hour window
@@ -80,6 +81,11 @@ echo "GET /api/v1/frequent?last=1d&phi=0.01&dimension=eventType&value=search"
 curl -sf "$API/api/v1/frequent?last=1d&phi=0.01&dimension=eventType&value=search" | jq -r '.metadata as $m
   | "threshold \($m.threshold) of \($m.total_events) searches, complete: \($m.complete)",
     (.results[] | "  \(.item)  \(.count)  true count in [\(.lower_bound), \(.upper_bound)]  certainly above \(.guaranteed)")'
+echo "   data alerts: items certainly above 10 % of a window's events (the job's --alert-phi), latest first:"
+echo "GET /api/v1/alerts?limit=5&window=1h"
+for _ in $(seq 20); do curl -sf "$API/api/v1/alerts?limit=1" | jq -e '.feed.caughtUp' >/dev/null && break; sleep 0.5; done
+curl -sf "$API/api/v1/alerts?limit=5&window=1h" | jq -r '.alerts[]
+  | "  \(.start) \(.window) \(.dimension)=\(.value): \(.item) in [\(.lowerBound), \(.upperBound)] of \(.totalEvents) events"'
 echo "== audit: the approximate top-10, items above 1 % and rises against the hour before, against the archive"
 "$PY" -m topk.query.audit --start "$((START + SPAN - 3600000))" --end "$((START + SPAN))" --k 10 --phi 0.01 \
   --baseline 1 "${S3[@]}" "${NS[@]}"

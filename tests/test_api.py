@@ -13,6 +13,7 @@ import pytest
 from fastapi.testclient import TestClient
 from redis.exceptions import RedisError
 
+from topk.alerts import Alert
 from topk.events import EVENT_TIME_RANGE_MS
 from topk.query.access import token_hash
 from topk.query.api import ApiConfig, ApiSettings, create_app
@@ -21,6 +22,7 @@ from topk.settings import add_settings, settings_of
 from topk.sketches import HeavyHittersSketch, ItemCount
 from topk.sketches.heavy_hitters import Frequent
 from topk.sketches.trend import Changes, changes
+from topk.stores.alerts_topic import AlertFeed
 from topk.times import iso
 from topk.windows import WindowSpec, parse_windows
 
@@ -327,3 +329,51 @@ def test_freshness_unknown_leaves_the_answer_standing_and_a_lone_surrogate_value
     }
     errors = graphql(client(), 'query ($v: String!) { topK(dimension: "region", value: $v) { start } }', v="a\ud800")
     assert errors["errors"][0]["message"].startswith("value: 1 to 256 characters of Unicode text"), errors
+
+
+def alert(tenant: str, minute: int, item: str, window: str = "1m") -> Alert:
+    size = 60_000 if window == "1m" else 3_600_000
+    return Alert(tenant, window, minute * size, (minute + 1) * size, "region", "eu-west", item, 60, 64, 100, 0.5)
+
+
+def test_alerts_list_the_tenants_latest_and_refuse_bad_requests_with_a_4xx():
+    feed = AlertFeed(None, "topk-alerts")  # type: ignore[arg-type]  # filled by hand: no reader started
+    for a in [alert("acme", 1, "x"), alert("acme", 2, "y"), alert("acme", 0, "z", "1h"), alert("beta", 3, "b")]:
+        feed.add(a)
+    api = TestClient(
+        create_app(Echo(), ApiConfig(WINDOWS, api_token="root", tenant_tokens={token_hash("a"): "acme"}), alerts=feed),
+        raise_server_exceptions=False,
+    )
+    as_acme = {"Authorization": "Bearer a"}
+    r = api.get("/api/v1/alerts", headers=as_acme)
+    assert r.status_code == 200, r.text
+    listed = r.json()["alerts"]
+    assert [(a["window"], a["item"]) for a in listed] == [("1h", "z"), ("1m", "y"), ("1m", "x")]
+    assert listed[1] | {"start": None, "end": None} == alert("acme", 2, "y").as_json() | {"start": None, "end": None}
+    assert listed[1]["start"] == iso(120_000) and r.json()["feed"]["topic"] == "topk-alerts"
+    assert [a["item"] for a in api.get("/api/v1/alerts?window=1m&limit=1", headers=as_acme).json()["alerts"]] == ["y"]
+    assert api.get("/api/v1/alerts?tenant=beta", headers=as_acme).status_code == 404  # another tenant's: not found
+    assert [a["item"] for a in api.get("/api/v1/alerts?tenant=beta", headers={"Authorization": "Bearer root"}).json()[
+        "alerts"]] == ["b"]  # fmt: skip
+    for bad, status in [("window=all", 400), ("window=5m", 400), ("limit=0", 422), ("limit=1001", 422),
+                        ("window=" + "x" * 17, 422)]:  # fmt: skip
+        assert api.get(f"/api/v1/alerts?{bad}", headers=as_acme).status_code == status, bad
+    assert api.get("/api/v1/alerts").status_code == 401
+    assert client().get("/api/v1/alerts").status_code == 503  # no feed: said, not an empty list
+
+
+def test_graphql_lists_the_same_alerts_and_refuses_bad_arguments_by_name():
+    feed = AlertFeed(None, "topk-alerts")  # type: ignore[arg-type]  # filled by hand: no reader started
+    for a in [alert("default", 1, "x"), alert("default", 2, "y"), alert("beta", 3, "b")]:
+        feed.add(a)
+    api = TestClient(create_app(Echo(), ApiConfig(WINDOWS), alerts=feed), raise_server_exceptions=False)
+    query = 'query ($limit: Int!) { alerts(limit: $limit, window: "1m") { item start lowerBound totalEvents phi } }'
+    answer = graphql(api, query, limit=5)["data"]["alerts"]
+    assert answer == [
+        {"item": i, "start": iso(m * 60_000), "lowerBound": 60, "totalEvents": 100, "phi": 0.5}
+        for i, m in [("y", 2), ("x", 1)]
+    ]
+    assert [a["item"] for a in api.get("/api/v1/alerts").json()["alerts"]] == ["y", "x"]  # REST, the same
+    for bad in ["alerts(limit: 0) { item }", 'alerts(window: "all") { item }', 'alerts(window: "2m") { item }']:
+        errors = graphql(api, "{ " + bad + " }")["errors"]
+        assert errors and errors[0]["path"] == ["alerts"], errors

@@ -10,14 +10,17 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from confluent_kafka import Producer
 from fastapi.testclient import TestClient
 from graphql import get_introspection_query
 from playwright.sync_api import Page, expect, sync_playwright
 
 from tests.integration.helpers import CAPACITY, TENANT, WINDOWS, K, serving, wait_for
+from topk.alerts import Alert
 from topk.generator.events import exact_counts
 from topk.query.api import ApiConfig, create_app
 from topk.sketches import HeavyHittersSketch
+from topk.stores.alerts_topic import AlertFeed
 from topk.stores.redis_store import connect as redis_connect
 from topk.stores.redis_store import write_result
 from topk.window_result import WindowResult
@@ -122,11 +125,27 @@ def test_series_gives_one_items_bounds_per_stored_window(stored, queries):
     ]
 
 
+PAGE_ALERTS = [  # what the job writes to its alerts topic (tests/integration/test_recovery.py runs that)
+    Alert("default", "1m", 5 * M, 6 * M, "region", "eu-west", "burst-item", 620, 640, 1000, 0.5),
+    Alert(TENANT, "1h", 0, H, "all", "all", "acme-burst", 90, 95, 100, 0.8),
+]
+
+
 @pytest.fixture
-def served_page(queries) -> Iterator[str]:
-    """The API (and page) over the stored windows, on a real port, in a thread of this process."""
-    with serving(create_app(queries, ApiConfig(WINDOWS, max_k=CAPACITY, api_token=TOKEN))) as url:
-        yield url
+def served_page(queries, servers, run_id) -> Iterator[str]:
+    """The API (and page) over the stored windows, on a real port, in a thread of this process, with an alerts
+    topic holding ``PAGE_ALERTS``."""
+    topic = f"page_alerts_{run_id}"
+    producer = Producer({"bootstrap.servers": servers.bootstrap})
+    for a in PAGE_ALERTS:
+        producer.produce(topic, a.encode()[1], a.key)
+    assert producer.flush(30) == 0
+    feed = AlertFeed(servers.kafka, topic).start()
+    try:
+        with serving(create_app(queries, ApiConfig(WINDOWS, max_k=CAPACITY, api_token=TOKEN), alerts=feed)) as url:
+            yield url
+    finally:
+        feed.close()
 
 
 ODD_ITEMS = ["/page/1?x=1#top", "..", "50% off", "a/../b", "naïve ☃ 🚀"]
@@ -164,6 +183,10 @@ def test_the_page_shows_the_apis_top_k_switches_views_and_picks_up_new_windows(
         eu = rest_items(api, window="1h", k="10", dimension="region", value="eu-west")
         assert wait_for(lambda: table_items(page) == eu, 10), (table_items(page), eu)
         expect(page.get_by_test_id("meta")).to_contain_text("region=eu-west")
+        expect(page.locator("#alerts-table tbody tr")).to_have_count(1)  # the default tenant's, not acme's
+        expect(page.locator("#alerts-table tbody tr").first).to_contain_text("region = eu-west")
+        expect(page.locator("#alerts-table tbody tr").first).to_contain_text("burst-item")
+        expect(page.locator("#alerts-table tbody tr").first).to_contain_text("[620, 640] of 1000")
 
         page.locator("#table tbody tr").first.click()  # the item's count per minute, from the stored summaries
         expect(page.get_by_test_id("detail")).to_be_visible()
@@ -211,4 +234,6 @@ def test_the_page_shows_the_apis_top_k_switches_views_and_picks_up_new_windows(
         page.get_by_test_id("tenant").dispatch_event("change")
         acme = rest_items(api, window="1h", k="10", dimension="region", value="eu-west", tenant=TENANT)
         assert wait_for(lambda: table_items(page) == acme, 10), (table_items(page), acme)
+        expect(page.locator("#alerts-table tbody tr").first).to_contain_text("acme-burst")
+        expect(page.get_by_test_id("alerts-meta")).to_contain_text(f"1 latest alert(s) of tenant {TENANT}")
         browser.close()

@@ -35,6 +35,7 @@ from redis.exceptions import RedisError
 
 from topk.events import DEFAULT_TENANT
 from topk.query.access import Guard, read_tokens
+from topk.query.alert_routes import alert_routes
 from topk.query.archive import NotArchived
 from topk.query.asgi import BodyLimit
 from topk.query.budgets import OverBudget
@@ -56,6 +57,7 @@ from topk.query.requests import (
     trend_body,
 )
 from topk.settings import SketchSettings, add_settings, setting, settings_of
+from topk.stores.alerts_topic import AlertFeed
 from topk.stores.cassandra_store import UNREACHABLE
 from topk.stores.kafka_client import KafkaSettings
 from topk.times import iso
@@ -337,14 +339,17 @@ def add_page(app: FastAPI) -> None:
         return FileResponse(PAGE / "index.html")
 
 
-def create_app(queries: TopKQueries, config: ApiConfig, producer: EventProducer | None = None) -> FastAPI:
+def create_app(
+    queries: TopKQueries, config: ApiConfig, producer: EventProducer | None = None, alerts: AlertFeed | None = None
+) -> FastAPI:
     app = FastAPI(title="Top-K heavy hitters", version="1")
     add_error_handlers(app)
     guard = Guard(config.api_token, config.tenant_tokens, config.rate_limit_per_minute)
     guarded = [Depends(guard)]  # every route, also those that read no tenant's data (once per request: cached)
     app.include_router(query_routes(queries, config, guard), dependencies=guarded)
     app.include_router(event_routes(producer, config.limits, guard), dependencies=guarded)
-    graphql = graphql_router(queries, guard, config.windows, config.max_k, config.limits.max_item_length)
+    app.include_router(alert_routes(alerts, config.windows, guard), dependencies=guarded)
+    graphql = graphql_router(queries, guard, config.windows, config.max_k, config.limits.max_item_length, alerts)
     app.include_router(graphql, dependencies=guarded, include_in_schema=False)
     app.add_middleware(BodyLimit, path="/graphql", limit=config.max_graphql_bytes, flag="--max-graphql-bytes")
     app.include_router(health_routes(queries))
@@ -421,7 +426,8 @@ def main(argv: list[str] | None = None) -> None:
     add_settings(p, ApiSettings)
     add_storage_arguments(p)
     add_settings(p, SketchSettings, only=("capacity",))  # the largest k served
-    add_settings(p, KafkaSettings, only=("bootstrap_servers", "kafka_properties", "topic"))  # POST /api/v1/events
+    # POST /api/v1/events, GET /api/v1/alerts
+    add_settings(p, KafkaSettings, only=("bootstrap_servers", "kafka_properties", "topic", "alerts_topic"))
     add_settings(p, EventLimits, only=[f.name for f in fields(EventLimits) if f.name != "dimensions"])
     a = p.parse_args(argv)
     settings, kafka = settings_of(ApiSettings, a, p), settings_of(KafkaSettings, a, p)
@@ -434,9 +440,12 @@ def main(argv: list[str] | None = None) -> None:
     if settings.notice():
         print(settings.notice(), file=sys.stderr)
     producer = EventProducer(kafka.client, kafka.topic)
+    alerts = AlertFeed(kafka.client, kafka.alerts_topic).start() if kafka.alerts_topic else None
     try:
-        uvicorn.run(create_app(queries, config, producer), host=settings.host, port=settings.port)
+        uvicorn.run(create_app(queries, config, producer, alerts), host=settings.host, port=settings.port)
     finally:
+        if alerts is not None:
+            alerts.close()
         producer.close()
 
 

@@ -46,7 +46,9 @@ from topk.query.requests import (
     requested_range,
     trend_body,
 )
+from topk.stores.alerts_topic import PER_TENANT, AlertFeed
 from topk.stores.cassandra_store import UNREACHABLE
+from topk.times import iso
 from topk.windows import WindowSpec
 
 MAX_LOOKUPS = 20
@@ -164,6 +166,22 @@ class Window:
     retention_ms: Long | None
 
 
+@strawberry.type
+class Alert:
+    """An item certainly above its tenant's share ``phi`` of a window (``lower_bound > phi * total_events``)."""
+
+    window: str
+    start: str
+    end: str
+    dimension: str
+    value: str
+    item: str
+    lower_bound: Long
+    upper_bound: Long
+    total_events: Long
+    phi: float
+
+
 class QueryFailed(Exception):
     """A field's answer could not be given (the message says why; the client's, or a store down)."""
 
@@ -278,6 +296,21 @@ class Query:
             freshness=await ctx.freshness(), results=[Change(**r) for r in data["results"]],
         )  # fmt: skip
 
+    @strawberry.field(description="The tenant's latest data alerts, latest window end first (REST: /api/v1/alerts)")
+    def alerts(self, info: Info, limit: int = 100, window: str | None = None) -> list[Alert]:
+        ctx: Context = info.context
+        if not 1 <= limit <= PER_TENANT:
+            raise BadRequest(f"limit must be from 1 to {PER_TENANT}")
+        if window is not None:
+            check_window(window, ctx.by_label, sized=True)
+        if ctx.alerts is None:
+            raise QueryFailed("no alerts topic configured (--alerts-topic)")
+        found = ctx.alerts.latest(ctx.tenant, limit, window)
+        fields = ("window", "dimension", "value", "item", "lower_bound", "upper_bound", "total_events", "phi")
+        return [
+            Alert(start=iso(a.window_start), end=iso(a.window_end), **{f: getattr(a, f) for f in fields}) for a in found
+        ]
+
 
 class MaxDepth(ValidationRule):
     """Refuses an operation nested deeper than ``MAX_DEPTH`` fields, fragments followed, introspection
@@ -313,9 +346,11 @@ class Schema(strawberry.Schema):
 
 class Context(BaseContext):
     def __init__(
-        self, queries: TopKQueries, guard: Guard, windows: tuple[WindowSpec, ...], max_k: int, max_item_length: int
-    ) -> None:
+        self, tenant: str, queries: TopKQueries, guard: Guard, windows: tuple[WindowSpec, ...], max_k: int,
+        max_item_length: int, alerts: AlertFeed | None,
+    ) -> None:  # fmt: skip
         super().__init__()
+        self.tenant, self.alerts = tenant, alerts
         self.queries, self.guard, self.windows = queries, guard, windows
         self.max_k, self.max_item_length = max_k, max_item_length
         self.by_label = {w.label: w for w in windows}
@@ -337,8 +372,9 @@ class Context(BaseContext):
 
 
 def graphql_router(
-    queries: TopKQueries, guard: Guard, windows: tuple[WindowSpec, ...], max_k: int, max_item_length: int
-) -> GraphQLRouter:
+    queries: TopKQueries, guard: Guard, windows: tuple[WindowSpec, ...], max_k: int, max_item_length: int,
+    alerts: AlertFeed | None = None,
+) -> GraphQLRouter:  # fmt: skip
     """The ``/graphql`` endpoint (POST, and GET for queries), answered from the tenant ``guard``
     gives; no IDE page (it would load from a CDN)."""
     schema = Schema(
@@ -352,6 +388,6 @@ def graphql_router(
     )
 
     async def get_context(tenant: str = Depends(guard)) -> Context:  # (module annotations are strings)
-        return Context(queries.for_tenant(tenant), guard, windows, max_k, max_item_length)
+        return Context(tenant, queries.for_tenant(tenant), guard, windows, max_k, max_item_length, alerts)
 
     return GraphQLRouter(schema, path="/graphql", context_getter=get_context, graphql_ide=None)

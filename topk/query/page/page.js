@@ -83,12 +83,41 @@ async function ask(q) {
 
 async function show() {
   const q = selection();
+  alerts();
   try {
     render(await ask(q), q);
     status("updated " + new Date().toISOString().slice(11, 19) + " UTC");
   } catch (err) {
     status(err.message, true);
     render(null, q);
+  }
+}
+
+// The tenant's latest data alerts: items certainly above its share of a window's events.
+async function alerts() {
+  const meta = document.getElementById("alerts-meta"), tbody = document.querySelector("#alerts-table tbody");
+  try {
+    const body = await api("/api/v1/alerts", { limit: "50" });
+    const pct = (x) => `${Number((x * 100).toPrecision(4))}%`;
+    tbody.replaceChildren(...body.alerts.map((a) => {
+      const tr = document.createElement("tr");
+      tr.dataset.item = a.item;
+      const cells = [a.window, a.start.slice(0, 16).replace("T", " "), `${a.dimension} = ${a.value}`, a.item,
+                     `[${a.lowerBound}, ${a.upperBound}] of ${a.totalEvents}`,
+                     `${pct(a.lowerBound / a.totalEvents)} to ${pct(a.upperBound / a.totalEvents)}`, `> ${pct(a.phi)}`];
+      for (const text of cells) {
+        const td = document.createElement("td");
+        td.textContent = text;
+        tr.append(td);
+      }
+      return tr;
+    }));
+    const lag = body.feed.caughtUp ? "" : " · still reading the alerts topic";
+    meta.textContent = `${body.alerts.length} latest alert(s) of tenant ${body.tenant}${lag}` +
+      (body.feed.error ? ` · reader: ${body.feed.error}` : "");
+  } catch (err) {
+    tbody.replaceChildren();
+    meta.textContent = err.message;
   }
 }
 
