@@ -4,9 +4,11 @@
 * ``alerts_sink``: the alerts topic (``topk.alerts``, ``topk.stores.alerts_topic``): the ``ALERT_ROW``s
   ``alert_rows`` takes from the results, written in Kafka transactions that commit with the job's
   checkpoints, so a record reaches ``read_committed`` readers once, whatever the job restarts from. A
-  transaction stays open up to a checkpoint interval; ``TRANSACTION_TIMEOUT_MS`` is the brokers' default
-  cap (``transaction.max.timeout.ms``): a transaction a failed attempt leaves open is aborted when the
-  job restarts (the same ``transactional.id`` prefix, from the consumer group), or after that time.
+  transaction stays open until the next checkpoint completes; its timeout is ``TRANSACTION_TIMEOUT_MS``,
+  the brokers' default cap (``transaction.max.timeout.ms``), unless the properties file sets one. A
+  transaction a failed attempt leaves open is aborted when the job restarts (the same
+  ``transactional.id`` prefix, from the consumer group), or at its timeout: if no checkpoint completes
+  for that long, the broker aborts the pending alerts and they are lost (docs/data-alerts.md).
 """
 
 from __future__ import annotations
@@ -54,7 +56,9 @@ def alerts_sink(kafka: KafkaSettings, transactional_id_prefix: str) -> KafkaSink
         .set_value_serialization_schema(SerializationSchema(jvm.topk.udfs.RowField(1)))
         .build()
     )
-    builder = _builder(kafka).set_property("transaction.timeout.ms", str(TRANSACTION_TIMEOUT_MS))
+    builder = _builder(kafka)
+    if "transaction.timeout.ms" not in kafka.client.java():  # a broker with a lower transaction.max.timeout.ms
+        builder.set_property("transaction.timeout.ms", str(TRANSACTION_TIMEOUT_MS))
     builder.set_record_serializer(serializer).set_delivery_guarantee(DeliveryGuarantee.EXACTLY_ONCE)
     return builder.set_transactional_id_prefix(transactional_id_prefix).build()
 

@@ -14,7 +14,8 @@
 #                                                       reprocess the topic from FROM (earliest, epoch ms,
 #                                                       ISO-8601, or offsets:P=O,...) with a fresh consumer
 #                                                       group, into Redis prefix and Cassandra keyspace NAME
-#                                                       (a fresh namespace), or over the live results without --into
+#                                                       (a fresh namespace), or over the live results without --into;
+#                                                       a replay raises no data alerts
 #   scripts/submit.sh cancel JOB_ID                     cancel (its checkpoints are retained: resume latest)
 #
 # Cluster settings: conf/flink-conf.yaml (checkpoints and savepoints on S3: TOPK_S3_ENDPOINT, default the local
@@ -60,12 +61,12 @@ case $cmd in
   stop) flink stop "$1" ;;  # savepoint into execution.checkpointing.savepoint-dir
   resume) sp=$1; shift; prepare_conf; "$PY" -m jobs.settings_check "$@"; flink run -d "${job[@]}" --resume-from "$sp" "$@" ;;
   replay)
-    [[ ${1:-} == --from && -n ${2:-} ]] || { sed -n '2,18p' "$0"; exit 2; }
+    [[ ${1:-} == --from && -n ${2:-} ]] || { sed -n '2,19p' "$0"; exit 2; }
     case $2 in earliest | offsets:*) from=$2 ;; *) from=timestamp:$2 ;; esac
     shift 2
-    extra=(--start-from "$from" --group-id "replay-$(date +%s)")
+    extra=(--start-from "$from" --group-id "replay-$(date +%s)" --alerts-topic "")  # a replay raises no alerts
     if [[ ${1:-} == --into ]]; then extra+=(--redis-prefix "$2" --cassandra-keyspace "$2"); shift 2; else extra+=(--overwrite); fi
     prepare_conf; "$PY" -m jobs.settings_check "$@" "${extra[@]}"; flink run -d "${job[@]}" "$@" "${extra[@]}" ;;
   cancel) flink cancel "$1" ;;
-  *) sed -n '2,18p' "$0"; exit 2 ;;
+  *) sed -n '2,19p' "$0"; exit 2 ;;
 esac

@@ -51,8 +51,10 @@ def test_every_alert_is_a_true_crossing_and_none_beyond_the_error_is_missed(name
     assert [a.lower_bound for a in alerts] == sorted((a.lower_bound for a in alerts), reverse=True)
 
 
-def test_threshold_is_the_least_count_above_the_share():
+def test_threshold_is_the_least_count_above_the_share_as_written():
     assert threshold(0.01, 1000) == 11 and threshold(0.3, 10) == 4 and threshold(0.5, 3) == 2
+    assert threshold(0.29, 100) == 30 and threshold(0.57, 100) == 58 and threshold(0.58, 50) == 30  # not 0.2899..
+    assert threshold(0.001, 2**60 + 1) == (2**60 + 1) // 1000 + 1  # past a double's 53 bits
 
 
 def test_watched_items_only_and_no_alerts_for_all_time_or_without_a_share():
@@ -61,6 +63,7 @@ def test_watched_items_only_and_no_alerts_for_all_time_or_without_a_share():
     assert [a.item for a in crossings(result_of(sketch), sketch, 0.3)] == ["a", "b"]
     assert [a.item for a in crossings(result_of(sketch), sketch, 0.3, frozenset({"b", "z"}))] == ["b"]
     assert list(crossings(result_of(sketch, "all", 0), sketch, 0.3)) == []
+    assert [a.item for a in crossings(result_of(sketch, "1m", 0), sketch, 0.3)] == ["a", "b"]  # 1970-01-01 00:00
     assert list(crossings(result_of(sketch), sketch, 0.0)) == []
     assert list(crossings(result_of(sketch), sketch, 0.5)) == []  # 50 is not above half of 100
 
@@ -73,6 +76,10 @@ def test_a_record_decodes_to_its_alert_and_nothing_else_does():
     for bad_key, bad_value in [
         (key, b"{"), (key, b"[]"), (key, value.replace(b'"v":1', b'"v":2')), (b"other", value),
         (key, value.replace(b'"item"', b'"thing"')), (key, b"\xff"), (None, None),
+        (key, value.replace(b'"lowerBound":41', b'"lowerBound":Infinity')),
+        (key, value.replace(b'"lowerBound":41', b'"lowerBound":1e999')),
+        (key, value.replace(b'"lowerBound":41', b'"lowerBound":41.5')),
+        (key, value.replace(b'"lowerBound":41', b'"lowerBound":true')), (key, b"[" * 100_000 + b"]" * 100_000),
     ]:  # fmt: skip
         with pytest.raises(ValueError):
             Alert.decode(bad_key, bad_value)
@@ -108,3 +115,13 @@ def test_the_feed_keeps_each_tenants_latest_so_no_tenant_pushes_out_another():
     assert [a.window_start // MINUTE for a in feed.latest("loud", 10)] == [99, 98, 97]
     assert [a.item for a in feed.latest("quiet", 10)] == ["q"]
     assert feed.latest("loud", 2, window="1h") == [] and feed.latest("nobody", 5) == []
+    feed._take(b"x", b'{"v":1,"lowerBound":1e999}')  # a record no alert: counted, and the next is read
+    feed._take(*alert("quiet", 2, "r").encode())
+    assert feed.skipped == 1 and [a.item for a in feed.latest("quiet", 10)] == ["r", "q"]
+
+
+def test_the_feed_keeps_a_bounded_number_of_tenants_dropping_the_stalest():
+    feed = AlertFeed(client=None, topic="unused", per_tenant=2, tenants=3)  # type: ignore[arg-type]
+    for minute, tenant in enumerate(["a", "b", "c", "a", "d"]):
+        feed.add(Alert(tenant, "1m", minute * MINUTE, (minute + 1) * MINUTE, "all", "all", "x", 9, 9, 10, 0.5))
+    assert [t for t in "abcd" if feed.latest(t, 5)] == ["a", "c", "d"]  # b's latest alert was the earliest

@@ -34,9 +34,10 @@ from topk.tenant_config import Params, check, encode
         ({"alertPhi": "0.1"}, "alertPhi must be 0 or"),
         ({"alertPhi": True}, "alertPhi must be 0 or"),
         ({"alertItems": "a"}, "alertItems must be a list of names"),
-        ({"alertItems": ["x"] * 101}, "alertItems holds at most 100 items of 1 to 1024 characters"),
-        ({"alertItems": [""]}, "alertItems holds at most 100"),
-        ({"alertItems": ["x" * 1025]}, "alertItems holds at most 100"),
+        ({"alertItems": ["x"] * 101}, "alertItems holds 1 to 100 items of 1 to 1024 characters"),
+        ({"alertItems": []}, "alertItems holds 1 to 100"),
+        ({"alertItems": [""]}, "alertItems holds 1 to 100"),
+        ({"alertItems": ["x" * 1025]}, "alertItems holds 1 to 100"),
     ],
 )
 def test_a_bad_config_is_refused_with_the_reason(config, why):

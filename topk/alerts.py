@@ -29,9 +29,11 @@ import json
 import math
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import asdict, dataclass
+from fractions import Fraction
 
 from topk.sketches import HeavyHittersSketch
 from topk.window_result import WindowResult
+from topk.windows import ALL_TIME
 
 FORMAT_VERSION = 1
 MIN_PHI = 0.001
@@ -72,24 +74,43 @@ class Alert:
         """The alert a record holds; ``ValueError`` if it is not one of this format (or its key does not
         match its value)."""
         try:
-            fields = json.loads(value or b"")
+            fields = json.loads(value or b"", parse_constant=_no_constant)
             if not isinstance(fields, dict) or fields.get("v") != FORMAT_VERSION:
                 raise ValueError(f"not an alert of format {FORMAT_VERSION}")
             alert = cls(
-                str(fields["tenant"]), str(fields["window"]), int(fields["windowStart"]), int(fields["windowEnd"]),
-                str(fields["dimension"]), str(fields["value"]), str(fields["item"]), int(fields["lowerBound"]),
-                int(fields["upperBound"]), int(fields["totalEvents"]), float(fields["phi"]),
+                _text(fields, "tenant"), _text(fields, "window"), _whole(fields, "windowStart"),
+                _whole(fields, "windowEnd"), _text(fields, "dimension"), _text(fields, "value"), _text(fields, "item"),
+                _whole(fields, "lowerBound"), _whole(fields, "upperBound"), _whole(fields, "totalEvents"),
+                float(fields["phi"]),
             )  # fmt: skip
-        except (KeyError, TypeError, UnicodeDecodeError, json.JSONDecodeError) as err:
-            raise ValueError(f"not an alert record: {err}") from None
+        except (KeyError, TypeError, OverflowError, RecursionError, UnicodeDecodeError) as err:
+            raise ValueError(f"not an alert record: {type(err).__name__}") from None
         if key != alert.key:
             raise ValueError("the record's key is not its alert's")
         return alert
 
 
+def _whole(fields: dict, name: str) -> int:
+    value = fields[name]
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ValueError(f"{name} is not a whole number")
+    return value
+
+
+def _text(fields: dict, name: str) -> str:
+    value = fields[name]
+    if not isinstance(value, str):
+        raise ValueError(f"{name} is not text")
+    return value
+
+
+def _no_constant(name: str) -> None:
+    raise ValueError(f"{name} is no count")
+
+
 def threshold(phi: float, total: int) -> int:
-    """The least count above ``phi * total``."""
-    return math.floor(phi * total) + 1
+    """The least count above ``phi * total``, with ``phi`` as written in decimal (0.29 of 100 is 29, not 28.99...)."""
+    return math.floor(Fraction(repr(phi)) * total) + 1
 
 
 def crossings(
@@ -100,7 +121,7 @@ def crossings(
 ) -> Iterator[Alert]:
     """The alerts of ``result`` (summarized by ``sketch``): its items whose lower bound passes ``phi`` of its
     total, of ``watched`` only if given, highest lower bound first."""
-    if not phi or result.window_start == 0 or result.total_events == 0:  # no alerts, all-time, or nothing counted
+    if not phi or result.window == ALL_TIME or result.total_events == 0:  # no alerts, all-time, or nothing counted
         return
     for found in sketch.certainly_reaching(threshold(phi, result.total_events)):
         if watched is None or found.item in watched:

@@ -19,7 +19,7 @@ Every field may be left out; then the job's setting holds:
     quota       events per event-time second; the rest are dead-lettered over_quota (none when left out)
     alertPhi    alert on items certainly above this share of a window's events (``topk.alerts``; from
                 0.001 to below 1; 0: none; the job's --alert-phi when left out)
-    alertItems  the only items that alert (at most 100, each at most 1024 characters; all when left out)
+    alertItems  the only items that alert (1 to 100, each at most 1024 characters; all when left out)
 
 A record takes effect from the first finest window that starts at or after its Kafka timestamp
 (the time it was set, or ``--at``), for every event of that tenant from then on: a finest window
@@ -75,9 +75,11 @@ def check(config: Mapping[str, Any]) -> dict[str, Any]:
     phi = config.get("alertPhi")
     if phi is not None and (isinstance(phi, bool) or not isinstance(phi, int | float) or not is_phi(phi)):
         raise ValueError(f"alertPhi must be 0 or a number from {MIN_PHI} to below 1")
-    watched = config.get("alertItems") or []
-    if len(watched) > MAX_WATCHED or not all(0 < len(x) <= MAX_WATCHED_LENGTH for x in watched):
-        raise ValueError(f"alertItems holds at most {MAX_WATCHED} items of 1 to {MAX_WATCHED_LENGTH} characters")
+    watched = config.get("alertItems")
+    if watched is not None and (
+        not 0 < len(watched) <= MAX_WATCHED or not all(0 < len(x) <= MAX_WATCHED_LENGTH for x in watched)
+    ):
+        raise ValueError(f"alertItems holds 1 to {MAX_WATCHED} items of 1 to {MAX_WATCHED_LENGTH} characters")
     return dict(config)
 
 

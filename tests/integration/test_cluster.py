@@ -3,9 +3,8 @@ Redis, the job's metrics are on the Prometheus endpoint while it runs, Prometheu
 when it stops, and a backlog larger than the TaskManager's direct memory is read without a failure.
 
 The cluster's TaskManager is given 88 MB of direct memory (``FLINK_PROPERTIES``, which the
-``submit`` fixture reads: the Kafka clients, source, dead letters and the alerts' transactional
-producers, and the Python worker's channel share it), so a backlog that exceeds it stays small
-enough for the suite."""
+``submit`` fixture reads: the Kafka clients and the Python worker's channel share it, with some
+headroom), so a backlog that exceeds it stays small enough for the suite."""
 
 from __future__ import annotations
 

@@ -165,9 +165,9 @@ class KafkaSettings:
         "has the job's",
     )
     alerts_topic: str = setting(
-        "topk-alerts",
-        "compacted topic the job writes data alerts to, exactly once (topk.alerts; --alert-phi); empty: no alerts, "
-        "and no Kafka transactions",
+        "",
+        "compacted topic (e.g. topk-alerts) the job writes data alerts to, exactly once, in Kafka transactions "
+        "(topk.alerts; --alert-phi, tenants' alertPhi); empty: no alerts",
     )
 
     @cached_property

@@ -112,6 +112,10 @@ async function alerts() {
       }
       return tr;
     }));
+    if (!body.feed) {
+      meta.textContent = "no alerts topic configured on this API (--alerts-topic)";
+      return;
+    }
     const lag = body.feed.caughtUp ? "" : " · still reading the alerts topic";
     meta.textContent = `${body.alerts.length} latest alert(s) of tenant ${body.tenant}${lag}` +
       (body.feed.error ? ` · reader: ${body.feed.error}` : "");

@@ -6,7 +6,7 @@ import org.apache.flink.types.Row;
 
 /**
  * One string field of a row as UTF-8 bytes (null stays null): the key or the value of a Kafka record
- * whose parts a Python operator made ({@code connectors/alerts_sink.py}).
+ * whose parts a Python operator made ({@code connectors/kafka_sinks.py}).
  */
 public class RowField implements SerializationSchema<Row> {
     private final int index;

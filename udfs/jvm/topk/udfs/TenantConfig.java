@@ -143,9 +143,9 @@ public final class TenantConfig implements Serializable {
         if (node == null) {
             return null;
         }
-        String rule = "alertItems holds at most " + MAX_WATCHED + " items of 1 to " + MAX_WATCHED_LENGTH
+        String rule = "alertItems holds 1 to " + MAX_WATCHED + " items of 1 to " + MAX_WATCHED_LENGTH
                 + " characters";
-        if (!node.isArray() || node.size() > MAX_WATCHED) {
+        if (!node.isArray() || node.isEmpty() || node.size() > MAX_WATCHED) {
             throw new Invalid(rule);
         }
         List<String> items = new ArrayList<>();
