@@ -81,6 +81,15 @@ def committed(kafka: KafkaClient, topic: str, expected: int, timeout_s: float = 
     return records
 
 
+FLINK_REST = "http://127.0.0.1:8081"  # conf/flink-conf.yaml: rest.port
+
+
+def flink_rest(path: str) -> dict:
+    """The standalone cluster's REST answer at ``path`` (e.g. ``/jobs/overview``)."""
+    with urllib.request.urlopen(FLINK_REST + path, timeout=10) as page:
+        return json.loads(page.read())
+
+
 def aligned_start(unit_ms: int, units_ago: int) -> int:
     """The start of the ``unit_ms`` period ``units_ago`` periods before the current one."""
     now = int(time.time() * 1000)

@@ -1,10 +1,6 @@
 """scripts/submit.sh against a real local standalone cluster: the job runs there, results reach
 Redis, the job's metrics are on the Prometheus endpoint while it runs, Prometheus fires the job alert
-when it stops, and a backlog larger than the TaskManager's direct memory is read without a failure.
-
-The cluster's TaskManager is given 88 MB of direct memory (``FLINK_PROPERTIES``, which the
-``submit`` fixture reads: the Kafka clients and the Python worker's channel share it, with some
-headroom), so a backlog that exceeds it stays small enough for the suite."""
+when it stops, and stop with a savepoint, resume and replay reproduce the results."""
 
 from __future__ import annotations
 
@@ -28,6 +24,9 @@ from tests.integration.helpers import (
     stored_top,
     wait_for,
 )
+from tests.integration.helpers import (
+    flink_rest as rest,
+)
 from topk.generator.events import StreamSpec, encode, exact_counts, generate
 from topk.generator.produce import ensure_topic, send
 from topk.query.api import ApiConfig, create_app
@@ -37,15 +36,9 @@ from topk.stores.redis_store import window_key
 
 pytestmark = pytest.mark.integration
 MINUTE = 60_000
-REST = "http://127.0.0.1:8081"  # conf/flink-conf.yaml: rest.port
 PROMETHEUS_PORT = 19090
 ROOT = Path(__file__).resolve().parents[2]
 DASHBOARD = ROOT / "docker" / "grafana" / "dashboards" / "topk.json"
-FLINK_PROPERTIES = """taskmanager.memory.framework.off-heap.size: 32m
-taskmanager.memory.task.off-heap.size: 24m
-taskmanager.memory.network.min: 32m
-taskmanager.memory.network.max: 32m
-"""
 
 
 def test_job_runs_on_a_standalone_cluster_with_metrics(submit, servers, run_id):
@@ -189,42 +182,6 @@ def test_stop_with_savepoint_resume_and_replay_reproduce_the_results(submit, ser
             assert stored_top(r, window_key("1m", dim, region, m, replayed)) == stored_top(
                 r, window_key("1m", dim, region, m, topic)
             ), (m, region)
-
-
-def rest(path: str) -> dict:
-    with urllib.request.urlopen(REST + path, timeout=10) as page:
-        return json.loads(page.read())
-
-
-def test_a_backlog_larger_than_the_taskmanagers_direct_memory_is_read_without_a_failure(submit, servers, run_id):
-    (tm,) = rest("/taskmanagers")["taskmanagers"]
-    direct = rest(f"/taskmanagers/{tm['id']}")["memoryConfiguration"]
-    limit = direct["frameworkOffHeap"] + direct["taskOffHeap"] + direct["networkMemory"]
-    topic, start = f"backlog_{run_id}", aligned_start(MINUTE, 30)
-    spec = StreamSpec(600_000, 200_000, 1.1, start, 20 * MINUTE, seed=5)
-    events = list(generate(spec))
-    records = [encode(e) for e in events]
-    assert sum(map(len, records)) > limit * 1.1, (sum(map(len, records)), limit)
-    ensure_topic(servers.kafka, topic, partitions=1)
-    send(servers.kafka, topic, records)
-
-    done = submit(
-        "run", "--bounded", "--topic", topic, "--dead-letter-topic", f"{topic}-dlq", "--group-id", run_id,
-        "--bootstrap-servers", servers.bootstrap, "--redis-url", servers.redis_url, "--redis-prefix", run_id,
-        "--cassandra-port", str(servers.cassandra_port), "--cassandra-keyspace", f"b{run_id}",
-        "--windows", "1m,all", "--dimensions", "region", "--k", "5",
-    )  # fmt: skip
-    job_id = re.search(r"JobID ([0-9a-f]{32})", done.stdout).group(1)
-    try:
-        assert wait_for(lambda: rest(f"/jobs/{job_id}")["state"] in ("FINISHED", "FAILED", "CANCELED"), 600)
-        assert rest(f"/jobs/{job_id}")["state"] == "FINISHED"
-        assert rest(f"/jobs/{job_id}/exceptions")["exceptionHistory"]["entries"] == []  # no restart
-    finally:
-        submit("cancel", job_id, check=False)
-    r = redis_connect(servers.redis_url)
-    for minute, counts in exact_counts(iter(events), MINUTE).items():
-        meta = r.hgetall(window_key("1m", "all", "all", minute, run_id) + ":meta")
-        assert int(meta["totalEvents"]) == sum(counts.values()), minute
 
 
 def dashboard_metrics() -> set[str]:

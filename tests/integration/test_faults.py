@@ -15,10 +15,8 @@ from __future__ import annotations
 import base64
 import hashlib
 import heapq
-import json
 import re
 import time
-import urllib.request
 from collections.abc import Callable
 
 import numpy as np
@@ -32,6 +30,7 @@ from bench.workers import python_workers
 from jobs.start import latest_checkpoint
 from tests.bad_records import bad_records
 from tests.integration.helpers import aligned_start, kill_tree, produce, read_topic, stored_top, wait_for
+from tests.integration.helpers import flink_rest as rest
 from tests.integration.test_archive import archived
 from topk.generator.events import StreamSpec, encode, event_time_ms, exact_counts, generate
 from topk.generator.produce import ensure_topic
@@ -45,7 +44,6 @@ from topk.stores.redis_store import tenant_prefix, window_key
 pytestmark = pytest.mark.integration
 H, M = 3_600_000, 60_000
 K = 5
-REST = "http://127.0.0.1:8081"
 BIG = {"max.message.bytes": str(6 << 20)}  # the topic takes records of up to 6 MB
 FLINK_PROPERTIES = """heartbeat.interval: 3000
 heartbeat.timeout: 20000
@@ -53,11 +51,6 @@ restart-strategy.type: fixed-delay
 restart-strategy.fixed-delay.attempts: 1000
 restart-strategy.fixed-delay.delay: 2 s
 """
-
-
-def rest(path: str) -> dict:
-    with urllib.request.urlopen(REST + path, timeout=10) as page:
-        return json.loads(page.read())
 
 
 def job_id(done) -> str:
