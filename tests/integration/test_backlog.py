@@ -29,6 +29,7 @@ taskmanager.memory.network.max: 32m
 
 
 def test_a_backlog_larger_than_the_taskmanagers_direct_memory_is_read_without_a_failure(submit, servers, run_id):
+    assert wait_for(lambda: taskmanagers() == 1, 60)  # the fresh cluster's, registered
     (tm,) = rest("/taskmanagers")["taskmanagers"]
     direct = rest(f"/taskmanagers/{tm['id']}")["memoryConfiguration"]
     limit = direct["frameworkOffHeap"] + direct["taskOffHeap"] + direct["networkMemory"]
@@ -57,3 +58,11 @@ def test_a_backlog_larger_than_the_taskmanagers_direct_memory_is_read_without_a_
     for minute, counts in exact_counts(iter(events), MINUTE).items():
         meta = r.hgetall(window_key("1m", "all", "all", minute, run_id) + ":meta")
         assert int(meta["totalEvents"]) == sum(counts.values()), minute
+
+
+def taskmanagers() -> int:
+    """How many TaskManagers the cluster has registered (0 while its REST endpoint is not up)."""
+    try:
+        return len(rest("/taskmanagers")["taskmanagers"])
+    except OSError:
+        return 0

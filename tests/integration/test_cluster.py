@@ -73,60 +73,6 @@ def test_job_runs_on_a_standalone_cluster_with_metrics(submit, servers, run_id):
         submit("cancel", job_id, check=False)
 
 
-def test_prometheus_fires_the_job_alert_when_the_job_stops_and_clears_it_when_one_runs(
-    submit, servers, run_id, tmp_path
-):
-    """Debian's Prometheus (scripts/servers.sh) with docker/alerts.yml, scraping this cluster and the API
-    (with its token) every second: every metric the dashboard reads is there once the job counts events,
-    and the job alert fires when it is cancelled and clears when a job runs again."""
-    token = tmp_path / "api_token"
-    token.write_text("alerts-test-token")
-    topic = f"alert_{run_id}"
-    app = create_app(open_queries(servers, topic), ApiConfig(WINDOWS, api_token=token.read_text()))
-    with serving(app) as api:
-        env = {**servers.env, "TOPK_STATE_DIR": str(tmp_path), "PROMETHEUS_PORT": str(PROMETHEUS_PORT)}
-        env |= {
-            "PROMETHEUS_INTERVAL": "1s",
-            "PROMETHEUS_API_TARGET": api.split("//")[1],
-            "TOPK_API_TOKEN_FILE": str(token),
-        }
-
-        def prometheus(action: str) -> None:
-            script = str(ROOT / "scripts/servers.sh")
-            subprocess.run(["bash", script, action, "prometheus"], env=env, check=True, timeout=120)
-
-        # events (and a bad record) for every operator to report its metrics: Python's report once they count
-        publish(servers.kafka, topic, StreamSpec(600, 30, 1.1, aligned_start(MINUTE, 5), 3 * MINUTE), (b"{bad",))
-        flags = (
-            "--topic", topic, "--bootstrap-servers", servers.bootstrap, "--redis-url", servers.redis_url,
-            "--cassandra-port", str(servers.cassandra_port), "--windows", "1m,all", "--dimensions", "region",
-            "--checkpoint-interval-ms", "2000", "--redis-prefix", topic,
-        )  # fmt: skip
-        prometheus("start")
-        job = None
-        try:
-            job = job_id(submit("run", *flags, "--group-id", f"{topic}-1", "--cassandra-keyspace", f"a{run_id}1"))
-            auth = {"Authorization": f"Bearer {token.read_text()}"}
-            urllib.request.urlopen(urllib.request.Request(f"{api}/api/v1/windows", headers=auth), timeout=10).close()
-            wanted = dashboard_metrics()
-
-            def missing() -> set[str]:
-                return wanted - set(prometheus_api("label/__name__/values"))
-
-            assert wait_for(lambda: not missing(), 240), (sorted(missing()), cluster_state())
-            assert instant("flink_jobmanager_numRunningJobs") == [1.0] and instant('up{job="topk-api"}') == [1.0]
-            assert "TopKJobNotRunning" not in alerts()
-            submit("cancel", job)
-            job = None
-            assert wait_for(lambda: alerts().get("TopKJobNotRunning") == "firing", 180), alerts()
-            job = job_id(submit("run", *flags, "--group-id", f"{topic}-2", "--cassandra-keyspace", f"a{run_id}2"))
-            assert wait_for(lambda: "TopKJobNotRunning" not in alerts(), 120), alerts()
-        finally:
-            if job:
-                submit("cancel", job, check=False)
-            prometheus("stop")
-
-
 def test_submit_fails_fast_on_bad_settings(submit, servers):
     bad_k = submit("run", "--bootstrap-servers", servers.bootstrap, "--k", "50", "--capacity", "10", check=False)
     assert bad_k.returncode == 2 and "k <= capacity" in bad_k.stderr
@@ -182,6 +128,60 @@ def test_stop_with_savepoint_resume_and_replay_reproduce_the_results(submit, ser
             assert stored_top(r, window_key("1m", dim, region, m, replayed)) == stored_top(
                 r, window_key("1m", dim, region, m, topic)
             ), (m, region)
+
+
+def test_prometheus_fires_the_job_alert_when_the_job_stops_and_clears_it_when_one_runs(
+    submit, servers, run_id, tmp_path
+):
+    """Debian's Prometheus (scripts/servers.sh) with docker/alerts.yml, scraping this cluster and the API
+    (with its token) every second: every metric the dashboard reads is there once the job counts events,
+    and the job alert fires when it is cancelled and clears when a job runs again."""
+    token = tmp_path / "api_token"
+    token.write_text("alerts-test-token")
+    topic = f"alert_{run_id}"
+    app = create_app(open_queries(servers, topic), ApiConfig(WINDOWS, api_token=token.read_text()))
+    with serving(app) as api:
+        env = {**servers.env, "TOPK_STATE_DIR": str(tmp_path), "PROMETHEUS_PORT": str(PROMETHEUS_PORT)}
+        env |= {
+            "PROMETHEUS_INTERVAL": "1s",
+            "PROMETHEUS_API_TARGET": api.split("//")[1],
+            "TOPK_API_TOKEN_FILE": str(token),
+        }
+
+        def prometheus(action: str) -> None:
+            script = str(ROOT / "scripts/servers.sh")
+            subprocess.run(["bash", script, action, "prometheus"], env=env, check=True, timeout=120)
+
+        # events (and a bad record) for every operator to report its metrics: Python's report once they count
+        publish(servers.kafka, topic, StreamSpec(600, 30, 1.1, aligned_start(MINUTE, 5), 3 * MINUTE), (b"{bad",))
+        flags = (
+            "--topic", topic, "--bootstrap-servers", servers.bootstrap, "--redis-url", servers.redis_url,
+            "--cassandra-port", str(servers.cassandra_port), "--windows", "1m,all", "--dimensions", "region",
+            "--checkpoint-interval-ms", "2000", "--redis-prefix", topic,
+        )  # fmt: skip
+        prometheus("start")
+        job = None
+        try:
+            job = job_id(submit("run", *flags, "--group-id", f"{topic}-1", "--cassandra-keyspace", f"a{run_id}1"))
+            auth = {"Authorization": f"Bearer {token.read_text()}"}
+            urllib.request.urlopen(urllib.request.Request(f"{api}/api/v1/windows", headers=auth), timeout=10).close()
+            wanted = dashboard_metrics()
+
+            def missing() -> set[str]:
+                return wanted - set(prometheus_api("label/__name__/values"))
+
+            assert wait_for(lambda: not missing(), 240), (sorted(missing()), cluster_state())
+            assert instant("flink_jobmanager_numRunningJobs") == [1.0] and instant('up{job="topk-api"}') == [1.0]
+            assert "TopKJobNotRunning" not in alerts()
+            submit("cancel", job)
+            job = None
+            assert wait_for(lambda: alerts().get("TopKJobNotRunning") == "firing", 180), alerts()
+            job = job_id(submit("run", *flags, "--group-id", f"{topic}-2", "--cassandra-keyspace", f"a{run_id}2"))
+            assert wait_for(lambda: "TopKJobNotRunning" not in alerts(), 120), alerts()
+        finally:
+            if job:
+                submit("cancel", job, check=False)
+            prometheus("stop")
 
 
 def dashboard_metrics() -> set[str]:
