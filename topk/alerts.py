@@ -7,11 +7,11 @@ not all-time) of a (dimension, value) is emitted, every item whose *lower* bound
 window's total weight) is a crossing: its true count is above φ·N whatever the sketch's error. So an
 alert is never false, and no item whose true count passes φ·N plus the window's error bound is missed.
 
-Each crossing is one record on the compacted alerts topic (``--alerts-topic``, default
-``topk-alerts``), written by the job with Kafka transactions committed at its checkpoints (read it with
+Each crossing is one record on the compacted alerts topic (``--alerts-topic``; none: no alerts),
+written by the job with Kafka transactions committed at its checkpoints (read it with
 ``isolation.level=read_committed``): once per window and item, also across restarts from a checkpoint
 or savepoint. A window emitted again (late events within allowed lateness) alerts only its new
-crossings. A replay into another namespace writes the same keys again; compaction keeps one.
+crossings. A replay (``scripts/submit.sh replay``) raises none.
 
 Record (format ``FORMAT_VERSION``)::
 

@@ -63,7 +63,9 @@ def of_group_key(key: tuple[str, str]) -> tuple[str, str, str]:
 
 class TopKWindowFunction(KeyedProcessFunction):
     def __init__(self, windows: WindowSettings, k: int, alert_phi: float | None = None) -> None:
-        self.k, self.alert_phi = k, alert_phi  # None: no alerts (no alerts topic), whatever a tenant sets
+        self.k = k
+        self.alerting = alert_phi is not None  # None: no alerts (no alerts topic), whatever a tenant sets
+        self.alert_phi = alert_phi or 0.0  # for tenants that set none
         self.fold = WindowFold(windows.specs, windows.allowed_lateness_ms)
         self.state = self.params = self.alerted = None
 
@@ -129,9 +131,7 @@ class TopKWindowFunction(KeyedProcessFunction):
         by_time = sorted((int(t), d) for t, d in (self._versions() if versions is None else versions).items())
         for e in out.emits:
             last_finest = e.end - self.fold.base.size_ms
-            params = Params(
-                next((d for t, d in reversed(by_time) if t <= last_finest), None), self.k, self.alert_phi or 0
-            )
+            params = Params(next((d for t, d in reversed(by_time) if t <= last_finest), None), self.k, self.alert_phi)
             if not params.stores(e.window.label):
                 continue
             sketch = HeavyHittersSketch.deserialize(e.summary)
@@ -142,7 +142,7 @@ class TopKWindowFunction(KeyedProcessFunction):
                 e.window.label, dimension, value, e.start, e.end, sketch, params.k, e.summary, tenant,
                 params.described,
             )  # fmt: skip
-            if params.alert_phi and self.alert_phi is not None:
+            if self.alerting and params.alert_phi:
                 watermark = ctx.timer_service().current_watermark()
                 result = replace(result, alerts=tuple(self._alerts(result, sketch, params, watermark)))
             yield result

@@ -52,21 +52,15 @@ def stored_top(r: redis.Redis, key: str) -> list[tuple[str, int]]:
 
 def read_topic(kafka: KafkaClient, topic: str, expected: int, timeout_s: float = 60) -> list[dict]:
     """JSON records of ``topic``: waits for ``expected`` of them, then 2 s more for any extra."""
-    consumer = KafkaConsumer(topic, **kafka.kafka_python(), auto_offset_reset="earliest")
-    records: list[dict] = []
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        for batch in consumer.poll(timeout_ms=500).values():
-            records += [json.loads(m.value) for m in batch]
-        if len(records) >= expected:
-            deadline = min(deadline, time.monotonic() + 2)
-    consumer.close()
-    return records
+    return [json.loads(value) for _, value in committed(kafka, topic, expected, timeout_s, grace_s=2)]
 
 
-def committed(kafka: KafkaClient, topic: str, expected: int, timeout_s: float = 120) -> list[tuple[bytes, bytes]]:
-    """The committed records (key, value) of ``topic`` (``read_committed``): waits for ``expected`` of them,
-    then 5 s more (several checkpoints' transactions) for any extra."""
+def committed(
+    kafka: KafkaClient, topic: str, expected: int, timeout_s: float = 120, grace_s: float = 5
+) -> list[tuple[bytes, bytes]]:
+    """The committed records (key, value) of ``topic`` (``read_committed``: a topic written without
+    transactions reads whole): waits for ``expected`` of them, then ``grace_s`` more for any extra (5 s:
+    several checkpoints' transactions)."""
     consumer = KafkaConsumer(
         topic, **kafka.kafka_python(), auto_offset_reset="earliest", isolation_level="read_committed"
     )
@@ -76,7 +70,7 @@ def committed(kafka: KafkaClient, topic: str, expected: int, timeout_s: float = 
         for batch in consumer.poll(timeout_ms=500).values():
             records += [(m.key, m.value) for m in batch]
         if len(records) >= expected:
-            deadline = min(deadline, time.monotonic() + 5)
+            deadline = min(deadline, time.monotonic() + grace_s)
     consumer.close()
     return records
 
