@@ -94,7 +94,7 @@ public class TenantGate extends BroadcastProcessFunction<RowData, Row, RowData> 
     private final long finestMs;
     private final long lateness; // the job's allowed lateness: events further behind the watermark are late
     private final String configTopic;
-    private final int reason, weight, dims, tenant, eventTs; // field positions of the input rows
+    private final int value, kafkaTs, partition, offset, reason, weight, dims, tenant, eventTs; // input positions
     private final RowData.FieldGetter[] fields; // of the input rows
     private final Map<String, TreeMap<Long, String>> preloaded;
 
@@ -108,12 +108,26 @@ public class TenantGate extends BroadcastProcessFunction<RowData, Row, RowData> 
 
     private record Version(TenantConfig config, String described) {}
 
+    /** A record of the config topic (table {@code tenant_configs}); {@code tenant} null: no key, or not UTF-8. */
+    private record ConfigRecord(String tenant, byte[] value, Instant setAt, Integer partition, Long offset) {
+        static ConfigRecord of(Row row) {
+            byte[] key = row.getFieldAs("key");
+            String tenant = key == null ? null : new String(key, StandardCharsets.UTF_8);
+            return new ConfigRecord(tenant, row.getFieldAs("value"), row.getFieldAs("kafka_ts"),
+                    row.getFieldAs("partition"), row.getFieldAs("offset"));
+        }
+    }
+
     TenantGate(TenantConfig.Job job, long finestMs, long lateness, String configTopic, RowType in, String preloaded) {
         this.job = job;
         this.finestMs = finestMs;
         this.lateness = lateness;
         this.configTopic = configTopic;
         List<String> names = in.getFieldNames();
+        this.value = names.indexOf("value");
+        this.kafkaTs = names.indexOf("kafka_ts");
+        this.partition = names.indexOf("partition");
+        this.offset = names.indexOf("offset");
         this.reason = names.indexOf("reason");
         this.weight = names.indexOf("weight");
         this.dims = names.indexOf("dims");
@@ -198,8 +212,7 @@ public class TenantGate extends BroadcastProcessFunction<RowData, Row, RowData> 
             counters(id)[late ? 2 : 0].inc();
             copy.setField(dims, projected(config, row.isNullAt(dims) ? null : row.getMap(dims)));
         }
-        out.collect(new JoinedRowData(copy, GenericRowData.of(config.capacity, config.cmsWidth, config.cmsDepth,
-                StringData.fromString(version.described), null, null)));
+        out.collect(new JoinedRowData(copy, added(config, version.described, null, null)));
     }
 
     /** The dimensions of {@code dims} that {@code config} counts. */
@@ -225,42 +238,58 @@ public class TenantGate extends BroadcastProcessFunction<RowData, Row, RowData> 
         return copy;
     }
 
+    /** Stores a valid config record as its tenant's newest version; an invalid one becomes a dead letter. */
     @Override
-    public void processBroadcastElement(Row record, Context ctx, Collector<RowData> out) throws Exception {
-        byte[] key = (byte[]) record.getField(0);
-        String id = key == null ? null : new String(key, StandardCharsets.UTF_8);
-        Instant setAt = (Instant) record.getField(2);
+    public void processBroadcastElement(Row row, Context ctx, Collector<RowData> out) throws Exception {
+        ConfigRecord record = ConfigRecord.of(row);
         try {
-            if (id == null || !ParseEvent.TENANT.matcher(id).matches()) {
-                throw new TenantConfig.Invalid("the record's key is not a tenant id");
-            }
-            byte[] value = (byte[]) record.getField(1);
-            TenantConfig.parse(value, job); // rejected here, before it is stored
-            long effective = effectiveFrom(setAt.toEpochMilli());
-            BroadcastState<String, String> state = ctx.getBroadcastState(VERSIONS);
-            TreeMap<Long, String> kept = stored(state.get(id));
-            kept.put(effective, value == null ? null : new String(value, StandardCharsets.UTF_8));
-            while (kept.size() > KEPT_VERSIONS) {
-                kept.pollFirstEntry();
-            }
-            ArrayNode array = JSON.createArrayNode();
-            kept.forEach((ms, text) -> array.addObject().put("effective", ms).put("value", text));
-            state.put(id, array.toString());
+            store(ctx.getBroadcastState(VERSIONS), record);
             versions = null;
         } catch (TenantConfig.Invalid invalid) {
             // every subtask sees the record: the first one dead-letters it
             if (getRuntimeContext().getTaskInfo().getIndexOfThisSubtask() == 0) {
-                GenericRowData letter = new GenericRowData(fields.length);
-                letter.setField(0, record.getField(1) == null ? new byte[0] : record.getField(1));
-                letter.setField(1, TimestampData.fromInstant(setAt));
-                letter.setField(2, record.getField(3));
-                letter.setField(3, record.getField(4));
-                letter.setField(reason, StringData.fromString("bad_config"));
-                letter.setField(eventTs, TimestampData.fromEpochMillis(0));
-                out.collect(new JoinedRowData(letter, GenericRowData.of(null, null, null, null,
-                        StringData.fromString(invalid.getMessage()), StringData.fromString(configTopic))));
+                out.collect(deadLetter(record, invalid.getMessage()));
             }
         }
+    }
+
+    /** Adds {@code record}'s version to those kept for its tenant (the newest {@code KEPT_VERSIONS}). */
+    private void store(BroadcastState<String, String> state, ConfigRecord record) throws Exception {
+        if (record.tenant == null || !ParseEvent.TENANT.matcher(record.tenant).matches()) {
+            throw new TenantConfig.Invalid("the record's key is not a tenant id");
+        }
+        TenantConfig.parse(record.value, job); // rejected here, before it is stored
+        TreeMap<Long, String> kept = stored(state.get(record.tenant));
+        String text = record.value == null ? null : new String(record.value, StandardCharsets.UTF_8);
+        kept.put(effectiveFrom(record.setAt.toEpochMilli()), text);
+        while (kept.size() > KEPT_VERSIONS) {
+            kept.pollFirstEntry();
+        }
+        ArrayNode array = JSON.createArrayNode();
+        kept.forEach((ms, value) -> array.addObject().put("effective", ms).put("value", value));
+        state.put(record.tenant, array.toString());
+    }
+
+    /** The dead letter of a rejected config record: reason {@code bad_config}, the why in {@code detail}. */
+    private RowData deadLetter(ConfigRecord record, String why) {
+        GenericRowData letter = new GenericRowData(fields.length);
+        letter.setField(value, record.value == null ? new byte[0] : record.value);
+        letter.setField(kafkaTs, TimestampData.fromInstant(record.setAt));
+        letter.setField(partition, record.partition);
+        letter.setField(offset, record.offset);
+        letter.setField(reason, StringData.fromString("bad_config"));
+        letter.setField(eventTs, TimestampData.fromEpochMillis(0));
+        return new JoinedRowData(letter, added(null, null, why, configTopic));
+    }
+
+    /** The fields of {@link #ADDED}: the summary's shape of {@code config} (null: none), and the rest as text. */
+    private static GenericRowData added(TenantConfig config, String described, String detail, String topic) {
+        return GenericRowData.of(config == null ? null : config.capacity, config == null ? null : config.cmsWidth,
+                config == null ? null : config.cmsDepth, text(described), text(detail), text(topic));
+    }
+
+    private static StringData text(String s) {
+        return s == null ? null : StringData.fromString(s);
     }
 
     @Override
@@ -268,7 +297,7 @@ public class TenantGate extends BroadcastProcessFunction<RowData, Row, RowData> 
         quotaShare = getRuntimeContext().getTaskInfo().getNumberOfParallelSubtasks();
         overQuota = getRuntimeContext().getMetricGroup().addGroup("topk").counter("overQuota");
         perTenant = new HashMap<>();
-        defaults = GenericRowData.of(job.defaults.capacity, job.defaults.cmsWidth, job.defaults.cmsDepth, null, null, null);
+        defaults = added(job.defaults, null, null, null);
     }
 
     /** A tenant's counters (Prometheus: {@code tenant_eventsCounted{tenant="..."}}, {@code tenant_overQuota}). */
