@@ -20,47 +20,32 @@ import os
 import sys
 import time
 from dataclasses import dataclass, field, fields
-from fractions import Fraction
 from pathlib import Path as FilePath
-from typing import Annotated, Literal, Self
+from typing import Self
 
 import uvicorn
-from fastapi import APIRouter, Depends, FastAPI, HTTPException, Path, Query, Request
-from fastapi.concurrency import run_in_threadpool
+from fastapi import APIRouter, Depends, FastAPI, Request
 from fastapi.responses import FileResponse, JSONResponse, PlainTextResponse
 from fastapi.staticfiles import StaticFiles
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram, generate_latest
-from pydantic import BaseModel, Field
 from redis.exceptions import RedisError
 
-from topk.events import DEFAULT_TENANT
 from topk.query.access import Guard, read_tokens
 from topk.query.alert_routes import alert_routes
 from topk.query.archive import NotArchived
 from topk.query.asgi import BodyLimit
 from topk.query.budgets import OverBudget
 from topk.query.connect import add_storage_arguments, open_queries
-from topk.query.engine import APPROXIMATE, NoArchive, NothingStored, TopKQueries
+from topk.query.engine import NoArchive, NothingStored, TopKQueries
+from topk.query.event_routes import event_routes
 from topk.query.graphql import graphql_router
-from topk.query.ingest import EventLimits, EventProducer, Rejected, Unavailable, validate
-from topk.query.requests import (
-    DIMENSION,
-    MAX_TIME_TEXT,
-    VALUE,
-    BadRequest,
-    Reach,
-    body,
-    check_item,
-    check_window,
-    frequent_body,
-    requested_range,
-    trend_body,
-)
+from topk.query.ingest import EventLimits, EventProducer, Rejected, Unavailable
+from topk.query.query_routes import query_routes
+from topk.query.requests import BadRequest
 from topk.settings import SketchSettings, add_settings, setting, settings_of
 from topk.stores.alerts_topic import AlertFeed
 from topk.stores.cassandra_store import UNREACHABLE
 from topk.stores.kafka_client import KafkaSettings
-from topk.times import iso
 from topk.windows import WindowSpec
 
 PAGE = FilePath(__file__).parent / "page"
@@ -76,49 +61,6 @@ class ApiConfig:
     rate_limit_per_minute: int = 0  # 0: unlimited
     limits: EventLimits = field(default_factory=EventLimits)
     max_graphql_bytes: int = MAX_GRAPHQL_BYTES
-
-
-class EventMetadata(BaseModel):
-    """For the docs: the API validates the raw body as the job does (``topk.query.ingest``)."""
-
-    eventId: str | None = Field(None, max_length=256)
-    eventType: Literal["page_view", "product_view", "search", "generic"] = "generic"
-    source: str | None = Field(None, max_length=256)
-    timestamp: int | str
-
-
-class Event(BaseModel):
-    metadata: EventMetadata
-    payload: dict[str, str | int | float]
-
-
-def inline_refs(schema: dict) -> dict:
-    """A pydantic JSON schema with its ``$defs`` written in place (an OpenAPI operation cannot
-    point into a schema's own ``$defs``)."""
-    defs = schema.pop("$defs", {})
-
-    def resolve(node: object) -> object:
-        if isinstance(node, dict):
-            if "$ref" in node:
-                return resolve(defs[node["$ref"].rsplit("/", 1)[-1]])
-            return {k: resolve(v) for k, v in node.items()}
-        return [resolve(v) for v in node] if isinstance(node, list) else node
-
-    return resolve(schema)
-
-
-async def read_body(request: Request, limit: int) -> bytes:
-    """The request body, refused (413) as soon as it is longer than ``limit`` bytes."""
-    declared = request.headers.get("content-length", "")
-    if declared.isdigit() and int(declared) > limit:
-        raise Rejected("too_large", f"event of {declared} bytes; at most {limit}", 413)
-    chunks, size = [], 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit:
-            raise Rejected("too_large", f"event of more than {limit} bytes", 413)
-        chunks.append(chunk)
-    return b"".join(chunks)
 
 
 def add_error_handlers(app: FastAPI) -> None:
@@ -138,155 +80,6 @@ def add_error_handlers(app: FastAPI) -> None:
     handle(NothingStored, status=404)
     handle(BadRequest, NotArchived, OverBudget, status=400)
     handle(Rejected)  # its own status: 413 or 422
-
-
-def query_routes(queries: TopKQueries, config: ApiConfig, guard: Guard) -> APIRouter:
-    """``/api/v1/topk``, ``/api/v1/topk/historical``, ``/api/v1/frequent``, ``/api/v1/trending``,
-    ``/api/v1/count`` and ``/api/v1/series`` (the item as ``?item=`` or URL-encoded in the path), each
-    answered from the tenant ``guard`` gives."""
-    router = APIRouter(prefix="/api/v1")
-
-    def tenant_queries(tenant: Annotated[str, Depends(guard)]) -> TopKQueries:
-        return queries.for_tenant(tenant)
-
-    Queries = Annotated[TopKQueries, Depends(tenant_queries)]
-    windows = {w.label: w for w in config.windows}
-    K = Annotated[int, Query(ge=1, le=config.max_k)]
-    Dim = Annotated[str, Query(pattern=DIMENSION, description="all, a dimension, or dimensions joined by +")]
-    Value = Annotated[str, Query(pattern=VALUE, description="combination: the parts' values joined by |")]
-    Time = Annotated[str | None, Query(min_length=1, max_length=MAX_TIME_TEXT, description="epoch ms or ISO-8601")]
-    Last = Annotated[
-        str | None, Query(max_length=16, description="instead of start and end: e.g. 3h, up to the newest")
-    ]
-    Mode = Literal["approximate", "exact"]
-    length = {"min_length": 1, "max_length": config.limits.max_item_length}
-    items = {
-        "": Annotated[str, Query(**length, description="the item: any an event can carry")],
-        "/{item:text}": Annotated[str, Path(**length, description="the item, URL-encoded; . and .. only as ?item=")],
-    }  # (text: topk.query.asgi) a client resolves the path segments . and .. before sending: they need ?item=
-
-    @router.get("/windows")
-    def stored_windows() -> dict:
-        """The window sizes stored (finest first, all-time last) and the largest k served."""
-        sizes = [{"label": w.label, "size_ms": w.size_ms, "retention_ms": w.retention_ms} for w in config.windows]
-        return {"windows": sizes, "max_k": config.max_k}
-
-    @router.get("/topk")
-    def topk(q: Queries, k: K = 10, window: str = "1h", dimension: Dim = "all", value: Value = "all") -> dict:
-        """The newest stored window of a size: top-k items with bounds."""
-        check_window(window, windows)
-        answer = q.latest(k, window, dimension, value)
-        if answer is None:
-            raise HTTPException(404, f"no {window} window stored for {dimension}={value}")
-        return body(answer, dimension, value, window=window, freshness=Reach(q.progress).freshness())
-
-    @router.get("/topk/historical")
-    def historical(
-        q: Queries,
-        start: Time = None,
-        end: Time = None,
-        last: Last = None,
-        k: K = 10,
-        dimension: Dim = "all",
-        value: Value = "all",
-        mode: Mode = APPROXIMATE,
-    ) -> dict:
-        """Top-k over any range: stored windows that tile it, merged (``start``/``end`` in the metadata
-        are the covered interval). ``mode=exact``: counted from the archive over exactly the range."""
-        reach = Reach(q.progress)
-        lo, hi = requested_range(start, end, last, reach)
-        answer = q.range_topk(k, lo, hi, dimension, value, mode)
-        requested = {"start": iso(lo), "end": iso(hi)}
-        return body(answer, dimension, value, requested=requested, freshness=reach.freshness())
-
-    @router.get("/frequent")
-    def frequent(
-        q: Queries, phi: Annotated[float, Query(gt=0, le=1)], start: Time = None, end: Time = None, last: Last = None,
-        dimension: Dim = "all", value: Value = "all",
-    ) -> dict:  # fmt: skip
-        """Every item whose count over a range may reach ``phi`` of its events (at most ``capacity``
-        items): ``guaranteed`` where it certainly does. ``complete`` in the metadata: no item whose true
-        count reaches the threshold is missing (always when ``phi`` > 1 / capacity)."""
-        reach = Reach(q.progress)
-        lo, hi = requested_range(start, end, last, reach)
-        found = q.frequent(Fraction(repr(phi)), lo, hi, dimension, value)
-        return frequent_body(*found, phi, dimension, value, freshness=reach.freshness())
-
-    @router.get("/trending")
-    def trending(
-        q: Queries, start: Time = None, end: Time = None, last: Last = None, k: K = 10,
-        baseline: Annotated[int, Query(ge=1)] = 1,
-        direction: Literal["rising", "falling"] = "rising", dimension: Dim = "all", value: Value = "all",
-    ) -> dict:  # fmt: skip
-        """The k items whose count over a range rose (fell) most against their mean count over the
-        ``baseline`` ranges of the same length just before it, among those that rose (fell): each
-        change with guaranteed bounds, ``guaranteed`` where certainly among the true k largest."""
-        reach = Reach(q.progress)
-        lo, hi = requested_range(start, end, last, reach)
-        found = q.trending(k, lo, hi, baseline, dimension, value, falling=direction == "falling")
-        return trend_body(*found, baseline, direction, dimension, value, freshness=reach.freshness())
-
-    for suffix, Item in items.items():  # /count?item=… and /count/{item}; /series likewise
-
-        @router.get("/count" + suffix)
-        def count(
-            q: Queries,
-            item: Item,
-            start: Time = None,
-            end: Time = None,
-            last: Last = None,
-            dimension: Dim = "all",
-            value: Value = "all",
-            mode: Mode = APPROXIMATE,
-        ) -> dict:
-            """Bounds on one item's count over a range; ``mode=exact``: its count from the archive."""
-            reach = Reach(q.progress)
-            lo, hi = requested_range(start, end, last, reach)
-            counted = q.count(check_item(item, config.limits.max_item_length), lo, hi, dimension, value, mode)
-            return body(counted, dimension, value, freshness=reach.freshness())
-
-        @router.get("/series" + suffix)
-        def series(
-            q: Queries, item: Item, window: str, start: Time = None, end: Time = None, last: Last = None,
-            dimension: Dim = "all", value: Value = "all",
-        ) -> dict:  # fmt: skip
-            """One item's count, with bounds, in each stored window of a size over a range (oldest first;
-            at most 1,000 windows)."""
-            w = check_window(window, windows, sized=True)
-            reach = Reach(q.progress)
-            lo, hi = requested_range(start, end, last, reach)
-            points = [
-                {"window_start": iso(s), "window_end": iso(s + w.size_ms), "count": c.estimate,
-                 "lower_bound": c.lower_bound, "upper_bound": c.upper_bound}
-                for s, c in q.series(check_item(item, config.limits.max_item_length), w, lo, hi, dimension, value)
-            ]  # fmt: skip
-            meta = {"item": item, "window": window, "dimension": dimension, "value": value}
-            meta |= {"start": iso(lo), "end": iso(hi), "freshness": reach.freshness()}
-            return {"points": points, "metadata": meta}
-
-    return router
-
-
-def event_routes(producer: EventProducer | None, limits: EventLimits, guard: Guard) -> APIRouter:
-    """``POST /api/v1/events``: events of the tenant ``guard`` gives only."""
-    router = APIRouter(prefix="/api/v1")
-    event_schema = {"content": {"application/json": {"schema": inline_refs(Event.model_json_schema())}}}
-
-    @router.post("/events", status_code=202, openapi_extra={"requestBody": {**event_schema, "required": True}})
-    async def post_event(request: Request, tenant: Annotated[str, Depends(guard)]) -> dict:
-        """Validate one event as the job does (413/422 with the job's reason) and send it to the
-        job's topic; 503 if the broker does not take it. A tenant token sends its tenant's events
-        only (``metadata.tenantId``; absent means ``default``)."""
-        raw = await read_body(request, limits.max_event_bytes)
-        event = validate(raw, int(time.time() * 1000), limits)
-        if guard.fixes_tenant(request) and (event["metadata"].get("tenantId") or DEFAULT_TENANT) != tenant:
-            raise HTTPException(403, f"this token sends events of tenant {tenant} only (metadata.tenantId)")
-        if producer is None:
-            raise HTTPException(503, "no Kafka producer configured")
-        await run_in_threadpool(producer.send, raw)
-        return {"accepted": True, "topic": producer.topic}
-
-    return router
 
 
 def health_routes(queries: TopKQueries) -> APIRouter:
@@ -346,7 +139,8 @@ def create_app(
     add_error_handlers(app)
     guard = Guard(config.api_token, config.tenant_tokens, config.rate_limit_per_minute)
     guarded = [Depends(guard)]  # every route, also those that read no tenant's data (once per request: cached)
-    app.include_router(query_routes(queries, config, guard), dependencies=guarded)
+    routes = query_routes(queries, config.windows, config.max_k, config.limits.max_item_length, guard)
+    app.include_router(routes, dependencies=guarded)
     app.include_router(event_routes(producer, config.limits, guard), dependencies=guarded)
     app.include_router(alert_routes(alerts, config.windows, guard), dependencies=guarded)
     graphql = graphql_router(queries, guard, config.windows, config.max_k, config.limits.max_item_length, alerts)
@@ -379,9 +173,10 @@ class ApiSettings:
     )
     max_graphql_bytes: int = setting(MAX_GRAPHQL_BYTES, "a larger /graphql body is refused (413) before it is parsed")
     insecure_open: bool = setting(
-        False, "with no token configured, listen on --host even if it is not loopback: anyone who reaches it reads "
+        False,
+        "with no token configured, listen on --host even if it is not loopback: anyone who reaches it reads "
         "every tenant's results",
-    )  # fmt: skip
+    )
 
     @property
     def token(self) -> str:
@@ -433,10 +228,14 @@ def main(argv: list[str] | None = None) -> None:
     settings, kafka = settings_of(ApiSettings, a, p), settings_of(KafkaSettings, a, p)
     queries = open_queries(a, p)
     config = ApiConfig(
-        tuple(queries.windows.values()), settings_of(SketchSettings, a, p).capacity, settings.token,
-        settings.tenant_tokens, settings.rate_limit_per_minute, settings_of(EventLimits, a, p),
+        tuple(queries.windows.values()),
+        settings_of(SketchSettings, a, p).capacity,
+        settings.token,
+        settings.tenant_tokens,
+        settings.rate_limit_per_minute,
+        settings_of(EventLimits, a, p),
         settings.max_graphql_bytes,
-    )  # fmt: skip
+    )
     if settings.notice():
         print(settings.notice(), file=sys.stderr)
     producer = EventProducer(kafka.client, kafka.topic)
