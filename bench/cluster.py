@@ -33,12 +33,30 @@ def job_flags(name: str, tmp: Path, parallelism: int) -> list[str]:
     """The top-K job's flags for a run named ``name`` on topic ``name`` (own consumer group, Redis
     prefix, Cassandra keyspace and checkpoints) against the bench's servers."""
     return [
-        "--start-from", "earliest", "--overwrite", "--topic", name, "--bootstrap-servers", e2e.BOOTSTRAP,
-        "--group-id", name,
-        "--dead-letter-topic", f"{name}-dlq", "--redis-prefix", name, "--redis-url", e2e.REDIS_URL,
-        "--cassandra-port", str(e2e.CASSANDRA_PORT), "--cassandra-keyspace", name.replace("-", "_"),
-        "--parallelism", str(parallelism), "--checkpoint-dir", (tmp / name).as_uri(),
-    ]  # fmt: skip
+        "--start-from",
+        "earliest",
+        "--overwrite",
+        "--topic",
+        name,
+        "--bootstrap-servers",
+        e2e.BOOTSTRAP,
+        "--group-id",
+        name,
+        "--dead-letter-topic",
+        f"{name}-dlq",
+        "--redis-prefix",
+        name,
+        "--redis-url",
+        e2e.REDIS_URL,
+        "--cassandra-port",
+        str(e2e.CASSANDRA_PORT),
+        "--cassandra-keyspace",
+        name.replace("-", "_"),
+        "--parallelism",
+        str(parallelism),
+        "--checkpoint-dir",
+        (tmp / name).as_uri(),
+    ]
 
 
 @contextmanager
@@ -49,8 +67,9 @@ def standalone(tmp: Path) -> Iterator[Callable[[list[str]], str]]:
     script = ["bash", str(e2e.ROOT / "scripts/submit.sh")]
 
     def submit(flags: list[str]) -> str:
-        done = subprocess.run([*script, "run", *flags], env=env, check=True, capture_output=True, text=True,
-                              timeout=600)  # fmt: skip
+        done = subprocess.run(
+            [*script, "run", *flags], env=env, check=True, capture_output=True, text=True, timeout=600
+        )
         return SUBMITTED.findall(done.stdout)[-1]
 
     subprocess.run([*script, "cluster-start"], env=env, check=True, capture_output=True)

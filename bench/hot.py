@@ -26,18 +26,34 @@ def run(tmp: Path, events: int = 200_000) -> list[dict]:
     ensure_topic(e2e.KAFKA, name, partitions=2)
     send(e2e.KAFKA, name, [encode(e) for e in stream])
     with cluster.standalone(tmp) as submit:
-        flags = ["--bounded", *cluster.job_flags(name, tmp, 2), "--windows", "1m,1h,1d", "--dimensions",
-                 "region,category", "--k", "100"]  # fmt: skip
+        flags = [
+            "--bounded",
+            *cluster.job_flags(name, tmp, 2),
+            "--windows",
+            "1m,1h,1d",
+            "--dimensions",
+            "region,category",
+            "--k",
+            "100",
+        ]
         job = submit(flags)
         cluster.wait_for(job, lambda overview: overview["state"] == "FINISHED", 900, "its end")
-        keyed = {node["id"] for node in cluster.rest(f"/jobs/{job}/plan")["plan"]["nodes"]
-                 if any(i.get("ship_strategy") == "HASH" for i in node.get("inputs", []))}  # fmt: skip
+        keyed = {
+            node["id"]
+            for node in cluster.rest(f"/jobs/{job}/plan")["plan"]["nodes"]
+            if any(i.get("ship_strategy") == "HASH" for i in node.get("inputs", []))
+        }
         out = []
         for vertex in cluster.rest(f"/jobs/{job}")["vertices"]:
             if vertex["id"] not in keyed:
                 continue
             subtasks = cluster.rest(f"/jobs/{job}/vertices/{vertex['id']}")["subtasks"]
             read = [s["metrics"]["read-records"] for s in subtasks]
-            out.append({"operator": vertex["name"][:60], "records_in_by_subtask": read,
-                        "max_over_min": max(read) / max(1, min(read))})  # fmt: skip
+            out.append(
+                {
+                    "operator": vertex["name"][:60],
+                    "records_in_by_subtask": read,
+                    "max_over_min": max(read) / max(1, min(read)),
+                }
+            )
         return out

@@ -73,8 +73,9 @@ def main(argv: list[str] | None = None) -> None:
         f"SELECT event_time, {item}, '{d}', {value_of(d)} FROM events WHERE {value_of(d)} IS NOT NULL" for d in dims
     ]
     t_env.execute_sql("CREATE TEMPORARY VIEW dimensioned AS " + " UNION ALL ".join(parts))
-    t_env.execute_sql("CREATE TABLE sink (w STRING, dim STRING, val STRING, item STRING, cnt BIGINT) "
-                      "WITH ('connector' = 'blackhole')")  # fmt: skip
+    t_env.execute_sql(
+        "CREATE TABLE sink (w STRING, dim STRING, val STRING, item STRING, cnt BIGINT) WITH ('connector' = 'blackhole')"
+    )
     statements = t_env.create_statement_set()
     for label in a.windows.split(","):
         size = sql_interval(parse_window(label).size_ms)

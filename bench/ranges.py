@@ -80,7 +80,7 @@ def window_result(label: str, start: int, events: int, rng: np.random.Generator,
     order = np.lexsort((ids, -counts))
     sketch = HeavyHittersSketch(capacity)
     sketch.update_batch([f"item-{i}" for i in ids[order].tolist()], counts[order])
-    return WindowResult.of(label, "all", "all", start, start + size, sketch, 100)
+    return WindowResult.of(sketch, window=label, dimension="all", value="all", start=start, end=start + size, k=100)
 
 
 def populate(redis_url: str, cassandra: CassandraStore, prefix: str, now_ms: int) -> dict[str, list[int]]:

@@ -31,8 +31,18 @@ SETTLE_S = 5.0
 # median (one checkpoint's time moved 164-307 ms between universes with no trend: other work on 2 cores)
 CHECKPOINTS = 3
 # no periodic checkpoint (one an hour): the triggered one is the only one
-FLAGS = ["--windows", "1m,1h,1d", "--dimensions", "region,category", "--k", "100", "--capacity", "1024",
-         "--checkpoint-interval-ms", "3600000"]  # fmt: skip
+FLAGS = [
+    "--windows",
+    "1m,1h,1d",
+    "--dimensions",
+    "region,category",
+    "--k",
+    "100",
+    "--capacity",
+    "1024",
+    "--checkpoint-interval-ms",
+    "3600000",
+]
 
 
 def run(tmp: Path, events: int) -> list[dict]:
@@ -55,11 +65,16 @@ def run(tmp: Path, events: int) -> list[dict]:
                 cluster.wait_for(job, lambda overview: overview["state"] == "CANCELED", 120, "its cancellation")
             stats = taken[-1]
             mb = _mb_by_operator(job, stats)
-            out.append({
-                "universe": universe, "events": events, "state_mb": stats["state_size"] / 1e6,
-                "checkpoint_ms": statistics.median(c["end_to_end_duration"] for c in taken),
-                "window_aggregate_mb": mb["GlobalWindowAggregate"], "sketches_mb": mb["topk-sketches"],
-            })  # fmt: skip
+            out.append(
+                {
+                    "universe": universe,
+                    "events": events,
+                    "state_mb": stats["state_size"] / 1e6,
+                    "checkpoint_ms": statistics.median(c["end_to_end_duration"] for c in taken),
+                    "window_aggregate_mb": mb["GlobalWindowAggregate"],
+                    "sketches_mb": mb["topk-sketches"],
+                }
+            )
     base = next(r for r in out if r["universe"] == 1_000_000)
     for r in out:
         r["state_vs_1m"] = r["state_mb"] / base["state_mb"]

@@ -32,9 +32,13 @@ IMAGE_ROOT, IMAGE_PYTHON = "/opt/topk", "/opt/venv/bin/python"  # docker/Dockerf
 SECRETS = "/run/topk-secrets"
 # set by the operator for its pods and services: the local cluster's loopback addresses would break them
 OPERATOR_SET = (
-    "jobmanager.rpc.address", "jobmanager.bind-host", "taskmanager.host", "taskmanager.bind-host",
-    "rest.address", "rest.bind-address",
-)  # fmt: skip
+    "jobmanager.rpc.address",
+    "jobmanager.bind-host",
+    "taskmanager.host",
+    "taskmanager.bind-host",
+    "rest.address",
+    "rest.bind-address",
+)
 JOBS = {"topk": "job", "topk-archive": "archive-job"}  # FlinkDeployment name -> compose service
 RESUME = "--resume-from="
 
@@ -65,14 +69,16 @@ def pod_template(environment: dict[str, str]) -> dict:
         "apiVersion": "v1",
         "kind": "Pod",
         "spec": {
-            "containers": [{
-                "name": "flink-main-container",  # the operator's name for Flink's own container
-                "env": env,
-                "volumeMounts": [{"name": "topk-secrets", "mountPath": SECRETS, "readOnly": True}],
-            }],
+            "containers": [
+                {
+                    "name": "flink-main-container",  # the operator's name for Flink's own container
+                    "env": env,
+                    "volumeMounts": [{"name": "topk-secrets", "mountPath": SECRETS, "readOnly": True}],
+                }
+            ],
             "volumes": [{"name": "topk-secrets", "secret": {"secretName": "topk-secrets"}}],
         },
-    }  # fmt: skip
+    }
 
 
 def deployments(compose: dict, conf_text: str) -> list[dict]:
@@ -83,28 +89,30 @@ def deployments(compose: dict, conf_text: str) -> list[dict]:
         args = job_args(compose["services"][service]["command"])
         conf = flink_configuration(conf_text, flag(args, "s3-endpoint-url"))
         resource = {"cpu": 1}
-        out.append({
-            "apiVersion": "flink.apache.org/v1beta1",
-            "kind": "FlinkDeployment",
-            "metadata": {"name": name},
-            "spec": {
-                "image": flink["image"],
-                "flinkVersion": "v" + "_".join(version.split(".")[:2]),
-                "flinkConfiguration": conf,
-                "serviceAccount": "flink",
-                "podTemplate": pod_template(flink["environment"]),
-                "jobManager": {"resource": {**resource, "memory": conf["jobmanager.memory.process.size"]}},
-                "taskManager": {"resource": {**resource, "memory": conf["taskmanager.memory.process.size"]}},
-                "job": {
-                    "jarURI": f"local:///opt/flink/opt/flink-python-{version}.jar",
-                    "entryClass": "org.apache.flink.client.python.PythonDriver",
-                    "args": args,
-                    "parallelism": int(conf["parallelism.default"]),
-                    "upgradeMode": "savepoint",
-                    "state": "running",
+        out.append(
+            {
+                "apiVersion": "flink.apache.org/v1beta1",
+                "kind": "FlinkDeployment",
+                "metadata": {"name": name},
+                "spec": {
+                    "image": flink["image"],
+                    "flinkVersion": "v" + "_".join(version.split(".")[:2]),
+                    "flinkConfiguration": conf,
+                    "serviceAccount": "flink",
+                    "podTemplate": pod_template(flink["environment"]),
+                    "jobManager": {"resource": {**resource, "memory": conf["jobmanager.memory.process.size"]}},
+                    "taskManager": {"resource": {**resource, "memory": conf["taskmanager.memory.process.size"]}},
+                    "job": {
+                        "jarURI": f"local:///opt/flink/opt/flink-python-{version}.jar",
+                        "entryClass": "org.apache.flink.client.python.PythonDriver",
+                        "args": args,
+                        "parallelism": int(conf["parallelism.default"]),
+                        "upgradeMode": "savepoint",
+                        "state": "running",
+                    },
                 },
-            },
-        })  # fmt: skip
+            }
+        )
     return out
 
 

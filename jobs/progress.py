@@ -81,8 +81,9 @@ def line(sample: dict[str, float], total: int | None, rate: float) -> str:
 class Progress(threading.Thread):
     """Logs ``line`` every ``interval_s`` until ``stop``; a metric not there yet counts as 0."""
 
-    def __init__(self, rest: str, job_id: str, total: int | None, interval_s: float,
-                 report: Callable[[str], None] = say) -> None:  # fmt: skip
+    def __init__(
+        self, rest: str, job_id: str, total: int | None, interval_s: float, report: Callable[[str], None] = say
+    ) -> None:
         super().__init__(name="progress", daemon=True)
         self.rest, self.job_id, self.total, self.interval_s, self.report = rest, job_id, total, interval_s, report
         self.stopped = threading.Event()

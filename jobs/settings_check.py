@@ -40,16 +40,20 @@ def check_kafka(settings: JobSettings) -> None:
     try:
         KafkaAdminClient(**settings.kafka.client.kafka_python(), request_timeout_ms=TIMEOUT_S * 1000).close()
     except KafkaError as err:
-        raise ValueError(f"Kafka at {settings.kafka.bootstrap_servers} refused the client ({err}); "
-                         "check --kafka-properties and its secrets") from None  # fmt: skip
+        raise ValueError(
+            f"Kafka at {settings.kafka.bootstrap_servers} refused the client ({err}); "
+            "check --kafka-properties and its secrets"
+        ) from None
 
 
 def check_redis(settings: JobSettings) -> None:
     try:
         connect(settings.redis.url, retries=0).ping()
     except redis.AuthenticationError as err:
-        raise ValueError(f"Redis at {settings.redis.url} refused the credentials ({err}); "
-                         "check TOPK_REDIS_USERNAME / TOPK_REDIS_PASSWORD") from None  # fmt: skip
+        raise ValueError(
+            f"Redis at {settings.redis.url} refused the credentials ({err}); "
+            "check TOPK_REDIS_USERNAME / TOPK_REDIS_PASSWORD"
+        ) from None
     except redis.RedisError as err:
         print(f"warning: Redis at {settings.redis.url} not reachable now ({err}); the job will wait", file=sys.stderr)
 

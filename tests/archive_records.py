@@ -51,21 +51,39 @@ def topic(n: int, partitions: int = 3, seed: int = 7) -> list[Sent]:
 def _event(rng: random.Random, offset: int, kafka_ms: int) -> ArchivedRecord:
     behind = rng.randrange(50 * MINUTE) if rng.random() < 0.97 else rng.randrange(2, 4) * HOUR_MS
     return ArchivedRecord(
-        offset=offset, kafka_ms=kafka_ms, reason=None, raw=None, raw_length=None, raw_sha256=None,
-        event_id=f"e{offset}", event_type=rng.choice(["generic", "page_view"]),
+        offset=offset,
+        kafka_ms=kafka_ms,
+        reason=None,
+        raw=None,
+        raw_length=None,
+        raw_sha256=None,
+        event_id=f"e{offset}",
+        event_type=rng.choice(["generic", "page_view"]),
         tenant="acme" if rng.random() < 0.3 else "default",
-        item=f"item{min(int(rng.paretovariate(1.2)), 25)}", weight=rng.randint(1, 5), event_ms=kafka_ms - behind,
+        item=f"item{min(int(rng.paretovariate(1.2)), 25)}",
+        weight=rng.randint(1, 5),
+        event_ms=kafka_ms - behind,
         dims=(rng.choice(["eu", "us", "ap", None]), rng.choice(["phone", "desktop"])),
-    )  # fmt: skip
+    )
 
 
 def _dead_letter(rng: random.Random, offset: int, kafka_ms: int) -> ArchivedRecord:
     whole = rng.randbytes(rng.randrange(300))
     return ArchivedRecord(
-        offset=offset, kafka_ms=kafka_ms, reason=rng.choice(["invalid_json", "missing_item"]), raw=whole[:RAW_MAX],
-        raw_length=len(whole), raw_sha256=hashlib.sha256(whole).hexdigest(), event_id=None, event_type=None,
-        tenant=None, item=None, weight=None, event_ms=None, dims=(None, None),
-    )  # fmt: skip
+        offset=offset,
+        kafka_ms=kafka_ms,
+        reason=rng.choice(["invalid_json", "missing_item"]),
+        raw=whole[:RAW_MAX],
+        raw_length=len(whole),
+        raw_sha256=hashlib.sha256(whole).hexdigest(),
+        event_id=None,
+        event_type=None,
+        tenant=None,
+        item=None,
+        weight=None,
+        event_ms=None,
+        dims=(None, None),
+    )
 
 
 class ListBuffer(list):
@@ -182,14 +200,21 @@ def assert_archive_has_each_record_once(url: str, sent: list[Sent]) -> None:
     for row in events.to_pylist():
         r = by_offset[(row["kafka_partition"], row["kafka_offset"])]
         assert (row["event_id"], row["tenant"], row["item"], row["weight"], row["region"], row["device"]) == (
-            r.event_id, r.tenant, r.item, r.weight, *r.dims,
-        )  # fmt: skip
+            r.event_id,
+            r.tenant,
+            r.item,
+            r.weight,
+            *r.dims,
+        )
         assert epoch_ms(row["event_time"]) == r.event_ms
     for row in dead.to_pylist():
         r = by_offset[(row["kafka_partition"], row["kafka_offset"])]
         assert (row["reason"], row["raw"], row["raw_length"], row["raw_sha256"]) == (
-            r.reason, r.raw, r.raw_length, r.raw_sha256,
-        )  # fmt: skip
+            r.reason,
+            r.raw,
+            r.raw_length,
+            r.raw_sha256,
+        )
 
 
 RANGES = [

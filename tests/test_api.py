@@ -131,10 +131,36 @@ def test_every_time_the_job_holds_is_answered():
 
 
 ITEMS = [
-    "/page/1", "/", "//", "a/", "/page/1?utm=x&y=z#top", "50%", "100%25", "%2F", "%", "a b", " a", "a ", "+1+",
-    ".", "..", "a/../b", "./x", "naïve café", "漢字", "☃", "🚀🚀", "\t\n\r", "\u200b", "\ufeffx", "\\x\\", '"q"', "<b>",
-    "x" * 1024, "🚀" * 1024,
-]  # fmt: skip
+    "/page/1",
+    "/",
+    "//",
+    "a/",
+    "/page/1?utm=x&y=z#top",
+    "50%",
+    "100%25",
+    "%2F",
+    "%",
+    "a b",
+    " a",
+    "a ",
+    "+1+",
+    ".",
+    "..",
+    "a/../b",
+    "./x",
+    "naïve café",
+    "漢字",
+    "☃",
+    "🚀🚀",
+    "\t\n\r",
+    "\u200b",
+    "\ufeffx",
+    "\\x\\",
+    '"q"',
+    "<b>",
+    "x" * 1024,
+    "🚀" * 1024,
+]
 SPAN = {"start": "2026-01-01T00:00Z", "end": "2026-01-01T01:00Z"}
 COUNT = "count(item: $i, start: $s, end: $e) { item }"
 TIMES = {"s": SPAN["start"], "e": SPAN["end"]}
@@ -185,9 +211,10 @@ def test_graphql_numbers_are_64_bit():
     assert "errors" not in data, data
     for name in ("latest", "range"):
         assert data["data"][name] == {
-            "totalEvents": 2 * BIG, "errorBound": 7,
+            "totalEvents": 2 * BIG,
+            "errorBound": 7,
             "results": [{"count": BIG, "lowerBound": BIG - 7, "upperBound": BIG + 7}],
-        }  # fmt: skip
+        }
     count = graphql(api, '{ count(item: "x", start: "0", end: "1") { count lowerBound upperBound } }')
     assert count["data"]["count"] == {"count": BIG, "lowerBound": BIG - 7, "upperBound": BIG + 7}
     schema = api.post("/graphql", json={"query": '{ __type(name: "Long") { kind description } }'}).json()
@@ -238,8 +265,12 @@ def test_metrics_need_the_admin_token_and_label_only_known_tenants():
         )
     status, text = metrics(api, "root")
     assert status == 200 and "made-up" not in text
-    for label in ('status="200",tenant="acme"} 2.0', 'status="200",tenant="other"} 1.0',
-                  'status="200",tenant="default"} 1.0', 'status="401",tenant=""} 1.0'):  # fmt: skip
+    for label in (
+        'status="200",tenant="acme"} 2.0',
+        'status="200",tenant="other"} 1.0',
+        'status="200",tenant="default"} 1.0',
+        'status="401",tenant=""} 1.0',
+    ):
         assert label in text, label
 
 
@@ -275,8 +306,10 @@ def test_trending_and_frequent_answer_alike_in_rest_and_graphql_with_64_bit_coun
       trending(start: $s, end: $e, baseline: 3) { direction results { item change count guaranteed } }
       frequent(start: $s, end: $e, phi: 0.5) { threshold complete results { item count } } }"""
     data = graphql(api, query, s="0", e="3600000")["data"]
-    assert data["trending"] == {"direction": "rising", "results": [{"item": "x", "change": BIG, "count": BIG,
-                                                                      "guaranteed": True}]}  # fmt: skip
+    assert data["trending"] == {
+        "direction": "rising",
+        "results": [{"item": "x", "change": BIG, "count": BIG, "guaranteed": True}],
+    }
     frequent = api.get("/api/v1/frequent", params={**span, "phi": 0.5}).json()
     assert frequent["metadata"]["threshold"] == data["frequent"]["threshold"] == BIG
     assert data["frequent"]["complete"] and data["frequent"]["results"] == [{"item": "x", "count": BIG}]
@@ -290,9 +323,12 @@ def test_last_counts_back_from_the_newest_window_and_every_answer_says_how_fresh
     api, three_hours = client(), 3 * 3_600_000
     fresh = {"counted_through": iso(NEWEST_END), "written_at": iso(NEWEST_END + 5_000)}
     for path, extra in [
-        ("/api/v1/topk/historical", {}), ("/api/v1/frequent", {"phi": 0.1}), ("/api/v1/trending", {"baseline": 6}),
-        ("/api/v1/count/x", {}), ("/api/v1/series/x", {"window": "1h"}),
-    ]:  # fmt: skip
+        ("/api/v1/topk/historical", {}),
+        ("/api/v1/frequent", {"phi": 0.1}),
+        ("/api/v1/trending", {"baseline": 6}),
+        ("/api/v1/count/x", {}),
+        ("/api/v1/series/x", {"window": "1h"}),
+    ]:
         meta = api.get(path, params={"last": "3h", **extra}).json()["metadata"]
         assert (meta["start"], meta["end"]) == (iso(NEWEST_END - three_hours), iso(NEWEST_END)), path
         assert meta["freshness"] == fresh, path
@@ -354,15 +390,25 @@ def test_alerts_list_the_tenants_latest_and_refuse_bad_requests_with_a_4xx():
     assert r.json()["feed"]["skipped"] == 0
     assert [a["item"] for a in api.get("/api/v1/alerts?window=1m&limit=1", headers=as_acme).json()["alerts"]] == ["y"]
     assert api.get("/api/v1/alerts?tenant=beta", headers=as_acme).status_code == 404  # another tenant's: not found
-    assert [a["item"] for a in api.get("/api/v1/alerts?tenant=beta", headers={"Authorization": "Bearer root"}).json()[
-        "alerts"]] == ["b"]  # fmt: skip
-    for bad, status in [("window=all", 400), ("window=5m", 400), ("limit=0", 422), ("limit=201", 422),
-                        ("window=" + "x" * 17, 422)]:  # fmt: skip
+    assert [
+        a["item"]
+        for a in api.get("/api/v1/alerts?tenant=beta", headers={"Authorization": "Bearer root"}).json()["alerts"]
+    ] == ["b"]
+    for bad, status in [
+        ("window=all", 400),
+        ("window=5m", 400),
+        ("limit=0", 422),
+        ("limit=201", 422),
+        ("window=" + "x" * 17, 422),
+    ]:
         assert api.get(f"/api/v1/alerts?{bad}", headers=as_acme).status_code == status, bad
     assert api.get("/api/v1/alerts").status_code == 401
     unconfigured = client().get("/api/v1/alerts")  # no alerts topic: none, and the feed says so
     assert unconfigured.status_code == 200 and unconfigured.json() | {"tenant": None} == {
-        "tenant": None, "alerts": [], "feed": None}  # fmt: skip
+        "tenant": None,
+        "alerts": [],
+        "feed": None,
+    }
 
 
 def test_graphql_lists_the_same_alerts_and_refuses_bad_arguments_by_name():

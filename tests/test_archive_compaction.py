@@ -96,11 +96,21 @@ def test_only_hours_that_ended_and_the_tenant_asked_for_are_compacted(url, sent)
 def events(offsets: list[int], partition: int = 0) -> pa.Table:
     """Events of one hour whose columns follow from their offsets (an offset's row is always the same)."""
     rows = [
-        {"event_id": f"e{o}", "event_type": "generic", "tenant": "default", "item": f"i{o % 7}", "weight": o % 3 + 1,
-         "event_time": T0 + 1_000 * (o % 50), "region": "eu", "device": None,
-         "kafka_partition": partition, "kafka_offset": o, "kafka_time": T0 + 1_000 * o}
+        {
+            "event_id": f"e{o}",
+            "event_type": "generic",
+            "tenant": "default",
+            "item": f"i{o % 7}",
+            "weight": o % 3 + 1,
+            "event_time": T0 + 1_000 * (o % 50),
+            "region": "eu",
+            "device": None,
+            "kafka_partition": partition,
+            "kafka_offset": o,
+            "kafka_time": T0 + 1_000 * o,
+        }
         for o in offsets
-    ]  # fmt: skip
+    ]
     return pa.Table.from_pylist(rows, events_schema(DIMS))
 
 

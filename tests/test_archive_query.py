@@ -23,11 +23,17 @@ def events_table(rows: list[tuple[str, int, str]], tenant: str = "default", firs
     """(item, event ms, region) rows as an archive file's table, offsets from ``first``."""
     n = len(rows)
     columns = {
-        "event_id": [f"e{i}" for i in range(n)], "event_type": ["generic"] * n, "tenant": [tenant] * n,
+        "event_id": [f"e{i}" for i in range(n)],
+        "event_type": ["generic"] * n,
+        "tenant": [tenant] * n,
         "item": [r[0] for r in rows],
-        "weight": [1] * n, "event_time": [r[1] for r in rows], "region": [r[2] for r in rows],
-        "kafka_partition": [0] * n, "kafka_offset": list(range(first, first + n)), "kafka_time": [r[1] for r in rows],
-    }  # fmt: skip
+        "weight": [1] * n,
+        "event_time": [r[1] for r in rows],
+        "region": [r[2] for r in rows],
+        "kafka_partition": [0] * n,
+        "kafka_offset": list(range(first, first + n)),
+        "kafka_time": [r[1] for r in rows],
+    }
     return pa.table(columns, events_schema(("region",)))
 
 

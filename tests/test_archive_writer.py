@@ -64,10 +64,12 @@ def test_a_full_buffer_flushes_into_files_named_by_their_offset_range(tmp_path):
     for f in files:  # each file: exactly its directory's records of its range, by time then offset
         table = pq.read_table(f.path)
         want = [
-            s.record for s in sent
-            if s.partition == f.partition and f.first <= s.record.offset <= f.last
+            s.record
+            for s in sent
+            if s.partition == f.partition
+            and f.first <= s.record.offset <= f.last
             and directory_of(base, s.record) == f.path.rsplit("/", 1)[0]
-        ]  # fmt: skip
+        ]
         time = "kafka_time" if DEAD_LETTERS in f.path else "event_time"
         rows = list(zip(table[time].to_pylist(), table["kafka_offset"].to_pylist(), strict=True))
         assert rows == sorted(rows) and sorted(o for _, o in rows) == sorted(r.offset for r in want)
@@ -226,11 +228,20 @@ def test_covering_reads_each_offset_once_and_ignores_other_names():
         return f"{directory}/part-{partition:05d}-{first:020d}-{last:020d}.parquet"
 
     paths = [
-        name(d, 0, 10, 19), name(d, 0, 0, 9), name(d, 0, 0, 14), name(d, 0, 15, 17), name(d, 0, 25, 30),
-        name(d, 1, 5, 8), name(e, 0, 12, 40), f"{d}/part-00000-00000000000000000000.parquet",
+        name(d, 0, 10, 19),
+        name(d, 0, 0, 9),
+        name(d, 0, 0, 14),
+        name(d, 0, 15, 17),
+        name(d, 0, 25, 30),
+        name(d, 1, 5, 8),
+        name(e, 0, 12, 40),
+        f"{d}/part-00000-00000000000000000000.parquet",
         f"{d}/.{name('', 0, 31, 40)[1:]}.1234.tmp",
-    ]  # fmt: skip
+    ]
     assert covering(paths) == [
-        (name(d, 0, 0, 14), None), (name(d, 0, 10, 19), 14), (name(d, 0, 25, 30), None),
-        (name(d, 1, 5, 8), None), (name(e, 0, 12, 40), None),
-    ]  # fmt: skip
+        (name(d, 0, 0, 14), None),
+        (name(d, 0, 10, 19), 14),
+        (name(d, 0, 25, 30), None),
+        (name(d, 1, 5, 8), None),
+        (name(e, 0, 12, 40), None),
+    ]

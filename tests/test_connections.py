@@ -42,10 +42,14 @@ def test_python_clients_get_the_secret_resolved(scram_file, monkeypatch):
     monkeypatch.setenv("TEST_KAFKA_SECRET", "s3cret")
     kafka = kafka_client("b:9093", scram_file)
     assert kafka.librdkafka() == {
-        "bootstrap.servers": "b:9093", "security.protocol": "SASL_SSL", "sasl.mechanism": "SCRAM-SHA-512",
-        "sasl.username": "topk", "sasl.password": "s3cret", "ssl.ca.location": "/etc/ca.pem",
+        "bootstrap.servers": "b:9093",
+        "security.protocol": "SASL_SSL",
+        "sasl.mechanism": "SCRAM-SHA-512",
+        "sasl.username": "topk",
+        "sasl.password": "s3cret",
+        "ssl.ca.location": "/etc/ca.pem",
         "ssl.endpoint.identification.algorithm": "none",
-    }  # fmt: skip
+    }
     assert kafka.kafka_python()["sasl_plain_password"] == "s3cret"
     assert kafka.kafka_python()["ssl_check_hostname"] is False
 

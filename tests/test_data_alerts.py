@@ -31,7 +31,9 @@ def streams() -> dict[str, list[str]]:
 
 
 def result_of(sketch: HeavyHittersSketch, window: str = "1m", start: int = 5 * MINUTE) -> WindowResult:
-    return WindowResult.of(window, "region", "eu-west", start, start + MINUTE, sketch, 10, tenant="acme")
+    return WindowResult.of(
+        sketch, window=window, dimension="region", value="eu-west", start=start, end=start + MINUTE, k=10, tenant="acme"
+    )
 
 
 @pytest.mark.parametrize("name", ["bursty", "turnover", "adversarial", "prose"])
@@ -74,13 +76,19 @@ def test_a_record_decodes_to_its_alert_and_nothing_else_does():
     assert Alert.decode(key, value) == alert
     assert key == '["acme","1h",3600000,"region+eventType","eu|\\"x\\"","ünï\\\\code"]'.encode()
     for bad_key, bad_value in [
-        (key, b"{"), (key, b"[]"), (key, value.replace(b'"v":1', b'"v":2')), (b"other", value),
-        (key, value.replace(b'"item"', b'"thing"')), (key, b"\xff"), (None, None),
+        (key, b"{"),
+        (key, b"[]"),
+        (key, value.replace(b'"v":1', b'"v":2')),
+        (b"other", value),
+        (key, value.replace(b'"item"', b'"thing"')),
+        (key, b"\xff"),
+        (None, None),
         (key, value.replace(b'"lowerBound":41', b'"lowerBound":Infinity')),
         (key, value.replace(b'"lowerBound":41', b'"lowerBound":1e999')),
         (key, value.replace(b'"lowerBound":41', b'"lowerBound":41.5')),
-        (key, value.replace(b'"lowerBound":41', b'"lowerBound":true')), (key, b"[" * 100_000 + b"]" * 100_000),
-    ]:  # fmt: skip
+        (key, value.replace(b'"lowerBound":41', b'"lowerBound":true')),
+        (key, b"[" * 100_000 + b"]" * 100_000),
+    ]:
         with pytest.raises(ValueError):
             Alert.decode(bad_key, bad_value)
 

@@ -147,8 +147,9 @@ def test_the_deployment_starts_secured(compose, tmp_path):
     assert env["TOPK_CASSANDRA_USERNAME"] == "topk" and env["TOPK_REDIS_PASSWORD_FILE"].startswith(secrets)
 
     def make(directory) -> dict[str, str]:
-        subprocess.run([sys.executable, str(DOCKER / "init_secrets.py"), str(directory)], check=True,
-                       capture_output=True)  # fmt: skip
+        subprocess.run(
+            [sys.executable, str(DOCKER / "init_secrets.py"), str(directory)], check=True, capture_output=True
+        )
         return {p.name: p.read_text() for p in directory.iterdir()}
 
     first = make(tmp_path / "a")

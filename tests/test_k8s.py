@@ -30,8 +30,12 @@ def unknown_fields(doc: object, schema: dict, path: str = "spec") -> list[str]:
     if not isinstance(doc, dict) or schema.get("x-kubernetes-preserve-unknown-fields") or "properties" not in schema:
         return []
     out = [f"{path}.{k}" for k in doc if k not in schema["properties"]]
-    return out + [x for k, v in doc.items() if k in schema["properties"] for x in
-                  unknown_fields(v, schema["properties"][k], f"{path}.{k}")]  # fmt: skip
+    return out + [
+        x
+        for k, v in doc.items()
+        if k in schema["properties"]
+        for x in unknown_fields(v, schema["properties"][k], f"{path}.{k}")
+    ]
 
 
 def test_the_committed_manifests_are_the_rendered_ones():

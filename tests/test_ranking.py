@@ -88,9 +88,14 @@ def test_ranking_by_the_tightened_count_fixes_the_reported_inversion():
 
 @pytest.mark.parametrize(
     ("shape", "universe", "skew"),
-    [("bursty", 50_000, 1.0), ("turnover", 50_000, 1.0), ("zipf", 50_000, 0.6), ("adversarial", 50_000, 0.9),
-     ("text", 0, 0.0)],
-)  # fmt: skip
+    [
+        ("bursty", 50_000, 1.0),
+        ("turnover", 50_000, 1.0),
+        ("zipf", 50_000, 0.6),
+        ("adversarial", 50_000, 0.9),
+        ("text", 0, 0.0),
+    ],
+)
 def test_streams_that_are_not_iid_zipf(shape, universe, skew):
     """300k events in 60 pre-aggregated windows, capacity 256 (exceeded many times over)."""
     stream = make_stream(300_000, universe, skew, windows=60, seed=3, shape=shape)

@@ -52,8 +52,20 @@ def test_a_store_flag_means_the_same_to_the_job_and_the_query_side():
     from topk.stores.cassandra_connection import CassandraConnection
     from topk.stores.redis_store import RedisSettings
 
-    flags = ["--redis-url", "rediss://r:6380/1", "--redis-prefix", "t:1", "--cassandra-hosts", "a, b",
-             "--cassandra-keyspace", "ks", "--windows", "1h,1d", "--retention", "1h=3d"]  # fmt: skip
+    flags = [
+        "--redis-url",
+        "rediss://r:6380/1",
+        "--redis-prefix",
+        "t:1",
+        "--cassandra-hosts",
+        "a, b",
+        "--cassandra-keyspace",
+        "ks",
+        "--windows",
+        "1h,1d",
+        "--retention",
+        "1h=3d",
+    ]
     job = parse_args(flags)
     p = argparse.ArgumentParser()
     add_storage_arguments(p)

@@ -33,7 +33,10 @@ class Context:
 def results(n: int) -> list[WindowResult]:
     sketch = HeavyHittersSketch(capacity=4, cms_width=16, cms_depth=2)
     sketch.update("a", 1)
-    return [WindowResult.of("1m", "all", "all", 60_000 * i, 60_000 * (i + 1), sketch, 2) for i in range(n)]
+    return [
+        WindowResult.of(sketch, window="1m", dimension="all", value="all", start=60_000 * i, end=60_000 * (i + 1), k=2)
+        for i in range(n)
+    ]
 
 
 class Client:

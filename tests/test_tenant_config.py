@@ -83,9 +83,13 @@ def test_a_window_takes_the_parameters_described_or_the_jobs():
 
 def test_show_gives_each_tenants_latest_record_whatever_the_topic_holds():
     records = [
-        (b"acme", b'{"k": 5}', 1), (b"beta", b'{"k": 3}', 2), (b"acme", b'{"k": 4', 3),  # not JSON: its text
-        (None, b'{"k": 1}', 4), (b"beta", None, 5), (b"gamma", b"\xff", 6),  # no key; deleted; not UTF-8
-    ]  # fmt: skip
+        (b"acme", b'{"k": 5}', 1),
+        (b"beta", b'{"k": 3}', 2),
+        (b"acme", b'{"k": 4', 3),  # not JSON: its text
+        (None, b'{"k": 1}', 4),
+        (b"beta", None, 5),
+        (b"gamma", b"\xff", 6),  # no key; deleted; not UTF-8
+    ]
     assert latest(records) == {"acme": '{"k": 4', "beta": None, "gamma": "\ufffd"}
 
 

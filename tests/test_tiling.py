@@ -53,9 +53,7 @@ def test_catalogue_skips_windows_never_written_and_descends_into_unclosed_ones()
     written = {"1d": [2 * D, 4 * D], "1h": [4 * D + H, 5 * D, 5 * D + 2 * H], "1m": [5 * D + 2 * H + M]}
     t = tile(start, end, FOREVER, NOW, written)
     # day 3: nothing written in it at all (no events); day 5 is not closed: its hours and a minute
-    assert t.tiles == [
-        (FOREVER[2], 2 * D), (FOREVER[2], 4 * D), (FOREVER[1], 5 * D), (FOREVER[1], 5 * D + 2 * H)
-    ]  # fmt: skip
+    assert t.tiles == [(FOREVER[2], 2 * D), (FOREVER[2], 4 * D), (FOREVER[1], 5 * D), (FOREVER[1], 5 * D + 2 * H)]
     assert (t.covered_start, t.covered_end) == (start, end)
 
 

@@ -33,7 +33,7 @@ from fractions import Fraction
 
 from topk.sketches import HeavyHittersSketch
 from topk.window_result import WindowResult
-from topk.windows import ALL_TIME
+from topk.windows import ALL_TIME, window_id
 
 FORMAT_VERSION = 1
 MIN_PHI = 0.001
@@ -78,11 +78,18 @@ class Alert:
             if not isinstance(fields, dict) or fields.get("v") != FORMAT_VERSION:
                 raise ValueError(f"not an alert of format {FORMAT_VERSION}")
             alert = cls(
-                _text(fields, "tenant"), _text(fields, "window"), _whole(fields, "windowStart"),
-                _whole(fields, "windowEnd"), _text(fields, "dimension"), _text(fields, "value"), _text(fields, "item"),
-                _whole(fields, "lowerBound"), _whole(fields, "upperBound"), _whole(fields, "totalEvents"),
-                float(fields["phi"]),
-            )  # fmt: skip
+                tenant=_text(fields, "tenant"),
+                window=_text(fields, "window"),
+                window_start=_whole(fields, "windowStart"),
+                window_end=_whole(fields, "windowEnd"),
+                dimension=_text(fields, "dimension"),
+                value=_text(fields, "value"),
+                item=_text(fields, "item"),
+                lower_bound=_whole(fields, "lowerBound"),
+                upper_bound=_whole(fields, "upperBound"),
+                total_events=_whole(fields, "totalEvents"),
+                phi=float(fields["phi"]),
+            )
         except (KeyError, TypeError, OverflowError, RecursionError, UnicodeDecodeError) as err:
             raise ValueError(f"not an alert record: {type(err).__name__}") from None
         if key != alert.key:
@@ -126,21 +133,26 @@ def crossings(
     for found in sketch.certainly_reaching(threshold(phi, result.total_events)):
         if watched is None or found.item in watched:
             yield Alert(
-                result.tenant, result.window, result.window_start, result.window_end, result.dimension,
-                result.value, found.item, found.lower_bound, found.upper_bound, result.total_events, phi,
-            )  # fmt: skip
-
-
-def window_id(alert: Alert) -> str:
-    return f"{alert.window}:{alert.window_start}"
+                tenant=result.tenant,
+                window=result.window,
+                window_start=result.window_start,
+                window_end=result.window_end,
+                dimension=result.dimension,
+                value=result.value,
+                item=found.item,
+                lower_bound=found.lower_bound,
+                upper_bound=found.upper_bound,
+                total_events=result.total_events,
+                phi=phi,
+            )
 
 
 def take_new(alerted: dict[str, list[str]], found: Sequence[Alert], still_open: Callable[[str], bool]) -> list[Alert]:
     """The alerts of ``found`` whose item its window has not alerted yet; ``alerted`` (window id -> items
     alerted) gets them, and loses the windows that are no longer ``still_open`` to being emitted again."""
-    new = [a for a in found if a.item not in alerted.get(window_id(a), ())]
+    new = [a for a in found if a.item not in alerted.get(window_id(a.window, a.window_start), ())]
     for a in new:
-        alerted.setdefault(window_id(a), []).append(a.item)
+        alerted.setdefault(window_id(a.window, a.window_start), []).append(a.item)
     for w in [w for w in alerted if not still_open(w)]:
         del alerted[w]
     return new

@@ -153,9 +153,10 @@ class SketchSettings:
     cms_width: int = setting(2048, "Count-Min cells per row")
     cms_depth: int = setting(5, "Count-Min rows")
     alert_phi: float = setting(
-        0.0, "alert when an item is certainly above this share of a window's events (topk.alerts; 0.001 to below "
+        0.0,
+        "alert when an item is certainly above this share of a window's events (topk.alerts; 0.001 to below "
         "1); 0: none, except for tenants that set alertPhi",
-    )  # fmt: skip
+    )
 
     def validate(self) -> SketchSettings:
         if not 1 <= self.k <= self.capacity:

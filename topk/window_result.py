@@ -31,12 +31,13 @@ class WindowResult:
     @classmethod
     def of(
         cls,
+        sketch: HeavyHittersSketch,
+        *,
         window: str,
         dimension: str,
         value: str,
         start: int,
         end: int,
-        sketch: HeavyHittersSketch,
         k: int,
         summary: bytes | None = None,
         tenant: str = DEFAULT_TENANT,
@@ -45,7 +46,18 @@ class WindowResult:
         """The result of a window summarized by ``sketch`` (``summary``: its bytes, when at hand)."""
         top = sketch.top_k(k)
         return cls(
-            window, dimension, value, start, end, sketch.total_weight, sketch.maximum_error, k,
-            sketch.space_saving.capacity, top.items, top.unlisted_bound,
-            sketch.serialize() if summary is None else summary, tenant, params,
-        )  # fmt: skip
+            window=window,
+            dimension=dimension,
+            value=value,
+            window_start=start,
+            window_end=end,
+            total_events=sketch.total_weight,
+            error_bound=sketch.maximum_error,
+            k=k,
+            capacity=sketch.space_saving.capacity,
+            items=top.items,
+            unlisted_bound=top.unlisted_bound,
+            summary=sketch.serialize() if summary is None else summary,
+            tenant=tenant,
+            params=params,
+        )

@@ -101,6 +101,17 @@ def by_size(windows: Iterable[WindowSpec]) -> list[WindowSpec]:
     return sorted((w for w in windows if not w.is_all_time), key=lambda w: w.size_ms)
 
 
+def window_id(label: str, start: int) -> str:
+    """One window of a group, as the sketch operator's state and its alerts name it: ``"<label>:<start>"``."""
+    return f"{label}:{start}"
+
+
+def of_window_id(window_id: str) -> tuple[str, int]:
+    """(label, start) of a ``window_id``."""
+    label, _, start = window_id.partition(":")
+    return label, int(start)
+
+
 def split_csv(text: str) -> tuple[str, ...]:
     return tuple(part.strip() for part in text.split(",") if part.strip())
 

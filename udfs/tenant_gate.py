@@ -52,9 +52,15 @@ def create_parsed_events(
     parsed = t_env.sql_query(f"SELECT {PARSED_COLUMNS}, event_time AS event_ts FROM raw_events")
     jvm = get_gateway().jvm
     job = jvm.topk.udfs.TenantConfig.Job(
-        sketch.k, sketch.capacity, sketch.cms_width, sketch.cms_depth, ",".join(events.dimensions),
-        ",".join(w.label for w in windows.specs), events.max_weight, sketch.alert_phi,
-    )  # fmt: skip
+        sketch.k,
+        sketch.capacity,
+        sketch.cms_width,
+        sketch.cms_depth,
+        ",".join(events.dimensions),
+        ",".join(w.label for w in windows.specs),
+        events.max_weight,
+        sketch.alert_phi,
+    )
     records = []
     for key, value, ts in preloaded:
         try:
@@ -62,9 +68,15 @@ def create_parsed_events(
         except (AttributeError, UnicodeDecodeError):  # no key, or not UTF-8: dead-lettered by the gate
             continue
     gated = jvm.topk.udfs.TenantGate.gate(
-        t_env._j_tenv, parsed._j_table, t_env.from_path("tenant_configs")._j_table, job, windows.base.size_ms,
-        windows.allowed_lateness_ms, config_topic, json.dumps(records),
-    )  # fmt: skip
+        t_env._j_tenv,
+        parsed._j_table,
+        t_env.from_path("tenant_configs")._j_table,
+        job,
+        windows.base.size_ms,
+        windows.allowed_lateness_ms,
+        config_topic,
+        json.dumps(records),
+    )
     t_env.create_temporary_view("gated_events", Table(gated, t_env))
     columns = "`value`, kafka_ts, `partition`, `offset`, reason, item, weight, dims, tenant"
     t_env.execute_sql(f"CREATE TEMPORARY VIEW parsed_events AS SELECT {columns}, {GATED}, event_time FROM gated_events")

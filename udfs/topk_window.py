@@ -139,9 +139,17 @@ class TopKWindowFunction(KeyedProcessFunction):
             self.error_bound = sketch.maximum_error
             self.emit_lag_ms = int(time.time() * 1000) - e.end
             result = WindowResult.of(
-                e.window.label, dimension, value, e.start, e.end, sketch, params.k, e.summary, tenant,
-                params.described,
-            )  # fmt: skip
+                sketch,
+                window=e.window.label,
+                dimension=dimension,
+                value=value,
+                start=e.start,
+                end=e.end,
+                k=params.k,
+                summary=e.summary,
+                tenant=tenant,
+                params=params.described,
+            )
             if self.alerting and params.alert_phi:
                 watermark = ctx.timer_service().current_watermark()
                 result = replace(result, alerts=tuple(self._alerts(result, sketch, params, watermark)))

@@ -15,7 +15,7 @@ its next coarser window has been computed from it. The all-time sketch is kept u
 has passed since it last took in a window (``all=`` of ``--retention``); then the group's state is
 dropped whole (``Output.dropped``), so a group that stops getting events leaves nothing behind.
 
-State is a map from window id (``"<label>:<start>"``) to a serialized sketch, plus one entry
+State is a map from window id (``topk.windows.window_id``) to a serialized sketch, plus one entry
 ``index`` listing the window ids present (and when the all-time sketch expires), so a coarser window
 reads only the finer windows that exist (a read of an absent key is a round trip to the JVM like any
 other) and nothing ever scans the map's keys (a RocksDB scan per group). ``State`` is the part of
@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 from typing import Protocol
 
 from topk.sketches import HeavyHittersSketch
-from topk.windows import WindowSpec, by_size
+from topk.windows import WindowSpec, by_size, of_window_id, window_id
 
 
 class State(Protocol):
@@ -80,13 +80,14 @@ class WindowFold:
             closed = end - 1 <= watermark
             if w is self.base or (late and closed):  # coarser windows still open are computed when they end
                 # late events (only with allowed lateness) may reach a finest window before its summary
-                merged = index.merge(_id(w, start), summary)
+                merged = index.merge(window_id(w.label, start), summary)
                 emit_now = closed if late else not self.finest_at_end  # late: its closed windows again
                 if emit_now:
                     out.emits.append(Emit(w, start, end, merged))
         cadence_end = self.cadence.start_of(base_start) + self.cadence.size_ms
         if late and self.all_time is not None and cadence_end - 1 <= watermark:  # all-time took it in: add
-            all_time, all_time_end = index.merge(_id(self.all_time, 0), summary), self.cadence.start_of(watermark + 1)
+            all_time = index.merge(window_id(self.all_time.label, 0), summary)
+            all_time_end = self.cadence.start_of(watermark + 1)
             out.emits.append(Emit(self.all_time, 0, all_time_end, all_time))
             self._keep_all_time(index, all_time_end, out)
         index.save()
@@ -97,43 +98,53 @@ class WindowFold:
         from their finer windows), folds the cadence window into all-time, and drops what is no
         longer needed (and windows whose size is no longer configured)."""
         out, index = Output(), _Index(state)
+        self._emit_ending(state, index, end, out)
+        if index.cleanup == end:  # the all-time sketch's expiry timer
+            self._expire_all_time(index, end, out)
+        for key in list(index.ids):
+            label, start = of_window_id(key)
+            w = self.labels.get(label)
+            if w is None or (not w.is_all_time and self._kept_until(w, start) <= end):
+                index.remove(key)
+        out.dropped = index.save()
+        return out
+
+    def _emit_ending(self, state: State, index: _Index, end: int, out: Output) -> None:
+        """The windows ending at ``end``, finest first, each coarser one merged from the finer ones; the
+        cadence window's into all-time too."""
         finer = None
         for w in self.chain:
             if end % w.size_ms == 0:
                 start = end - w.size_ms
                 if finer is None:  # the finest window: emitted here only with its all-time fold
-                    ready = self.finest_at_end and _id(w, start) in index
-                    summary = state.get(_id(w, start)) if ready else None
+                    ready = self.finest_at_end and window_id(w.label, start) in index
+                    summary = state.get(window_id(w.label, start)) if ready else None
                 else:
                     summary = self._compute(state, index, finer, w, start)
                 if summary is not None:
                     out.emits.append(Emit(w, start, end, summary))
                 if summary is not None and w is self.cadence and self.all_time is not None:
-                    all_time = index.merge(_id(self.all_time, 0), summary)
+                    all_time = index.merge(window_id(self.all_time.label, 0), summary)
                     out.emits.append(Emit(self.all_time, 0, end, all_time))
                     self._keep_all_time(index, end, out)
             finer = w
-        if index.cleanup == end:  # the all-time sketch's expiry timer
-            index.changed, index.cleanup = True, None
-            if index.expires is not None and index.expires > end:  # it took in windows since: check again then
-                index.cleanup = index.expires
-                out.timers.add(index.expires - 1)
-            elif self.all_time is not None:
-                index.expires = None
-                index.remove(_id(self.all_time, 0))
-        for key in list(index.ids):
-            label, _, start = key.partition(":")
-            w = self.labels.get(label)
-            if w is None or (not w.is_all_time and self._kept_until(w, int(start)) <= end):
-                index.remove(key)
-        out.dropped = index.save()
-        return out
 
-    def open_to_late(self, window_id: str, watermark: int) -> bool:
-        """Whether the window ``"<label>:<start>"`` may still take late events (and be emitted again)."""
-        label, _, start = window_id.partition(":")
+    def _expire_all_time(self, index: _Index, end: int, out: Output) -> None:
+        """The all-time sketch's expiry timer at ``end``: dropped, unless it took in windows since (then
+        checked again at its new expiry)."""
+        index.changed, index.cleanup = True, None
+        if index.expires is not None and index.expires > end:
+            index.cleanup = index.expires
+            out.timers.add(index.expires - 1)
+        elif self.all_time is not None:
+            index.expires = None
+            index.remove(window_id(self.all_time.label, 0))
+
+    def open_to_late(self, key: str, watermark: int) -> bool:
+        """Whether the window ``key`` (a ``window_id``) may still take late events (and be emitted again)."""
+        label, start = of_window_id(key)
         w = self.labels.get(label)
-        return w is not None and not w.is_all_time and int(start) + w.size_ms + self.lateness - 1 > watermark
+        return w is not None and not w.is_all_time and start + w.size_ms + self.lateness - 1 > watermark
 
     def _keep_all_time(self, index: _Index, end: int, out: Output) -> None:
         """The all-time sketch took in a window ending at ``end``: it is kept its retention from there,
@@ -146,12 +157,12 @@ class WindowFold:
             out.timers.add(index.expires - 1)
 
     def _compute(self, state: State, index: _Index, finer: WindowSpec, w: WindowSpec, start: int) -> bytes | None:
-        keys = [_id(finer, s) for s in range(start, start + w.size_ms, finer.size_ms)]
+        keys = [window_id(finer.label, s) for s in range(start, start + w.size_ms, finer.size_ms)]
         parts = [state.get(k) for k in keys if k in index]
         if not parts:
             return None
         summary = parts[0] if len(parts) == 1 else _merged_all(parts)
-        index.put(_id(w, start), summary)
+        index.put(window_id(w.label, start), summary)
         return summary
 
     def _kept_until(self, w: WindowSpec, start: int) -> int:
@@ -205,10 +216,6 @@ class _Index:
             expiry = "" if self.cleanup is None else f";{self.expires},{self.cleanup}"
             self.state.put(self.KEY, (",".join(sorted(self.ids)) + expiry).encode())
         return empty
-
-
-def _id(w: WindowSpec, start: int) -> str:
-    return f"{w.label}:{start}"
 
 
 def _merged(summary: bytes | None, other: bytes) -> bytes:

@@ -61,11 +61,18 @@ def summaries() -> list[dict]:
             sketch.update(item, weight)
         ss = sketch.space_saving
         monitored = sorted((x.item, x.estimate, x.estimate - x.lower_bound) for x in ss.items())
-        out.append({
-            "capacity": capacity, "width": width, "depth": depth, "total": ss.total_weight, "floor": ss.floor,
-            "items": [list(m) for m in monitored], "table": sketch.count_min.table.ravel().tolist(),
-            "bytes": sketch.serialize().hex(),
-        })  # fmt: skip
+        out.append(
+            {
+                "capacity": capacity,
+                "width": width,
+                "depth": depth,
+                "total": ss.total_weight,
+                "floor": ss.floor,
+                "items": [list(m) for m in monitored],
+                "table": sketch.count_min.table.ravel().tolist(),
+                "bytes": sketch.serialize().hex(),
+            }
+        )
     return out
 
 
@@ -75,10 +82,13 @@ def events() -> list[dict]:
     records = list(bad_records(KAFKA_MS))
     meta = {"eventType": "product_view", "timestamp": KAFKA_MS - 5_000}
     for payload in [
-        {"productId": "p-1", "region": "eu-west"}, {"productId": 7, "region": "a|b", "shelf": 3, "weight": "12"},
-        {"productId": "p-2", "region": "c\\", "shelf": "s|"}, {"productId": "p-3", "region": True},
-        {"productId": "p-4", "region": "r" * 300}, {"productId": "p-5", "region": None, "shelf": ["x"]},
-    ]:  # fmt: skip
+        {"productId": "p-1", "region": "eu-west"},
+        {"productId": 7, "region": "a|b", "shelf": 3, "weight": "12"},
+        {"productId": "p-2", "region": "c\\", "shelf": "s|"},
+        {"productId": "p-3", "region": True},
+        {"productId": "p-4", "region": "r" * 300},
+        {"productId": "p-5", "region": None, "shelf": ["x"]},
+    ]:
         records.append(json.dumps({"metadata": meta, "payload": payload}).encode())
     records += [
         b'{"metadata": {"timestamp": "2025-12-31T23:59:50.5+00:00"}, "payload": {"itemId": "iso", "region": "x"}}',

@@ -42,9 +42,12 @@ from topk.stores.kafka_client import KafkaClient
 ROOT = Path(__file__).resolve().parents[2]
 H = 3_600_000
 PORTS = {
-    "KAFKA_PORT": "19092", "REDIS_PORT": "16379", "CASSANDRA_PORT": "19042", "S3_PORT": "17333",
+    "KAFKA_PORT": "19092",
+    "REDIS_PORT": "16379",
+    "CASSANDRA_PORT": "19042",
+    "S3_PORT": "17333",
     "REDIS_CLUSTER_PORT": "17000",
-}  # fmt: skip
+}
 SERVERS = ("kafka", "redis", "cassandra", "s3", "redis-cluster")
 S3_CREDENTIALS = {"AWS_ACCESS_KEY_ID": "topk-test", "AWS_SECRET_ACCESS_KEY": "topk-test-secret"}
 SECRETS = {  # the servers take them from here (files, not command lines); clients from the environment
@@ -213,8 +216,13 @@ def submit(tmp_path_factory: pytest.TempPathFactory, servers: Servers, request: 
     env["FLINK_PROPERTIES"] = getattr(request.module, "FLINK_PROPERTIES", "")
 
     def run(*args: str, check: bool = True, job: str = "topk") -> subprocess.CompletedProcess:
-        done = subprocess.run(["bash", str(ROOT / "scripts/submit.sh"), *args], env={**env, "TOPK_JOB": job},
-                              capture_output=True, text=True, timeout=300)  # fmt: skip
+        done = subprocess.run(
+            ["bash", str(ROOT / "scripts/submit.sh"), *args],
+            env={**env, "TOPK_JOB": job},
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
         assert not check or done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
         return done
 
@@ -228,15 +236,23 @@ def submit(tmp_path_factory: pytest.TempPathFactory, servers: Servers, request: 
 
 def job_command(servers: Servers, name: str, module: str, *args: str) -> list[str]:
     return [
-        sys.executable, "-m", module,
-        "--bootstrap-servers", servers.bootstrap,
-        "--redis-url", servers.redis_url,
-        "--cassandra-port", str(servers.cassandra_port),
-        "--checkpoint-dir", servers.checkpoints_url(name),
-        "--checkpoint-interval-ms", "1000",
-        "--s3-endpoint-url", servers.s3_endpoint,
+        sys.executable,
+        "-m",
+        module,
+        "--bootstrap-servers",
+        servers.bootstrap,
+        "--redis-url",
+        servers.redis_url,
+        "--cassandra-port",
+        str(servers.cassandra_port),
+        "--checkpoint-dir",
+        servers.checkpoints_url(name),
+        "--checkpoint-interval-ms",
+        "1000",
+        "--s3-endpoint-url",
+        servers.s3_endpoint,
         *args,
-    ]  # fmt: skip
+    ]
 
 
 @pytest.fixture(scope="session")
@@ -257,9 +273,20 @@ def stored(servers, run_job):
     events = publish(servers.kafka, run_id, spec, also=second_tenant(spec))
     common = ("--topic", run_id, "--group-id", run_id, "--dimensions", "region")
     run_job(
-        *common, "--dead-letter-topic", f"{run_id}-dlq", "--windows", "1m,1h,all", "--k", str(K),
-        "--capacity", str(CAPACITY), "--cassandra-keyspace", run_id, "--redis-prefix", run_id,
-    )  # fmt: skip
+        *common,
+        "--dead-letter-topic",
+        f"{run_id}-dlq",
+        "--windows",
+        "1m,1h,all",
+        "--k",
+        str(K),
+        "--capacity",
+        str(CAPACITY),
+        "--cassandra-keyspace",
+        run_id,
+        "--redis-prefix",
+        run_id,
+    )
     run_job(*common, "--archive-url", servers.archive_url(run_id), module="jobs.archive_job")
 
     assert early.get("/health/ready").json()["ready"]  # the same app, no restart

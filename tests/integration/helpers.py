@@ -148,9 +148,13 @@ def open_queries(servers, name: str, windows=WINDOWS, cassandra_port: int | None
     """The query side over keyspace and Redis prefix ``name`` (nothing connects until asked)."""
     store = CassandraStore(CassandraConnection(port=cassandra_port or servers.cassandra_port), name, windows)
     return TopKQueries(
-        redis_connect(servers.redis_url), redis_connect(servers.redis_url, decode_responses=False), store,
-        list(windows), name, **kwargs,
-    )  # fmt: skip
+        redis_connect(servers.redis_url),
+        redis_connect(servers.redis_url, decode_responses=False),
+        store,
+        list(windows),
+        name,
+        **kwargs,
+    )
 
 
 PROMETHEUS_PORTS = range(9249, 9260)  # conf/flink-conf.yaml: metrics.reporter.prom.port

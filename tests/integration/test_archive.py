@@ -46,10 +46,20 @@ def test_archive_survives_a_worker_kill_and_counts_exactly(servers, run_id, star
     send(servers.kafka, topic, [encode(e) for e in events[:8_000]])
 
     job = start_job(
-        "--topic", topic, "--group-id", topic, "--archive-url", url, "--archive-buffer-bytes", "262144",
-        "--archive-flush-ms", "1000", "--dimensions", "region,category,eventType,region+eventType",
+        "--topic",
+        topic,
+        "--group-id",
+        topic,
+        "--archive-url",
+        url,
+        "--archive-buffer-bytes",
+        "262144",
+        "--archive-flush-ms",
+        "1000",
+        "--dimensions",
+        "region,category,eventType,region+eventType",
         module="jobs.archive_job",
-    )  # fmt: skip
+    )
 
     def ready_to_kill() -> bool:
         written = archived(url, servers.s3_endpoint, EVENTS)

@@ -42,11 +42,31 @@ def test_a_backlog_larger_than_the_taskmanagers_direct_memory_is_read_without_a_
     send(servers.kafka, topic, records)
 
     done = submit(
-        "run", "--bounded", "--topic", topic, "--dead-letter-topic", f"{topic}-dlq", "--group-id", run_id,
-        "--bootstrap-servers", servers.bootstrap, "--redis-url", servers.redis_url, "--redis-prefix", run_id,
-        "--cassandra-port", str(servers.cassandra_port), "--cassandra-keyspace", f"b{run_id}",
-        "--windows", "1m,all", "--dimensions", "region", "--k", "5",
-    )  # fmt: skip
+        "run",
+        "--bounded",
+        "--topic",
+        topic,
+        "--dead-letter-topic",
+        f"{topic}-dlq",
+        "--group-id",
+        run_id,
+        "--bootstrap-servers",
+        servers.bootstrap,
+        "--redis-url",
+        servers.redis_url,
+        "--redis-prefix",
+        run_id,
+        "--cassandra-port",
+        str(servers.cassandra_port),
+        "--cassandra-keyspace",
+        f"b{run_id}",
+        "--windows",
+        "1m,all",
+        "--dimensions",
+        "region",
+        "--k",
+        "5",
+    )
     job_id = re.search(r"JobID ([0-9a-f]{32})", done.stdout).group(1)
     try:
         assert wait_for(lambda: rest(f"/jobs/{job_id}")["state"] in ("FINISHED", "FAILED", "CANCELED"), 600)

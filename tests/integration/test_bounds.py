@@ -35,10 +35,13 @@ def flood(start: int, span: int) -> list[tuple[int, bytes]]:
     names = rng.integers(1 << 40, size=FLOOD)
     times = np.sort(rng.integers(span, size=FLOOD)) + start
     return [
-        (t, b'{"metadata":{"eventType":"generic","timestamp":%d},"payload":{"itemId":"flood-%d","category":"v%x-%d"}}'
-         % (t, i % 50, n, i))
+        (
+            t,
+            b'{"metadata":{"eventType":"generic","timestamp":%d},"payload":{"itemId":"flood-%d","category":"v%x-%d"}}'
+            % (t, i % 50, n, i),
+        )
         for i, (t, n) in enumerate(zip(times.tolist(), names.tolist(), strict=True))
-    ]  # fmt: skip
+    ]
 
 
 def meta(r: redis.Redis, key: str) -> dict[str, str]:
@@ -54,10 +57,28 @@ def test_a_million_values_of_one_dimension_stay_bounded_and_the_rest_exact(serve
     send(servers.kafka, topic, (record for _, record in records))
 
     run_job(
-        "--topic", topic, "--dead-letter-topic", f"{topic}-dlq", "--group-id", topic, "--redis-prefix", topic,
-        "--cassandra-keyspace", topic, "--windows", "1m,1h,all", "--dimensions", "region,category",
-        "--k", str(K), "--max-values", str(MAX_VALUES), "--parallelism", "2", timeout=1500,
-    )  # fmt: skip
+        "--topic",
+        topic,
+        "--dead-letter-topic",
+        f"{topic}-dlq",
+        "--group-id",
+        topic,
+        "--redis-prefix",
+        topic,
+        "--cassandra-keyspace",
+        topic,
+        "--windows",
+        "1m,1h,all",
+        "--dimensions",
+        "region,category",
+        "--k",
+        str(K),
+        "--max-values",
+        str(MAX_VALUES),
+        "--parallelism",
+        "2",
+        timeout=1500,
+    )
 
     r = redis_connect(servers.redis_url)
     per_minute: dict[int, set[str]] = defaultdict(set)
@@ -99,8 +120,23 @@ def test_an_old_second_never_gets_its_quota_again(servers, run_id, start_job):
     sent = start + 3_699_000
     records += [(encode(quota_event(start + 30 + i)), sent, 0) for i in range(3)]  # the first second, again
     produce(servers.kafka, topic, records)
-    start_job("--topic", topic, "--dead-letter-topic", f"{topic}-dlq", "--group-id", topic, *config,
-              "--redis-prefix", topic, "--cassandra-keyspace", topic, "--windows", "1m,all", "--k", "5")  # fmt: skip
+    start_job(
+        "--topic",
+        topic,
+        "--dead-letter-topic",
+        f"{topic}-dlq",
+        "--group-id",
+        topic,
+        *config,
+        "--redis-prefix",
+        topic,
+        "--cassandra-keyspace",
+        topic,
+        "--windows",
+        "1m,all",
+        "--k",
+        "5",
+    )
     letters = read_topic(servers.kafka, f"{topic}-dlq", expected=4, timeout_s=240)
     assert [d["reason"] for d in letters] == ["over_quota"] * 4  # the first record of partition 1, and the three
 
@@ -120,8 +156,19 @@ def test_event_times_no_window_can_hold_are_dead_letters(servers, run_id, run_jo
     records = [(encode(e), event_time_ms(e), None) for e in good] + [(encode(late_event), far, None)]
     produce(servers.kafka, topic, [*records, (b"{not json", far, None)])
     common = ("--topic", topic, "--group-id", topic, "--dimensions", "region")
-    run_job(*common, "--dead-letter-topic", f"{topic}-dlq", "--redis-prefix", topic, "--cassandra-keyspace", topic,
-            "--windows", "1m,1h,all", "--k", str(K))  # fmt: skip
+    run_job(
+        *common,
+        "--dead-letter-topic",
+        f"{topic}-dlq",
+        "--redis-prefix",
+        topic,
+        "--cassandra-keyspace",
+        topic,
+        "--windows",
+        "1m,1h,all",
+        "--k",
+        str(K),
+    )
     run_job(*common, "--archive-url", servers.archive_url(topic), module="jobs.archive_job")
 
     letters = read_topic(servers.kafka, f"{topic}-dlq", expected=2)

@@ -47,12 +47,30 @@ def test_job_runs_on_a_standalone_cluster_with_metrics(submit, servers, run_id):
     events = publish(servers.kafka, topic, spec, extra=(b"{not json",))
 
     done = submit(
-        "run", "--topic", topic, "--dead-letter-topic", f"{topic}-dlq", "--group-id", run_id,
-        "--bootstrap-servers", servers.bootstrap, "--redis-url", servers.redis_url,
-        "--cassandra-port", str(servers.cassandra_port),
-        "--cassandra-keyspace", f"c{run_id}", "--windows", "1m,all", "--dimensions", "region", "--k", "5",
-        "--checkpoint-interval-ms", "2000",
-    )  # fmt: skip
+        "run",
+        "--topic",
+        topic,
+        "--dead-letter-topic",
+        f"{topic}-dlq",
+        "--group-id",
+        run_id,
+        "--bootstrap-servers",
+        servers.bootstrap,
+        "--redis-url",
+        servers.redis_url,
+        "--cassandra-port",
+        str(servers.cassandra_port),
+        "--cassandra-keyspace",
+        f"c{run_id}",
+        "--windows",
+        "1m,all",
+        "--dimensions",
+        "region",
+        "--k",
+        "5",
+        "--checkpoint-interval-ms",
+        "2000",
+    )
     job_id = re.search(r"JobID ([0-9a-f]{32})", done.stdout).group(1)
     try:
         assert job_id in submit("list").stdout
@@ -88,11 +106,25 @@ def test_stop_with_savepoint_resume_and_replay_reproduce_the_results(submit, ser
     first, second = events[: len(events) // 2], events[len(events) // 2 :]  # generate() is in event-time order
     topic, replayed = f"sp_{run_id}", f"rp_{run_id}"
     flags = (
-        "--topic", topic, "--dead-letter-topic", f"{topic}-dlq", "--bootstrap-servers", servers.bootstrap,
-        "--redis-url", servers.redis_url, "--cassandra-port", str(servers.cassandra_port),
-        "--windows", "1m,all", "--dimensions", "region", "--k", "5",
-        "--checkpoint-interval-ms", "2000",
-    )  # fmt: skip
+        "--topic",
+        topic,
+        "--dead-letter-topic",
+        f"{topic}-dlq",
+        "--bootstrap-servers",
+        servers.bootstrap,
+        "--redis-url",
+        servers.redis_url,
+        "--cassandra-port",
+        str(servers.cassandra_port),
+        "--windows",
+        "1m,all",
+        "--dimensions",
+        "region",
+        "--k",
+        "5",
+        "--checkpoint-interval-ms",
+        "2000",
+    )
     ensure_topic(servers.kafka, topic, partitions=1)
     send(servers.kafka, topic, [encode(e) for e in first])
     r = redis_connect(servers.redis_url)
@@ -155,10 +187,23 @@ def test_prometheus_fires_the_job_alert_when_the_job_stops_and_clears_it_when_on
         # events (and a bad record) for every operator to report its metrics: Python's report once they count
         publish(servers.kafka, topic, StreamSpec(600, 30, 1.1, aligned_start(MINUTE, 5), 3 * MINUTE), (b"{bad",))
         flags = (
-            "--topic", topic, "--bootstrap-servers", servers.bootstrap, "--redis-url", servers.redis_url,
-            "--cassandra-port", str(servers.cassandra_port), "--windows", "1m,all", "--dimensions", "region",
-            "--checkpoint-interval-ms", "2000", "--redis-prefix", topic,
-        )  # fmt: skip
+            "--topic",
+            topic,
+            "--bootstrap-servers",
+            servers.bootstrap,
+            "--redis-url",
+            servers.redis_url,
+            "--cassandra-port",
+            str(servers.cassandra_port),
+            "--windows",
+            "1m,all",
+            "--dimensions",
+            "region",
+            "--checkpoint-interval-ms",
+            "2000",
+            "--redis-prefix",
+            topic,
+        )
         prometheus("start")
         job = None
         try:

@@ -88,8 +88,16 @@ def event(tenant: str | None, ts: int, item: str, **payload: str) -> dict:
     return {"metadata": metadata, "payload": {"itemId": item, **payload}}
 
 
-def closed_minutes_exact(r: redis.Redis, session, keyspace: str, prefix: str, tenant: str, events: list[dict],
-                         upto: int, regions: tuple[str, ...] = ()) -> None:  # fmt: skip
+def closed_minutes_exact(
+    r: redis.Redis,
+    session,
+    keyspace: str,
+    prefix: str,
+    tenant: str,
+    events: list[dict],
+    upto: int,
+    regions: tuple[str, ...] = (),
+) -> None:
     """Every minute of ``events`` before ``upto``, in Redis (all and each region) and in Cassandra (all),
     equals the exact counts."""
     for dimension, value in [("all", "all"), *(("region", v) for v in regions)]:
@@ -122,11 +130,34 @@ def test_huge_records_and_a_tenant_stamping_ahead_change_nothing(submit, servers
     produce(servers.kafka, topic, records, max_bytes=6 << 20)
 
     flags = (
-        "--bounded", "--topic", topic, "--dead-letter-topic", f"{topic}-dlq", "--group-id", topic,
-        "--bootstrap-servers", servers.bootstrap, "--redis-url", servers.redis_url, "--redis-prefix", topic,
-        "--cassandra-port", str(servers.cassandra_port), "--cassandra-keyspace", topic, "--windows", "1m,all",
-        "--dimensions", "region", "--k", str(K), "--max-future-ms", str(H), "--config-topic", "",
-    )  # fmt: skip
+        "--bounded",
+        "--topic",
+        topic,
+        "--dead-letter-topic",
+        f"{topic}-dlq",
+        "--group-id",
+        topic,
+        "--bootstrap-servers",
+        servers.bootstrap,
+        "--redis-url",
+        servers.redis_url,
+        "--redis-prefix",
+        topic,
+        "--cassandra-port",
+        str(servers.cassandra_port),
+        "--cassandra-keyspace",
+        topic,
+        "--windows",
+        "1m,all",
+        "--dimensions",
+        "region",
+        "--k",
+        str(K),
+        "--max-future-ms",
+        str(H),
+        "--config-topic",
+        "",
+    )
     archive = ("--archive-url", servers.archive_url(topic), "--s3-endpoint-url", servers.s3_endpoint)
     jobs = [job_id(submit("run", *flags)), job_id(submit("run", *flags, *archive, job="archive"))]
     try:
@@ -181,8 +212,10 @@ def test_a_soak_with_faults_leaves_every_closed_window_exact(submit, servers, ru
     sent = [start + 20 * M + i * 100 for i in range(40)]  # stamped 50 minutes ahead of when they are sent
     records += [(encode(event("evil", t + 50 * M, f"ahead-{i % 5}")), t, None) for i, t in enumerate(sent)]
     burst = [event("evil", start + 25 * M + 1_000 + i, f"burst-{i % 9}") for i in range(300)]  # over its quota
-    values = [event("evil", start + 35 * M + i * 20, f"v-{i % 50}", region=f"r{n:x}")
-              for i, n in enumerate(rng.integers(1 << 40, size=20_000))]  # fmt: skip
+    values = [
+        event("evil", start + 35 * M + i * 20, f"v-{i % 50}", region=f"r{n:x}")
+        for i, n in enumerate(rng.integers(1 << 40, size=20_000))
+    ]
     records += on_time(burst + values)
     t_bad = start + 30 * M  # the corpus's records the job refuses at any --max-future-ms, and a 5 MB one
     records += [(raw, t_bad, None) for raw, why in bad_records(t_bad).items() if why != "too_far_ahead"]
@@ -191,21 +224,54 @@ def test_a_soak_with_faults_leaves_every_closed_window_exact(submit, servers, ru
     records = [(value, ts, i % 3) for i, (value, ts, _) in enumerate(records)]  # every partition moves on
     closing = start + span + 2 * M  # one record a partition past the last minute closes it everywhere
     records += [(encode(event(None, closing, "closing")), closing, p) for p in range(3)]
-    phases = [[r for r in records if lo <= r[1] < hi] for lo, hi in
-              ((0, start + 15 * M), (start + 15 * M, start + 30 * M), (start + 30 * M, start + 45 * M),
-               (start + 45 * M, 2**62))]  # fmt: skip
+    phases = [
+        [r for r in records if lo <= r[1] < hi]
+        for lo, hi in (
+            (0, start + 15 * M),
+            (start + 15 * M, start + 30 * M),
+            (start + 30 * M, start + 45 * M),
+            (start + 45 * M, 2**62),
+        )
+    ]
 
     ensure_topic(servers.kafka, topic, partitions=3, configs=BIG)
     config = ("--bootstrap-servers", servers.bootstrap, "--config-topic", f"{topic}-config")
     assert tenants_cli(["set", "--tenant", "evil", "--quota", "5", "--at", str(start), *config]) == 0
     flags = (
-        "--topic", topic, "--dead-letter-topic", f"{topic}-dlq", "--group-id", topic, *config,
-        "--redis-url", servers.redis_url, "--redis-prefix", topic, "--cassandra-port", str(servers.cassandra_port),
-        "--cassandra-keyspace", topic, "--windows", "1m,1h,all", "--dimensions", "region", "--k", str(K),
-        "--max-future-ms", str(H), "--max-values", "100", "--checkpoint-interval-ms", "2000",
-        "--archive-url", servers.archive_url(topic), "--s3-endpoint-url", servers.s3_endpoint,
-        "--archive-flush-ms", "2000",
-    )  # fmt: skip
+        "--topic",
+        topic,
+        "--dead-letter-topic",
+        f"{topic}-dlq",
+        "--group-id",
+        topic,
+        *config,
+        "--redis-url",
+        servers.redis_url,
+        "--redis-prefix",
+        topic,
+        "--cassandra-port",
+        str(servers.cassandra_port),
+        "--cassandra-keyspace",
+        topic,
+        "--windows",
+        "1m,1h,all",
+        "--dimensions",
+        "region",
+        "--k",
+        str(K),
+        "--max-future-ms",
+        str(H),
+        "--max-values",
+        "100",
+        "--checkpoint-interval-ms",
+        "2000",
+        "--archive-url",
+        servers.archive_url(topic),
+        "--s3-endpoint-url",
+        servers.s3_endpoint,
+        "--archive-flush-ms",
+        "2000",
+    )
     r = redis_connect(servers.redis_url)
 
     def written(minute: int, tenant: str = "default") -> Callable[[], bool]:

@@ -136,8 +136,10 @@ def test_wide_tables_and_large_counts_read_back_and_fold(t_env):
     indexes): what the JVM writes it reads back, and folds with every count in its bounds."""
     width, depth = 1 << 17, 2
     events = [(f"big-{i % 40}", 10**11 + i) for i in range(400)] + [(x, 3) for x in ODD if x]
-    rows = t_env.from_elements(events, DataTypes.ROW([DataTypes.FIELD("item", DataTypes.STRING()),
-                                                      DataTypes.FIELD("weight", DataTypes.BIGINT())]))  # fmt: skip
+    rows = t_env.from_elements(
+        events,
+        DataTypes.ROW([DataTypes.FIELD("item", DataTypes.STRING()), DataTypes.FIELD("weight", DataTypes.BIGINT())]),
+    )
     t_env.create_temporary_view("wide", rows)
     with t_env.execute_sql(f"SELECT item_summary(item, weight, 16, {width}, {depth}) FROM wide").collect() as found:
         blob = bytes(next(iter(found))[0])

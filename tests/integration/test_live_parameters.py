@@ -44,11 +44,30 @@ def test_tenant_parameters_change_live_and_survive_a_stop_with_savepoint(submit,
     configure("beta", "--k", "5", "--capacity", "300", "--dimensions", "region,category")
     configure("gamma", "--quota", "2")
     flags = (
-        "--topic", topic, "--dead-letter-topic", f"{topic}-dlq", "--redis-url", servers.redis_url,
-        "--cassandra-port", str(servers.cassandra_port), "--windows", "1m,all", "--dimensions", "region,category",
-        "--k", "10", "--checkpoint-interval-ms", "2000", *kafka,
-        "--group-id", topic, "--redis-prefix", topic, "--cassandra-keyspace", topic,
-    )  # fmt: skip
+        "--topic",
+        topic,
+        "--dead-letter-topic",
+        f"{topic}-dlq",
+        "--redis-url",
+        servers.redis_url,
+        "--cassandra-port",
+        str(servers.cassandra_port),
+        "--windows",
+        "1m,all",
+        "--dimensions",
+        "region,category",
+        "--k",
+        "10",
+        "--checkpoint-interval-ms",
+        "2000",
+        *kafka,
+        "--group-id",
+        topic,
+        "--redis-prefix",
+        topic,
+        "--cassandra-keyspace",
+        topic,
+    )
     ensure_topic(servers.kafka, topic, partitions=1)
     send(servers.kafka, topic, [encode(e) for e in events[:cut]])
     r = redis_connect(servers.redis_url)

@@ -67,10 +67,11 @@ def test_graphql_answers_equal_rest_answers(stored, queries):
     data = r.json()["data"]
     rest = {
         "hour": api.get("/api/v1/topk", params={"window": "1h", "k": 5}, headers=auth),
-        "eu": api.get("/api/v1/topk", params={"window": "1m", "dimension": "region", "value": "eu-west", "k": 4},
-                      headers=auth),
+        "eu": api.get(
+            "/api/v1/topk", params={"window": "1m", "dimension": "region", "value": "eu-west", "k": 4}, headers=auth
+        ),
         "range": api.get("/api/v1/topk/historical", params={"k": 8, "start": start, "end": end}, headers=auth),
-    }  # fmt: skip
+    }
     for name, response in rest.items():
         body = response.json()
         assert [camel(x) for x in body["results"]] == data[name]["results"], name
@@ -78,8 +79,13 @@ def test_graphql_answers_equal_rest_answers(stored, queries):
             assert data[name][camel({field: 0}).popitem()[0]] == body["metadata"][field], (name, field)
     count = api.get("/api/v1/count/item-1", params={"start": start, "end": end}, headers=auth).json()
     one = count["results"][0]
-    assert data["one"] == {"item": "item-1", "count": one["count"], "lowerBound": one["lower_bound"],
-                           "upperBound": one["upper_bound"], "guaranteed": one["guaranteed"]}  # fmt: skip
+    assert data["one"] == {
+        "item": "item-1",
+        "count": one["count"],
+        "lowerBound": one["lower_bound"],
+        "upperBound": one["upper_bound"],
+        "guaranteed": one["guaranteed"],
+    }
 
 
 def test_graphql_refuses_deep_fanned_out_bad_and_anonymous_queries(queries):
@@ -221,7 +227,9 @@ def test_the_page_shows_the_apis_top_k_switches_views_and_picks_up_new_windows(
         sketch.update("fresh-item", 999)
         for n, item in enumerate(ODD_ITEMS):
             sketch.update(item, 10 + n)
-        result = WindowResult.of("1h", "region", "eu-west", newest, newest + H, sketch, 8)
+        result = WindowResult.of(
+            sketch, window="1h", dimension="region", value="eu-west", start=newest, end=newest + H, k=8
+        )
         write_result(redis_connect(servers.redis_url), result, WINDOWS[1], run_id)
         expect(page.locator("#table tbody tr").first).to_contain_text("fresh-item", timeout=15_000)
         for item in ODD_ITEMS:  # their history: items a URL path cannot hold as they are

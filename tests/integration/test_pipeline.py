@@ -40,10 +40,21 @@ def test_known_stream_gives_exact_top_k_in_redis_and_cassandra(servers, run_id, 
     send(servers.kafka, topic, records)
 
     run_job(
-        "--topic", topic, "--dead-letter-topic", f"{topic}-dlq", "--group-id", run_id,
-        "--windows", "1m,1h,all", "--dimensions", "region,category,eventType,region+eventType", "--k", str(K),
-        "--cassandra-keyspace", keyspace,
-    )  # fmt: skip
+        "--topic",
+        topic,
+        "--dead-letter-topic",
+        f"{topic}-dlq",
+        "--group-id",
+        run_id,
+        "--windows",
+        "1m,1h,all",
+        "--dimensions",
+        "region,category,eventType,region+eventType",
+        "--k",
+        str(K),
+        "--cassandra-keyspace",
+        keyspace,
+    )
 
     r = redis_connect(servers.redis_url)
     minutes = exact_counts(iter(good), 60_000)

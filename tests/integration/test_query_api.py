@@ -129,8 +129,10 @@ def test_trending_and_frequent_answers_hold_against_exact_counts(stored, queries
       frequent(start: $s, end: $e, phi: 0.02) { threshold complete results { item lowerBound } } }"""
     times = {"s": str(t0), "m": str(t0 + 2 * H), "e": str(t0 + 3 * H)}
     data = api.post("/graphql", json={"query": query, "variables": times}).json()["data"]
-    rest = api.get("/api/v1/trending", params={"start": times["m"], "end": times["e"], "baseline": 2, "k": 8,
-                                               "direction": "falling"}).json()  # fmt: skip
+    rest = api.get(
+        "/api/v1/trending",
+        params={"start": times["m"], "end": times["e"], "baseline": 2, "k": 8, "direction": "falling"},
+    ).json()
     assert [(r["item"], r["changeLowerBound"]) for r in data["trending"]["results"]] == [
         (r["item"], r["change_lower_bound"]) for r in rest["results"]
     ]
@@ -156,7 +158,10 @@ def test_the_newest_window_comes_from_cassandra_when_redis_has_none(stored, quer
         from_redis, from_cassandra = queries.latest(K, window, "all", "all"), gone.latest(K, window, "all", "all")
         assert from_cassandra is not None and from_cassandra.windows == from_redis.windows, window
         assert (from_cassandra.start, from_cassandra.end, from_cassandra.total_events) == (
-            from_redis.start, from_redis.end, from_redis.total_events)  # fmt: skip
+            from_redis.start,
+            from_redis.end,
+            from_redis.total_events,
+        )
         assert [(i.item, i.estimate) for i in from_cassandra.items] == [(i.item, i.estimate) for i in from_redis.items]
     reached, from_cassandra = queries.progress(), gone.progress()
     assert reached.counted_through == from_cassandra.counted_through == stored[0].start_ms + 3 * H
@@ -221,9 +226,23 @@ def test_api_answers_and_rejects_bad_requests(servers, stored, queries):
 
 
 ODD_ITEMS = [
-    "/page/1", "/page/1?utm=x&y=z#top", "/", "a/", "50% off", "100%25", "a b", " a ", "+", ".", "..", "a/../b",
-    "naïve café ☃ 漢字 🚀", "\t\n", "x" * 1024, "🚀" * 1024,
-]  # fmt: skip
+    "/page/1",
+    "/page/1?utm=x&y=z#top",
+    "/",
+    "a/",
+    "50% off",
+    "100%25",
+    "a b",
+    " a ",
+    "+",
+    ".",
+    "..",
+    "a/../b",
+    "naïve café ☃ 漢字 🚀",
+    "\t\n",
+    "x" * 1024,
+    "🚀" * 1024,
+]
 BIG = 3 * 2**31  # past 32 bits
 
 
@@ -236,8 +255,8 @@ def test_any_item_and_64_bit_counts_through_rest_and_graphql(servers, stored):
     sketch = HeavyHittersSketch(CAPACITY, 256, 3)
     for item, weight in weights.items():
         sketch.update(item, weight)
-    write_result(redis_connect(servers.redis_url), WindowResult.of("1m", "all", "all", start, start + M, sketch, 32),
-                 WINDOWS[0], name)  # fmt: skip
+    result = WindowResult.of(sketch, window="1m", dimension="all", value="all", start=start, end=start + M, k=32)
+    write_result(redis_connect(servers.redis_url), result, WINDOWS[0], name)
     api = TestClient(create_app(open_queries(servers, name), ApiConfig(WINDOWS, max_k=CAPACITY)))
     span = {"start": str(start), "end": str(start + M)}
     top = api.get("/api/v1/topk/historical", params={**span, "k": 32}).json()
@@ -337,10 +356,25 @@ def test_retention_expires_minutes_in_both_stores_and_ranges_round_to_hours(serv
     events = publish(servers.kafka, run_id, spec)
     windows = parse_windows("1m,1h,all", "1m=90m")
     run_job(
-        "--topic", run_id, "--group-id", run_id, "--dead-letter-topic", f"{run_id}-dlq", "--windows", "1m,1h,all",
-        "--retention", "1m=90m", "--dimensions", "region", "--k", "5", "--cassandra-keyspace", run_id,
-        "--redis-prefix", run_id,
-    )  # fmt: skip
+        "--topic",
+        run_id,
+        "--group-id",
+        run_id,
+        "--dead-letter-topic",
+        f"{run_id}-dlq",
+        "--windows",
+        "1m,1h,all",
+        "--retention",
+        "1m=90m",
+        "--dimensions",
+        "region",
+        "--k",
+        "5",
+        "--cassandra-keyspace",
+        run_id,
+        "--redis-prefix",
+        run_id,
+    )
     per_minute = exact_counts(iter(events), M)
     horizon = windows[0].retained_since(int(time.time() * 1000))
     kept = [m for m in sorted(per_minute) if m >= horizon + M]  # (a minute on the edge may go either way)
@@ -379,9 +413,22 @@ REQUEST_SECONDS = 10.0  # no request, valid or not, takes longer: the budgets bo
 REQUEST_BYTES = 256 << 20  # nor holds more Python memory at once (tracemalloc; Arrow's buffers are not traced)
 LOW, HIGH = EVENT_TIME_RANGE_MS
 TIME_CORPUS = [
-    "0", "1", str(HIGH), str(HIGH + 1), "999999999000000", "999999999999999", "9" * 16, "-1", "1e3", "",
-    "2026-01-01T00:00Z", "9999-01-01T00:00:00Z", "9998-12-31T23:59:59.999+23:59", "0001-01-01T00:00Z", "yesterday",
-]  # fmt: skip
+    "0",
+    "1",
+    str(HIGH),
+    str(HIGH + 1),
+    "999999999000000",
+    "999999999999999",
+    "9" * 16,
+    "-1",
+    "1e3",
+    "",
+    "2026-01-01T00:00Z",
+    "9999-01-01T00:00:00Z",
+    "9998-12-31T23:59:59.999+23:59",
+    "0001-01-01T00:00Z",
+    "yesterday",
+]
 
 
 def literal(text: str) -> str:
@@ -421,8 +468,10 @@ def graphql_requests(stored_times: list[str]) -> st.SearchStrategy[dict]:
             "query": f"query($i: String!) {{ count(item: $i, start: {literal(s)}, end: {literal(e)}) {{ count }} }}",
             "variables": {"i": item},
         },
-        items, times, times,
-    )  # fmt: skip
+        items,
+        times,
+        times,
+    )
     return st.one_of(query.map(lambda q: {"query": q, "variables": {}}), by_variable)
 
 
@@ -503,14 +552,38 @@ def test_audit_command_compares_approximate_and_exact(servers, stored):
     lo, hi = spec.start_ms + 97 * M, spec.start_ms + 2 * H + 41 * M
     audit = subprocess.run(
         [
-            sys.executable, "-m", "topk.query.audit", "--start", str(lo), "--end", str(hi), "--k", str(K),
-            "--phi", "0.02", "--baseline", "2",
-            "--redis-url", servers.redis_url, "--cassandra-port", str(servers.cassandra_port),
-            "--cassandra-keyspace", run_id, "--redis-prefix", run_id, "--windows", "1m,1h,all",
-            "--archive-url", servers.archive_url(run_id), "--s3-endpoint-url", servers.s3_endpoint,
+            sys.executable,
+            "-m",
+            "topk.query.audit",
+            "--start",
+            str(lo),
+            "--end",
+            str(hi),
+            "--k",
+            str(K),
+            "--phi",
+            "0.02",
+            "--baseline",
+            "2",
+            "--redis-url",
+            servers.redis_url,
+            "--cassandra-port",
+            str(servers.cassandra_port),
+            "--cassandra-keyspace",
+            run_id,
+            "--redis-prefix",
+            run_id,
+            "--windows",
+            "1m,1h,all",
+            "--archive-url",
+            servers.archive_url(run_id),
+            "--s3-endpoint-url",
+            servers.s3_endpoint,
         ],
-        capture_output=True, text=True, timeout=120,
-    )  # fmt: skip
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert audit.returncode == 0, audit.stdout + audit.stderr
     out = audit.stdout.splitlines()
     assert f"precision@{K} 1.000   recall@{K} 1.000" in audit.stdout and "(0 wrongly)" in audit.stdout

@@ -29,9 +29,24 @@ K = 10
 def job_args(topic: str, *extra: str) -> tuple[str, ...]:
     # one sized window: all-time takes in every closed minute (with 1m,1h it would wait for the hour)
     return (
-        "--topic", topic, "--dead-letter-topic", f"{topic}-dlq", "--group-id", topic, "--redis-prefix", topic,
-        "--cassandra-keyspace", topic, "--windows", "1m,all", "--dimensions", "region", "--k", str(K), *extra,
-    )  # fmt: skip
+        "--topic",
+        topic,
+        "--dead-letter-topic",
+        f"{topic}-dlq",
+        "--group-id",
+        topic,
+        "--redis-prefix",
+        topic,
+        "--cassandra-keyspace",
+        topic,
+        "--windows",
+        "1m,all",
+        "--dimensions",
+        "region",
+        "--k",
+        str(K),
+        *extra,
+    )
 
 
 def assert_every_minute_exact(r: redis.Redis, events: list[dict], topic: str, *regions: str) -> None:
@@ -88,8 +103,10 @@ def planted(events: list[dict], minute: int, share: float, region: str | None = 
     chosen = [i for i in chosen if region in (None, events[i]["payload"]["region"])]
     out = list(events)
     for i in chosen[:: round(1 / share)]:
-        out[i] = {"metadata": {**events[i]["metadata"], "eventType": "generic"},
-                  "payload": {**events[i]["payload"], "itemId": "burst"}}  # fmt: skip
+        out[i] = {
+            "metadata": {**events[i]["metadata"], "eventType": "generic"},
+            "payload": {**events[i]["payload"], "itemId": "burst"},
+        }
         out[i]["payload"] = {k: v for k, v in out[i]["payload"].items() if k not in ("url", "productId", "query")}
     return out
 
@@ -183,9 +200,12 @@ def test_late_events_update_their_window_or_become_dead_letters(servers, run_id,
 
     closed = exact_counts(iter([*on_time, allowed, lifted]), MINUTE)
     crossings = Counter(
-        (m, group, x) for m in range(start, start + 5 * MINUTE, MINUTE) for group in ("all", "region")
-        for x, c in closed[m].items() if c > phi * sum(closed[m].values())
-    )  # fmt: skip
+        (m, group, x)
+        for m in range(start, start + 5 * MINUTE, MINUTE)
+        for group in ("all", "region")
+        for x, c in closed[m].items()
+        if c > phi * sum(closed[m].values())
+    )
     assert (start + 4 * MINUTE, "all", eights[0]) in crossings
     alerts = [Alert.decode(k, v) for k, v in committed(servers.kafka, alerts_topic, len(crossings))]
     assert Counter((a.window_start, a.dimension, a.item) for a in alerts) == crossings

@@ -41,8 +41,24 @@ def test_a_run_without_state_over_its_results_is_refused_and_a_replay_rebuilds_t
     first = list(generate(spec))
     ensure_topic(servers.kafka, topic, partitions=2)
     send(servers.kafka, topic, [encode(e) for e in first])
-    flags = ("--topic", topic, "--dead-letter-topic", f"{topic}-dlq", "--group-id", topic, "--redis-prefix", topic,
-             "--cassandra-keyspace", topic, "--windows", "1m,1h,all", "--dimensions", "region", "--k", "5")  # fmt: skip
+    flags = (
+        "--topic",
+        topic,
+        "--dead-letter-topic",
+        f"{topic}-dlq",
+        "--group-id",
+        topic,
+        "--redis-prefix",
+        topic,
+        "--cassandra-keyspace",
+        topic,
+        "--windows",
+        "1m,1h,all",
+        "--dimensions",
+        "region",
+        "--k",
+        "5",
+    )
     done = run(servers, run_id, *flags)
     assert done.returncode == 0, done.stderr[-3000:]
     r = redis_connect(servers.redis_url)

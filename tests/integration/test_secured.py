@@ -34,10 +34,19 @@ MINUTE = 60_000
 
 def secured_flags(servers, run_id: str) -> list[str]:
     return [
-        "--bootstrap-servers", servers.secure_bootstrap, "--kafka-properties", servers.secure_kafka_properties,
-        "--redis-url", servers.redis_tls_url, "--cassandra-port", str(servers.cassandra_port),
-        "--cassandra-tls-ca-file", servers.tls_ca, "--cassandra-keyspace", f"sec_{run_id}",
-    ]  # fmt: skip
+        "--bootstrap-servers",
+        servers.secure_bootstrap,
+        "--kafka-properties",
+        servers.secure_kafka_properties,
+        "--redis-url",
+        servers.redis_tls_url,
+        "--cassandra-port",
+        str(servers.cassandra_port),
+        "--cassandra-tls-ca-file",
+        servers.tls_ca,
+        "--cassandra-keyspace",
+        f"sec_{run_id}",
+    ]
 
 
 def command_lines_with_secrets() -> list[str]:
@@ -54,11 +63,30 @@ def test_a_secured_deployment_runs_end_to_end_with_no_secret_on_a_command_line(s
     kafka = kafka_client(servers.secure_bootstrap, servers.secure_kafka_properties)
     topic, start = f"secured_{run_id}", aligned_start(MINUTE, 8)
     events = publish(kafka, topic, StreamSpec(4_000, 60, 1.1, start, 4 * MINUTE, seed=21))
-    flags = [*secured_flags(servers, run_id), "--topic", topic, "--dead-letter-topic", f"{topic}-dlq",
-             "--group-id", run_id, "--windows", "1m,all", "--dimensions", "region", "--k", "5",
-             "--checkpoint-dir", f"file://{servers.state}/ck-{run_id}"]  # fmt: skip
-    job = subprocess.Popen([sys.executable, "-m", "jobs.topk_job", "--bounded", *flags], cwd=ROOT,
-                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)  # fmt: skip
+    flags = [
+        *secured_flags(servers, run_id),
+        "--topic",
+        topic,
+        "--dead-letter-topic",
+        f"{topic}-dlq",
+        "--group-id",
+        run_id,
+        "--windows",
+        "1m,all",
+        "--dimensions",
+        "region",
+        "--k",
+        "5",
+        "--checkpoint-dir",
+        f"file://{servers.state}/ck-{run_id}",
+    ]
+    job = subprocess.Popen(
+        [sys.executable, "-m", "jobs.topk_job", "--bounded", *flags],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
     leaked, deadline = [], time.monotonic() + 600
     while job.poll() is None and time.monotonic() < deadline:
         leaked += command_lines_with_secrets()
@@ -71,8 +99,11 @@ def test_a_secured_deployment_runs_end_to_end_with_no_secret_on_a_command_line(s
     minutes = exact_counts(iter(events), MINUTE)
     for m in sorted(minutes)[:-1]:
         assert stored_top(r, window_key("1m", "all", "all", m)) == ranked(minutes[m], 5), m
-    store = CassandraStore(CassandraConnection(port=servers.cassandra_port, tls_ca_file=servers.tls_ca),
-                           f"sec_{run_id}", parse_windows("1m,all"))  # fmt: skip
+    store = CassandraStore(
+        CassandraConnection(port=servers.cassandra_port, tls_ca_file=servers.tls_ca),
+        f"sec_{run_id}",
+        parse_windows("1m,all"),
+    )
     try:
         first = min(minutes)
         stored = store.summaries(parse_windows("1m")[0], "all", "all", [first])
@@ -88,8 +119,14 @@ def test_a_secured_deployment_runs_end_to_end_with_no_secret_on_a_command_line(s
 def test_a_wrong_secret_fails_fast_naming_the_store(servers, run_id, secret, store):
     env = {**os.environ, secret: "not-the-secret"}
     started = time.monotonic()
-    done = subprocess.run([sys.executable, "-m", "jobs.settings_check", *secured_flags(servers, run_id)], cwd=ROOT,
-                          env=env, capture_output=True, text=True, timeout=120)  # fmt: skip
+    done = subprocess.run(
+        [sys.executable, "-m", "jobs.settings_check", *secured_flags(servers, run_id)],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert done.returncode == 2, done.stderr
     assert f"{store} at " in done.stderr and "refused" in done.stderr, done.stderr
     assert time.monotonic() - started < 60
@@ -102,7 +139,9 @@ def test_redis_cluster_takes_a_window_in_one_transaction_and_answers_ranges(serv
     sketch = HeavyHittersSketch(capacity=16, cms_width=64, cms_depth=3)
     for item, weight in [("a", 5), ("b", 3), ("c", 1)]:
         sketch.update(item, weight)
-    result = WindowResult.of("1m", "region", f"eu}}{run_id}", start, start + MINUTE, sketch, 2)
+    result = WindowResult.of(
+        sketch, window="1m", dimension="region", value=f"eu}}{run_id}", start=start, end=start + MINUTE, k=2
+    )
     write_result(r, result, windows["1m"], prefix=run_id)
 
     key = window_key("1m", "region", f"eu}}{run_id}", start, run_id)

@@ -27,7 +27,9 @@ def bundle(start: int) -> list[WindowResult]:
         sketch = HeavyHittersSketch(capacity=16, cms_width=64, cms_depth=3)
         for item, n in counts.items():
             sketch.update(item, n)
-        out.append(WindowResult.of("1m", "region", value, start, start + MINUTE, sketch, 5))
+        out.append(
+            WindowResult.of(sketch, window="1m", dimension="region", value=value, start=start, end=start + MINUTE, k=5)
+        )
     return out
 
 

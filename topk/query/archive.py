@@ -184,9 +184,14 @@ class EventArchive:
         return sums, Scan(partitions, len(files), sum(f.size for f in files), time.perf_counter() - started)
 
     def sums(
-        self, start: int, end: int, dimension: str = "all", value: str = "all", tenant: str = DEFAULT_TENANT,
+        self,
+        start: int,
+        end: int,
+        dimension: str = "all",
+        value: str = "all",
+        tenant: str = DEFAULT_TENANT,
         max_bytes: int | None = None,
-    ) -> tuple[pa.Table, Scan]:  # fmt: skip
+    ) -> tuple[pa.Table, Scan]:
         """Exact weighted count per item (columns ``item``, ``weight``) of the tenant's events in
         [start, end) (event time) with ``dimension == value`` (``all``: every event)."""
         parts, scan = self._summed(start, end, dimension, value, tenant, None, max_bytes)
@@ -196,17 +201,28 @@ class EventArchive:
         return merged.group_by("item").aggregate([("weight", "sum")]).rename_columns(["item", "weight"]), scan
 
     def counts(
-        self, start: int, end: int, dimension: str = "all", value: str = "all", tenant: str = DEFAULT_TENANT,
+        self,
+        start: int,
+        end: int,
+        dimension: str = "all",
+        value: str = "all",
+        tenant: str = DEFAULT_TENANT,
         max_bytes: int | None = None,
-    ) -> tuple[dict[str, int], Scan]:  # fmt: skip
+    ) -> tuple[dict[str, int], Scan]:
         """``sums`` as a dict (for tools: an answer ranks or picks in Arrow, ``top`` and ``count``)."""
         sums, scan = self.sums(start, end, dimension, value, tenant, max_bytes)
         return dict(zip(sums["item"].to_pylist(), sums["weight"].to_pylist(), strict=True)), scan
 
     def top(
-        self, k: int, start: int, end: int, dimension: str = "all", value: str = "all", tenant: str = DEFAULT_TENANT,
+        self,
+        k: int,
+        start: int,
+        end: int,
+        dimension: str = "all",
+        value: str = "all",
+        tenant: str = DEFAULT_TENANT,
         max_bytes: int | None = None,
-    ) -> tuple[list[tuple[str, int]], int, Scan]:  # fmt: skip
+    ) -> tuple[list[tuple[str, int]], int, Scan]:
         """The ``k`` largest exact counts, ranked (``ranked``'s order), and the total weight."""
         sums, scan = self.sums(start, end, dimension, value, tenant, max_bytes)
         keys = [("weight", "descending"), ("item", "ascending")]  # (UTF-8 order is code point order)
@@ -215,9 +231,15 @@ class EventArchive:
         return ranked(counts, k), pc.sum(sums["weight"]).as_py() or 0, scan
 
     def count(
-        self, item: str, start: int, end: int, dimension: str = "all", value: str = "all",
-        tenant: str = DEFAULT_TENANT, max_bytes: int | None = None,
-    ) -> tuple[int, int, Scan]:  # fmt: skip
+        self,
+        item: str,
+        start: int,
+        end: int,
+        dimension: str = "all",
+        value: str = "all",
+        tenant: str = DEFAULT_TENANT,
+        max_bytes: int | None = None,
+    ) -> tuple[int, int, Scan]:
         """The exact count of ``item`` and the total weight, as ``sums`` counts them (no table of items)."""
         parts, scan = self._summed(start, end, dimension, value, tenant, item, max_bytes)
         total = sum(p["weight"][0].as_py() or 0 for p in parts)  # (a sum of no rows is null)

@@ -85,8 +85,10 @@ def trend_report(
     true = {x: sign * (now.get(x, 0) - before.get(x, 0) / periods) for x in now.keys() | before.keys()}
     listed = {c.item for c in found.items}
     past = [x for x, c in true.items() if x not in listed and c > found.unlisted_bound]
-    lines = [f"{'falls' if falling else 'rises'}: {len(found.items)} listed, unlisted bound {found.unlisted_bound}, "
-             f"{len(past)} unlisted past it"]  # fmt: skip
+    lines = [
+        f"{'falls' if falling else 'rises'}: {len(found.items)} listed, unlisted bound {found.unlisted_bound}, "
+        f"{len(past)} unlisted past it"
+    ]
     ok = not past
     for c in found.items:
         change = true.get(c.item, 0)
@@ -132,8 +134,9 @@ def main(argv: list[str] | None = None) -> None:
         lines, ok = [*lines, f"above phi {a.phi}:", *more], ok and fine
     if a.baseline is not None:
         found, _, before = queries.trending(a.k, start, end, a.baseline, a.dimension, a.value, a.falling)
-        more, fine = trend_report(found, exact, exact_counts(queries, before, a.dimension, a.value), a.baseline,
-                                  a.k, a.falling)  # fmt: skip
+        more, fine = trend_report(
+            found, exact, exact_counts(queries, before, a.dimension, a.value), a.baseline, a.k, a.falling
+        )
         lines, ok = [*lines, f"trend against {a.baseline} ranges before:", *more], ok and fine
     print("\n".join(lines))
     sys.exit(0 if ok else 1)

@@ -35,8 +35,12 @@ def open_queries(a: argparse.Namespace, parser: argparse.ArgumentParser | None =
     redis, archive = settings_of(RedisSettings, a, parser), settings_of(ArchiveSettings, a, parser)
     connection, budgets = settings_of(CassandraConnection, a, parser), settings_of(Budgets, a, parser)
     return TopKQueries(
-        redis_connect(redis.url), redis_connect(redis.url, decode_responses=False),
-        CassandraStore(connection, connection.keyspace, windows), windows, redis.prefix,
-        EventArchive(archive.url, archive.s3_endpoint_url) if archive.url else None, budgets.max_range_ms,
+        redis_connect(redis.url),
+        redis_connect(redis.url, decode_responses=False),
+        CassandraStore(connection, connection.keyspace, windows),
+        windows,
+        redis.prefix,
+        EventArchive(archive.url, archive.s3_endpoint_url) if archive.url else None,
+        budgets.max_range_ms,
         max_exact_bytes=budgets.max_exact_bytes,
-    )  # fmt: skip
+    )

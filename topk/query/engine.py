@@ -148,9 +148,14 @@ class TopKQueries:
                 top = read_topk(self.client, window, dimension, value, start, k, self.prefix)
                 if top is not None:
                     return Answer(
-                        top.items, top.window_start, top.window_end, top.total_events, top.error_bound, APPROXIMATE,
+                        top.items,
+                        top.window_start,
+                        top.window_end,
+                        top.total_events,
+                        top.error_bound,
+                        APPROXIMATE,
                         [f"{window}@{start}"],
-                    )  # fmt: skip
+                    )
         except RedisError:
             pass
         return self._latest_stored(k, self.windows[window], dimension, value)
@@ -220,9 +225,15 @@ class TopKQueries:
         edges = {"start": tiling.start_rounded_to, "end": tiling.end_rounded_to}
         rounded = {edge: w.label for edge, w in edges.items() if w != finest}
         answer = Answer(
-            [], tiling.covered_start, tiling.covered_end, merged.total_weight, merged.maximum_error, APPROXIMATE, used,
+            [],
+            tiling.covered_start,
+            tiling.covered_end,
+            merged.total_weight,
+            merged.maximum_error,
+            APPROXIMATE,
+            used,
             rounded=rounded,
-        )  # fmt: skip
+        )
         return merged, answer
 
     def range_topk(self, k: int, start: int, end: int, dimension: str, value: str, mode: str = APPROXIMATE) -> Answer:

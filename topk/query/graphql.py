@@ -200,9 +200,12 @@ def top_k(data: dict, window: str | None, freshness: Freshness) -> TopK:
     meta = data["metadata"]
     fields = ("dimension", "value", "start", "end", "total_events", "error_bound", "guaranteed", "accuracy")
     return TopK(
-        window=window, windows_merged=meta["windows_merged"], results=[RankedItem(**r) for r in data["results"]],
-        freshness=freshness, **{f: meta[f] for f in fields},
-    )  # fmt: skip
+        window=window,
+        windows_merged=meta["windows_merged"],
+        results=[RankedItem(**r) for r in data["results"]],
+        freshness=freshness,
+        **{f: meta[f] for f in fields},
+    )
 
 
 @strawberry.type
@@ -217,9 +220,17 @@ class Query:
         "exactly the range)"
     )
     async def top_k(
-        self, info: Info, window: str = "1h", dimension: str = "all", value: str = "all", k: int = 10,
-        start: str | None = None, end: str | None = None, last: str | None = None, mode: Mode = Mode.APPROXIMATE,
-    ) -> TopK | None:  # fmt: skip
+        self,
+        info: Info,
+        window: str = "1h",
+        dimension: str = "all",
+        value: str = "all",
+        k: int = 10,
+        start: str | None = None,
+        end: str | None = None,
+        last: str | None = None,
+        mode: Mode = Mode.APPROXIMATE,
+    ) -> TopK | None:
         ctx: Context = info.context
         ctx.charge()
         check_k(k, ctx.max_k)
@@ -243,7 +254,7 @@ class Query:
         dimension: str = "all",
         value: str = "all",
         mode: Mode = Mode.APPROXIMATE,
-    ) -> RankedItem | None:  # fmt: skip  (null when refused: the other lookups keep their answers)
+    ) -> RankedItem | None:  # null when refused: the other lookups keep their answers
         ctx: Context = info.context
         ctx.charge()
         check_item(item, ctx.max_item_length)
@@ -254,9 +265,15 @@ class Query:
 
     @strawberry.field(description="Every item whose count over a range may reach phi of its events")
     async def frequent(
-        self, info: Info, phi: float, start: str | None = None, end: str | None = None, last: str | None = None,
-        dimension: str = "all", value: str = "all",
-    ) -> Frequent | None:  # fmt: skip
+        self,
+        info: Info,
+        phi: float,
+        start: str | None = None,
+        end: str | None = None,
+        last: str | None = None,
+        dimension: str = "all",
+        value: str = "all",
+    ) -> Frequent | None:
         ctx: Context = info.context
         ctx.charge()
         if not 0 < phi <= 1:
@@ -268,19 +285,27 @@ class Query:
         meta = data["metadata"]
         fields = ("start", "end", "total_events", "threshold", "complete", "unlisted_bound")
         return Frequent(
-            results=[RankedItem(**r) for r in data["results"]], freshness=await ctx.freshness(),
+            results=[RankedItem(**r) for r in data["results"]],
+            freshness=await ctx.freshness(),
             **{f: meta[f] for f in fields},
-        )  # fmt: skip
+        )
 
     @strawberry.field(
         description="The items whose count over a range rose (fell) most against their mean over the "
         "baseline ranges of the same length just before it"
     )
     async def trending(
-        self, info: Info, start: str | None = None, end: str | None = None, last: str | None = None, k: int = 10,
+        self,
+        info: Info,
+        start: str | None = None,
+        end: str | None = None,
+        last: str | None = None,
+        k: int = 10,
         baseline: int = 1,
-        direction: Direction = Direction.RISING, dimension: str = "all", value: str = "all",
-    ) -> Trending | None:  # fmt: skip
+        direction: Direction = Direction.RISING,
+        dimension: str = "all",
+        value: str = "all",
+    ) -> Trending | None:
         ctx: Context = info.context
         ctx.charge()
         check_k(k, ctx.max_k)
@@ -291,10 +316,15 @@ class Query:
         data = trend_body(*found, baseline, direction.value, dimension, value)
         meta = data["metadata"]
         return Trending(
-            direction=direction.value, start=meta["start"], end=meta["end"], baseline_start=meta["baseline"]["start"],
-            baseline_end=meta["baseline"]["end"], unlisted_bound=meta["unlisted_bound"],
-            freshness=await ctx.freshness(), results=[Change(**r) for r in data["results"]],
-        )  # fmt: skip
+            direction=direction.value,
+            start=meta["start"],
+            end=meta["end"],
+            baseline_start=meta["baseline"]["start"],
+            baseline_end=meta["baseline"]["end"],
+            unlisted_bound=meta["unlisted_bound"],
+            freshness=await ctx.freshness(),
+            results=[Change(**r) for r in data["results"]],
+        )
 
     @strawberry.field(
         description="The tenant's latest data alerts, latest window end first (REST: /api/v1/alerts); none when the "
@@ -348,9 +378,15 @@ class Schema(strawberry.Schema):
 
 class Context(BaseContext):
     def __init__(
-        self, tenant: str, queries: TopKQueries, guard: Guard, windows: tuple[WindowSpec, ...], max_k: int,
-        max_item_length: int, alerts: AlertFeed | None,
-    ) -> None:  # fmt: skip
+        self,
+        tenant: str,
+        queries: TopKQueries,
+        guard: Guard,
+        windows: tuple[WindowSpec, ...],
+        max_k: int,
+        max_item_length: int,
+        alerts: AlertFeed | None,
+    ) -> None:
         super().__init__()
         self.tenant, self.alerts = tenant, alerts
         self.queries, self.guard, self.windows = queries, guard, windows
@@ -374,9 +410,13 @@ class Context(BaseContext):
 
 
 def graphql_router(
-    queries: TopKQueries, guard: Guard, windows: tuple[WindowSpec, ...], max_k: int, max_item_length: int,
+    queries: TopKQueries,
+    guard: Guard,
+    windows: tuple[WindowSpec, ...],
+    max_k: int,
+    max_item_length: int,
     alerts: AlertFeed | None = None,
-) -> GraphQLRouter:  # fmt: skip
+) -> GraphQLRouter:
     """The ``/graphql`` endpoint (POST, and GET for queries), answered from the tenant ``guard``
     gives; no IDE page (it would load from a CDN)."""
     schema = Schema(

@@ -175,18 +175,34 @@ def frequent_body(found: Frequent, answer: Answer, phi: float, dimension: str, v
 
 
 def trend_body(
-    found: Changes, now: Answer, before: Answer, periods: int, direction: str, dimension: str, value: str,
+    found: Changes,
+    now: Answer,
+    before: Answer,
+    periods: int,
+    direction: str,
+    dimension: str,
+    value: str,
     **extra: object,
-) -> dict:  # fmt: skip
+) -> dict:
     """A trend answer: each change with its bounds and both sides' counts; ``metadata`` as ``body``'s
     for the range, with the baseline's interval, events and windows."""
     results = [
-        {"rank": r, "item": c.item, "change": c.change, "change_lower_bound": c.lower_bound,
-         "change_upper_bound": c.upper_bound, "count": c.current[0], "lower_bound": c.current[1],
-         "upper_bound": c.current[2], "baseline": c.baseline[0], "baseline_lower_bound": c.baseline[1],
-         "baseline_upper_bound": c.baseline[2], "guaranteed": c.guaranteed}
+        {
+            "rank": r,
+            "item": c.item,
+            "change": c.change,
+            "change_lower_bound": c.lower_bound,
+            "change_upper_bound": c.upper_bound,
+            "count": c.current[0],
+            "lower_bound": c.current[1],
+            "upper_bound": c.current[2],
+            "baseline": c.baseline[0],
+            "baseline_lower_bound": c.baseline[1],
+            "baseline_upper_bound": c.baseline[2],
+            "guaranteed": c.guaranteed,
+        }
         for r, c in enumerate(found.items, 1)
-    ]  # fmt: skip
+    ]
     covered = {"start": iso(before.start), "end": iso(before.end), "periods": periods}
     baseline = {**covered, "total_events": before.total_events, "windows_merged": len(before.windows)}
     extra |= {"direction": direction, "unlisted_bound": found.unlisted_bound, "guaranteed": found.guaranteed}

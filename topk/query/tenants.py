@@ -26,8 +26,14 @@ from topk.stores.kafka_client import KafkaSettings
 from topk.tenant_config import NUMBERS, encode
 from topk.times import parse_time_ms
 
-FLAGS = {"k": "k", "capacity": "capacity", "cms-width": "cmsWidth", "cms-depth": "cmsDepth",
-         "max-weight": "maxWeight", "quota": "quota"}  # fmt: skip
+FLAGS = {
+    "k": "k",
+    "capacity": "capacity",
+    "cms-width": "cmsWidth",
+    "cms-depth": "cmsDepth",
+    "max-weight": "maxWeight",
+    "quota": "quota",
+}
 
 
 def config_of(args: argparse.Namespace) -> dict[str, Any]:

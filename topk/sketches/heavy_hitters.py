@@ -98,8 +98,9 @@ class HeavyHittersSketch:
         up, lo, reach = upper.tolist(), lower.tolist(), upper >= threshold
         listed = sorted(np.flatnonzero(reach).tolist(), key=lambda i: (-up[i], items[i]))
         unlisted = max(self.space_saving.floor, int(upper[~reach].max()) if len(listed) < len(items) else 0)
-        return Frequent(tuple(ItemCount(items[i], up[i], lo[i], up[i], lo[i] >= threshold) for i in listed),
-                        threshold, unlisted)  # fmt: skip
+        return Frequent(
+            tuple(ItemCount(items[i], up[i], lo[i], up[i], lo[i] >= threshold) for i in listed), threshold, unlisted
+        )
 
     def certainly_reaching(self, threshold: int) -> tuple[ItemCount, ...]:
         """The items whose count certainly reaches ``threshold`` (lower bound at least that), highest

@@ -93,9 +93,11 @@ class AlertFeed:
 
     def _read(self) -> None:
         consumer = KafkaConsumer(
-            **self.client.kafka_python(), enable_auto_commit=False, isolation_level="read_committed",
+            **self.client.kafka_python(),
+            enable_auto_commit=False,
+            isolation_level="read_committed",
             allow_auto_create_topics=False,
-        )  # fmt: skip
+        )
         try:
             numbers = consumer.partitions_for_topic(self.topic)
             if not numbers:  # no job has created it yet: nothing to read

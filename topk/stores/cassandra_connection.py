@@ -81,16 +81,21 @@ def connect(conn: CassandraConnection) -> tuple[Cluster, Session]:
     profile = ExecutionProfile(load_balancing_policy=routing)
     no_delay = [(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)]  # else small requests wait ~40 ms (Nagle)
     cluster = Cluster(
-        list(conn.hosts), port=conn.port, execution_profiles={EXEC_PROFILE_DEFAULT: profile}, sockopts=no_delay,
+        list(conn.hosts),
+        port=conn.port,
+        execution_profiles={EXEC_PROFILE_DEFAULT: profile},
+        sockopts=no_delay,
         **kwargs,
-    )  # fmt: skip
+    )
     try:
         return cluster, cluster.connect()
     except NoHostAvailable as err:
         cluster.shutdown()
         if any(isinstance(e, AuthenticationFailed) for e in err.errors.values()):
-            raise ValueError(f"Cassandra at {conn.hosts[0]}:{conn.port} refused the credentials "
-                             "(TOPK_CASSANDRA_USERNAME / TOPK_CASSANDRA_PASSWORD)") from None  # fmt: skip
+            raise ValueError(
+                f"Cassandra at {conn.hosts[0]}:{conn.port} refused the credentials "
+                "(TOPK_CASSANDRA_USERNAME / TOPK_CASSANDRA_PASSWORD)"
+            ) from None
         raise
 
 

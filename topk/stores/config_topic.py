@@ -46,9 +46,12 @@ def write(kafka: KafkaSettings, records: Iterable[tuple[bytes, bytes | None, int
         if at_ms is not None and at_ms < 1:  # librdkafka reads a timestamp of 0 as "now"
             raise ValueError(f"a config record's time must be after the epoch, got {at_ms}")
         producer.produce(
-            kafka.config_topic, value, key, timestamp=int(time.time() * 1000) if at_ms is None else at_ms,
+            kafka.config_topic,
+            value,
+            key,
+            timestamp=int(time.time() * 1000) if at_ms is None else at_ms,
             on_delivery=lambda err, _msg: failed.append(err) if err else None,
-        )  # fmt: skip
+        )
         producer.poll(0)
     if producer.flush(30) or failed:
         raise RuntimeError(f"config records not written to {kafka.config_topic}: {failed or 'timed out'}")

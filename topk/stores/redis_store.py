@@ -253,8 +253,9 @@ def newest_written(
         newest = pipe.execute()
     for w, minutes in zip(windows, newest, strict=True):
         for minute in minutes:
-            end, updated = client.hmget(window_key(w, dimension, value, int(minute) * 60_000, prefix) + ":meta",
-                                        "windowEnd", "lastUpdated")  # fmt: skip
+            end, updated = client.hmget(
+                window_key(w, dimension, value, int(minute) * 60_000, prefix) + ":meta", "windowEnd", "lastUpdated"
+            )
             if end is not None and updated is not None:
                 return int(end), int(updated)
     return None
@@ -276,8 +277,7 @@ def read_topk(
     client: redis.Redis, window: str, dimension: str, value: str, start_ms: int, k: int, prefix: str = DEFAULT_PREFIX
 ) -> StoredTopK | None:
     """The stored top-``k`` of one window, with bounds; None if absent (never written, or expired).
-    ``guaranteed`` is decided for these ``k`` (the stored items after them count as left out);
-    windows written before the flag existed (no ``unlistedBound``) have none guaranteed."""
+    ``guaranteed`` is decided for these ``k`` (the stored items after them count as left out)."""
     key = window_key(window, dimension, value, start_ms, prefix)
     with transaction(client, key) as pipe:
         pipe.hgetall(f"{key}:meta")
@@ -289,8 +289,13 @@ def read_topk(
     for item, text in bounds.items():
         lower, upper = (int(b) for b in text.split(",")[:2])
         stored.append(ItemCount(item, upper, lower, upper))
-    unlisted = int(meta["unlistedBound"]) if "unlistedBound" in meta else float("inf")
     return StoredTopK(
-        window, dimension, value, int(meta["windowStart"]), int(meta["windowEnd"]),
-        int(meta["totalEvents"]), int(meta["errorBound"]), list(top_k(stored, k, unlisted).items),
-    )  # fmt: skip
+        window=window,
+        dimension=dimension,
+        value=value,
+        window_start=int(meta["windowStart"]),
+        window_end=int(meta["windowEnd"]),
+        total_events=int(meta["totalEvents"]),
+        error_bound=int(meta["errorBound"]),
+        items=list(top_k(stored, k, int(meta["unlistedBound"])).items),
+    )
