@@ -30,9 +30,13 @@ RESULTS = Path(__file__).resolve().parent / "results"
 # (stream shape, universe, skew, Count-Min width): i.i.d. Zipf for speed, the rest for accuracy
 CORE_STREAMS = [("zipf", 1.1, 2048), ("zipf", 0.8, 2048)]
 SHAPE_STREAMS = [
-    ("bursty", 1.1, 2048), ("turnover", 1.1, 2048), ("turnover", 1.1, 8192), ("zipf", 0.6, 2048),
-    ("adversarial", 1.1, 2048), ("text", 0.0, 2048),
-]  # fmt: skip
+    ("bursty", 1.1, 2048),
+    ("turnover", 1.1, 2048),
+    ("turnover", 1.1, 8192),
+    ("zipf", 0.6, 2048),
+    ("adversarial", 1.1, 2048),
+    ("text", 0.0, 2048),
+]
 
 
 def core_section(events: int, universe: int, capacity: int, repeats: int) -> list[dict]:
@@ -49,15 +53,25 @@ def core_section(events: int, universe: int, capacity: int, repeats: int) -> lis
         for r in found:
             acc = sketch_core.accuracy(r, stream.exact)
             speed = (r.updates_per_s, r.updates_per_s / base) if timed else (None, None)
-            rows.append({
-                "stream": f"{shape} {skew}" if shape != "text" else "text", "sketch": r.name,
-                "updates_per_s": speed[0], "vs_counter": speed[1],
-                "bytes": r.bytes, "precision@10": acc.precision[10], "precision@100": acc.precision[100],
-                "recall@10": acc.recall[10], "recall@100": acc.recall[100], "max_abs_error": acc.max_error,
-                "mean_abs_error": acc.mean_error, "bound_violations": acc.bound_violations,
-                "guaranteed@100": acc.guaranteed, "wrongly_guaranteed": acc.wrongly_guaranteed,
-                "stated_bound": sketch_core.stated_bound(len(stream.items), capacity) if r is found[0] else None,
-            })  # fmt: skip
+            rows.append(
+                {
+                    "stream": f"{shape} {skew}" if shape != "text" else "text",
+                    "sketch": r.name,
+                    "updates_per_s": speed[0],
+                    "vs_counter": speed[1],
+                    "bytes": r.bytes,
+                    "precision@10": acc.precision[10],
+                    "precision@100": acc.precision[100],
+                    "recall@10": acc.recall[10],
+                    "recall@100": acc.recall[100],
+                    "max_abs_error": acc.max_error,
+                    "mean_abs_error": acc.mean_error,
+                    "bound_violations": acc.bound_violations,
+                    "guaranteed@100": acc.guaranteed,
+                    "wrongly_guaranteed": acc.wrongly_guaranteed,
+                    "stated_bound": sketch_core.stated_bound(len(stream.items), capacity) if r is found[0] else None,
+                }
+            )
     return rows
 
 
@@ -69,11 +83,16 @@ def ranges_section(redis_url: str, cassandra_port: int) -> tuple[list[dict], dic
     for density, events in [("dense (Zipf 1.1, 1M items)", ranges.EVENTS), ("sparse (400 events/h)", SPARSE)]:
         bytes_of = sizes if density.startswith("dense") else {w: ranges.summary_bytes(w, n) for w, n in events.items()}
         steady = sum(bytes_of[w] * kept[w] for w in kept)
-        storage.append({
-            "stream": density, "minute_window_bytes": bytes_of["1m"], "hour_window_bytes": bytes_of["1h"],
-            "day_window_bytes": bytes_of["1d"], "cassandra_steady_state_mb": steady / 1e6,
-            "cassandra_growth_per_year_mb": 365 * bytes_of["1d"] / 1e6,
-        })  # fmt: skip
+        storage.append(
+            {
+                "stream": density,
+                "minute_window_bytes": bytes_of["1m"],
+                "hour_window_bytes": bytes_of["1h"],
+                "day_window_bytes": bytes_of["1d"],
+                "cassandra_steady_state_mb": steady / 1e6,
+                "cassandra_growth_per_year_mb": 365 * bytes_of["1d"] / 1e6,
+            }
+        )
     return [asdict(r) for r in latencies], absurd, storage
 
 
@@ -112,14 +131,20 @@ def e2e_section(events: int, universe: int, repeats: int, tmp: Path) -> list[dic
         for p in parallelisms:
             medians = {}
             for name in dict.fromkeys(r.name for r in rows):
-                runs = sorted((r for r in rows if (r.name, r.stream, r.parallelism) == (name, stream, p)),
-                              key=lambda r: r.events_per_s)  # fmt: skip
+                runs = sorted(
+                    (r for r in rows if (r.name, r.stream, r.parallelism) == (name, stream, p)),
+                    key=lambda r: r.events_per_s,
+                )
                 if runs:
                     medians[name] = runs[len(runs) // 2]
-            base = medians.get(e2e.PEER)
+            base, ceiling = medians.get(e2e.PEER), medians.get(e2e.READ_ONLY)
             for r in medians.values():
                 rates = {"events_per_s": r.events_per_s, "events_per_s_with_start": r.events_per_s_with_start}
-                out.append({**asdict(r), **rates, "vs_peer": r.events_per_s / base.events_per_s if base else None})
+                rates |= {"vs_peer": r.events_per_s / base.events_per_s if base else None}
+                rates |= {"cpu_s_per_million": r.cpu_s_per_million}
+                if ceiling:
+                    rates |= {"cpu_vs_ceiling": r.cpu_s_per_million / max(1e-9, ceiling.cpu_s_per_million)}
+                out.append({**asdict(r), **rates})
     return out
 
 
@@ -144,8 +169,10 @@ def rows_section(tmp: Path) -> list[dict]:
         event["payload"]["region"] = ("eu-west", "us-east", "ap-south")[i // 1_000 % 3]
     configs = KafkaSettings(e2e.KAFKA.bootstrap_servers, config_topic=f"{run}-config")
     ensure_config_topic(configs)
-    write(configs, [(*tenant_config(f"t{t}", {"k": 10, "capacity": 256, "dimensions": ["region"]}), hour)
-                    for t in range(1_000)])  # fmt: skip
+    write(
+        configs,
+        [(*tenant_config(f"t{t}", {"k": 10, "capacity": 256, "dimensions": ["region"]}), hour) for t in range(1_000)],
+    )
     cases = [
         ("30 days at 400 events/h, region (4 values)", month, "region", ["--max-past-ms", str(40 * DAY_MS)]),
         ("10,000 dimension values, 5 min", tenants, "tenant", ["--max-values", "10000"]),  # all of them kept
@@ -165,12 +192,19 @@ def rows_section(tmp: Path) -> list[dict]:
             for v in ("all", e["payload"][dim])
         }
         seconds = r.seconds - r.fixed_seconds
-        out.append({
-            "stream": name, "events": len(events), "minute_rows": len(groups), "seconds": r.seconds,
-            "fixed_seconds": r.fixed_seconds, "rows_per_s": len(groups) / seconds,
-            "ms_per_row": 1000 * seconds / len(groups), "operator_ms_per_row": r.sketch_ms_per_row,
-            "dimension_values_at_1m_real_time": len(groups) / seconds * 60,
-        })  # fmt: skip
+        out.append(
+            {
+                "stream": name,
+                "events": len(events),
+                "minute_rows": len(groups),
+                "seconds": r.seconds,
+                "fixed_seconds": r.fixed_seconds,
+                "rows_per_s": len(groups) / seconds,
+                "ms_per_row": 1000 * seconds / len(groups),
+                "operator_ms_per_row": r.sketch_ms_per_row,
+                "dimension_values_at_1m_real_time": len(groups) / seconds * 60,
+            }
+        )
     return out
 
 
@@ -225,8 +259,12 @@ class Stages:
     def start(self, name: str) -> None:
         done = self.names.index(name)
         filled = round(20 * done / len(self.names))
-        print(f"[{'#' * filled}{'.' * (20 - filled)}] stage {done + 1}/{len(self.names)}: {name} "
-              f"({time.monotonic() - self.started:,.0f} s in)", file=sys.stderr, flush=True)  # fmt: skip
+        print(
+            f"[{'#' * filled}{'.' * (20 - filled)}] stage {done + 1}/{len(self.names)}: {name} "
+            f"({time.monotonic() - self.started:,.0f} s in)",
+            file=sys.stderr,
+            flush=True,
+        )
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -248,9 +286,22 @@ def main(argv: list[str] | None = None) -> None:
             f"Sketch core: {a.core_events:,} events, {a.universe:,}-item universe (text: the prose CPython ships), "
             f"pre-aggregated into 60 windows, capacity {a.capacity}; speed: median of {a.repeats}, i.i.d. Zipf only",
             results["core"],
-            ["stream", "sketch", "updates_per_s", "vs_counter", "bytes", "precision@10", "precision@100",
-             "recall@100", "guaranteed@100", "wrongly_guaranteed", "max_abs_error", "stated_bound", "bound_violations"],
-        )  # fmt: skip
+            [
+                "stream",
+                "sketch",
+                "updates_per_s",
+                "vs_counter",
+                "bytes",
+                "precision@10",
+                "precision@100",
+                "recall@100",
+                "guaranteed@100",
+                "wrongly_guaranteed",
+                "max_abs_error",
+                "stated_bound",
+                "bound_violations",
+            ],
+        )
     if sections & {"ranges", "e2e", "rows", "state", "hot"}:
         with tempfile.TemporaryDirectory(prefix="topk-bench-") as tmp, e2e.servers(Path(tmp) / "servers"):
             if "ranges" in sections:
@@ -261,15 +312,23 @@ def main(argv: list[str] | None = None) -> None:
                     "Range queries: top-100, items above 1 % and trending (against the range before) of random "
                     "ragged ranges ending in the last day, windows 1m,1h,1d (default retention), every stored summary "
                     "full (capacity 1024); tiles: stored windows merged per query",
-                    latency, ["path", "cache", "kind", "days", "queries", "p50_ms", "p95_ms", "p99_ms", "tiles"],
-                )  # fmt: skip
+                    latency,
+                    ["path", "cache", "kind", "days", "queries", "p50_ms", "p95_ms", "p99_ms", "tiles"],
+                )
                 for label, ms in absurd.items():
                     print(f"  start=0&end=9999999999999, {label}: {ms:.1f} ms")
                 print_table(
                     "Stored bytes per window (summary) and per dimension value in Cassandra (default retention)",
-                    storage, ["stream", "minute_window_bytes", "hour_window_bytes", "day_window_bytes",
-                              "cassandra_steady_state_mb", "cassandra_growth_per_year_mb"],
-                )  # fmt: skip
+                    storage,
+                    [
+                        "stream",
+                        "minute_window_bytes",
+                        "hour_window_bytes",
+                        "day_window_bytes",
+                        "cassandra_steady_state_mb",
+                        "cassandra_growth_per_year_mb",
+                    ],
+                )
             if "e2e" in sections:
                 stages.start("e2e")
                 results["end_to_end"] = e2e_section(a.events, a.universe, max(1, a.repeats // 3), Path(tmp))
@@ -277,10 +336,25 @@ def main(argv: list[str] | None = None) -> None:
                     f"End to end: {a.events:,} events per stream, windows 1m,1h,1d, dimensions region,category, "
                     "K 100 (events/s excludes the fixed start/stop cost measured on an empty topic)",
                     results["end_to_end"],
-                    ["stream", "name", "parallelism", "events_per_s", "vs_peer", "events_per_s_with_start", "seconds",
-                     "fixed_seconds", "peak_python_rss_mb", "checkpoints", "checkpoint_state_mb", "checkpoint_ms",
-                     "checkpoint_median_ms", "sketch_ms_per_row"],
-                )  # fmt: skip
+                    [
+                        "stream",
+                        "name",
+                        "parallelism",
+                        "events_per_s",
+                        "vs_peer",
+                        "cpu_s_per_million",
+                        "cpu_vs_ceiling",
+                        "events_per_s_with_start",
+                        "seconds",
+                        "fixed_seconds",
+                        "peak_python_rss_mb",
+                        "checkpoints",
+                        "checkpoint_state_mb",
+                        "checkpoint_ms",
+                        "checkpoint_median_ms",
+                        "sketch_ms_per_row",
+                    ],
+                )
             if "rows" in sections:
                 stages.start("rows")
                 results["rows"] = rows_section(Path(tmp))
@@ -288,9 +362,19 @@ def main(argv: list[str] | None = None) -> None:
                     "Per-row cost: many (minute, dimension value) rows with few events each, windows 1m,1h,1d, K 100, "
                     "capacity 1024 (seconds exclude the fixed start/stop cost; ms_per_row: the whole job's time per "
                     "minute row; operator_ms_per_row: the sketch operator's Python time per row or timer, its metrics)",
-                    results["rows"], ["stream", "events", "minute_rows", "seconds", "fixed_seconds", "rows_per_s",
-                                      "ms_per_row", "operator_ms_per_row", "dimension_values_at_1m_real_time"],
-                )  # fmt: skip
+                    results["rows"],
+                    [
+                        "stream",
+                        "events",
+                        "minute_rows",
+                        "seconds",
+                        "fixed_seconds",
+                        "rows_per_s",
+                        "ms_per_row",
+                        "operator_ms_per_row",
+                        "dimension_values_at_1m_real_time",
+                    ],
+                )
             if "state" in sections:
                 stages.start("state")
                 results["state"] = state.run(Path(tmp), a.events)
@@ -298,17 +382,26 @@ def main(argv: list[str] | None = None) -> None:
                     f"State against the universe: the dense stream ({a.events:,} events, 2 min of event time), windows "
                     "1m,1h,1d, dimensions region,category, capacity 1024: full checkpoints once the whole topic is "
                     f"read (time: the median of {state.CHECKPOINTS}; standalone cluster)",
-                    results["state"], ["universe", "state_mb", "state_vs_1m", "checkpoint_ms", "time_vs_1m",
-                                       "window_aggregate_mb", "sketches_mb"],
-                )  # fmt: skip
+                    results["state"],
+                    [
+                        "universe",
+                        "state_mb",
+                        "state_vs_1m",
+                        "checkpoint_ms",
+                        "time_vs_1m",
+                        "window_aggregate_mb",
+                        "sketches_mb",
+                    ],
+                )
             if "hot" in sections:
                 stages.start("hot")
                 results["hot"] = hot.run(Path(tmp))
                 print_table(
                     "Hot group: 200,000 events, 90% region eu-west, dimensions region,category, windows 1m,1h,1d, "
                     "parallelism 2, standalone cluster: records each keyed operator's subtasks read",
-                    results["hot"], ["operator", "records_in_by_subtask", "max_over_min"],
-                )  # fmt: skip
+                    results["hot"],
+                    ["operator", "records_in_by_subtask", "max_over_min"],
+                )
     RESULTS.mkdir(exist_ok=True)
     (RESULTS / "bench.json").write_text(json.dumps(results, indent=2))
     plot(results.get("core", []), results.get("end_to_end", []), RESULTS / "bench.png")

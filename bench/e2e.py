@@ -4,7 +4,9 @@
 Each job runs bounded (to the topic's end offsets) on an empty topic, which measures the fixed cost
 (JVM, planning, job start and finish; the median of its first three such runs: it varies by
 seconds), and on the stream. ``events/s`` is events over the difference; ``events/s incl. start``
-is events over the whole run.
+is events over the whole run. ``CPU s per 1M events``: CPU-seconds of the job's whole process tree
+(launcher, JVM, Python workers) per million events, less the same on the empty topic: on a machine with
+few cores, the figure that says how many cores a rate needs.
 """
 
 from __future__ import annotations
@@ -44,6 +46,8 @@ class E2EResult:
     events: int
     seconds: float  # whole bounded run on the stream
     fixed_seconds: float  # the same job on an empty topic
+    cpu_seconds: float  # CPU (user + system) of the job's whole process tree over the run on the stream
+    fixed_cpu_seconds: float  # and on the empty topic
     # ours only (0 for the peer, which has no Python workers, checkpoints or sketch operator):
     peak_python_rss_mb: float = 0.0  # all Python workers together, sampled every 0.2 s
     checkpoints: int = 0  # Flink's checkpoint statistics: checkpoints completed,
@@ -59,6 +63,15 @@ class E2EResult:
     @property
     def events_per_s_with_start(self) -> float:
         return self.events / self.seconds
+
+    @property
+    def cpu_s_per_million(self) -> float:
+        """CPU-seconds per million events, leaving out what the same job spends on an empty topic."""
+        return 1e6 * max(0.0, self.cpu_seconds - self.fixed_cpu_seconds) / self.events
+
+    @property
+    def cpu_s_per_million_with_start(self) -> float:
+        return 1e6 * self.cpu_seconds / self.events
 
 
 @contextmanager
@@ -95,20 +108,36 @@ def _progress(output: str) -> dict[str, float]:
     return figures
 
 
-def _run(cmd: list[str], heap_mb: int | None = None) -> tuple[float, float, dict[str, float]]:
-    """Wall seconds of ``cmd``, the peak summed RSS (MB) of its Python worker descendants (sampled
-    every 0.2 s), and what its last progress lines say (``_progress``). ``heap_mb`` caps the JVM heap
-    of the local cluster (JobManager and TaskManager in one JVM, ``JVM_ARGS``)."""
+@dataclass(frozen=True)
+class Run:
+    seconds: float  # wall
+    cpu_seconds: float  # user + system of the process and every descendant (JVM, Python workers)
+    peak_python_rss_mb: float  # of its Python worker descendants together
+    figures: dict[str, float]  # what its last progress lines say (``_progress``)
+
+
+def _run(cmd: list[str], heap_mb: int | None = None) -> Run:
+    """Runs ``cmd`` to its end, sampling its process tree every 0.2 s. ``heap_mb`` caps the JVM heap of
+    the local cluster (JobManager and TaskManager in one JVM, ``JVM_ARGS``). The CPU time is each
+    process's last sample (a process's last 0.2 s before it exits can be missed); the servers (Kafka,
+    Redis, Cassandra) are not in the tree, the same for every job."""
     started = time.perf_counter()
     env = {**os.environ, "JVM_ARGS": f"-Xmx{heap_mb}m"} if heap_mb else None
     job = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    peak = 0.0
+    peak, cpu, tree = 0.0, {}, {}
 
     def sample() -> None:
         nonlocal peak
+        root = psutil.Process(job.pid)
         while job.poll() is None:
             with suppress(psutil.Error):
+                for p in [root, *root.children(recursive=True)]:
+                    tree.setdefault(p.pid, p)
                 peak = max(peak, sum(p.memory_info().rss for p in python_workers(job.pid)) / 2**20)
+            for pid, p in tree.items():
+                with suppress(psutil.Error):
+                    t = p.cpu_times()
+                    cpu[pid] = t.user + t.system
             time.sleep(0.2)
 
     sampler = threading.Thread(target=sample, daemon=True)
@@ -117,7 +146,7 @@ def _run(cmd: list[str], heap_mb: int | None = None) -> tuple[float, float, dict
     sampler.join()
     if job.returncode != 0:
         raise RuntimeError(f"{' '.join(cmd[:4])} failed:\n{output[-3000:]}")
-    return time.perf_counter() - started, peak, _progress(output)
+    return Run(time.perf_counter() - started, sum(cpu.values()), peak, _progress(output))
 
 
 OURS = "ours (PyFlink, sketches, Redis + Cassandra)"
@@ -125,15 +154,16 @@ OURS_UNGATED = "ours, no tenant config topic (--config-topic '')"
 PEER = "all-JVM Flink SQL Window Top-N (exact)"
 READ_ONLY = "Flink SQL read + parse only (ceiling)"
 FIXED_RUNS = 3  # the start/stop cost varies by seconds from run to run: the median of this many empty runs
-_fixed: dict[tuple[str, int], list[float]] = {}  # start/stop costs per job and parallelism, one per empty run
+_fixed: dict[tuple[str, int], list[Run]] = {}  # start/stop costs per job and parallelism, one per empty run
 
 
-def _fixed_seconds(name: str, parallelism: int, cmd: list[str]) -> float:
-    """The median start/stop cost of a job: its first FIXED_RUNS calls each run it once more on the empty topic."""
+def _fixed_cost(name: str, parallelism: int, cmd: list[str]) -> tuple[float, float]:
+    """The median start/stop cost of a job, wall and CPU seconds: its first FIXED_RUNS calls each run it once
+    more on the empty topic."""
     runs = _fixed.setdefault((name, parallelism), [])
     if len(runs) < FIXED_RUNS:
-        runs.append(_run(cmd)[0])
-    return statistics.median(runs)
+        runs.append(_run(cmd))
+    return statistics.median(r.seconds for r in runs), statistics.median(r.cpu_seconds for r in runs)
 
 
 def ours(
@@ -150,27 +180,83 @@ def ours(
     def cmd(t: str) -> list[str]:
         run = f"{t}-p{parallelism}"
         return [
-            sys.executable, "-m", "jobs.topk_job", "--bounded", "--start-from", "earliest", "--overwrite", "--topic", t,
-            "--bootstrap-servers", BOOTSTRAP, "--group-id", run, "--dead-letter-topic", f"{run}-dlq",
-            "--redis-prefix", run, "--redis-url", REDIS_URL, "--cassandra-port", PORTS["CASSANDRA_PORT"],
-            "--cassandra-keyspace", run.replace("-", "_"),
-            "--parallelism", str(parallelism), "--checkpoint-dir", (tmp / run).as_uri(), "--progress-interval-s", "1",
+            sys.executable,
+            "-m",
+            "jobs.topk_job",
+            "--bounded",
+            "--start-from",
+            "earliest",
+            "--overwrite",
+            "--topic",
+            t,
+            "--bootstrap-servers",
+            BOOTSTRAP,
+            "--group-id",
+            run,
+            "--dead-letter-topic",
+            f"{run}-dlq",
+            "--redis-prefix",
+            run,
+            "--redis-url",
+            REDIS_URL,
+            "--cassandra-port",
+            PORTS["CASSANDRA_PORT"],
+            "--cassandra-keyspace",
+            run.replace("-", "_"),
+            "--parallelism",
+            str(parallelism),
+            "--checkpoint-dir",
+            (tmp / run).as_uri(),
+            "--progress-interval-s",
+            "1",
             *args,
-        ]  # fmt: skip
+        ]
 
-    fixed = _fixed_seconds(name, parallelism, cmd(empty))
-    seconds, rss, figures = _run(cmd(topic), heap_mb)
-    figures["checkpoints"] = int(figures["checkpoints"])
-    return E2EResult(name, stream, parallelism, events, seconds, fixed, rss, **figures)
+    fixed, fixed_cpu = _fixed_cost(name, parallelism, cmd(empty))
+    run = _run(cmd(topic), heap_mb)
+    figures = {**run.figures, "checkpoints": int(run.figures["checkpoints"])}
+    return E2EResult(
+        name=name,
+        stream=stream,
+        parallelism=parallelism,
+        events=events,
+        seconds=run.seconds,
+        fixed_seconds=fixed,
+        cpu_seconds=run.cpu_seconds,
+        fixed_cpu_seconds=fixed_cpu,
+        peak_python_rss_mb=run.peak_python_rss_mb,
+        **figures,
+    )
 
 
 def peer(
     stream: str, topic: str, empty: str, events: int, parallelism: int, args: list[str], read_only: bool = False
 ) -> E2EResult:
     def cmd(t: str) -> list[str]:
-        return [sys.executable, "-m", "bench.peer_job", "--bootstrap-servers", BOOTSTRAP, "--topic", t,
-                "--parallelism", str(parallelism), *args, *(["--read-only"] if read_only else [])]  # fmt: skip
+        return [
+            sys.executable,
+            "-m",
+            "bench.peer_job",
+            "--bootstrap-servers",
+            BOOTSTRAP,
+            "--topic",
+            t,
+            "--parallelism",
+            str(parallelism),
+            *args,
+            *(["--read-only"] if read_only else []),
+        ]
 
     name = READ_ONLY if read_only else PEER
-    fixed = _fixed_seconds(name, parallelism, cmd(empty))
-    return E2EResult(name, stream, parallelism, events, _run(cmd(topic))[0], fixed)
+    fixed, fixed_cpu = _fixed_cost(name, parallelism, cmd(empty))
+    run = _run(cmd(topic))
+    return E2EResult(
+        name=name,
+        stream=stream,
+        parallelism=parallelism,
+        events=events,
+        seconds=run.seconds,
+        fixed_seconds=fixed,
+        cpu_seconds=run.cpu_seconds,
+        fixed_cpu_seconds=fixed_cpu,
+    )
