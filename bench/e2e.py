@@ -54,7 +54,8 @@ class E2EResult:
     checkpoint_state_mb: float = 0.0  # the largest full state checkpointed,
     checkpoint_ms: float = 0.0  # the slowest checkpoint, end to end,
     checkpoint_median_ms: float = 0.0  # and the median one
-    sketch_ms_per_row: float = 0.0  # the sketch operator's Python time per row or timer
+    sketch_ms_per_row: float = 0.0  # the sketch operator's time per row or timer (store writes included),
+    sketch_cpu_ms_per_row: float = 0.0  # and its CPU time
 
     @property
     def events_per_s(self) -> float:
@@ -94,7 +95,9 @@ PROGRESS = {  # what the job's progress lines say (jobs/progress.py) -> its figu
     ("checkpoints", "checkpoint_state_mb", "checkpoint_ms", "checkpoint_median_ms"): re.compile(
         r"([\d,]+) checkpoints \(largest state ([\d,.]+) MB, slowest ([\d,]+) ms, median ([\d,]+) ms\)"
     ),
-    ("sketch_ms_per_row",): re.compile(r"sketch operator ([\d,.]+) ms a row"),
+    ("sketch_ms_per_row", "sketch_cpu_ms_per_row"): re.compile(
+        r"sketch operator ([\d,.]+) ms a row \(([\d,.]+) ms CPU\)"
+    ),
 }
 
 

@@ -27,7 +27,8 @@ METRICS = {  # what is reported -> the Flink metric (summed over vertices and su
     "bytes": re.compile(r"Source__[^.]*\.numBytesIn"),
     "windows": re.compile(r".*\.topk\.windowsEmitted"),  # udfs/topk_window.py
     "sketch_updates": re.compile(r".*\.topk\.sketchUpdates"),  # rows and timers the sketch operator handled,
-    "sketch_micros": re.compile(r".*\.topk\.sketchUpdateMicros"),  # and their Python time
+    "sketch_micros": re.compile(r".*\.topk\.sketchUpdateMicros"),  # and their time (wall)
+    "sketch_cpu_micros": re.compile(r".*\.topk\.sketchCpuMicros"),  # and CPU
 }
 FETCH_INTERVAL_MS = 1_000  # how fresh the REST API's metrics are (Flink's default: 10 s)
 BAR = 20
@@ -69,7 +70,9 @@ def line(sample: dict[str, float], total: int | None, rate: float) -> str:
     text = f"{done}, {sample['bytes'] / 1e6:,.1f} MB, {rate:,.0f} records/s, {sample['windows']:,.0f} windows emitted"
     if sample.get("sketch_updates"):
         per_row = sample["sketch_micros"] / sample["sketch_updates"] / 1000
-        text += f", sketch operator {per_row:,.2f} ms a row over {sample['sketch_updates']:,.0f} rows and timers"
+        cpu = sample.get("sketch_cpu_micros", 0.0) / sample["sketch_updates"] / 1000
+        text += f", sketch operator {per_row:,.2f} ms a row ({cpu:,.2f} ms CPU)"
+        text += f" over {sample['sketch_updates']:,.0f} rows and timers"
     if sample.get("checkpoints"):
         n, largest, slowest = sample["checkpoints"], sample["checkpoint_bytes"] / 1e6, sample["checkpoint_ms"]
         median = sample["checkpoint_median_ms"]

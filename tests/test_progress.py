@@ -32,20 +32,21 @@ def test_a_progress_line_says_the_sketch_operators_time_per_row_and_the_bench_re
         "windows": 4.0,
         "sketch_updates": 1_250.0,
         "sketch_micros": 1_062_500.0,
+        "sketch_cpu_micros": 500_000.0,
         "checkpoints": 2.0,
         "checkpoint_bytes": 1_500_000.0,
         "checkpoint_ms": 1_234.0,
         "checkpoint_median_ms": 800.0,
     }
     text = line(sample, None, 0)
-    assert ", sketch operator 0.85 ms a row over 1,250 rows and timers," in text
+    assert ", sketch operator 0.85 ms a row (0.40 ms CPU) over 1,250 rows and timers," in text
     assert _progress(f"progress: {line({**sample, 'sketch_updates': 0.0}, None, 0)}\nprogress: {text}\n") == {
         "sketch_ms_per_row": 0.85,
+        "sketch_cpu_ms_per_row": 0.4,
         "checkpoints": 2.0,
         "checkpoint_state_mb": 1.5,
         "checkpoint_ms": 1_234.0,
         "checkpoint_median_ms": 800.0,
     }
-    assert _progress("no progress lines") == dict.fromkeys(
-        ["checkpoints", "checkpoint_state_mb", "checkpoint_ms", "checkpoint_median_ms", "sketch_ms_per_row"], 0.0
-    )
+    figures = ["checkpoints", "checkpoint_state_mb", "checkpoint_ms", "checkpoint_median_ms", "sketch_ms_per_row"]
+    assert _progress("no progress lines") == dict.fromkeys([*figures, "sketch_cpu_ms_per_row"], 0.0)
