@@ -16,6 +16,7 @@ import pytest
 from topk.events import ITEM_FIELDS, dimension_value
 from topk.query.ingest import EventLimits, Rejected, validate
 from topk.sketches import HeavyHittersSketch
+from topk.tenant_config import check
 
 GOLDEN = Path(__file__).resolve().parent / "golden"
 
@@ -56,3 +57,21 @@ def test_events_get_their_verdicts():
         assert str(event["payload"][ITEM_FIELDS[etype]]) == case["item"], raw
         dims = {d: v for d in corpus["dimensions"] if (v := dimension_value(event, d)) is not None}
         assert dims == case["dims"], raw
+
+
+def test_tenant_configs_get_their_verdicts():
+    """Python's check refuses a subset of what the job refuses (the job also knows its own settings)."""
+    corpus = golden("tenant_configs.json")
+    assert len(corpus["cases"]) > 30
+    for case in corpus["cases"]:
+        value = case["value"]
+        try:
+            config = {} if value is None else json.loads(value)
+            if not isinstance(config, dict):
+                raise ValueError("not a JSON object")
+            check(config)
+            verdict = True
+        except ValueError:
+            verdict = False
+        assert verdict == case["python"], value
+        assert verdict or case["described"] is None, value

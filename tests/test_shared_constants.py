@@ -9,14 +9,15 @@ from pathlib import Path
 import pytest
 
 from topk import alerts, events, tenant_config
+from topk.sketches import count_min, heavy_hitters, space_saving
 from udfs import topk_window
 
 JAVA = Path(__file__).resolve().parents[1] / "udfs" / "jvm" / "topk" / "udfs"
 
 
 def java_constant(cls: str, name: str) -> object:
-    """A ``static final`` int, long, double or String literal (``1 << 16``, ``253_370_764_800_000L``, ``"x"``) or
-    Pattern of ``cls``'s source."""
+    """A ``static final`` int, long, double or String literal (``1 << 16``, ``0x70704B``, ``253_370_764_800_000L``,
+    ``"x"``) or Pattern of ``cls``'s source."""
     source = (JAVA / f"{cls}.java").read_text()
     match = re.search(rf"static final \w+(?:<[^>]*>)? {name} = (.+?);", source, re.DOTALL)
     assert match, f"{cls}.{name} not found"
@@ -31,6 +32,8 @@ def java_constant(cls: str, name: str) -> object:
     if re.fullmatch(r"[0-9]+\.[0-9]+", text):
         return float(text)
     number = text.replace("_", "").rstrip("L")
+    if re.fullmatch(r"0x[0-9A-Fa-f]+", number):
+        return int(number, 16)
     assert re.fullmatch(r"[0-9]+( << [0-9]+)?", number), text
     base, _, shift = number.partition(" << ")
     return int(base) << int(shift or 0)
@@ -52,6 +55,14 @@ def java_constant(cls: str, name: str) -> object:
         ("TenantConfig", "MAX_WATCHED_LENGTH", tenant_config.MAX_WATCHED_LENGTH),
         ("TenantConfig", "MIN_ALERT_PHI", alerts.MIN_PHI),
         ("TenantGate", "KEPT_VERSIONS", topk_window.KEPT_VERSIONS),
+        ("SummaryFormat", "HEAVY_HITTERS_VERSION", heavy_hitters.FORMAT_VERSION),
+        ("SummaryFormat", "SPACE_SAVING_VERSION", space_saving.FORMAT_VERSION),
+        ("SummaryFormat", "COUNT_MIN_VERSION", count_min.FORMAT_VERSION),
+        ("SummaryFormat", "HEAVY_HITTERS_HEADER", heavy_hitters._HEADER.size),
+        ("SummaryFormat", "SPACE_SAVING_HEADER", space_saving._HEADER.size + space_saving._TYPES_V2.size),
+        ("SummaryFormat", "COUNT_MIN_HEADER", count_min._HEADER.size + count_min._LAYOUT.size),
+        ("SummaryFormat", "SEPARATED", space_saving._SEPARATED),
+        ("ItemSummary", "SEED", count_min.DEFAULT_SEED),
     ],
 )
 def test_java_and_python_hold_the_same_constant(cls, name, python):

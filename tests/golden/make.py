@@ -19,6 +19,7 @@ from topk.events import ITEM_FIELDS, dimension_value
 from topk.query.ingest import EventLimits, Rejected, _epoch_ms, validate
 from topk.sketches import HeavyHittersSketch
 from topk.sketches.count_min import DEFAULT_SEED
+from topk.tenant_config import check
 
 HERE = Path(__file__).resolve().parent
 KAFKA_MS = 1_767_225_600_000  # 2026-01-01: every event is judged against this Kafka time (and clock)
@@ -113,6 +114,83 @@ def events() -> list[dict]:
     return out
 
 
+# The job's settings the tenant configs are judged against (TenantConfig.Job), as its describe() writes them.
+JOB = {
+    "k": 100,
+    "capacity": 1024,
+    "cmsWidth": 2048,
+    "cmsDepth": 5,
+    "dimensions": ["region", "category", "eventType", "region+eventType"],
+    "windows": ["1m", "1h", "1d", "all"],
+    "maxWeight": 1_000_000,
+    "quota": 0,
+    "alertPhi": 0.0,
+}
+TENANT_CONFIGS = [  # (record value, or None for a deleted config; refused only by the job's settings)
+    (None, False),
+    ("{}", False),
+    ('{"k": 5}', False),
+    ('{"capacity": 256, "k": 10}', False),
+    ('{"cmsWidth": 1024, "cmsDepth": 3}', False),
+    ('{"cmsWidth": 8192}', False),
+    ('{"dimensions": ["region", "region"]}', False),
+    ('{"dimensions": []}', False),
+    ('{"windows": ["1m"]}', False),
+    ('{"maxWeight": 10, "quota": 500}', False),
+    ('{"alertPhi": 0.05}', False),
+    ('{"alertPhi": 0}', False),
+    ('{"alertPhi": 0.001, "alertItems": ["a", "\u00e9t\u00e9"]}', False),
+    (json.dumps({"alertItems": ["\U0001f600" * 1024]}), False),
+    ('{"k": 0}', False),
+    ('{"k": true}', False),
+    ('{"k": 1.5}', False),
+    ('{"k": 1e3}', False),
+    ('{"capacity": 65537}', False),
+    ('{"cmsDepth": 17}', False),
+    ('{"k": 300, "capacity": 256}', False),
+    ('{"windows": []}', False),
+    ('{"alertPhi": 1}', False),
+    ('{"alertPhi": 0.0001}', False),
+    ('{"alertPhi": true}', False),
+    ('{"alertItems": []}', False),
+    (json.dumps({"alertItems": ["\U0001f600" * 1025]}), False),
+    ('{"bogus": 1}', False),
+    ('{"dimensions": "region"}', False),
+    ("[1, 2]", False),
+    ("{", False),
+    ('{"cmsWidth": 3000}', True),
+    ('{"dimensions": ["shelf"]}', True),
+    ('{"windows": ["5m"]}', True),
+    ('{"maxWeight": 1000001}', True),
+    ('{"k": 2000}', True),
+    ('{"quota": 9223372036854775808}', True),
+]
+
+
+def tenant_configs() -> dict:
+    """Tenant config records with the verdict each gets: from ``topk.tenant_config.check`` (Python, without
+    the job's settings) and from the job (``TenantConfig.parse``, which refuses whatever Python refuses and
+    what breaks its settings): the parameters it describes, every field filled in, or null when refused."""
+    cases = []
+    for value, refused_by_job in TENANT_CONFIGS:
+        try:
+            config = {} if value is None else json.loads(value)
+            if not isinstance(config, dict):
+                raise ValueError("not a JSON object")
+            check(config)
+            python = True
+        except ValueError:
+            python = False
+        described = None
+        if python and not refused_by_job:
+            described = {"effective": 0, **JOB, **config}
+            for name in ("dimensions", "windows"):
+                described[name] = list(dict.fromkeys(described[name]))
+            described["alertPhi"] = float(described["alertPhi"])
+        cases.append({"value": value, "python": python, "described": described})
+    return {"job": JOB, "cases": cases}
+
+
 def main() -> None:
     files: dict[str, object] = {"murmur3.json": hashes(), "summaries.json": summaries(), "events.json": events()}
     limits = {f: getattr(EventLimits(), f) for f in LIMITS}
@@ -122,6 +200,7 @@ def main() -> None:
         "limits": limits,
         "cases": files["events.json"],
     }
+    files["tenant_configs.json"] = tenant_configs()
     for name, content in files.items():
         (HERE / name).write_text(json.dumps(content, indent=1, ensure_ascii=False) + "\n")
 

@@ -47,7 +47,7 @@ class GoldenTest {
     void summariesDecodeToTheirFieldsAndEncodeToTheirBytes() throws IOException {
         for (JsonNode c : golden("summaries.json")) {
             byte[] bytes = HexFormat.of().parseHex(c.get("bytes").asText());
-            ItemSummary.Summary s = ItemSummary.deserialize(bytes);
+            ItemSummary.Summary s = SummaryFormat.read(bytes);
             String id = "capacity " + c.get("capacity") + ", total " + c.get("total");
             assertEquals(c.get("capacity").asInt(), s.capacity, id);
             assertEquals(c.get("width").asInt(), s.width, id);
@@ -104,4 +104,38 @@ class GoldenTest {
             assertEquals(expected, dims, id);
         }
     }
+
+    @Test
+    void tenantConfigsGetTheirVerdicts() throws IOException {
+        JsonNode corpus = golden("tenant_configs.json");
+        JsonNode j = corpus.get("job");
+        List<String> dimensions = new ArrayList<>();
+        j.get("dimensions").forEach(d -> dimensions.add(d.asText()));
+        List<String> windows = new ArrayList<>();
+        j.get("windows").forEach(w -> windows.add(w.asText()));
+        TenantConfig.Job job = new TenantConfig.Job(j.get("k").asInt(), j.get("capacity").asInt(),
+                j.get("cmsWidth").asInt(), j.get("cmsDepth").asInt(), String.join(",", dimensions),
+                String.join(",", windows), j.get("maxWeight").asLong(), j.get("alertPhi").asDouble());
+        assertTrue(corpus.get("cases").size() > 30);
+        for (JsonNode c : corpus.get("cases")) {
+            String id = c.get("value").isNull() ? "null" : c.get("value").asText();
+            byte[] value = c.get("value").isNull() ? null : id.getBytes(StandardCharsets.UTF_8);
+            String described;
+            try {
+                described = TenantConfig.parse(value, job).describe(0, job);
+            } catch (TenantConfig.Invalid invalid) {
+                described = null;
+            }
+            if (c.get("described").isNull()) {
+                assertNull(described, id);
+            } else {
+                assertTrue(described != null && c.get("described").equals(NUMBERS_BY_VALUE, JSON.readTree(described)),
+                        id + ": " + described);
+            }
+        }
+    }
+
+    /** JSON numbers equal by value (Python writes 0, Jackson reads 0 as an int and the job writes a long). */
+    private static final java.util.Comparator<JsonNode> NUMBERS_BY_VALUE = (a, b) ->
+            a.isNumber() && b.isNumber() ? Double.compare(a.asDouble(), b.asDouble()) : a.equals(b) ? 0 : 1;
 }

@@ -14,13 +14,13 @@ import org.apache.flink.table.functions.AggregateFunction;
 
 /**
  * A bounded heavy-hitters summary of one group (one finest window and dimension value), in the
- * format Python reads ({@code sketches.heavy_hitters}: Space-Saving v2 + Count-Min v3), so only
+ * format Python reads ({@code topk.sketches.heavy_hitters}, bytes: {@link SummaryFormat}: Space-Saving v2 + Count-Min v3), so only
  * O(capacity) crosses into Python and sits in keyed state, whatever the number of distinct items.
  *
  * <p>The accumulator counts items exactly until it holds {@code 2 * capacity} of them; then it keeps
  * the {@code capacity} largest (ties by item) and raises its floor to the largest count dropped. An
  * item seen again after that starts at the floor, with the floor as its error. That is a merge of
- * the summary with the exact counts of the new items ({@code sketches.space_saving.merge_columns}),
+ * the summary with the exact counts of the new items ({@code topk.sketches.space_saving.merge_columns}),
  * so Space-Saving's bounds hold: {@code c(x) - e(x) <= f(x) <= c(x)} for monitored items,
  * {@code f(x) <= floor <= N / capacity} for the rest. From the first compaction on, every event
  * also goes into a Count-Min table hashed exactly as the Python side hashes (MurmurHash3 x64_128,
@@ -31,7 +31,7 @@ import org.apache.flink.table.functions.AggregateFunction;
  * <p>Call: {@code item_summary(item, weight, capacity, cms_width, cms_depth)} (the last three literals).
  */
 public class ItemSummary extends AggregateFunction<byte[], ItemSummary.Summary> {
-    static final int SEED = 0x70704B; // sketches.count_min.DEFAULT_SEED
+    static final int SEED = 0x70704B; // topk.sketches.count_min.DEFAULT_SEED (tests/test_shared_constants.py)
 
     /** The accumulator. */
     public static class Summary {
@@ -241,20 +241,17 @@ public class ItemSummary extends AggregateFunction<byte[], ItemSummary.Summary> 
         }
     }
 
-    // ---- the bytes: sketches.heavy_hitters format 1 = "HH" + Space-Saving v2 + Count-Min v3 ----
+    // ---- to and from bytes -------------------------------------------------------------------
 
+    /** The summary's bytes ({@link SummaryFormat}): at most {@code capacity} items, like the Python summary. */
     static byte[] serialize(Summary acc) {
         Summary kept = acc;
-        if (acc.counts.size() > acc.capacity) { // emit at most capacity items, like the Python summary
+        if (acc.counts.size() > acc.capacity) {
             kept = copy(acc);
             kept.table = tableOf(kept);
             compact(kept);
         }
-        byte[] spaceSaving = spaceSaving(kept);
-        byte[] countMin = countMin(tableOf(kept), kept);
-        ByteBuffer out = le(7 + spaceSaving.length + countMin.length);
-        out.put((byte) 'H').put((byte) 'H').put((byte) 1).putInt(spaceSaving.length);
-        return out.put(spaceSaving).put(countMin).array();
+        return SummaryFormat.write(kept, tableOf(kept));
     }
 
     static Summary copy(Summary acc) {
@@ -270,108 +267,6 @@ public class ItemSummary extends AggregateFunction<byte[], ItemSummary.Summary> 
         return c;
     }
 
-    private static final int SEPARATED = 255;
-
-    static byte[] spaceSaving(Summary acc) {
-        List<String> items = ranked(acc.counts);
-        int n = items.size();
-        long[] counts = new long[n];
-        long[] errors = new long[n];
-        boolean hasNul = false;
-        StringBuilder text = new StringBuilder();
-        long[] lengths = new long[n];
-        for (int i = 0; i < n; i++) {
-            String item = items.get(i);
-            counts[i] = acc.counts.get(item);
-            errors[i] = acc.errors.getOrDefault(item, 0L);
-            hasNul |= item.indexOf('\0') >= 0;
-            lengths[i] = item.codePointCount(0, item.length());
-        }
-        for (int i = 0; i < n; i++) {
-            if (i > 0 && !hasNul) {
-                text.append('\0');
-            }
-            text.append(items.get(i));
-        }
-        byte[] utf8 = text.toString().getBytes(StandardCharsets.UTF_8);
-        int countCode = code(max(counts));
-        int errorCode = code(max(errors));
-        int lengthCode = hasNul ? code(max(lengths)) : SEPARATED;
-        int size = 2 + 1 + 4 + 4 + 8 + 8 + 3 + n * ((1 << countCode) + (1 << errorCode))
-                + (hasNul ? n << lengthCode : 0) + utf8.length;
-        ByteBuffer out = le(size);
-        out.put((byte) 'S').put((byte) 'S').put((byte) 2).putInt(acc.capacity).putInt(n);
-        out.putLong(acc.floor).putLong(acc.total);
-        out.put((byte) countCode).put((byte) errorCode).put((byte) lengthCode);
-        putAll(out, counts, countCode);
-        putAll(out, errors, errorCode);
-        if (hasNul) {
-            putAll(out, lengths, lengthCode);
-        }
-        return out.put(utf8).array();
-    }
-
-    static byte[] countMin(long[] table, Summary acc) {
-        int code = code(max(table));
-        int cells = table.length;
-        int nonzero = 0;
-        for (long v : table) {
-            nonzero += v != 0 ? 1 : 0;
-        }
-        int indexBytes = cells <= 1 << 16 ? 2 : 4;
-        boolean sparse = (long) nonzero * (indexBytes + (1 << code)) < (long) cells * (1 << code);
-        int stored = sparse ? nonzero : cells;
-        ByteBuffer out = le(2 + 1 + 4 + 4 + 4 + 8 + 1 + 1 + 4 + stored * ((sparse ? indexBytes : 0) + (1 << code)));
-        out.put((byte) 'C').put((byte) 'M').put((byte) 3).putInt(acc.depth).putInt(acc.width).putInt(SEED);
-        out.putLong(acc.total).put((byte) (sparse ? 1 : 0)).put((byte) code).putInt(stored);
-        if (!sparse) {
-            putAll(out, table, code);
-            return out.array();
-        }
-        for (int i = 0; i < cells; i++) {
-            if (table[i] != 0) {
-                if (indexBytes == 2) {
-                    out.putShort((short) i);
-                } else {
-                    out.putInt(i);
-                }
-            }
-        }
-        for (long v : table) {
-            if (v != 0) {
-                put(out, v, code);
-            }
-        }
-        return out.array();
-    }
-
-    /** A summary as {@link #serialize} wrote it (its Count-Min table always present). */
-    static Summary deserialize(byte[] bytes) {
-        ByteBuffer in = ByteBuffer.wrap(bytes).order(ByteOrder.LITTLE_ENDIAN);
-        Summary acc = readSpaceSaving(in, bytes);
-        expect(in, 'C', 'M', 3);
-        in.getInt(); // depth and width: as readSpaceSaving read them
-        in.getInt();
-        in.getInt(); // the seed: always SEED
-        in.getLong(); // the total, as above
-        boolean sparse = in.get() != 0;
-        int code = in.get();
-        int stored = in.getInt();
-        if (!sparse) {
-            acc.table = getAll(in, stored, code);
-            return acc;
-        }
-        acc.table = new long[acc.depth * acc.width];
-        int[] index = new int[stored];
-        for (int i = 0; i < stored; i++) {
-            index[i] = acc.table.length <= 1 << 16 ? in.getShort() & 0xFFFF : in.getInt();
-        }
-        for (int i = 0; i < stored; i++) {
-            acc.table[index[i]] = get(in, code);
-        }
-        return acc;
-    }
-
     /** One summary of the serialized summaries {@code summaries} (all of one shape): each {@link #fold}ed in. */
     public static byte[] folded(List<byte[]> summaries) {
         Summary acc = new Summary();
@@ -383,7 +278,7 @@ public class ItemSummary extends AggregateFunction<byte[], ItemSummary.Summary> 
 
     /** {@code bytes} read and written again: the same bytes (the format's reader and writer agree). */
     public static byte[] rewritten(byte[] bytes) {
-        return serialize(deserialize(bytes));
+        return serialize(SummaryFormat.read(bytes));
     }
 
     /**
@@ -393,9 +288,9 @@ public class ItemSummary extends AggregateFunction<byte[], ItemSummary.Summary> 
      */
     static void fold(Summary acc, byte[] bytes) {
         ByteBuffer in = ByteBuffer.wrap(bytes).order(ByteOrder.LITTLE_ENDIAN);
-        Summary other = readSpaceSaving(in, bytes);
+        Summary other = SummaryFormat.readSpaceSaving(in, bytes);
         if (other.floor != 0) {
-            mergeAll(acc, List.of(deserialize(bytes)));
+            mergeAll(acc, List.of(SummaryFormat.read(bytes)));
             return;
         }
         if (acc.capacity == 0) {
@@ -404,90 +299,5 @@ public class ItemSummary extends AggregateFunction<byte[], ItemSummary.Summary> 
             acc.depth = other.depth;
         }
         other.counts.forEach((item, count) -> add(acc, item, count));
-    }
-
-    /** The Space-Saving part and the Count-Min shape; {@code in} left at the Count-Min part. */
-    private static Summary readSpaceSaving(ByteBuffer in, byte[] bytes) {
-        expect(in, 'H', 'H', 1);
-        int countMinAt = in.getInt() + in.position();
-        expect(in, 'S', 'S', 2);
-        Summary acc = new Summary();
-        acc.capacity = in.getInt();
-        int n = in.getInt();
-        acc.floor = in.getLong();
-        acc.total = in.getLong();
-        int countCode = in.get();
-        int errorCode = in.get();
-        int lengthCode = in.get() & 0xFF;
-        long[] counts = getAll(in, n, countCode);
-        long[] errors = getAll(in, n, errorCode);
-        long[] lengths = lengthCode == SEPARATED ? null : getAll(in, n, lengthCode);
-        String text = new String(bytes, in.position(), countMinAt - in.position(), StandardCharsets.UTF_8);
-        int at = 0;
-        for (int i = 0; i < n; i++) {
-            int end = lengths != null ? text.offsetByCodePoints(at, (int) lengths[i])
-                    : i == n - 1 ? text.length() : text.indexOf('\0', at);
-            String item = text.substring(at, end);
-            at = lengths != null ? end : end + 1;
-            acc.counts.put(item, counts[i]);
-            if (errors[i] != 0) {
-                acc.errors.put(item, errors[i]);
-            }
-        }
-        acc.depth = ByteBuffer.wrap(bytes).order(ByteOrder.LITTLE_ENDIAN).getInt(countMinAt + 3);
-        acc.width = ByteBuffer.wrap(bytes).order(ByteOrder.LITTLE_ENDIAN).getInt(countMinAt + 7);
-        in.position(countMinAt);
-        return acc;
-    }
-
-    private static void expect(ByteBuffer in, char a, char b, int version) {
-        if (in.get() != a || in.get() != b || in.get() != version) {
-            throw new IllegalArgumentException("not a summary of this format: expected " + a + b + " v" + version);
-        }
-    }
-
-    static long[] getAll(ByteBuffer in, int n, int code) {
-        long[] values = new long[n];
-        for (int i = 0; i < n; i++) {
-            values[i] = get(in, code);
-        }
-        return values;
-    }
-
-    static long get(ByteBuffer in, int code) {
-        return switch (code) {
-            case 0 -> in.get() & 0xFFL;
-            case 1 -> in.getShort() & 0xFFFFL;
-            case 2 -> in.getInt() & 0xFFFFFFFFL;
-            default -> in.getLong();
-        };
-    }
-
-    static ByteBuffer le(int size) {
-        return ByteBuffer.allocate(size).order(ByteOrder.LITTLE_ENDIAN);
-    }
-
-    static long max(long[] values) {
-        return Arrays.stream(values).max().orElse(0L);
-    }
-
-    /** 0..3: the smallest of u1, u2, u4, u8 that holds {@code largest} (>= 0). */
-    static int code(long largest) {
-        return largest < 1L << 8 ? 0 : largest < 1L << 16 ? 1 : largest < 1L << 32 ? 2 : 3;
-    }
-
-    static void putAll(ByteBuffer out, long[] values, int code) {
-        for (long v : values) {
-            put(out, v, code);
-        }
-    }
-
-    static void put(ByteBuffer out, long v, int code) {
-        switch (code) {
-            case 0 -> out.put((byte) v);
-            case 1 -> out.putShort((short) v);
-            case 2 -> out.putInt((int) v);
-            default -> out.putLong(v);
-        }
     }
 }
