@@ -1,6 +1,6 @@
 """One command for all benchmarks; prints tables and writes bench/results/bench.json and .png.
 
-python -m bench [--sections core,ranges,e2e,rows,state,hot] [--events 1000000] [--universe 1000000]
+python -m bench [--sections core,jvm,ranges,e2e,rows,state,hot] [--events 1000000] [--universe 1000000]
     [--core-events 5000000] [--repeats 3]
 
 Figures are medians over repeats and ratios against peers measured in the same run.
@@ -16,7 +16,7 @@ import time
 from dataclasses import asdict
 from pathlib import Path
 
-from bench import e2e, hot, ranges, sketch_core, state
+from bench import e2e, hot, jvm_core, ranges, sketch_core, state
 from bench.stream import make_stream
 from topk.generator.events import StreamSpec, encode, event_time_ms, generate
 from topk.generator.produce import ensure_topic, send
@@ -73,6 +73,18 @@ def core_section(events: int, universe: int, capacity: int, repeats: int) -> lis
                     "stated_bound": sketch_core.stated_bound(len(stream.items), capacity) if r is found[0] else None,
                 }
             )
+    return rows
+
+
+def jvm_section(events: int, universe: int, capacity: int, repeats: int) -> list[dict]:
+    rows = []
+    with tempfile.TemporaryDirectory(prefix="topk-jvm-build-") as build:
+        classpath = jvm_core.compile_bench(Path(build))
+        for shape, skew, width in CORE_STREAMS + SHAPE_STREAMS:
+            stream = make_stream(events, universe, skew, windows=60, shape=shape)
+            name = f"{shape} {skew}" if shape != "text" else "text"
+            for row in jvm_core.run(stream, capacity, width, repeats, classpath):
+                rows.append({"stream": name + (f", width {width}" if width != 2048 else ""), **row})
     return rows
 
 
@@ -249,7 +261,7 @@ def plot(core: list[dict], end_to_end: list[dict], path: Path) -> None:
     fig.savefig(path)
 
 
-ORDER = ("core", "ranges", "e2e", "rows", "state", "hot")
+ORDER = ("core", "jvm", "ranges", "e2e", "rows", "state", "hot")
 
 
 class Stages:
@@ -302,6 +314,27 @@ def main(argv: list[str] | None = None) -> None:
                 "wrongly_guaranteed",
                 "max_abs_error",
                 "stated_bound",
+                "bound_violations",
+            ],
+        )
+    if "jvm" in sections:
+        stages.start("jvm")
+        results["jvm"] = jvm_section(a.core_events, a.universe, a.capacity, a.repeats)
+        print_table(
+            f"Sketch core in the JVM: {a.core_events:,} events one by one on one thread, {a.universe:,}-item "
+            f"universe, capacity {a.capacity}, DataSketches Java sized to the same bytes; median of {a.repeats}",
+            results["jvm"],
+            [
+                "stream",
+                "sketch",
+                "updates_per_s",
+                "vs_exact",
+                "bytes",
+                "precision@100",
+                "recall@100",
+                "guaranteed@100",
+                "wrongly_guaranteed",
+                "max_abs_error",
                 "bound_violations",
             ],
         )

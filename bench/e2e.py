@@ -49,7 +49,7 @@ class E2EResult:
     cpu_seconds: float  # CPU (user + system) of the job's whole process tree over the run on the stream
     fixed_cpu_seconds: float  # and on the empty topic
     # ours only (0 for the peer, which has no Python workers, checkpoints or sketch operator):
-    peak_python_rss_mb: float = 0.0  # all Python workers together, sampled every 0.2 s
+    peak_python_rss_mb: float = 0.0  # its Python processes together (``Run``), sampled every 0.2 s
     checkpoints: int = 0  # Flink's checkpoint statistics: checkpoints completed,
     checkpoint_state_mb: float = 0.0  # the largest full state checkpointed,
     checkpoint_ms: float = 0.0  # the slowest checkpoint, end to end,
@@ -115,7 +115,9 @@ def _progress(output: str) -> dict[str, float]:
 class Run:
     seconds: float  # wall
     cpu_seconds: float  # user + system of the process and every descendant (JVM, Python workers)
-    peak_python_rss_mb: float  # of its Python worker descendants together
+    # its Python processes together: the launcher, which runs the Python worker itself in a local run (PyFlink's
+    # loopback mode: the boot process only asks it to start one), and PyFlink's boot processes
+    peak_python_rss_mb: float
     figures: dict[str, float]  # what its last progress lines say (``_progress``)
 
 
@@ -136,7 +138,8 @@ def _run(cmd: list[str], heap_mb: int | None = None) -> Run:
             with suppress(psutil.Error):
                 for p in [root, *root.children(recursive=True)]:
                     tree.setdefault(p.pid, p)
-                peak = max(peak, sum(p.memory_info().rss for p in python_workers(job.pid)) / 2**20)
+                python = [root, *python_workers(job.pid)]
+                peak = max(peak, sum(p.memory_info().rss for p in python) / 2**20)
             for pid, p in tree.items():
                 with suppress(psutil.Error):
                     t = p.cpu_times()
