@@ -7,5 +7,8 @@ import psutil
 
 
 def python_workers(pid: int) -> list[psutil.Process]:
-    """The Python worker processes (PyFlink's Beam SDK harness) among the descendants of ``pid``."""
+    """The Python worker processes (PyFlink's boot process, with ``fn_execution`` in its command line) among
+    the descendants of ``pid``. On a cluster, and locally with ``_python_worker_execution_mode=process``, each
+    runs the Beam SDK harness itself; in a local run's default loopback mode the harness runs inside the
+    launcher and the boot process only waits for it."""
     return [p for p in psutil.Process(pid).children(recursive=True) if "fn_execution" in " ".join(p.cmdline())]

@@ -188,15 +188,19 @@ def run_job(servers: Servers, tmp_path_factory: pytest.TempPathFactory) -> Calla
 
 @pytest.fixture
 def start_job(servers: Servers, run_id: str) -> Iterator[Callable[..., subprocess.Popen]]:
-    """Starts a job (``module``) on a local MiniCluster in the background (checkpoints on S3 under
-    ``servers.checkpoints_url(run_id)``); whatever is still running at the end is killed by PID, with
-    its children."""
+    """Starts a job (``module``, with ``env`` added to its environment) on a local MiniCluster in the
+    background (checkpoints on S3 under ``servers.checkpoints_url(run_id)``); whatever is still running at
+    the end is killed by PID, with its children."""
     started: list[subprocess.Popen] = []
 
-    def start(*args: str, module: str = "jobs.topk_job") -> subprocess.Popen:
+    def start(*args: str, module: str = "jobs.topk_job", env: dict[str, str] | None = None) -> subprocess.Popen:
         cmd = job_command(servers, run_id, module, *args)
-        started.append(subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True))
-        return started[-1]
+        # the venv's python first on PATH: a worker run as a process is started as `python` (python.executable)
+        path = {"PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
+        full = {**os.environ, **path, **(env or {})}
+        job = subprocess.Popen(cmd, cwd=ROOT, env=full, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        started.append(job)
+        return job
 
     yield start
     for job in started:

@@ -45,6 +45,34 @@ def kill_tree(pid: int) -> None:
                 p.kill()
 
 
+WORKER = "pyflink.fn_execution.beam.beam_boot"  # the Python worker's process (in process mode: the SDK harness)
+PROCESS_WORKERS = {"_python_worker_execution_mode": "process"}
+
+
+def python_worker_pids(pid: int) -> set[int]:
+    """The Python worker processes among ``pid``'s descendants."""
+    with contextlib.suppress(psutil.NoSuchProcess):
+        return {p.pid for p in psutil.Process(pid).children(recursive=True) if WORKER in " ".join(p.cmdline())}
+    return set()
+
+
+def kill_python_worker(job) -> set[int]:
+    """SIGKILLs one Python worker of ``job`` (a local job started with its workers as processes,
+    ``PROCESS_WORKERS``: by default PyFlink runs a local job's worker inside the launcher, and the process
+    it starts for it only waits); the worker pids before. Flink notices the death at the worker's next
+    bundle: send it more input, then ``assert_restarted``."""
+    before = python_worker_pids(job.pid)
+    assert before, "no Python worker process: start the job with PROCESS_WORKERS"
+    psutil.Process(min(before)).kill()
+    return before
+
+
+def assert_restarted(job, before: set[int], timeout_s: float = 180) -> None:
+    """``job`` runs a Python worker that is none of ``before``: its task failed and restarted."""
+    restarted = wait_for(lambda: job.poll() is not None or bool(python_worker_pids(job.pid) - before), timeout_s)
+    assert restarted and job.poll() is None, "the job did not restart its Python worker"
+
+
 def stored_top(r: redis.Redis, key: str) -> list[tuple[str, int]]:
     """A stored window's items, ranked like exact counts (``topk.sketches.accuracy.ranked``)."""
     return ranked({i: int(c) for i, c in r.zrevrange(key, 0, -1, withscores=True)})

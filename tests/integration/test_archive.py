@@ -13,8 +13,15 @@ import pyarrow.compute as pc
 import pytest
 from pyarrow import fs
 
-from bench.workers import python_workers
-from tests.integration.helpers import aligned_start, counts_between, wait_for
+from tests.integration.helpers import (
+    PROCESS_WORKERS,
+    aligned_start,
+    assert_restarted,
+    counts_between,
+    kill_python_worker,
+    python_worker_pids,
+    wait_for,
+)
 from topk.generator.events import StreamSpec, encode, generate
 from topk.generator.produce import ensure_topic, send
 from topk.query.archive import EventArchive, read_archive
@@ -59,16 +66,16 @@ def test_archive_survives_a_worker_kill_and_counts_exactly(servers, run_id, star
         "--dimensions",
         "region,category,eventType,region+eventType",
         module="jobs.archive_job",
+        env=PROCESS_WORKERS,
     )
 
     def ready_to_kill() -> bool:
         written = archived(url, servers.s3_endpoint, EVENTS)
         checkpointed = bool(servers.checkpoints(run_id))
-        return job.poll() is not None or (written is not None and checkpointed and bool(python_workers(job.pid)))
+        return job.poll() is not None or (written is not None and checkpointed and bool(python_worker_pids(job.pid)))
 
     assert wait_for(ready_to_kill) and job.poll() is None, "the archive job ended before a worker could be killed"
-    killed = python_workers(job.pid)[0]
-    killed.kill()
+    workers = kill_python_worker(job)
     send(servers.kafka, topic, [encode(e) for e in events[8_000:]] + list(BAD))
 
     def all_there() -> bool:
@@ -76,7 +83,7 @@ def test_archive_survives_a_worker_kill_and_counts_exactly(servers, run_id, star
         return table is not None and table.num_rows >= len(events)
 
     assert wait_for(all_there), "not every event reached the archive"
-    assert job.poll() is None and not killed.is_running()
+    assert_restarted(job, workers)
 
     table = archived(url, servers.s3_endpoint, EVENTS)
     keys = pc.binary_join_element_wise(

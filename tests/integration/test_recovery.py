@@ -11,8 +11,16 @@ from collections import Counter
 import pytest
 import redis
 
-from bench.workers import python_workers
-from tests.integration.helpers import aligned_start, committed, read_topic, stored_top, wait_for
+from tests.integration.helpers import (
+    PROCESS_WORKERS,
+    aligned_start,
+    assert_restarted,
+    committed,
+    kill_python_worker,
+    read_topic,
+    stored_top,
+    wait_for,
+)
 from topk.alerts import Alert
 from topk.generator.events import DIMENSION_VALUES, StreamSpec, encode, event_time_ms, exact_counts, generate
 from topk.generator.produce import ensure_topic, send
@@ -64,18 +72,25 @@ def assert_every_minute_exact(r: redis.Redis, events: list[dict], topic: str, *r
 
 
 def in_two_parts(
-    servers, run_id: str, spec: StreamSpec, start_job, between, events: list[dict] | None = None, *extra: str
+    servers,
+    run_id: str,
+    spec: StreamSpec,
+    start_job,
+    between,
+    events: list[dict] | None = None,
+    *extra: str,
+    env: dict[str, str] | None = None,
 ) -> tuple[list[dict], redis.Redis]:
     """Sends the first third of ``spec``'s events (or ``events``, in event-time order), starts the job
-    (unbounded; ``extra`` flags), waits until it has emitted 3 minute windows and completed a checkpoint
-    (on S3), calls ``between(job)``, sends the rest and waits until the last closed minute is written.
-    Returns the events and a Redis client."""
+    (unbounded; ``extra`` flags, ``env`` added to its environment), waits until it has emitted 3 minute
+    windows and completed a checkpoint (on S3), calls ``between(job)``, sends the rest and waits until the
+    last closed minute is written. Returns the events and a Redis client."""
     topic = f"two_parts_{run_id}"
     events = list(generate(spec)) if events is None else events
     cut = len(events) // 3  # generate() is in event-time order
     ensure_topic(servers.kafka, topic, 1)  # a partition that got none of the first part would hold the watermark
     send(servers.kafka, topic, [encode(e) for e in events[:cut]])
-    job = start_job(*job_args(topic, *extra))
+    job = start_job(*job_args(topic, *extra), env=env)
     r = redis_connect(servers.redis_url)
     minutes = sorted(exact_counts(iter(events), MINUTE))
 
@@ -120,13 +135,12 @@ def test_killing_the_python_worker_changes_no_result_and_alerts_each_crossing_on
     killed, alerts_topic, phi = [], f"alerts_{run_id}", 0.3
 
     def kill_a_worker(job) -> None:
-        killed.append(python_workers(job.pid)[0])
-        killed[0].kill()
+        killed.append((job, kill_python_worker(job)))
 
     flags = ("--alert-phi", str(phi), "--alerts-topic", alerts_topic)
-    events, r = in_two_parts(servers, run_id, spec, start_job, kill_a_worker, events, *flags)
+    events, r = in_two_parts(servers, run_id, spec, start_job, kill_a_worker, events, *flags, env=PROCESS_WORKERS)
     topic = f"two_parts_{run_id}"
-    assert not killed[0].is_running()
+    assert_restarted(*killed[0])
     assert_every_minute_exact(r, events, topic, "eu-west", "us-east", "ap-south")
 
     # each minute's sketch is exact here (fewer items than counters): a crossing is an exact count above phi
