@@ -119,7 +119,7 @@ public class ItemSummary extends AggregateFunction<byte[], ItemSummary.Summary> 
 
     /** The Count-Min table of a summary: its own, or built from its counts while they are exact. */
     static long[] tableOf(Summary acc) {
-        return acc.table != null ? acc.table : table(acc);
+        return acc.table != null ? acc.table : exactTable(acc);
     }
 
     @Override
@@ -228,7 +228,7 @@ public class ItemSummary extends AggregateFunction<byte[], ItemSummary.Summary> 
     }
 
     /** The Count-Min table of exact counts (valid only while the counts are exact). */
-    static long[] table(Summary acc) {
+    static long[] exactTable(Summary acc) {
         long[] table = new long[acc.depth * acc.width];
         acc.counts.forEach((item, count) -> addToTable(table, acc.width, acc.depth, item, count));
         return table;

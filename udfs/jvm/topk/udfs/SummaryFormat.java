@@ -34,7 +34,7 @@ final class SummaryFormat {
     static byte[] write(Summary acc, long[] table) {
         byte[] spaceSaving = spaceSaving(acc);
         byte[] countMin = countMin(table, acc);
-        ByteBuffer out = le(HEAVY_HITTERS_HEADER + spaceSaving.length + countMin.length);
+        ByteBuffer out = littleEndian(HEAVY_HITTERS_HEADER + spaceSaving.length + countMin.length);
         out.put((byte) 'H').put((byte) 'H').put((byte) HEAVY_HITTERS_VERSION).putInt(spaceSaving.length);
         return out.put(spaceSaving).put(countMin).array();
     }
@@ -62,12 +62,12 @@ final class SummaryFormat {
             text.append(items.get(i));
         }
         byte[] utf8 = text.toString().getBytes(StandardCharsets.UTF_8);
-        int countCode = code(max(counts));
-        int errorCode = code(max(errors));
-        int lengthCode = hasNul ? code(max(lengths)) : SEPARATED;
+        int countCode = typeCode(largest(counts));
+        int errorCode = typeCode(largest(errors));
+        int lengthCode = hasNul ? typeCode(largest(lengths)) : SEPARATED;
         int size = SPACE_SAVING_HEADER + n * ((1 << countCode) + (1 << errorCode))
                 + (hasNul ? n << lengthCode : 0) + utf8.length;
-        ByteBuffer out = le(size);
+        ByteBuffer out = littleEndian(size);
         out.put((byte) 'S').put((byte) 'S').put((byte) SPACE_SAVING_VERSION).putInt(acc.capacity).putInt(n);
         out.putLong(acc.floor).putLong(acc.total);
         out.put((byte) countCode).put((byte) errorCode).put((byte) lengthCode);
@@ -80,7 +80,7 @@ final class SummaryFormat {
     }
 
     static byte[] countMin(long[] table, Summary acc) {
-        int code = code(max(table));
+        int code = typeCode(largest(table));
         int cells = table.length;
         int nonzero = 0;
         for (long v : table) {
@@ -89,7 +89,7 @@ final class SummaryFormat {
         int indexBytes = cells <= 1 << 16 ? 2 : 4;
         boolean sparse = (long) nonzero * (indexBytes + (1 << code)) < (long) cells * (1 << code);
         int stored = sparse ? nonzero : cells;
-        ByteBuffer out = le(COUNT_MIN_HEADER + stored * ((sparse ? indexBytes : 0) + (1 << code)));
+        ByteBuffer out = littleEndian(COUNT_MIN_HEADER + stored * ((sparse ? indexBytes : 0) + (1 << code)));
         out.put((byte) 'C').put((byte) 'M').put((byte) COUNT_MIN_VERSION).putInt(acc.depth).putInt(acc.width).putInt(ItemSummary.SEED);
         out.putLong(acc.total).put((byte) (sparse ? 1 : 0)).put((byte) code).putInt(stored);
         if (!sparse) {
@@ -197,16 +197,16 @@ final class SummaryFormat {
         };
     }
 
-    static ByteBuffer le(int size) {
+    static ByteBuffer littleEndian(int size) {
         return ByteBuffer.allocate(size).order(ByteOrder.LITTLE_ENDIAN);
     }
 
-    static long max(long[] values) {
+    static long largest(long[] values) {
         return Arrays.stream(values).max().orElse(0L);
     }
 
     /** 0..3: the smallest of u1, u2, u4, u8 that holds {@code largest} (>= 0). */
-    static int code(long largest) {
+    static int typeCode(long largest) {
         return largest < 1L << 8 ? 0 : largest < 1L << 16 ? 1 : largest < 1L << 32 ? 2 : 3;
     }
 
