@@ -25,7 +25,7 @@ from pathlib import Path
 
 import psutil
 
-from bench.workers import python_workers
+from bench.workers import is_python_worker
 from topk.generator.events import StreamSpec, encode, generate
 from topk.generator.produce import ensure_topic, send
 from topk.stores.kafka_client import KafkaClient
@@ -129,17 +129,20 @@ def _run(cmd: list[str], heap_mb: int | None = None) -> Run:
     started = time.perf_counter()
     env = {**os.environ, "JVM_ARGS": f"-Xmx{heap_mb}m"} if heap_mb else None
     job = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    peak, cpu, tree = 0.0, {}, {}
+    peak, cpu, tree, python = 0.0, {}, {}, {}
 
     def sample() -> None:
         nonlocal peak
         root = psutil.Process(job.pid)
+        tree[root.pid] = python[root.pid] = root
         while job.poll() is None:
             with suppress(psutil.Error):
-                for p in [root, *root.children(recursive=True)]:
-                    tree.setdefault(p.pid, p)
-                python = [root, *python_workers(job.pid)]
-                peak = max(peak, sum(p.memory_info().rss for p in python) / 2**20)
+                for p in root.children(recursive=True):  # one walk of the tree; each command line read once
+                    if p.pid not in tree:
+                        tree[p.pid] = p
+                        if is_python_worker(p):
+                            python[p.pid] = p
+                peak = max(peak, sum(p.memory_info().rss for p in python.values() if p.is_running()) / 2**20)
             for pid, p in tree.items():
                 with suppress(psutil.Error):
                     t = p.cpu_times()
@@ -221,18 +224,8 @@ def ours(
     fixed, fixed_cpu = _fixed_cost(name, parallelism, cmd(empty))
     run = _run(cmd(topic), heap_mb)
     figures = {**run.figures, "checkpoints": int(run.figures["checkpoints"])}
-    return E2EResult(
-        name=name,
-        stream=stream,
-        parallelism=parallelism,
-        events=events,
-        seconds=run.seconds,
-        fixed_seconds=fixed,
-        cpu_seconds=run.cpu_seconds,
-        fixed_cpu_seconds=fixed_cpu,
-        peak_python_rss_mb=run.peak_python_rss_mb,
-        **figures,
-    )
+    rss = {"peak_python_rss_mb": run.peak_python_rss_mb}
+    return _result(name, stream, parallelism, events, run, fixed, fixed_cpu, **rss, **figures)
 
 
 def peer(
@@ -255,7 +248,13 @@ def peer(
 
     name = READ_ONLY if read_only else PEER
     fixed, fixed_cpu = _fixed_cost(name, parallelism, cmd(empty))
-    run = _run(cmd(topic))
+    return _result(name, stream, parallelism, events, _run(cmd(topic)), fixed, fixed_cpu)
+
+
+def _result(
+    name: str, stream: str, parallelism: int, events: int, run: Run, fixed: float, fixed_cpu: float, **extra: float
+) -> E2EResult:
+    """The result of ``run`` on the stream, beside the job's start/stop cost (wall and CPU seconds)."""
     return E2EResult(
         name=name,
         stream=stream,
@@ -265,4 +264,5 @@ def peer(
         fixed_seconds=fixed,
         cpu_seconds=run.cpu_seconds,
         fixed_cpu_seconds=fixed_cpu,
+        **extra,
     )
