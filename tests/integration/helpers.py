@@ -19,6 +19,7 @@ import uvicorn
 from confluent_kafka import Producer
 from kafka import KafkaConsumer
 
+from bench.workers import python_workers
 from topk.generator.events import StreamSpec, encode, event_time_ms, exact_counts, generate
 from topk.generator.produce import ensure_topic, send
 from topk.query.engine import TopKQueries
@@ -45,14 +46,13 @@ def kill_tree(pid: int) -> None:
                 p.kill()
 
 
-WORKER = "pyflink.fn_execution.beam.beam_boot"  # the Python worker's process (in process mode: the SDK harness)
-PROCESS_WORKERS = {"_python_worker_execution_mode": "process"}
+PROCESS_WORKERS = {"_python_worker_execution_mode": "process"}  # each Python worker a process: the SDK harness
 
 
 def python_worker_pids(pid: int) -> set[int]:
-    """The Python worker processes among ``pid``'s descendants."""
+    """The Python worker processes among ``pid``'s descendants (``bench.workers.python_workers``)."""
     with contextlib.suppress(psutil.NoSuchProcess):
-        return {p.pid for p in psutil.Process(pid).children(recursive=True) if WORKER in " ".join(p.cmdline())}
+        return {p.pid for p in python_workers(pid)}
     return set()
 
 
