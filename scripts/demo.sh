@@ -76,6 +76,11 @@ echo "GET /api/v1/trending?last=1h&baseline=6&k=5"
 curl -sf "$API/api/v1/trending?last=1h&baseline=6&k=5" | jq -r '.metadata as $m
   | "[\($m.start), \($m.end)) against [\($m.baseline.start), \($m.baseline.end)), counted through \($m.freshness.counted_through); unlisted items changed by at most \($m.unlisted_bound)",
     (.results[] | "  \(.rank). \(.item)  +\(.change)  change in [\(.change_lower_bound), \(.change_upper_bound)]  guaranteed \(.guaranteed)")'
+echo "   what multiplied most this hour against the previous six, among items counted 50 times:"
+echo "GET /api/v1/trending?last=1h&baseline=6&k=5&min_count=50"
+curl -sf "$API/api/v1/trending?last=1h&baseline=6&k=5&min_count=50" | jq -r '.metadata as $m
+  | "unlisted items grew at most x\($m.unlisted_bound)",
+    (.results[] | "  \(.rank). \(.item)  x\(.change)  growth in [\(.change_lower_bound), \(.change_upper_bound)]  guaranteed \(.guaranteed)")'
 echo "   every search query above 1 % of today's searches:"
 echo "GET /api/v1/frequent?last=1d&phi=0.01&dimension=eventType&value=search"
 curl -sf "$API/api/v1/frequent?last=1d&phi=0.01&dimension=eventType&value=search" | jq -r '.metadata as $m

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from topk.query.audit import report
+from topk.query.audit import report, trend_report
 from topk.query.engine import APPROXIMATE, Answer
 from topk.sketches import ItemCount
 from topk.sketches.accuracy import precision_at_k, recall_at_k, wrongly_guaranteed
+from topk.sketches.trend import Change, Changes
 
 EXACT = {"a": 10, "b": 8, "c": 5, "d": 5, "e": 1}
 
@@ -32,3 +33,17 @@ def test_a_wrong_guarantee_fails_the_audit():
     assert wrongly_guaranteed(items, EXACT, 5) == []  # ties at the 5th count: everything is in
     lines, ok = report(Answer(items, 0, 1, 29, 0, APPROXIMATE), EXACT, 2)
     assert not ok and lines[3].endswith("WRONG")
+
+
+def test_the_growth_audit_fails_a_guarantee_for_an_item_counted_less_than_min_count():
+    now, before = {"a": 30, "b": 12, "c": 4}, {"a": 10, "b": 2}  # growth over 2 periods: a 6x, b 12x, c 4x
+    late = Change("b", 12, 10, 14, (12, 10, 14), (1, 1, 1), True)
+    lines, ok = trend_report(Changes((late,), 6), now, before, 2, 1, False, min_count=20)  # b does not compete
+    assert not ok and lines[1].endswith("WRONG")
+    right = Change("a", 6, 6, 6, (30, 30, 30), (5, 5, 5), True)
+    lines, ok = trend_report(Changes((right,), 4), now, before, 2, 1, False, min_count=20)
+    assert ok and "0 unlisted past it" in lines[0]
+    lines, ok = trend_report(
+        Changes((right,), 4), now, before, 2, 1, False, min_count=3
+    )  # b (12x) competes, past the bound
+    assert not ok and "1 unlisted past it" in lines[0] and lines[1].endswith("WRONG")

@@ -21,7 +21,7 @@ from topk.query.engine import APPROXIMATE, Answer, Progress
 from topk.settings import add_settings, settings_of
 from topk.sketches import HeavyHittersSketch, ItemCount
 from topk.sketches.heavy_hitters import Frequent
-from topk.sketches.trend import Changes, changes
+from topk.sketches.trend import Changes, changes, ratios
 from topk.stores.alerts_topic import AlertFeed
 from topk.times import iso
 from topk.windows import WindowSpec, parse_windows
@@ -66,11 +66,23 @@ class Echo:
         return found, self.answer("x", start, end)
 
     def trending(
-        self, k: int, start: int, end: int, periods: int, dimension: str, value: str, falling: bool = False
+        self,
+        k: int,
+        start: int,
+        end: int,
+        periods: int,
+        dimension: str,
+        value: str,
+        falling: bool = False,
+        min_count: int | None = None,
     ) -> tuple[Changes, Answer, Answer]:
         now = HeavyHittersSketch(8, 16, 2)
         now.update("x", BIG)
-        found = changes(now, HeavyHittersSketch(8, 16, 2), periods, k, falling=falling)
+        before = HeavyHittersSketch(8, 16, 2)
+        if min_count is None:
+            found = changes(now, before, periods, k, falling=falling)
+        else:
+            found = ratios(now, before, periods, k, min_count)
         return found, self.answer("x", start, end), self.answer("x", start - periods * (end - start), start)
 
     def series(
@@ -317,6 +329,20 @@ def test_trending_and_frequent_answer_alike_in_rest_and_graphql_with_64_bit_coun
         assert api.get("/api/v1/frequent", params={**span, **bad}).status_code == 422
     errors = graphql(api, '{ frequent(start: "0", end: "60000", phi: 0) { threshold } }')["errors"]
     assert "phi" in errors[0]["message"], errors
+    growth = api.get("/api/v1/trending", params={**span, "min_count": BIG}).json()  # new: grew by its count
+    assert growth["metadata"]["measure"] == "growth" and growth["metadata"]["min_count"] == BIG
+    assert growth["results"][0]["change"] == BIG and growth["results"][0]["guaranteed"]
+    query = 'query ($m: Long!) { trending(start: "0", end: "9", minCount: $m) { measure minCount results { change } } }'
+    assert graphql(api, query, m=BIG)["data"]["trending"] == {
+        "measure": "growth",
+        "minCount": BIG,
+        "results": [{"change": BIG}],
+    }
+    falling = api.get("/api/v1/trending", params={**span, "min_count": 1, "direction": "falling"})
+    assert falling.status_code == 400 and "min_count" in falling.json()["detail"]
+    assert api.get("/api/v1/trending", params={**span, "min_count": 0}).status_code == 422
+    errors = graphql(api, '{ trending(start: "0", end: "60000", minCount: 0) { measure } }')["errors"]
+    assert "min_count" in errors[0]["message"], errors
 
 
 def test_last_counts_back_from_the_newest_window_and_every_answer_says_how_fresh_it_is():

@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 from topk.generator.shapes import SHAPES, items
 from topk.query.summaries import SummaryCache
 from topk.sketches import HeavyHittersSketch
-from topk.sketches.trend import changes
+from topk.sketches.trend import changes, ratios
 
 CAPACITY = 48  # small, so the summaries are not exact
 
@@ -86,6 +86,74 @@ def test_a_planted_riser_and_a_faller_are_found_and_guaranteed(shape):
         assert found[0] == max(base.keys() | cur.keys(), key=lambda x: (sign * (6 * cur[x] - base[x]), x))
         answer = changes(merged(periods[6:]), merged(periods[:6]), 6, 5, falling=falling)
         assert next(c for c in answer.items if c.item == planted).guaranteed
+
+
+def check_ratios(periods: list[list[str]], k: int, min_count: int, sides: tuple | None = None) -> list[str]:
+    """Every bound the relative-growth answer states, against the exact growth; the listed items.
+    ``sides``: the current and baseline sketches, when not the periods' summaries merged."""
+    *before, now = periods
+    base = Counter(x for p in before for x in p)
+    cur = Counter(now)
+    n = len(before)
+    answer = ratios(*(sides or (merged([now]), merged(before))), n, k, min_count)
+
+    def true(x: str) -> Fraction:
+        return cur[x] / max(Fraction(base[x], n), 1)
+
+    competing = {x for x in base.keys() | cur.keys() if cur[x] >= min_count}
+    listed = {c.item for c in answer.items}
+    for c in answer.items:
+        assert c.lower_bound <= true(c.item) <= c.upper_bound, c
+        assert c.current[1] <= cur[c.item] <= c.current[2] and c.current[2] >= min_count
+        assert c.change > 1
+        if c.guaranteed:  # it competes, and fewer than k competing items truly grew more
+            assert c.item in competing and sum(true(x) > true(c.item) for x in competing) < k, c
+    assert all(true(x) <= answer.unlisted_bound for x in competing - listed)
+    assert [c.change for c in answer.items] == sorted((c.change for c in answer.items), reverse=True)
+    return [c.item for c in answer.items]
+
+
+@settings(max_examples=25, deadline=None)
+@given(
+    shape=st.sampled_from(SHAPES),
+    seed=st.integers(0, 10_000),
+    baseline=st.integers(1, 6),
+    k=st.integers(1, CAPACITY),  # past the items counted exactly, so bounds are loose
+    min_count=st.integers(1, 200),
+)
+def test_growth_bounds_hold_against_exact_counts(shape, seed, baseline, k, min_count):
+    check_ratios(periods_of(shape, seed, 1_500, baseline + 1), k, min_count)
+
+
+@pytest.mark.parametrize("shape", SHAPES)
+def test_growth_finds_a_planted_riser_and_min_count_holds_out_a_rare_newcomer(shape):
+    periods = periods_of(shape, 11, 4_000, 7)
+    for p in periods[:6]:
+        p.extend(["steady"] * 50)
+    periods[6].extend(["steady"] * 400 + ["newcomer"] * 3)  # 8x its mean; 3 where there were none
+    found = check_ratios(periods, 5, 100)
+    assert "steady" in found and "newcomer" not in found
+    answer = ratios(merged(periods[6:]), merged(periods[:6]), 6, 5, 100)
+    steady = next(c for c in answer.items if c.item == "steady")
+    assert steady.guaranteed and steady.lower_bound <= 8 <= steady.upper_bound
+
+
+@pytest.mark.parametrize("min_count", [5, 25])
+def test_growth_bounds_an_evicted_item_and_guarantees_only_items_certainly_counted_min_count_times(min_count):
+    """Adversarial order, Space-Saving alone (a one-cell Count-Min tightens nothing): ``ghost`` (8
+    events, none before: grew 8x) is evicted, then ``late`` enters over a floor of 8 (20 events,
+    counted 28; 20 a period before: grew 1x). ``ghost`` is bounded only through the floor; at
+    min_count 25 ``late`` may compete and is listed, but its true 20 does not reach 25: not guaranteed."""
+    fillers = [x for i in range(CAPACITY - 1) for x in [f"f{i:02}"] * 9]
+    batches = (["ghost"] * 8 + fillers, ["evictor"] * 20, ["late"] * 20)
+    steady = [*fillers, *batches[1], *batches[2]]  # a period of the baseline: all but ghost
+    current, baseline = HeavyHittersSketch(CAPACITY, 1, 1), HeavyHittersSketch(CAPACITY, 1, 1)
+    for sketch, batch in [*((current, b) for b in batches), (baseline, steady * 2)]:
+        sketch.update_batch(batch, np.ones(len(batch), np.int64))
+    found = check_ratios(
+        [steady, steady, [*batches[0], *batches[1], *batches[2]]], CAPACITY, min_count, (current, baseline)
+    )
+    assert found == ["late"]
 
 
 def test_nothing_listed_when_nothing_moved():

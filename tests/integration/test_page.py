@@ -213,6 +213,12 @@ def test_the_page_shows_the_apis_top_k_switches_views_and_picks_up_new_windows(
         )
         expect(page.get_by_test_id("meta")).to_contain_text("rising against the mean of 2 range(s)")
         page.screenshot(path=screenshots / "rising.png", full_page=True)
+        grew = rest_answer(api, "/api/v1/trending", **eu_west, baseline="2", k="10", min_count="5")
+        page.get_by_test_id("min-count").fill("5")
+        page.get_by_test_id("view").select_option("growing")
+        rows = [r["item"] for r in grew["results"]]
+        assert rows and wait_for(lambda: table_items(page) == rows, 10), (table_items(page), rows)
+        expect(page.get_by_test_id("meta")).to_contain_text("among items counted 5+ times")
         above = rest_answer(api, "/api/v1/frequent", **eu_west, phi="0.02")
         page.get_by_test_id("share").fill("2")
         page.get_by_test_id("view").select_option("frequent")

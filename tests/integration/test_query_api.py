@@ -14,6 +14,7 @@ import time
 import tracemalloc
 from collections import Counter
 from collections.abc import Callable
+from fractions import Fraction
 from functools import partial
 from urllib.parse import quote
 
@@ -111,6 +112,18 @@ def test_trending_and_frequent_answers_hold_against_exact_counts(stored, queries
                 assert sum(c > changes[r["item"]] for c in changes.values()) < 8, r
         listed = {r["item"] for r in answer["results"]}
         assert all(c <= meta["unlisted_bound"] for x, c in changes.items() if x not in listed)
+    params = {"start": str(t0 + 2 * H), "end": str(t0 + 3 * H), "baseline": 2, "k": 8, "min_count": 30}
+    grown = api.get("/api/v1/trending", params=params).json()  # growth among items counted 30 times
+    assert grown["metadata"]["measure"] == "growth" and grown["results"]
+    growth = {x: now[x] / max(Fraction(before[x], 2), 1) for x in now if now[x] >= 30}
+    for r in grown["results"]:
+        assert r["change_lower_bound"] <= now[r["item"]] / max(Fraction(before[r["item"]], 2), 1)
+        assert now[r["item"]] / max(Fraction(before[r["item"]], 2), 1) <= r["change_upper_bound"], r
+        assert not r["guaranteed"] or sum(g > growth[r["item"]] for g in growth.values()) < 8, r
+    listed = {r["item"] for r in grown["results"]}
+    assert all(g <= grown["metadata"]["unlisted_bound"] for x, g in growth.items() if x not in listed)
+    refused = api.get("/api/v1/trending", params={**params, "direction": "falling"})
+    assert refused.status_code == 400 and "min_count" in refused.json()["detail"]
     total = exact_range(events, t0, t0 + 3 * H)
     for phi in (0.02, 0.005):
         params = {"start": str(t0), "end": str(t0 + 3 * H), "phi": phi}
@@ -126,6 +139,7 @@ def test_trending_and_frequent_answers_hold_against_exact_counts(stored, queries
             assert not r["guaranteed"] or total[r["item"]] >= meta["threshold"]
     query = """query ($s: String!, $m: String!, $e: String!) {
       trending(start: $m, end: $e, baseline: 2, k: 8, direction: FALLING) { results { item changeLowerBound } }
+      growth: trending(start: $m, end: $e, baseline: 2, k: 8, minCount: 30) { measure results { item change } }
       frequent(start: $s, end: $e, phi: 0.02) { threshold complete results { item lowerBound } } }"""
     times = {"s": str(t0), "m": str(t0 + 2 * H), "e": str(t0 + 3 * H)}
     data = api.post("/graphql", json={"query": query, "variables": times}).json()["data"]
@@ -135,6 +149,10 @@ def test_trending_and_frequent_answers_hold_against_exact_counts(stored, queries
     ).json()
     assert [(r["item"], r["changeLowerBound"]) for r in data["trending"]["results"]] == [
         (r["item"], r["change_lower_bound"]) for r in rest["results"]
+    ]
+    assert data["growth"]["measure"] == "growth"
+    assert [(r["item"], r["change"]) for r in data["growth"]["results"]] == [
+        (r["item"], r["change"]) for r in grown["results"]
     ]
     rest = api.get("/api/v1/frequent", params={"start": times["s"], "end": times["e"], "phi": 0.02}).json()
     assert data["frequent"]["threshold"] == rest["metadata"]["threshold"] and data["frequent"]["complete"]

@@ -3,13 +3,13 @@ top-K of a range (merged stored summaries), and with ``--phi`` its threshold ans
 ``--baseline N`` its trend against the N ranges of its length before it.
 
 python -m topk.query.audit --start 2026-11-22T10:00 --end 2026-11-22T13:00 [--k 10] [--dimension region --value eu-west]
-    [--phi 0.01] [--baseline 6 [--falling]]
+    [--phi 0.01] [--baseline 6 [--falling | --min-count 100]]
     --archive-url s3://topk-archive --s3-endpoint-url http://127.0.0.1:8333 [--redis-url ...] [--cassandra-...]
 
 Prints precision@K, recall@K and each reported item's true count against its bounds and whether
 it was flagged as certainly in the top-K; for ``--phi``, each listed item's true count against its
 bounds and the threshold, and whether an item truly above it is missing; for ``--baseline``, each
-listed item's true change against its bounds. Exits 1 on any broken guarantee (a true count or
+listed item's true change (or growth) against its bounds. Exits 1 on any broken guarantee (a true count or
 change outside its bounds, a flagged item that does not belong, an item above the threshold missing
 from a complete answer, an unlisted item past the unlisted bound), 0 otherwise.
 """
@@ -76,28 +76,38 @@ def threshold_report(found: Frequent, exact: dict[str, int]) -> tuple[list[str],
 
 
 def trend_report(
-    found: Changes, now: dict[str, int], before: dict[str, int], periods: int, k: int, falling: bool
+    found: Changes,
+    now: dict[str, int],
+    before: dict[str, int],
+    periods: int,
+    k: int,
+    falling: bool,
+    min_count: int | None = None,
 ) -> tuple[list[str], bool]:
-    """The trend audit's lines, and whether every listed item's true change lies within its bounds,
-    every one flagged guaranteed is among the true ``k`` largest changes and no unlisted item changed
-    past the unlisted bound."""
-    sign = -1 if falling else 1
-    true = {x: sign * (now.get(x, 0) - before.get(x, 0) / periods) for x in now.keys() | before.keys()}
+    """The trend audit's lines, and whether every listed item's true change (with ``min_count``: its
+    growth) lies within its bounds, every one flagged guaranteed competes and is among the true ``k``
+    largest and no competing item left out moved past the unlisted bound."""
+    seen = now.keys() | before.keys()
+    if min_count is None:
+        sign = -1 if falling else 1
+        true = {x: sign * (now.get(x, 0) - Fraction(before.get(x, 0), periods)) for x in seen}
+        competing = seen
+    else:
+        true = {x: now.get(x, 0) / max(Fraction(before.get(x, 0), periods), 1) for x in seen}
+        competing = {x for x in seen if now.get(x, 0) >= min_count}
     listed = {c.item for c in found.items}
-    past = [x for x, c in true.items() if x not in listed and c > found.unlisted_bound]
-    lines = [
-        f"{'falls' if falling else 'rises'}: {len(found.items)} listed, unlisted bound {found.unlisted_bound}, "
-        f"{len(past)} unlisted past it"
-    ]
+    past = [x for x in competing - listed if true[x] > found.unlisted_bound]
+    moves = "growth" if min_count is not None else "falls" if falling else "rises"
+    lines = [f"{moves}: {len(found.items)} listed, unlisted bound {found.unlisted_bound}, {len(past)} unlisted past it"]
     ok = not past
     for c in found.items:
         change = true.get(c.item, 0)
         within = c.lower_bound <= change <= c.upper_bound
-        wrong = c.guaranteed and sum(t > change for t in true.values()) >= k
+        wrong = c.guaranteed and (c.item not in competing or sum(true[x] > change for x in competing) >= k)
         ok &= within and not wrong
         flag = ("WRONG" if wrong else "yes") if c.guaranteed else "no"
         bounds = f"[{c.lower_bound:g}, {c.upper_bound:g}]"
-        lines.append(f"  {c.item:<24} {bounds:<21} {change:>11g}  {'yes' if within else 'NO':<6} {flag}")
+        lines.append(f"  {c.item:<24} {bounds:<21} {float(change):>11g}  {'yes' if within else 'NO':<6} {flag}")
     return lines, ok
 
 
@@ -119,7 +129,9 @@ def main(argv: list[str] | None = None) -> None:
     add_range_arguments(p)
     p.add_argument("--phi", type=float, help="also audit the items above this share of the range's events")
     p.add_argument("--baseline", type=int, help="also audit the trend against this many ranges before it")
-    p.add_argument("--falling", action="store_true", help="the trend's falls, not its rises")
+    how = p.add_mutually_exclusive_group()
+    how.add_argument("--falling", action="store_true", help="the trend's falls, not its rises")
+    how.add_argument("--min-count", type=int, help="the trend by growth, among items counted this often")
     add_storage_arguments(p)
     a = p.parse_args(argv)
     queries = open_queries(a, p).for_tenant(a.tenant)
@@ -133,10 +145,9 @@ def main(argv: list[str] | None = None) -> None:
         more, fine = threshold_report(found, exact)
         lines, ok = [*lines, f"above phi {a.phi}:", *more], ok and fine
     if a.baseline is not None:
-        found, _, before = queries.trending(a.k, start, end, a.baseline, a.dimension, a.value, a.falling)
-        more, fine = trend_report(
-            found, exact, exact_counts(queries, before, a.dimension, a.value), a.baseline, a.k, a.falling
-        )
+        found, _, before = queries.trending(a.k, start, end, a.baseline, a.dimension, a.value, a.falling, a.min_count)
+        before_exact = exact_counts(queries, before, a.dimension, a.value)
+        more, fine = trend_report(found, exact, before_exact, a.baseline, a.k, a.falling, a.min_count)
         lines, ok = [*lines, f"trend against {a.baseline} ranges before:", *more], ok and fine
     print("\n".join(lines))
     sys.exit(0 if ok else 1)

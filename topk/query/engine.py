@@ -31,7 +31,7 @@ from topk.query.summaries import SummaryCache
 from topk.query.tiling import Tiling, tile
 from topk.sketches import HeavyHittersSketch, ItemCount
 from topk.sketches.heavy_hitters import Frequent
-from topk.sketches.trend import Changes, changes
+from topk.sketches.trend import Changes, changes, ratios
 from topk.stores.cassandra_store import CassandraStore
 from topk.stores.redis_store import (
     DEFAULT_PREFIX,
@@ -252,10 +252,20 @@ class TopKQueries:
         return found, replace(answer, items=list(found.items))
 
     def trending(
-        self, k: int, start: int, end: int, periods: int, dimension: str, value: str, falling: bool = False
+        self,
+        k: int,
+        start: int,
+        end: int,
+        periods: int,
+        dimension: str,
+        value: str,
+        falling: bool = False,
+        min_count: int | None = None,
     ) -> tuple[Changes, Answer, Answer]:
         """The ``k`` items whose count over ``[start, end)`` rose (fell) most against their mean over the
-        ``periods`` ranges of the same length before it (``topk.sketches.trend``); what each side covers."""
+        ``periods`` ranges of the same length before it (``topk.sketches.trend``); with ``min_count``,
+        those that grew by the largest multiple of it among the items counted at least that often
+        (rises only: ``falling`` is then ignored); what each side covers."""
         if not 1 <= periods <= MAX_BASELINE_PERIODS:
             raise OverBudget(f"baseline: from 1 to {MAX_BASELINE_PERIODS} periods")
         since = max(EVENT_TIME_RANGE_MS[0], start - periods * (end - start))
@@ -263,6 +273,8 @@ class TopKQueries:
             raise OverBudget("no time before the range for a baseline")
         current, now = self.merged_sketch(start, end, dimension, value)
         baseline, before = self.merged_sketch(since, start, dimension, value)
+        if min_count is not None:
+            return ratios(current, baseline, periods, k, min_count), now, before
         return changes(current, baseline, periods, k, falling=falling), now, before
 
     def count(self, item: str, start: int, end: int, dimension: str, value: str, mode: str = APPROXIMATE) -> Answer:

@@ -52,6 +52,7 @@ from topk.query.requests import (
     Reach,
     body,
     check_group,
+    check_growth,
     check_item,
     check_k,
     check_window,
@@ -180,7 +181,8 @@ class Query:
 
     @strawberry.field(
         description="The items whose count over a range rose (fell) most against their mean over the "
-        "baseline ranges of the same length just before it"
+        "baseline ranges of the same length just before it; with minCount, those that grew by the largest "
+        "multiple of that mean among the items counted at least minCount times"
     )
     async def trending(
         self,
@@ -193,18 +195,22 @@ class Query:
         direction: Direction = Direction.RISING,
         dimension: str = "all",
         value: str = "all",
+        min_count: Long | None = None,
     ) -> Trending | None:
         ctx: Context = info.context
         ctx.charge()
         check_k(k, ctx.max_k)
         check_group(dimension, value)
-        lo, hi = await ctx.range(start, end, last)
         falling = direction is Direction.FALLING
-        found = await answer(ctx.queries.trending, k, lo, hi, baseline, dimension, value, falling)
-        data = trend_body(*found, baseline, direction.value, dimension, value)
+        check_growth(min_count, falling)
+        lo, hi = await ctx.range(start, end, last)
+        found = await answer(ctx.queries.trending, k, lo, hi, baseline, dimension, value, falling, min_count)
+        data = trend_body(*found, baseline, direction.value, dimension, value, min_count)
         meta = data["metadata"]
         return Trending(
             direction=direction.value,
+            measure=meta["measure"],
+            min_count=min_count,
             start=meta["start"],
             end=meta["end"],
             baseline_start=meta["baseline"]["start"],

@@ -98,6 +98,8 @@ class Change:
 @strawberry.type
 class Trending:
     direction: str
+    measure: str  # change, or growth (a multiple of the baseline mean) with min_count
+    min_count: Long | None
     start: str
     end: str
     baseline_start: str

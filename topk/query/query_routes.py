@@ -16,6 +16,7 @@ from topk.query.requests import (
     VALUE,
     Reach,
     body,
+    check_growth,
     check_item,
     check_window,
     frequent_body,
@@ -116,14 +117,21 @@ def query_routes(
         direction: Literal["rising", "falling"] = "rising",
         dimension: Dim = "all",
         value: Value = "all",
+        min_count: Annotated[
+            int | None, Query(ge=1, description="rank by growth (a multiple) among items counted this often")
+        ] = None,
     ) -> dict:
         """The k items whose count over a range rose (fell) most against their mean count over the
         ``baseline`` ranges of the same length just before it, among those that rose (fell): each
-        change with guaranteed bounds, ``guaranteed`` where certainly among the true k largest."""
+        change with guaranteed bounds, ``guaranteed`` where certainly among the true k largest. With
+        ``min_count``: the items that grew by the largest multiple of that mean (a mean below one
+        counting as one) among those counted at least ``min_count`` times in the range."""
+        falling = direction == "falling"
+        check_growth(min_count, falling)
         reach = Reach(q.progress)
         lo, hi = requested_range(start, end, last, reach)
-        found = q.trending(k, lo, hi, baseline, dimension, value, falling=direction == "falling")
-        return trend_body(*found, baseline, direction, dimension, value, freshness=reach.freshness())
+        found = q.trending(k, lo, hi, baseline, dimension, value, falling, min_count)
+        return trend_body(*found, baseline, direction, dimension, value, min_count, freshness=reach.freshness())
 
     for suffix, Item in items.items():  # /count?item=… and /count/{item}; /series likewise
 

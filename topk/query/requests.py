@@ -116,6 +116,13 @@ def check_k(k: int, max_k: int) -> int:
     return k
 
 
+def check_growth(min_count: int | None, falling: bool) -> int | None:
+    """``min_count`` of a trend by growth, which ranks rises only."""
+    if min_count is not None and (falling or min_count < 1):
+        raise BadRequest("min_count: a positive count, asked with direction rising (growth ranks rises only)")
+    return min_count
+
+
 def check_window(label: str, windows: dict[str, WindowSpec], *, sized: bool = False) -> WindowSpec:
     w = windows.get(label)
     if w is None or (sized and w.is_all_time):
@@ -182,10 +189,12 @@ def trend_body(
     direction: str,
     dimension: str,
     value: str,
+    min_count: int | None = None,
     **extra: object,
 ) -> dict:
-    """A trend answer: each change with its bounds and both sides' counts; ``metadata`` as ``body``'s
-    for the range, with the baseline's interval, events and windows."""
+    """A trend answer: each change (with ``min_count``: growth, a multiple) with its bounds and both
+    sides' counts; ``metadata`` as ``body``'s for the range, with the baseline's interval, events and
+    windows."""
     results = [
         {
             "rank": r,
@@ -206,4 +215,5 @@ def trend_body(
     covered = {"start": iso(before.start), "end": iso(before.end), "periods": periods}
     baseline = {**covered, "total_events": before.total_events, "windows_merged": len(before.windows)}
     extra |= {"direction": direction, "unlisted_bound": found.unlisted_bound, "guaranteed": found.guaranteed}
+    extra |= {"measure": "change"} if min_count is None else {"measure": "growth", "min_count": min_count}
     return {"results": results, "metadata": {**body(now, dimension, value)["metadata"], **extra, "baseline": baseline}}

@@ -42,9 +42,12 @@ function selection() {
     view: form.view.value, window: form.window.value, dimension: form.dimension.value || "all",
     value: form.value.value || "all", k: form.k.value || "10", start: utcMs(form.start.value),
     end: utcMs(form.end.value), last: form.last.value.trim(), baseline: form.baseline.value || "6",
-    share: form.share.value || "1",
+    share: form.share.value || "1", minCount: form.min_count.value || "10",
   };
 }
+
+const changeCells = (r) =>
+  [r.rank, r.item, r.change, `[${r.change_lower_bound}, ${r.change_upper_bound}]`, r.count, r.baseline];
 
 // What each view asks and shows: its request, its table's columns, and each row as a bar with bounds.
 const VIEWS = {
@@ -55,8 +58,13 @@ const VIEWS = {
   },
   trend: {
     columns: ["#", "item", "change", "change bounds", "count", "baseline mean", "guaranteed"],
-    cells: (r) => [r.rank, r.item, r.change, `[${r.change_lower_bound}, ${r.change_upper_bound}]`, r.count, r.baseline],
+    cells: changeCells,
     bar: (r) => [r.change, Math.max(0, r.change_lower_bound), r.change_upper_bound],
+  },
+  growing: {
+    columns: ["#", "item", "growth ×", "growth bounds", "count", "baseline mean", "guaranteed"],
+    cells: changeCells,
+    bar: (r) => [r.change, r.change_lower_bound, r.change_upper_bound],
   },
   frequent: {
     columns: ["#", "item", "count", "bounds", "certainly above"],
@@ -75,6 +83,9 @@ async function ask(q) {
   const base = { dimension: q.dimension, value: q.value }, span = range(q);
   if (q.view === "rising" || q.view === "falling") {
     return api("/api/v1/trending", { ...base, ...span, k: q.k, baseline: q.baseline, direction: q.view });
+  }
+  if (q.view === "growing") {
+    return api("/api/v1/trending", { ...base, ...span, k: q.k, baseline: q.baseline, min_count: q.minCount });
   }
   if (q.view === "frequent") return api("/api/v1/frequent", { ...base, ...span, phi: String(Number(q.share) / 100) });
   return span ? api("/api/v1/topk/historical", { ...base, ...span, k: q.k })
@@ -129,6 +140,11 @@ function describe(m, q) {
   const fresh = m.freshness && m.freshness.counted_through ? ` · counted through ${m.freshness.counted_through}` : "";
   const span = `${q.dimension}=${q.value} · ${m.window ? m.window + " window " : ""}[${m.start}, ${m.end}) · ` +
     `${m.total_events} events`;
+  if (m.measure === "growth") {
+    return `${span} · grew against the mean of ${m.baseline.periods} range(s) from ${m.baseline.start}, ` +
+      `among items counted ${m.min_count}+ times · any item not listed grew at most ×${m.unlisted_bound} · ` +
+      `${m.guaranteed} guaranteed${fresh}`;
+  }
   if (m.baseline) {
     return `${span} · ${m.direction} against the mean of ${m.baseline.periods} range(s) from ${m.baseline.start} · ` +
       `any item not listed changed by at most ${m.unlisted_bound} · ${m.guaranteed} guaranteed${fresh}`;
@@ -244,7 +260,7 @@ async function init() {
     init_windows().then(show);
   });
   form.live.addEventListener("change", live);
-  for (const name of ["view", "window", "dimension", "value", "k", "start", "end", "last", "baseline", "share", "tenant"]) {
+  for (const name of ["view", "window", "dimension", "value", "k", "start", "end", "last", "baseline", "min_count", "share", "tenant"]) {
     form[name].addEventListener("change", show);
   }
   await init_windows();
