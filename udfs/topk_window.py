@@ -9,10 +9,11 @@ kept in state (``params``: the last ``KEPT_VERSIONS``); a window is emitted with
 the windows, of the version in force at its last finest window, and its ``WindowResult.params`` says
 which. Its alerts (``topk.alerts``: items certainly above the version's alertPhi of a window) ride on
 its result (``WindowResult.alerts``); the items a window still open to late events has alerted are kept
-in state (``alerted``, written only when a window has alerts), so a window emitted again alerts only
-what is new. The same input gives the same sketches on every replay as long as each (finest window,
-dimension value) holds at most 2 x capacity distinct items, or its events arrive in the same order
-(one partition); beyond that, replays agree within the stated bounds.
+in state (``alerted``, written only when a window has alerts; registered only by a job that alerts: a
+job restarted without alerts leaves a group's entry in place until alerts are on again), so a window
+emitted again alerts only what is new. The same input gives the same sketches on every replay as
+long as each (finest window, dimension value) holds at most 2 x capacity distinct items, or its
+events arrive in the same order (one partition); beyond that, replays agree within the stated bounds.
 
 Metrics (group ``topk``): ``eventsCounted`` and ``eventsCountedPerSecond`` (valid events, from the
 ``all`` rows), ``countBatches`` (rows taken in), ``sketchUpdates`` (rows and timers handled),
@@ -57,6 +58,12 @@ def group_key(row: Row) -> tuple[str, str]:
     return scope, row.val
 
 
+def states_per_group(alerting: bool) -> int:
+    """The keyed states ``TopKWindowFunction`` registers: its windows, its versions, and what it alerted
+    when it alerts."""
+    return 3 if alerting else 2
+
+
 def of_group_key(key: tuple[str, str]) -> tuple[str, str, str]:
     """(tenant, dimension, value) of a ``group_key``."""
     tenant, _, dimension = key[0].rpartition("/")
@@ -76,7 +83,8 @@ class TopKWindowFunction(KeyedProcessFunction):
             MapStateDescriptor("windows", Types.STRING(), Types.PRIMITIVE_ARRAY(Types.BYTE()))
         )
         self.params = runtime_context.get_state(ValueStateDescriptor("params", Types.STRING()))
-        self.alerted = runtime_context.get_state(ValueStateDescriptor("alerted", Types.STRING()))
+        if self.alerting:  # the worker caches each group's states one by one: only those in use
+            self.alerted = runtime_context.get_state(ValueStateDescriptor("alerted", Types.STRING()))
         group = runtime_context.get_metrics_group().add_group("topk")
         self.events = group.counter("eventsCounted")
         self.late_events = group.counter("lateEventsCounted")
@@ -114,7 +122,8 @@ class TopKWindowFunction(KeyedProcessFunction):
         yield from self._apply(out, ctx)
         if out.dropped:  # nothing of the group is kept: neither are its versions, nor what it alerted
             self.params.clear()
-            self.alerted.clear()
+            if self.alerted is not None:
+                self.alerted.clear()
         self._timed(started)
 
     def _timed(self, started: tuple[float, float]) -> None:
