@@ -343,6 +343,11 @@ def test_trending_and_frequent_answer_alike_in_rest_and_graphql_with_64_bit_coun
     assert api.get("/api/v1/trending", params={**span, "min_count": 0}).status_code == 422
     errors = graphql(api, '{ trending(start: "0", end: "60000", minCount: 0) { measure } }')["errors"]
     assert "min_count" in errors[0]["message"], errors
+    variable = 'query ($m: Long!) { trending(start: "0", end: "9", minCount: $m) { measure } }'
+    for bad in ("30", 2.5, True, 2**63):  # a Long argument is a 64-bit integer, or a GraphQL error (not a 5xx)
+        inline = variable.replace("query ($m: Long!) ", "").replace("$m", json.dumps(bad))
+        for errors in (graphql(api, inline)["errors"], graphql(api, variable, m=bad)["errors"]):
+            assert "Long" in errors[0]["message"], (bad, errors)
 
 
 def test_last_counts_back_from_the_newest_window_and_every_answer_says_how_fresh_it_is():

@@ -7,9 +7,11 @@ from collections import Counter
 
 import numpy as np
 
+from topk.settings import WindowSettings
 from topk.sketches import HeavyHittersSketch
 from topk.sketches.accuracy import ranked
 from topk.windows import HOUR_MS, parse_windows
+from udfs.topk_window import TopKWindowFunction, states_per_group
 from udfs.window_fold import Emit, WindowFold
 
 MINUTE = 60_000
@@ -247,3 +249,32 @@ def test_an_all_time_view_made_by_a_late_event_expires_too():
     assert h.windows() == ["all:0"] and not h.dropped
     h.advance(3 * DAY)
     assert h.state == {} and h.dropped
+
+
+class Registered:
+    """A stand-in for PyFlink's runtime context that records the keyed states a function registers."""
+
+    def __init__(self) -> None:
+        self.states: list[str] = []
+
+    def get_state(self, descriptor):
+        self.states.append(descriptor.get_name())
+
+    get_map_state = get_state
+
+    def get_metrics_group(self):
+        return _Metrics()
+
+
+class _Metrics:
+    def __getattr__(self, name):
+        return lambda *args, **kwargs: self
+
+
+def test_states_per_group_counts_the_states_the_sketch_operator_registers():
+    """The worker's state cache is sized by ``states_per_group`` (jobs/environment.py): one per state a
+    group holds, so a state added to the operator must be counted there."""
+    for alert_phi in (None, 0.1):
+        context = Registered()
+        TopKWindowFunction(WindowSettings(), 10, alert_phi).open(context)
+        assert len(set(context.states)) == len(context.states) == states_per_group(alert_phi is not None)

@@ -124,6 +124,13 @@ def exact_counts(queries: TopKQueries, approximate: Answer, dimension: str, valu
     return exact
 
 
+def positive(text: str) -> int:
+    n = int(text)
+    if n < 1:
+        raise argparse.ArgumentTypeError("must be at least 1")
+    return n
+
+
 def main(argv: list[str] | None = None) -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     add_range_arguments(p)
@@ -131,7 +138,7 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--baseline", type=int, help="also audit the trend against this many ranges before it")
     how = p.add_mutually_exclusive_group()
     how.add_argument("--falling", action="store_true", help="the trend's falls, not its rises")
-    how.add_argument("--min-count", type=int, help="the trend by growth, among items counted this often")
+    how.add_argument("--min-count", type=positive, help="the trend by growth, among items counted this often")
     add_storage_arguments(p)
     a = p.parse_args(argv)
     queries = open_queries(a, p).for_tenant(a.tenant)

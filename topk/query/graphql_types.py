@@ -18,10 +18,20 @@ class Mode(enum.Enum):
 
 
 Long = NewType("Long", int)  # counts, totals and milliseconds: past GraphQL's 32-bit Int
+
+
+def parse_long(value: object) -> int:
+    """A ``Long`` argument: an integer (not a boolean, not a float) of 64 bits, else a GraphQL error."""
+    if isinstance(value, bool) or not isinstance(value, int) or not -(2**63) <= value < 2**63:
+        raise ValueError(f"Long: a 64-bit integer, not {str(value)[:32]!r}")
+    return value
+
+
 LONG = strawberry.scalar(
     name="Long",
     description="A 64-bit signed integer, as a JSON number (JavaScript reads it exactly up to 2^53)",
     serialize=int,
+    parse_value=parse_long,
 )
 
 
