@@ -1,7 +1,7 @@
 """One command for all benchmarks; prints tables and writes bench/results/bench.json and .png.
 
-python -m bench [--sections core,jvm,ranges,e2e,rows,state,hot] [--events 1000000] [--universe 1000000]
-    [--core-events 5000000] [--repeats 3]
+python -m bench [--sections core,jvm,ranges,e2e,rows,state,hot,scale] [--events 1000000] [--universe 1000000]
+    [--core-events 5000000] [--repeats 3] [--streams sparse,dense,dense-10m]
 
 Figures are medians over repeats and ratios against peers measured in the same run.
 """
@@ -16,7 +16,7 @@ import time
 from dataclasses import asdict
 from pathlib import Path
 
-from bench import e2e, hot, jvm_core, ranges, sketch_core, state
+from bench import e2e, hot, jvm_core, ranges, scale, sketch_core, state
 from bench.stream import make_stream
 from topk.generator.events import StreamSpec, encode, event_time_ms, generate
 from topk.generator.produce import ensure_topic, send
@@ -114,21 +114,23 @@ SPARSE = {"1m": 7, "1h": 400, "1d": 9_600}
 
 # (stream, universe, event-time span, parallelisms, with peers, JVM heap cap in MB): the last runs the whole
 # local cluster (JobManager and TaskManager) in 512 MB of heap (the state per universe: the state section)
-E2E_STREAMS = [
-    ("sparse: 1 h of event time", None, 3_600_000, (1, 2), True, None),
-    ("dense: 2 min of event time", None, 120_000, (1,), True, None),
-    ("dense, 10M-item universe, JVM heap 512 MB", 10_000_000, 120_000, (1,), False, 512),
+E2E_STREAMS = [  # (--streams key, name, universe (None: --universe), span ms, parallelisms, peers, JVM heap MB)
+    ("sparse", "sparse: 1 h of event time", None, 3_600_000, (1, 2), True, None),
+    ("dense", "dense: 2 min of event time", None, 120_000, (1,), True, None),
+    ("dense-10m", "dense, 10M-item universe, JVM heap 512 MB", 10_000_000, 120_000, (1,), False, 512),
 ]
 
 
-def e2e_section(events: int, universe: int, repeats: int, tmp: Path) -> list[dict]:
+def e2e_section(events: int, universe: int, repeats: int, tmp: Path, streams: set[str]) -> list[dict]:
     rows, out = [], []
     run = f"bench{int(time.time())}"
     start = int(time.time() * 1000) - 2 * 3_600_000
     ensure_topic(e2e.KAFKA, f"{run}-empty", partitions=2)
     # the job's default windows (1m,1h,1d,all) and dimensions, as users run it; the peer has no all-time view
     flags = ["--windows", "1m,1h,1d", "--k", "100"]
-    for i, (stream, size, span, parallelisms, peers, heap_mb) in enumerate(E2E_STREAMS):
+    for i, (key, stream, size, span, parallelisms, peers, heap_mb) in enumerate(E2E_STREAMS):
+        if key not in streams:
+            continue
         spec = StreamSpec(events, size or universe, 1.1, start - start % 3_600_000, span, seed=1)
         topic = f"{run}-s{i}"
         e2e.produce(topic, spec, partitions=2)
@@ -158,8 +160,20 @@ def e2e_section(events: int, universe: int, repeats: int, tmp: Path) -> list[dic
                 rates |= {"cpu_s_per_million": r.cpu_s_per_million}
                 if ceiling:
                     rates |= {"cpu_vs_ceiling": r.cpu_s_per_million / max(1e-9, ceiling.cpu_s_per_million)}
+                    if r.start_s and ceiling.start_s:
+                        rates |= {"start_vs_ceiling_s": r.start_s - ceiling.start_s}
                 out.append({**asdict(r), **rates})
     return out
+
+
+def scale_section(events: int, universe: int, tmp: Path) -> list[dict]:
+    """The end-to-end section's dense stream on two TaskManagers (``bench.scale``)."""
+    run = f"scale{int(time.time())}"
+    start = int(time.time() * 1000) - 2 * 3_600_000
+    ensure_topic(e2e.KAFKA, f"{run}-empty", partitions=2)
+    span = next(s[3] for s in E2E_STREAMS if s[0] == "dense")
+    e2e.produce(run, StreamSpec(events, universe, 1.1, start - start % 3_600_000, span, seed=1), partitions=2)
+    return scale.run(tmp, run, f"{run}-empty", events)
 
 
 DAY_MS, MINUTE_MS = 86_400_000, 60_000
@@ -261,7 +275,7 @@ def plot(core: list[dict], end_to_end: list[dict], path: Path) -> None:
     fig.savefig(path)
 
 
-ORDER = ("core", "jvm", "ranges", "e2e", "rows", "state", "hot")
+ORDER = ("core", "jvm", "ranges", "e2e", "rows", "state", "hot", "scale")
 
 
 class Stages:
@@ -290,6 +304,7 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--core-events", type=int, default=5_000_000, help="events for the sketch-core section")
     p.add_argument("--capacity", type=int, default=1024)
     p.add_argument("--repeats", type=int, default=3)
+    p.add_argument("--streams", default="sparse,dense,dense-10m", help="end-to-end streams (sparse, dense, dense-10m)")
     a = p.parse_args(argv)
     sections = set(a.sections.split(","))
     results: dict[str, object] = {"args": vars(a)}
@@ -338,7 +353,7 @@ def main(argv: list[str] | None = None) -> None:
                 "bound_violations",
             ],
         )
-    if sections & {"ranges", "e2e", "rows", "state", "hot"}:
+    if sections & {"ranges", "e2e", "rows", "state", "hot", "scale"}:
         with tempfile.TemporaryDirectory(prefix="topk-bench-") as tmp, e2e.servers(Path(tmp) / "servers"):
             if "ranges" in sections:
                 stages.start("ranges")
@@ -367,7 +382,9 @@ def main(argv: list[str] | None = None) -> None:
                 )
             if "e2e" in sections:
                 stages.start("e2e")
-                results["end_to_end"] = e2e_section(a.events, a.universe, max(1, a.repeats // 3), Path(tmp))
+                results["end_to_end"] = e2e_section(
+                    a.events, a.universe, max(1, a.repeats // 3), Path(tmp), set(a.streams.split(","))
+                )
                 print_table(
                     f"End to end: {a.events:,} events per stream, the job's default windows (1m,1h,1d,all; the peer "
                     f"1m,1h,1d) and dimensions ({','.join(EventSettings().dimensions)}), K 100 (events/s and CPU "
@@ -384,6 +401,9 @@ def main(argv: list[str] | None = None) -> None:
                         "events_per_s_with_start",
                         "seconds",
                         "fixed_seconds",
+                        "start_s",
+                        "start_vs_ceiling_s",
+                        "all_running_s",
                         "peak_python_rss_mb",
                         "checkpoints",
                         "checkpoint_state_mb",
@@ -441,6 +461,16 @@ def main(argv: list[str] | None = None) -> None:
                     "parallelism 2, standalone cluster: records each keyed operator's subtasks read",
                     results["hot"],
                     ["operator", "records_in_by_subtask", "max_over_min"],
+                )
+            if "scale" in sections:
+                stages.start("scale")
+                results["scale"] = scale_section(a.events, a.universe, Path(tmp))
+                print_table(
+                    f"Scaling out: the dense stream ({a.events:,} events, 2 minutes of event time), parallelism 2 on a "
+                    "standalone cluster of 2 TaskManagers with 1 slot each, sharing 2 cores: ratios only (events/s "
+                    "from the sources reading to the end; CPU of the cluster's processes less an empty topic's)",
+                    results["scale"],
+                    ["name", "events_per_s", "vs_peer", "vs_ceiling", "cpu_s_per_million", "cpu_vs_ceiling", "start_s"],
                 )
     RESULTS.mkdir(exist_ok=True)
     (RESULTS / "bench.json").write_text(json.dumps(results, indent=2))

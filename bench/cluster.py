@@ -12,8 +12,10 @@ import time
 import urllib.error
 import urllib.request
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
+
+import pyflink
 
 from bench import e2e
 
@@ -60,22 +62,46 @@ def job_flags(name: str, tmp: Path, parallelism: int) -> list[str]:
 
 
 @contextmanager
-def standalone(tmp: Path) -> Iterator[Callable[[list[str]], str]]:
-    """Starts the cluster (its conf, logs and PIDs under ``tmp``); yields ``submit(flags) -> job id``
-    (detached); stops the cluster."""
+def standalone(tmp: Path, taskmanagers: int = 1) -> Iterator[Callable[..., str]]:
+    """Starts the cluster (its conf, logs and PIDs under ``tmp``; with more than one TaskManager, one slot
+    each, so a job at that parallelism spreads over them); yields ``submit(flags, program=None) -> job id``:
+    the top-K job detached, or another PyFlink ``program`` (a path) attached in the background, its client's
+    output in ``tmp``; stops the cluster."""
     env = {**os.environ, **{f"FLINK_{d}_DIR": str(tmp / "flink" / d.lower()) for d in ("CONF", "LOG", "PID")}}
+    if taskmanagers > 1:
+        env["FLINK_PROPERTIES"] = "taskmanager.numberOfTaskSlots: 1"
     script = ["bash", str(e2e.ROOT / "scripts/submit.sh")]
+    clients: list[subprocess.Popen] = []
 
-    def submit(flags: list[str]) -> str:
-        done = subprocess.run(
-            [*script, "run", *flags], env=env, check=True, capture_output=True, text=True, timeout=600
-        )
-        return SUBMITTED.findall(done.stdout)[-1]
+    def submit(flags: list[str], program: str | None = None) -> str:
+        if program is None:
+            done = subprocess.run(
+                [*script, "run", *flags], env=env, check=True, capture_output=True, text=True, timeout=600
+            )
+            return SUBMITTED.findall(done.stdout)[-1]
+        out = tmp / f"client-{len(clients)}.log"
+        with out.open("w") as sink:
+            flink = [str(Path(pyflink.__file__).parent / "bin/flink"), "run", "-py", program, *flags]
+            clients.append(subprocess.Popen(flink, env={**env, "PYTHONPATH": str(e2e.ROOT)}, stdout=sink, stderr=sink))
+        deadline = time.monotonic() + 600
+        while not (found := SUBMITTED.findall(out.read_text())):
+            if clients[-1].poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"{program} was not submitted:\n{out.read_text()[-3000:]}")
+            time.sleep(0.5)
+        return found[-1]
 
     subprocess.run([*script, "cluster-start"], env=env, check=True, capture_output=True)
     try:
+        for _ in range(taskmanagers - 1):
+            subprocess.run([*script, "taskmanager-start"], env=env, check=True, capture_output=True)
         yield submit
     finally:
+        for client in clients:
+            with suppress(subprocess.TimeoutExpired):
+                client.wait(60)
+            if client.poll() is None:
+                client.kill()
+                client.wait()
         subprocess.run([*script, "cluster-stop"], env=env, capture_output=True)
         _stopped()
 

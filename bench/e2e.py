@@ -25,6 +25,7 @@ from pathlib import Path
 
 import psutil
 
+from bench.task_times import Started, find_rest, started
 from bench.workers import is_python_worker
 from topk.generator.events import StreamSpec, encode, generate
 from topk.generator.produce import ensure_topic, send
@@ -48,6 +49,10 @@ class E2EResult:
     fixed_seconds: float  # the same job on an empty topic
     cpu_seconds: float  # CPU (user + system) of the job's whole process tree over the run on the stream
     fixed_cpu_seconds: float  # and on the empty topic
+    # from the launch to its sources reading (``bench.task_times``: the first record follows), and to every
+    # task running (the Python workers up); 0 when the REST API did not show them before the job ended
+    start_s: float
+    all_running_s: float
     # ours only (0 for the peer, which has no Python workers, checkpoints or sketch operator):
     peak_python_rss_mb: float = 0.0  # its Python processes together (``Run``), sampled every 0.2 s
     checkpoints: int = 0  # Flink's checkpoint statistics: checkpoints completed,
@@ -119,6 +124,8 @@ class Run:
     # loopback mode: the boot process only asks it to start one), and PyFlink's boot processes
     peak_python_rss_mb: float
     figures: dict[str, float]  # what its last progress lines say (``_progress``)
+    started: Started | None  # when its tasks were running (``bench.task_times``), None if not seen
+    launched: float  # epoch seconds, when the command was started
 
 
 def _run(cmd: list[str], heap_mb: int | None = None) -> Run:
@@ -126,13 +133,14 @@ def _run(cmd: list[str], heap_mb: int | None = None) -> Run:
     the local cluster (JobManager and TaskManager in one JVM, ``JVM_ARGS``). The CPU time is each
     process's last sample (a process's last 0.2 s before it exits can be missed); the servers (Kafka,
     Redis, Cassandra) are not in the tree, the same for every job."""
-    started = time.perf_counter()
+    began, launched = time.perf_counter(), time.time()
     env = {**os.environ, "JVM_ARGS": f"-Xmx{heap_mb}m"} if heap_mb else None
     job = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     peak, cpu, tree, python = 0.0, {}, {}, {}
+    rest, not_rest, start = None, set(), None
 
     def sample() -> None:
-        nonlocal peak
+        nonlocal peak, rest, start
         root = psutil.Process(job.pid)
         tree[root.pid] = python[root.pid] = root
         while job.poll() is None:
@@ -147,6 +155,10 @@ def _run(cmd: list[str], heap_mb: int | None = None) -> Run:
                 with suppress(psutil.Error):
                     t = p.cpu_times()
                     cpu[pid] = t.user + t.system
+            if start is None:
+                with suppress(OSError, ValueError, KeyError):
+                    rest = rest or find_rest(tree.values(), not_rest)
+                    start = started(rest) if rest else None
             time.sleep(0.2)
 
     sampler = threading.Thread(target=sample, daemon=True)
@@ -155,7 +167,7 @@ def _run(cmd: list[str], heap_mb: int | None = None) -> Run:
     sampler.join()
     if job.returncode != 0:
         raise RuntimeError(f"{' '.join(cmd[:4])} failed:\n{output[-3000:]}")
-    return Run(time.perf_counter() - started, sum(cpu.values()), peak, _progress(output))
+    return Run(time.perf_counter() - began, sum(cpu.values()), peak, _progress(output), start, launched)
 
 
 OURS = "ours (PyFlink, sketches, Redis + Cassandra)"
@@ -264,5 +276,7 @@ def _result(
         fixed_seconds=fixed,
         cpu_seconds=run.cpu_seconds,
         fixed_cpu_seconds=fixed_cpu,
+        start_s=run.started.sources_running - run.launched if run.started else 0.0,
+        all_running_s=run.started.all_running - run.launched if run.started else 0.0,
         **extra,
     )
