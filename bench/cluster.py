@@ -8,6 +8,7 @@ import json
 import os
 import re
 import subprocess
+import sys
 import time
 import urllib.error
 import urllib.request
@@ -94,16 +95,33 @@ def standalone(tmp: Path, taskmanagers: int = 1) -> Iterator[Callable[..., str]]
     try:
         for _ in range(taskmanagers - 1):
             subprocess.run([*script, "taskmanager-start"], env=env, check=True, capture_output=True)
+        _ready(taskmanagers)
         yield submit
     finally:
         for client in clients:
             with suppress(subprocess.TimeoutExpired):
                 client.wait(60)
             if client.poll() is None:
+                client.terminate()
+                with suppress(subprocess.TimeoutExpired):
+                    client.wait(10)
                 client.kill()
-                client.wait()
+            if client.wait():
+                print(f"a client ended with {client.returncode}: see {tmp}/client-*.log", file=sys.stderr)
         subprocess.run([*script, "cluster-stop"], env=env, capture_output=True)
         _stopped()
+
+
+def _ready(taskmanagers: int, timeout_s: float = 120) -> None:
+    """Waits until the cluster's REST API counts ``taskmanagers`` TaskManagers: the start scripts
+    return before the JVMs are up."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        with suppress(OSError, ValueError):
+            if rest("/overview").get("taskmanagers", 0) >= taskmanagers:
+                return
+        time.sleep(0.5)
+    raise TimeoutError(f"the standalone cluster did not show {taskmanagers} TaskManagers in {timeout_s:.0f} s")
 
 
 def _stopped(timeout_s: float = 60) -> None:

@@ -25,7 +25,7 @@ from pathlib import Path
 
 import psutil
 
-from bench.task_times import Started, find_rest, started
+from bench.task_times import Started, StartWatch
 from bench.workers import is_python_worker
 from topk.generator.events import StreamSpec, encode, generate
 from topk.generator.produce import ensure_topic, send
@@ -137,10 +137,10 @@ def _run(cmd: list[str], heap_mb: int | None = None) -> Run:
     env = {**os.environ, "JVM_ARGS": f"-Xmx{heap_mb}m"} if heap_mb else None
     job = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     peak, cpu, tree, python = 0.0, {}, {}, {}
-    rest, not_rest, start = None, set(), None
+    watch = StartWatch(tree)
 
     def sample() -> None:
-        nonlocal peak, rest, start
+        nonlocal peak
         root = psutil.Process(job.pid)
         tree[root.pid] = python[root.pid] = root
         while job.poll() is None:
@@ -155,19 +155,19 @@ def _run(cmd: list[str], heap_mb: int | None = None) -> Run:
                 with suppress(psutil.Error):
                     t = p.cpu_times()
                     cpu[pid] = t.user + t.system
-            if start is None:
-                with suppress(OSError, ValueError, KeyError):
-                    rest = rest or find_rest(tree.values(), not_rest)
-                    start = started(rest) if rest else None
             time.sleep(0.2)
 
     sampler = threading.Thread(target=sample, daemon=True)
     sampler.start()
+    watch.start()
     output, _ = job.communicate()
     sampler.join()
+    watch.stop()
     if job.returncode != 0:
         raise RuntimeError(f"{' '.join(cmd[:4])} failed:\n{output[-3000:]}")
-    return Run(time.perf_counter() - began, sum(cpu.values()), peak, _progress(output), start, launched)
+    if watch.started is None:
+        print(f"start of {' '.join(cmd[2:4])} not seen: {watch.error}", file=sys.stderr)
+    return Run(time.perf_counter() - began, sum(cpu.values()), peak, _progress(output), watch.started, launched)
 
 
 OURS = "ours (PyFlink, sketches, Redis + Cassandra)"
