@@ -9,7 +9,8 @@ ends (minutes), ending within the last day; and, over 1 and 30 days, the thresho
 item above 1 %) and the trend against the range before (baseline 1: two merges). The Cassandra path
 is the same queries after the summaries are deleted from Redis (the catalogue stays). "cache off":
 every stored summary is decoded for every query; "cache on": the API's default
-(topk.query.summaries.SummaryCache).
+(topk.query.summaries.SummaryCache); "cold" counts the queries that decoded a summary the cache
+lacked, "warm p99" is the p99 of the others.
 """
 
 from __future__ import annotations
@@ -58,6 +59,8 @@ class Latency:
     p95_ms: float
     p99_ms: float
     tiles: float  # stored windows merged per query, mean
+    cold: int  # queries that decoded a summary (the cache lacked one)
+    warm_p99_ms: float | None  # p99 of the others (None: fewer than two)
 
 
 def stored_windows(now_ms: int) -> Iterator[tuple[str, int]]:
@@ -104,14 +107,17 @@ def ranges(now_ms: int, days: int, n: int, seed: int) -> list[tuple[int, int]]:
 
 
 def measure(queries: TopKQueries, path: str, cache: str, kind: str, days: int, n: int, now_ms: int) -> Latency:
-    times, tiles = [], []
+    times, tiles, warm = [], [], []
     for start, end in ranges(now_ms, days, n, seed=days):
-        started = time.perf_counter()
+        misses, started = queries.cache.misses, time.perf_counter()
         merged = KINDS[kind](queries, start, end)
         times.append((time.perf_counter() - started) * 1000)
         tiles.append(len(merged))
+        if queries.cache.misses == misses:
+            warm.append(times[-1])
     q = statistics.quantiles(times, n=100, method="inclusive")
-    return Latency(path, cache, kind, days, n, q[49], q[94], q[98], statistics.mean(tiles))
+    warm_p99 = statistics.quantiles(warm, n=100, method="inclusive")[98] if len(warm) > 1 else None
+    return Latency(path, cache, kind, days, n, q[49], q[94], q[98], statistics.mean(tiles), n - len(warm), warm_p99)
 
 
 def run(redis_url: str, cassandra_port: int, n: int = 100) -> tuple[list[Latency], dict[str, float], dict[str, float]]:

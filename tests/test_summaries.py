@@ -6,7 +6,7 @@ import random
 import sys
 from concurrent.futures import ThreadPoolExecutor
 
-from topk.query.summaries import SummaryCache
+from topk.query.summaries import Summary, SummaryCache
 from topk.sketches import CountMinSketch, HeavyHittersSketch, ItemCount
 
 
@@ -16,7 +16,7 @@ def test_counts_past_32_bits_merge():
     for sketch in parts:
         sketch.update("x", 2**33)
     parts[1].update("y", 5)
-    merged = SummaryCache().merged([(n, sketch.serialize()) for n, sketch in enumerate(parts)])
+    merged = SummaryCache().merged([Summary(n, 0, sketch.serialize()) for n, sketch in enumerate(parts)])
     assert merged.count("x") == ItemCount("x", 2**34, 2**34, 2**34, False)
     assert merged.total_weight == 2**34 + 5
 
@@ -38,19 +38,32 @@ def answer(sketch: HeavyHittersSketch) -> tuple:
 
 
 def test_a_shared_cache_answers_as_no_cache_under_threads_and_eviction():
-    """Eight threads merge random sets of summaries through one tiny cache (a few entries, 150 names:
-    it evicts and starts its table of names over all the time); every answer equals the one merged
-    by a cache of its own."""
+    """Eight threads merge random sets of summaries (20 windows, each in 3 versions: rewritten)
+    through one tiny cache (a few entries, 150 names: it evicts and starts its table of names over
+    all the time), every other request passing what the cache ``held`` where its version is the one
+    asked, as the Cassandra path does (those taken before the table started over are numbered
+    again); every answer equals the one merged by a cache of its own: none is stale."""
     blobs = summaries(60)
     rng = random.Random(7)
-    requests = [[(i, blobs[i]) for i in rng.sample(range(60), rng.randint(1, 12))] for _ in range(800)]
+    requests = [
+        [Summary(w, v, blobs[20 * v + w]) for w, v in ((w, rng.randrange(3)) for w in rng.sample(range(20), 6))]
+        for _ in range(800)
+    ]
     expected = [answer(SummaryCache().merged(parts)) for parts in requests]
     shared = SummaryCache(max_bytes=4 * len(blobs[0]), max_names=150)
+
+    def ask(n: int) -> tuple:
+        parts = requests[n]
+        if n % 2:
+            held = shared.held(p.window for p in parts)
+            parts = [held[p.window] if p.window in held and held[p.window].version == p.version else p for p in parts]
+        return answer(shared.merged(parts))
+
     switching = sys.getswitchinterval()
     sys.setswitchinterval(1e-6)  # threads switch often: a race shows
     try:
         with ThreadPoolExecutor(8) as pool:
-            got = list(pool.map(lambda parts: answer(shared.merged(parts)), requests))
+            got = list(pool.map(ask, range(len(requests))))
     finally:
         sys.setswitchinterval(switching)
     wrong = [n for n, (a, b) in enumerate(zip(got, expected, strict=True)) if a != b]
@@ -64,6 +77,6 @@ def test_summaries_of_two_count_min_widths_merge_folded_to_the_narrower():
     for n, sketch in enumerate((wide, narrow)):
         for i in range(40):
             sketch.update(f"item-{i}", 1 + (i + n) % 7)
-    merged = SummaryCache().merged([(0, wide.serialize()), (1, narrow.serialize())])
+    merged = SummaryCache().merged([Summary(0, 0, wide.serialize()), Summary(1, 0, narrow.serialize())])
     assert merged.count_min == CountMinSketch.merge_all([wide.count_min, narrow.count_min])
     assert merged.total_weight == wide.total_weight + narrow.total_weight

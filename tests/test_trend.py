@@ -11,7 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from topk.generator.shapes import SHAPES, items
-from topk.query.summaries import SummaryCache
+from topk.query.summaries import Summary, SummaryCache
 from topk.sketches import HeavyHittersSketch
 from topk.sketches.trend import changes, ratios
 
@@ -26,7 +26,7 @@ def summary(stream: list[str]) -> bytes:
 
 def merged(periods: list[list[str]]) -> HeavyHittersSketch:
     """The periods' summaries merged as the query side merges stored windows."""
-    return SummaryCache().merged([(i, summary(p)) for i, p in enumerate(periods)])
+    return SummaryCache().merged([Summary(i, 0, summary(p)) for i, p in enumerate(periods)])
 
 
 def periods_of(shape: str, seed: int, n: int, count: int) -> list[list[str]]:

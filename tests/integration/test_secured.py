@@ -106,8 +106,8 @@ def test_a_secured_deployment_runs_end_to_end_with_no_secret_on_a_command_line(s
     )
     try:
         first = min(minutes)
-        stored = store.summaries(parse_windows("1m")[0], "all", "all", [first])
-        assert HeavyHittersSketch.deserialize(stored[first]).total_weight == sum(minutes[first].values())
+        stored = store.summaries([(parse_windows("1m")[0], first)], "all", "all")
+        assert HeavyHittersSketch.deserialize(stored["1m", first].summary).total_weight == sum(minutes[first].values())
     finally:
         store.close()
 

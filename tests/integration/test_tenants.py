@@ -51,11 +51,11 @@ def test_each_tenant_has_windows_of_its_own(servers, stored, tenant_stored, quer
     assert [(i.item, i.estimate) for i in archived.items] == ranked(exact, K)
 
     hour = next(w for w in WINDOWS if w.label == "1h")
-    in_cassandra = queries.cassandra.summaries(hour, "all", "all", [lo], TENANT)
+    in_cassandra = queries.cassandra.summaries([(hour, lo)], "all", "all", TENANT)
     binary = redis_connect(servers.redis_url, decode_responses=False)
     in_redis = binary.get(window_key("1h", "all", "all", lo, prefix) + ":summary")
-    assert in_cassandra[lo] == in_redis
-    assert in_cassandra[lo] != queries.cassandra.summaries(hour, "all", "all", [lo])[lo]
+    assert in_cassandra["1h", lo].summary == in_redis
+    assert in_cassandra["1h", lo].summary != queries.cassandra.summaries([(hour, lo)], "all", "all")["1h", lo].summary
 
 
 def api(queries, per_minute: int = 0) -> TestClient:

@@ -4,7 +4,8 @@ summaries), the count of one item, and exact answers from the Parquet archive (`
 A range is tiled with the windows that were written (the catalogue: the Redis index, or
 Cassandra's partitions while Redis is unreachable) and are still retained (``topk.query.tiling``).
 Summaries come from Redis while it still has them (recent windows) and from Cassandra otherwise
-(history, one ``IN`` query per partition), and are merged in one step. A question past a budget
+(history, one ``IN`` query per partition; of the summaries the query side holds decoded, only
+their write times), and are merged in one step. A question past a budget
 (``topk.query.budgets``: the range's length, an exact answer's bytes of archive files) is refused
 with ``OverBudget``.
 
@@ -17,7 +18,6 @@ from __future__ import annotations
 import copy
 import math
 import time
-from collections import defaultdict
 from dataclasses import dataclass, field, replace
 from fractions import Fraction
 
@@ -27,7 +27,7 @@ from redis.exceptions import RedisError
 from topk.events import DEFAULT_TENANT, EVENT_TIME_RANGE_MS, check_tenant
 from topk.query.archive import EventArchive, Scan
 from topk.query.budgets import MAX_BASELINE_PERIODS, MAX_SERIES_WINDOWS, Budgets, OverBudget
-from topk.query.summaries import SummaryCache
+from topk.query.summaries import Decoded, Summary, SummaryCache, content_version
 from topk.query.tiling import Tiling, tile
 from topk.sketches import HeavyHittersSketch, ItemCount
 from topk.sketches.heavy_hitters import Frequent
@@ -45,6 +45,7 @@ from topk.stores.redis_store import summaries as redis_summaries
 from topk.windows import DAY_MS, WindowSpec, by_size
 
 APPROXIMATE, EXACT = "approximate", "exact"
+Part = Summary | Decoded  # a stored summary to merge: as read, or as the cache held it
 
 
 class NoArchive(LookupError):
@@ -128,7 +129,7 @@ class TopKQueries:
         for w in windows:
             stored = self.cassandra.newest(w, "all", "all", now, self.tenant)
             if stored is not None:
-                return Progress(stored[1], stored[3])
+                return Progress(stored[1], stored[2].written_ms)
         return None
 
     def ready(self) -> dict[str, bool]:
@@ -164,8 +165,9 @@ class TopKQueries:
         newest = self.cassandra.newest(window, dimension, value, int(time.time() * 1000), self.tenant)
         if newest is None:
             return None
-        start, end, blob, _ = newest
-        sketch = self.cache.merged([(self._key(window, start, dimension, value), blob)])
+        start, end, stored = newest
+        key = self._key(window.label, start, dimension, value)
+        sketch = self.cache.merged([Summary(key, stored.written, stored.summary)])
         items = list(sketch.top_k(k).items)
         return Answer(
             items, start, end, sketch.total_weight, sketch.maximum_error, APPROXIMATE, [f"{window.label}@{start}"]
@@ -193,33 +195,37 @@ class TopKQueries:
         catalogue = self.catalogue(self.sized, dimension, value, start, end)
         return tile(start, end, self.sized, int(time.time() * 1000), catalogue)
 
-    def _summaries(self, tiles: list[tuple[WindowSpec, int]], dimension: str, value: str) -> list[bytes | None]:
-        """One serialized summary per tile: Redis first, then Cassandra; None if neither has it."""
+    def _parts(self, tiles: list[tuple[WindowSpec, int]], dimension: str, value: str) -> list[Part | None]:
+        """One part to merge per tile, None where no store has it: from Redis (versioned by its bytes),
+        else from Cassandra (versioned by its write time: of the summaries the cache holds, only the
+        write times are read; a 30-day range's ~75 summaries are ~2.5 MB)."""
         try:
             blobs = redis_summaries(self.binary, [(w.label, s) for w, s in tiles], dimension, value, self.prefix)
         except RedisError:
             blobs = [None] * len(tiles)
-        missing = defaultdict(list)
-        for i, blob in enumerate(blobs):
-            if blob is None:
-                missing[tiles[i][0].label].append(i)
-        for label, indexes in missing.items():
-            starts = [tiles[i][1] for i in indexes]
-            found = self.cassandra.summaries(self.windows[label], dimension, value, starts, self.tenant)
-            for i in indexes:
-                blobs[i] = found.get(tiles[i][1])
-        return blobs
+        windows = [self._key(w.label, s, dimension, value) for w, s in tiles]
+        parts: list[Part | None] = [
+            None if blob is None else Summary(window, content_version(blob), blob)
+            for window, blob in zip(windows, blobs, strict=True)
+        ]
+        missing = {(w.label, s): i for i, ((w, s), part) in enumerate(zip(tiles, parts, strict=True)) if part is None}
+        held = self.cache.held(windows[i] for i in missing.values())
+        versions = {at: held[windows[i]].version for at, i in missing.items() if windows[i] in held}
+        stored = self.cassandra.summaries([tiles[i] for i in missing.values()], dimension, value, self.tenant, versions)
+        for at, (blob, version) in stored.items():
+            window = windows[missing[at]]
+            parts[missing[at]] = held[window] if blob is None else Summary(window, version, blob)
+        return parts
 
-    def _key(self, window: WindowSpec, start: int, dimension: str, value: str) -> tuple:
-        """The stored window a summary is, as the cache keys it (shared by tenants and keyspaces)."""
-        return self.prefix, self.cassandra.keyspace, window.label, dimension, value, start
+    def _key(self, label: str, start: int, dimension: str, value: str) -> tuple:
+        """The stored window a summary is (shared by tenants and keyspaces)."""
+        return self.prefix, self.cassandra.keyspace, label, dimension, value, start
 
     def merged_sketch(self, start: int, end: int, dimension: str, value: str) -> tuple[HeavyHittersSketch, Answer]:
         """The union of the stored summaries that tile [start, end), and what it covers."""
         tiling = self.tiling(start, end, dimension, value)
-        blobs = zip(tiling.tiles, self._summaries(tiling.tiles, dimension, value), strict=True)
-        found = [((w, s), blob) for (w, s), blob in blobs if blob is not None]
-        merged = self.cache.merged([(self._key(w, s, dimension, value), blob) for (w, s), blob in found])
+        found = [(t, p) for t, p in zip(tiling.tiles, self._parts(tiling.tiles, dimension, value), strict=True) if p]
+        merged = self.cache.merged([p for _, p in found])
         used = [f"{w.label}@{s}" for (w, s), _ in found]
         finest = self.sized[0]
         edges = {"start": tiling.start_rounded_to, "end": tiling.end_rounded_to}
@@ -295,12 +301,8 @@ class TopKQueries:
         if -(-(end - start) // window.size_ms) > MAX_SERIES_WINDOWS:
             raise OverBudget(f"more than {MAX_SERIES_WINDOWS} {window.label} windows: choose a larger window")
         tiles = [(window, s) for s in self.catalogue([window], dimension, value, start, end)[window.label]]
-        blobs = self._summaries(tiles, dimension, value)
-        return [
-            (s, self.cache.merged([(self._key(w, s, dimension, value), blob)]).count(item))
-            for (w, s), blob in zip(tiles, blobs, strict=True)
-            if blob is not None
-        ]
+        parts = self._parts(tiles, dimension, value)
+        return [(s, self.cache.merged([p]).count(item)) for (_, s), p in zip(tiles, parts, strict=True) if p]
 
     def _archive(self, start: int, end: int) -> EventArchive:
         """The archive, for a range within the budget."""

@@ -32,7 +32,8 @@ import itertools
 import re
 import time
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Hashable, Mapping, Sequence
+from typing import NamedTuple
 
 from cassandra import (
     InvalidRequest,
@@ -41,7 +42,7 @@ from cassandra import (
     WriteTimeout,
 )
 from cassandra.cluster import Cluster, NoHostAvailable, ResponseFuture, Session
-from cassandra.concurrent import execute_concurrent_with_args
+from cassandra.concurrent import execute_concurrent, execute_concurrent_with_args
 from cassandra.connection import ConnectionException
 from cassandra.query import BatchStatement, BatchType, PreparedStatement
 
@@ -89,6 +90,21 @@ def ensure_schema(session: Session, keyspace: str, replication: str) -> None:
         session.execute(cql.format(ks=keyspace))
 
 
+class Stored(NamedTuple):
+    """A stored window summary, and when it was written: the ``WRITETIME`` of its row (epoch
+    microseconds, the driver's client timestamps, which strictly increase, so a rewritten window's
+    differs from the one before). One INSERT writes every column of the row, so every cell has this
+    time; it is read from ``window_end``, which Cassandra reads faster than the ~33 KB summary (46
+    windows' write times: 3.8 against 5.3 ms at p50, measured locally)."""
+
+    summary: bytes | None  # None: as the reader holds it (``CassandraStore.summaries``)
+    written: int
+
+    @property
+    def written_ms(self) -> int:
+        return self.written // 1000
+
+
 def bucket_of(window_start: int, window_ms: int) -> int:
     return window_start - window_start % (BUCKET_WINDOWS * window_ms) if window_ms else 0
 
@@ -104,8 +120,9 @@ class CassandraStore:
     (20-row batches in flight together ~9 ms); a single-partition batch is one mutation, exempt from
     the batch size thresholds.
 
-    Reads: summaries of many windows with one ``IN`` query per partition (bucket), and the starts
-    of the windows written in a range (the catalogue, when Redis cannot say)."""
+    Reads: summaries of many windows with one ``IN`` query per partition (bucket), only the write
+    times (versions) of those the reader holds decoded; and the starts of the windows written in a
+    range (the catalogue, when Redis cannot say)."""
 
     ITEM = (
         "INSERT INTO {ks}.tenant_topk_items (tenant, window_size, dimension, dim_value, window_start, rank, item, "
@@ -120,12 +137,20 @@ class CassandraStore:
         "window_end, total_events, error_bound, k, capacity, summary) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
         "USING TTL ?"
     )
+    WHERE_WINDOWS = (
+        "WHERE tenant = ? AND window_size = ? AND dimension = ? AND dim_value = ? AND bucket = ? AND window_start IN ?"
+    )
     READ = (
-        "SELECT window_start, summary FROM {ks}.tenant_window_summaries WHERE tenant = ? "
-        "AND window_size = ? AND dimension = ? AND dim_value = ? AND bucket = ? AND window_start IN ?"
+        "SELECT window_size, window_start, summary, WRITETIME(window_end) AS written "
+        "FROM {ks}.tenant_window_summaries " + WHERE_WINDOWS
+    )
+    WRITTEN = (
+        "SELECT window_size, window_start, WRITETIME(window_end) AS written "
+        "FROM {ks}.tenant_window_summaries " + WHERE_WINDOWS
     )
     NEWEST = (
-        "SELECT window_start, window_end, summary, WRITETIME(summary) AS written FROM {ks}.tenant_window_summaries "
+        "SELECT window_start, window_end, summary, WRITETIME(window_end) AS written "
+        "FROM {ks}.tenant_window_summaries "
         "WHERE tenant = ? AND window_size = ? AND dimension = ? AND dim_value = ? AND bucket = ? LIMIT 1"
     )
     STARTS = (
@@ -192,20 +217,49 @@ class CassandraStore:
         return pending
 
     def summaries(
-        self, window: WindowSpec, dimension: str, value: str, starts: Sequence[int], tenant: str = DEFAULT_TENANT
-    ) -> dict[int, bytes]:
-        """The tenant's stored summaries among the windows starting at ``starts``, by start."""
-        read = self._prepared("READ")
-        if read is None or not starts:
-            return {}
-        by_bucket = defaultdict(list)
-        for start in starts:
-            by_bucket[bucket_of(start, window.size_ms)].append(utc(start))
-        params = [(tenant, window.label, dimension, value, utc(b), wanted) for b, wanted in by_bucket.items()]
-        found = {}
-        for _, rows in execute_concurrent_with_args(self.session, read, params, raise_on_first_error=True):
-            found.update((epoch_ms(row.window_start), row.summary) for row in rows)
+        self,
+        windows: Sequence[tuple[WindowSpec, int]],
+        dimension: str,
+        value: str,
+        tenant: str = DEFAULT_TENANT,
+        held: Mapping[tuple[str, int], Hashable] | None = None,
+    ) -> dict[tuple[str, int], Stored]:
+        """The tenant's stored summaries among ``windows`` (size, start), by (size label, start).
+        ``held``: the write times (``Stored.written``) of summaries the caller has, by the same key; of
+        those only the write times are read, and one still as written then comes back without its
+        bytes (``summary`` None). One round trip (two where a held summary was rewritten since)."""
+        held = held or {}
+        known = [(w, s) for w, s in windows if (w.label, s) in held]
+        unknown = [(w, s) for w, s in windows if (w.label, s) not in held]
+        read, written = self._per_partition([("READ", unknown), ("WRITTEN", known)], dimension, value, tenant)
+        found = {(r.window_size, epoch_ms(r.window_start)): Stored(r.summary, r.written) for r in read}
+        rewritten = []
+        for r in written:
+            at = (r.window_size, epoch_ms(r.window_start))
+            if r.written == held[at]:
+                found[at] = Stored(None, r.written)
+            else:
+                rewritten.append((self.windows[r.window_size], at[1]))
+        if rewritten:
+            (read,) = self._per_partition([("READ", rewritten)], dimension, value, tenant)
+            found.update(((r.window_size, epoch_ms(r.window_start)), Stored(r.summary, r.written)) for r in read)
         return found
+
+    def _per_partition(
+        self, reads: Sequence[tuple[str, Sequence[tuple[WindowSpec, int]]]], dimension: str, value: str, tenant: str
+    ) -> list[list]:
+        """The rows each ``(statement, windows)`` of ``reads`` reads: one ``IN`` query per partition
+        (size and bucket), all in flight together."""
+        batches = []
+        for statement, windows in reads:
+            prepared, by_partition = self._prepared(statement), defaultdict(list)
+            for window, start in windows:
+                by_partition[window.label, bucket_of(start, window.size_ms)].append(utc(start))
+            params = [(tenant, w, dimension, value, utc(b), at) for (w, b), at in by_partition.items()]
+            batches.append([] if prepared is None else [(prepared, p) for p in params])  # None: no schema yet
+        requests = [r for batch in batches for r in batch]
+        results = iter(execute_concurrent(self.session, requests, raise_on_first_error=True) if requests else ())
+        return [[row for _ in batch for row in next(results)[1]] for batch in batches]
 
     def written(
         self, window: WindowSpec, dimension: str, value: str, lo: int, hi: int, tenant: str = DEFAULT_TENANT
@@ -222,8 +276,8 @@ class CassandraStore:
 
     def newest(
         self, window: WindowSpec, dimension: str, value: str, now_ms: int, tenant: str = DEFAULT_TENANT
-    ) -> tuple[int, int, bytes, int] | None:
-        """Start, end, summary and write time (epoch ms) of the tenant's newest stored window of this size
+    ) -> tuple[int, int, Stored] | None:
+        """Start, end and summary of the tenant's newest stored window of this size
         with a start before a day after ``now_ms``: one ``LIMIT 1`` read per partition, newest first, at
         most ``NEWEST_PARTITIONS`` (1m windows: 8 days back; 1h: 480 days); None if none."""
         newest = self._prepared("NEWEST")
@@ -236,7 +290,7 @@ class CassandraStore:
         for bucket in buckets:
             row = self.session.execute(newest, (tenant, window.label, dimension, value, utc(bucket))).one()
             if row is not None:
-                return epoch_ms(row.window_start), epoch_ms(row.window_end), row.summary, row.written // 1000
+                return epoch_ms(row.window_start), epoch_ms(row.window_end), Stored(row.summary, row.written)
         return None
 
     def holds_windows(self) -> bool:
