@@ -198,7 +198,8 @@ class TopKQueries:
     def _parts(self, tiles: list[tuple[WindowSpec, int]], dimension: str, value: str) -> list[Part | None]:
         """One part to merge per tile, None where no store has it: from Redis (versioned by its bytes),
         else from Cassandra (versioned by its write time: of the summaries the cache holds, only the
-        write times are read; a 30-day range's ~75 summaries are ~2.5 MB)."""
+        write times are read; a 30-day range's ~75 summaries are ~2.5 MB). Cassandra is not asked
+        when Redis has every tile."""
         try:
             blobs = redis_summaries(self.binary, [(w.label, s) for w, s in tiles], dimension, value, self.prefix)
         except RedisError:
@@ -208,13 +209,21 @@ class TopKQueries:
             None if blob is None else Summary(window, content_version(blob), blob)
             for window, blob in zip(windows, blobs, strict=True)
         ]
-        missing = {(w.label, s): i for i, ((w, s), part) in enumerate(zip(tiles, parts, strict=True)) if part is None}
-        held = self.cache.held(windows[i] for i in missing.values())
-        versions = {at: held[windows[i]].version for at, i in missing.items() if windows[i] in held}
-        stored = self.cassandra.summaries([tiles[i] for i in missing.values()], dimension, value, self.tenant, versions)
-        for at, (blob, version) in stored.items():
-            window = windows[missing[at]]
-            parts[missing[at]] = held[window] if blob is None else Summary(window, version, blob)
+        missing = [i for i, part in enumerate(parts) if part is None]
+        if not missing:
+            return parts
+        held = self.cache.held(windows[i] for i in missing)
+        versions = {}  # the write times of the held ones (a version from Redis, of bytes, is no use here)
+        for i in missing:
+            version = held[windows[i]].version if windows[i] in held else None
+            if isinstance(version, int):
+                versions[tiles[i][0].label, tiles[i][1]] = version
+        stored = self.cassandra.summaries([tiles[i] for i in missing], dimension, value, self.tenant, versions)
+        for i in missing:
+            found = stored.get((tiles[i][0].label, tiles[i][1]))
+            if found is not None:
+                blob, version = found
+                parts[i] = held[windows[i]] if blob is None else Summary(windows[i], version, blob)
         return parts
 
     def _key(self, label: str, start: int, dimension: str, value: str) -> tuple:

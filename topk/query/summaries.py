@@ -91,7 +91,6 @@ class SummaryCache:
                 if entry is not None:
                     self._entries.move_to_end(window)
                     found[window] = entry
-            self.hits += len(found)
         return found
 
     def merged(self, parts: Sequence[Summary | Decoded]) -> HeavyHittersSketch:
@@ -126,6 +125,7 @@ class SummaryCache:
     def _renumbered(self, d: Decoded) -> Decoded:
         """``d`` with its items numbered in the current table of names (taken from ``held`` before
         the table started over, it numbers them in the old one)."""
+        self.hits += 1
         if d.names is self._names:
             return d
         c = d.columns
