@@ -200,11 +200,12 @@ class TopKQueries:
         else from Cassandra (versioned by its write time: of the summaries the cache holds, only the
         write times are read; a 30-day range's ~75 summaries are ~2.5 MB). Cassandra is not asked
         when Redis has every tile."""
+        ats = [(w.label, s) for w, s in tiles]
         try:
-            blobs = redis_summaries(self.binary, [(w.label, s) for w, s in tiles], dimension, value, self.prefix)
+            blobs = redis_summaries(self.binary, ats, dimension, value, self.prefix)
         except RedisError:
             blobs = [None] * len(tiles)
-        windows = [self._key(w.label, s, dimension, value) for w, s in tiles]
+        windows = [self._key(*at, dimension, value) for at in ats]
         parts: list[Part | None] = [
             None if blob is None else Summary(window, content_version(blob), blob)
             for window, blob in zip(windows, blobs, strict=True)
@@ -213,16 +214,15 @@ class TopKQueries:
         if not missing:
             return parts
         held = self.cache.held(windows[i] for i in missing)
-        versions = {}  # the write times of the held ones (a version from Redis, of bytes, is no use here)
-        for i in missing:
-            version = held[windows[i]].version if windows[i] in held else None
-            if isinstance(version, int):
-                versions[tiles[i][0].label, tiles[i][1]] = version
+        versions = {  # the write times of the held ones (a version from Redis, of bytes, is no use here)
+            ats[i]: held[windows[i]].version
+            for i in missing
+            if windows[i] in held and isinstance(held[windows[i]].version, int)
+        }
         stored = self.cassandra.summaries([tiles[i] for i in missing], dimension, value, self.tenant, versions)
         for i in missing:
-            found = stored.get((tiles[i][0].label, tiles[i][1]))
-            if found is not None:
-                blob, version = found
+            if ats[i] in stored:
+                blob, version = stored[ats[i]]
                 parts[i] = held[windows[i]] if blob is None else Summary(windows[i], version, blob)
         return parts
 

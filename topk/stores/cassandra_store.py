@@ -107,6 +107,11 @@ class Stored(NamedTuple):
         return self.written // 1000
 
 
+def _at(row) -> tuple[str, int]:
+    """A summaries row's window: (size label, start ms)."""
+    return row.window_size, epoch_ms(row.window_start)
+
+
 def bucket_of(window_start: int, window_ms: int) -> int:
     return window_start - window_start % (BUCKET_WINDOWS * window_ms) if window_ms else 0
 
@@ -234,13 +239,13 @@ class CassandraStore:
         known = [(w, s) for w, s in windows if (w.label, s) in held]
         unknown = [(w, s) for w, s in windows if (w.label, s) not in held]
         read, written = self._per_partition([("READ", unknown), ("WRITTEN", known)], dimension, value, tenant)
-        found = {(r.window_size, epoch_ms(r.window_start)): Stored(r.summary, r.written) for r in read}
-        unchanged = {(r.window_size, epoch_ms(r.window_start)): r.written for r in written}
+        found = {_at(r): Stored(r.summary, r.written) for r in read}
+        unchanged = {_at(r): r.written for r in written}
         found.update((at, Stored(None, t)) for at, t in unchanged.items() if t == held[at])
         rewritten = [(w, s) for w, s in known if (w.label, s) in unchanged and (w.label, s) not in found]
         if rewritten:
             (read,) = self._per_partition([("READ", rewritten)], dimension, value, tenant)
-            found.update(((r.window_size, epoch_ms(r.window_start)), Stored(r.summary, r.written)) for r in read)
+            found.update((_at(r), Stored(r.summary, r.written)) for r in read)
         return found
 
     def _per_partition(
