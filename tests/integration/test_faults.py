@@ -21,7 +21,6 @@ from collections.abc import Callable
 
 import numpy as np
 import psutil
-import pyarrow.compute as pc
 import pytest
 import redis
 from pyarrow import fs
@@ -334,8 +333,10 @@ def test_a_soak_with_faults_leaves_every_closed_window_exact(submit, servers, ru
         retained = checkpoint_jobs(servers, topic)  # the cancelled job's checkpoint, taken over, was discarded
         assert wait_for(lambda: checkpoint_jobs(servers, topic) == {jobs["topk"]}, 120), retained
         total = len(records)  # the archive: every offset of the topic once, events and dead letters
-        assert wait_for(lambda: archived_offsets(servers, topic) >= total, 300)
-        assert archived_offsets(servers, topic) == total
+        assert wait_for(lambda: len(archived_offsets(servers, topic)) >= total, 300), archive_gaps(
+            servers, topic, records, jobs["archive"]
+        )
+        assert len(archived_offsets(servers, topic)) == total
     finally:
         for job in jobs.values():
             submit("cancel", job, check=False)
@@ -348,14 +349,37 @@ def checkpoint_jobs(servers, group: str) -> set[str]:
     return {f.path.split("/")[-3] for f in found if f.path.endswith("/_metadata") and "/chk-" in f.path}
 
 
-def archived_offsets(servers, topic: str) -> int:
-    """Distinct (partition, offset) pairs in the archive, checking none is there twice."""
+def archived_offsets(servers, topic: str) -> set[tuple[int, int]]:
+    """The (partition, offset) pairs in the archive, checking none is there twice."""
     keys = []
     for dataset in (EVENTS + "/tenant=default", EVENTS + "/tenant=acme", EVENTS + "/tenant=evil", DEAD_LETTERS):
         table = archived(servers.archive_url(topic), servers.s3_endpoint, dataset)
         if table is not None:
-            keys += pc.binary_join_element_wise(
-                pc.cast(table["kafka_partition"], "string"), pc.cast(table["kafka_offset"], "string"), ":"
-            ).to_pylist()
+            keys += zip(table["kafka_partition"].to_pylist(), table["kafka_offset"].to_pylist(), strict=True)
     assert len(keys) == len(set(keys)), "an offset archived twice"
-    return len(keys)
+    return set(keys)
+
+
+def archive_gaps(servers, topic: str, records: list[tuple[bytes, int, int]], job: str) -> str:
+    """Why the archive lacks offsets: those missing per partition, as ranges, the files of the
+    partition, and the archive job's state and latest exceptions."""
+    held = archived_offsets(servers, topic)
+    lines = [f"archived {len(held)} of {len(records)}"]
+    for p in sorted({r[2] for r in records}):
+        missing = sorted(set(range(sum(r[2] == p for r in records))) - {o for q, o in held if q == p})
+        runs = [(o, o) for o in missing[:1]]
+        for o in missing[1:]:
+            runs[-1:] = [(runs[-1][0], o)] if o == runs[-1][1] + 1 else [runs[-1], (o, o)]
+        lines.append(f"partition {p}: {len(missing)} missing, ranges {runs[:10]}")
+    s3, root = open_archive(servers.archive_url(topic), servers.s3_endpoint)
+    found = s3.get_file_info(fs.FileSelector(root, recursive=True, allow_not_found=True))
+    lines += sorted(f.path.removeprefix(root) for f in found if f.type == fs.FileType.File)[-60:]
+    try:
+        details, history = rest(f"/jobs/{job}"), rest(f"/jobs/{job}/exceptions")["exceptionHistory"]["entries"]
+        lines.append(f"job {details['state']}: {[(v['name'], v['status'], v['metrics']) for v in details['vertices']]}")
+        checkpoints = rest(f"/jobs/{job}/checkpoints")
+        lines.append(f"checkpoints {checkpoints['counts']}, restored {checkpoints['latest'].get('restored')}")
+        lines += [e["stacktrace"][:1500] for e in history[:3]]
+    except OSError as e:
+        lines.append(f"job {job}: {e}")
+    return "\n".join(lines)
