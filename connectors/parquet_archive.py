@@ -2,7 +2,8 @@
 
 Keyed by Kafka partition. A thin shell over ``topk.stores.archive_writer.ArchiveWriter``: Flink
 state holds each partition's records buffered since its last flush (``ListState``) and the pending
-flush's time; a processing-time timer flushes ``flush_ms`` after the first buffered record, a full
+flush's time; a processing-time timer flushes ``flush_ms`` after the first buffered record (or the
+partition's next record, if that timer is overdue or lost: see the writer), a full
 buffer (``--archive-buffer-bytes``) flushes at once, and an event-time timer that only the final
 watermark reaches flushes at the end of a bounded input (``close()`` runs too late, after pyarrow's
 S3 is shut down). A flush writes new files named by its offset range; it never replaces a file with

@@ -132,6 +132,33 @@ def test_a_restored_writer_repeats_a_flush_byte_for_byte(tmp_path, flush_ms, buf
     assert_archive_has_each_record_once(url, sent)
 
 
+def test_a_pending_flush_restored_without_its_timer_still_flushes(tmp_path):
+    """PyFlink registers a Python function's timers asynchronously: a restore can bring back a
+    pending flush whose timer is gone. The partition's next record registers it again, or flushes
+    at once when the flush is overdue; a late timer flushes too."""
+    url, sent = tmp_path.as_uri(), topic(600)
+    first = Operator(url, flush_ms=50)
+    first.run(sent[:30], 0)
+    checkpoint = first.checkpoint()
+    pending = {p: s.due.value() for p, s in checkpoint.items()}
+    assert len(pending) == 3 and all(pending.values()) and all(s.buffer for s in checkpoint.values())
+    for state in checkpoint.values():
+        state.timers.clear()
+
+    restored = Operator(url, flush_ms=50, state=checkpoint)
+    p0, p1 = ([s for s in sent[30:] if s.partition == p] for p in range(2))
+    state = restored.state
+    assert restored.writer.add(0, p0[0].record, state[0].buffer, state[0].due, pending[0] - 1) == Step(timer=pending[0])
+    assert restored.writer.add(0, p0[1].record, state[0].buffer, state[0].due, pending[0] - 1) == Step()
+    step = restored.writer.add(1, p1[0].record, state[1].buffer, state[1].due, pending[1])  # overdue: at once
+    assert step.written and state[1].buffer == [] and state[1].due.value() is None
+    assert restored.writer.on_timer(2, pending[2] - 1, state[2].buffer, state[2].due) == Step()
+    assert restored.writer.on_timer(2, pending[2] + 7, state[2].buffer, state[2].due).written
+    assert restored.writer.on_timer(0, pending[0], state[0].buffer, state[0].due).written
+    restored.end()
+    assert_archive_has_each_record_once(url, [*sent[:30], p0[0], p0[1], p1[0]])
+
+
 def overlaps(earlier: list[ArchiveFile], later: list[ArchiveFile], how) -> bool:
     """Whether a later file and an earlier one of the same directory and partition overlap ``how``."""
     key = defaultdict(list)

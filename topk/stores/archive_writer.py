@@ -3,9 +3,17 @@ Kafka partition, with Flink state and timers).
 
 Each partition's records are buffered (state) until a flush writes them: ``flush_ms`` after the
 first buffered record (a processing-time timer), as soon as the buffer holds ``buffer_bytes``, and
-at the end of a bounded input. A flush of the offsets [first, last] writes one file per dataset and
-hour that has records, named by that range (``archive_layout``), then empties the buffer. The
-buffer's size is kept in memory per partition, and counted again from state after a restore.
+at the end of a bounded input. The pending flush's time is kept in state, and the writer does not
+rely on its timer alone: PyFlink sends a Python function's timer registrations to the JVM
+asynchronously, and a restore after a TaskManager kill has been seen to bring back a pending flush
+whose timer never fired (that partition's buffer then never flushed). So a record that arrives when
+the flush is overdue flushes at once, and a partition's first record after a (re)start registers
+the pending flush's timer again (Flink keeps one timer per key and time). A partition that gets no
+record after such a restore keeps its buffer, in checkpointed state, until its next record.
+
+A flush of the offsets [first, last] writes one file per dataset and hour that has records, named
+by that range (``archive_layout``), then empties the buffer. The buffer's size is kept in memory
+per partition, and counted again from state after a restore.
 
 After a restore, the buffer and the Kafka offsets come from the same checkpoint: a flush repeated
 with the same records writes the same files under the same names, and one with more or fewer
@@ -99,23 +107,28 @@ class ArchiveWriter:
         self.filesystem: fs.FileSystem | None = None  # connected on the first write
 
     def add(self, partition: int, record: ArchivedRecord, buffer: Buffer, due: Due, now_ms: int) -> Step:
-        """Buffers ``record``; flushes if the buffer reached ``buffer_bytes``, else asks for a timer
-        ``flush_ms`` from now if none is pending."""
-        if partition not in self.buffered:  # after a restore: what state holds
+        """Buffers ``record``; flushes if the buffer reached ``buffer_bytes`` or its flush is overdue,
+        else asks for a timer ``flush_ms`` from now if none is pending, or again for the pending
+        flush's on the partition's first record since a (re)start."""
+        pending, restarted = due.value(), partition not in self.buffered
+        if restarted:  # after a restore: what state holds
             self.buffered[partition] = sum(map(record_bytes, buffer.get() or ()))
         buffer.add(record)
         self.buffered[partition] += record_bytes(record)
-        if self.buffered[partition] >= self.archive.buffer_bytes:
+        if self.buffered[partition] >= self.archive.buffer_bytes or (pending is not None and now_ms >= pending):
             return Step(written=self.flush(partition, buffer, due))
-        if due.value() is not None:
-            return Step()
+        if pending is not None:
+            return Step(timer=pending) if restarted else Step()
         due.update(now_ms + self.archive.flush_ms)
         return Step(timer=now_ms + self.archive.flush_ms)
 
     def on_timer(self, partition: int, timestamp: int, buffer: Buffer, due: Due) -> Step:
-        """Flushes if ``timestamp`` is the pending flush's (a timer of a buffer since flushed for its
-        size does nothing)."""
-        return Step(written=self.flush(partition, buffer, due)) if due.value() == timestamp else Step()
+        """Flushes if a flush is pending and due by ``timestamp`` (a timer of a buffer since flushed
+        does nothing)."""
+        pending = due.value()
+        return (
+            Step(written=self.flush(partition, buffer, due)) if pending is not None and timestamp >= pending else Step()
+        )
 
     def flush(self, partition: int, buffer: Buffer, due: Due) -> tuple[int, ...]:
         """Writes the buffered records, one file per dataset and hour, and empties the buffer."""
