@@ -133,9 +133,9 @@ def test_a_restored_writer_repeats_a_flush_byte_for_byte(tmp_path, flush_ms, buf
 
 
 def test_a_pending_flush_restored_without_its_timer_still_flushes(tmp_path):
-    """PyFlink registers a Python function's timers asynchronously: a restore can bring back a
-    pending flush whose timer is gone. The partition's next record registers it again, or flushes
-    at once when the flush is overdue; a late timer flushes too."""
+    """A restore has been seen to bring back a pending flush whose timer never fired (the soak, after
+    a TaskManager kill): here the checkpoint's timers are dropped. The partition's next record
+    registers it again, or flushes at once when the flush is overdue; a late timer flushes too."""
     url, sent = tmp_path.as_uri(), topic(600)
     first = Operator(url, flush_ms=50)
     first.run(sent[:30], 0)

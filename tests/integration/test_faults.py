@@ -361,8 +361,8 @@ def archived_offsets(servers, topic: str) -> set[tuple[int, int]]:
 
 
 def archive_gaps(servers, topic: str, records: list[tuple[bytes, int, int]], job: str) -> str:
-    """Why the archive lacks offsets: those missing per partition, as ranges, the files of the
-    partition, and the archive job's state and latest exceptions."""
+    """Why the archive lacks offsets: those missing per partition, as ranges, the archive's last 60
+    files by path, and the archive job's state, checkpoint counts and latest exceptions."""
     held = archived_offsets(servers, topic)
     lines = [f"archived {len(held)} of {len(records)}"]
     for p in sorted({r[2] for r in records}):

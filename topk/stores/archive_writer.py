@@ -115,7 +115,7 @@ class ArchiveWriter:
             self.buffered[partition] = sum(map(record_bytes, buffer.get() or ()))
         buffer.add(record)
         self.buffered[partition] += record_bytes(record)
-        if self.buffered[partition] >= self.archive.buffer_bytes or (pending is not None and now_ms >= pending):
+        if self.buffered[partition] >= self.archive.buffer_bytes or _due(pending, now_ms):
             return Step(written=self.flush(partition, buffer, due))
         if pending is not None:
             return Step(timer=pending) if restarted else Step()
@@ -125,10 +125,7 @@ class ArchiveWriter:
     def on_timer(self, partition: int, timestamp: int, buffer: Buffer, due: Due) -> Step:
         """Flushes if a flush is pending and due by ``timestamp`` (a timer of a buffer since flushed
         does nothing)."""
-        pending = due.value()
-        return (
-            Step(written=self.flush(partition, buffer, due)) if pending is not None and timestamp >= pending else Step()
-        )
+        return Step(written=self.flush(partition, buffer, due)) if _due(due.value(), timestamp) else Step()
 
     def flush(self, partition: int, buffer: Buffer, due: Due) -> tuple[int, ...]:
         """Writes the buffered records, one file per dataset and hour, and empties the buffer."""
@@ -171,3 +168,8 @@ class ArchiveWriter:
             columns["event_time"] = [r.event_ms for r in rows]
             columns |= {d: [r.dims[i] for r in rows] for i, d in enumerate(self.dimensions)}
         return pa.table([columns[name] for name in schema.names], schema=schema)
+
+
+def _due(pending: int | None, now_ms: int) -> bool:
+    """Whether a flush is pending (its time, or None) and due by ``now_ms``."""
+    return pending is not None and now_ms >= pending
