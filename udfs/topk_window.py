@@ -21,8 +21,9 @@ Metrics (group ``topk``): ``eventsCounted`` and ``eventsCountedPerSecond`` (vali
 two rates' ratio is the time per row) and ``sketchCpuMicros`` (this thread's CPU time of the same,
 without its waits for a core, the GIL or the JVM's state calls), ``windowsEmitted``, ``errorBound`` and
 ``windowEmitLagMs`` (the last emitted window's guaranteed error bound, and the wall clock minus its
-end), ``lateEventsCounted`` (late events within allowed lateness; later ones are dead letters). All of
-them are counters, meters or numeric
+end), ``lateEventsCounted`` (late events within allowed lateness; later ones are dead letters),
+``windowsOverdue`` (windows computed on a later row or timer because their own timer never fired:
+``udfs.window_fold``; above 0 means timers went missing). All of them are counters, meters or numeric
 gauges: Flink's Prometheus reporter exports a PyFlink distribution as 0.
 """
 
@@ -94,6 +95,7 @@ class TopKWindowFunction(KeyedProcessFunction):
         self.update_micros = group.counter("sketchUpdateMicros")
         self.cpu_micros = group.counter("sketchCpuMicros")
         self.windows_emitted = group.counter("windowsEmitted")
+        self.windows_overdue = group.counter("windowsOverdue")
         self.alerts_raised = group.counter("alertsRaised")
         self.error_bound = self.emit_lag_ms = 0
         group.gauge("errorBound", lambda: self.error_bound)
@@ -140,6 +142,7 @@ class TopKWindowFunction(KeyedProcessFunction):
         read)."""
         for t in sorted(out.timers):
             ctx.timer_service().register_event_time_timer(t)
+        self.windows_overdue.inc(out.overdue)
         if not out.emits:
             return
         tenant, dimension, value = of_group_key(ctx.get_current_key())

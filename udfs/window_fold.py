@@ -15,6 +15,13 @@ its next coarser window has been computed from it. The all-time sketch is kept u
 has passed since it last took in a window (``all=`` of ``--retention``); then the group's state is
 dropped whole (``Output.dropped``), so a group that stops getting events leaves nothing behind.
 
+Timers only say when: every row and timer first does what the timers up to its watermark were for
+(``_settle``), so a window whose timer went missing (as one of the archive job's once did after a
+restore) is computed, emitted and folded into all-time on the group's next row or timer, once, and
+counted (``Output.overdue``). A group that gets neither keeps such a window in state, unemitted.
+After an upgrade that adds a window size, the first window of that size is computed from the finer
+windows still in state, which may be only part of it.
+
 State is a map from window id (``topk.windows.window_id``) to a serialized sketch, plus one entry
 ``index`` listing the window ids present (and when the all-time sketch expires), so a coarser window
 reads only the finer windows that exist (a read of an absent key is a round trip to the JVM like any
@@ -24,7 +31,7 @@ PyFlink's ``MapState`` used here, so this class is tested with a dict.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -51,6 +58,7 @@ class Output:
     emits: list[Emit] = field(default_factory=list)
     timers: set[int] = field(default_factory=set)  # event times to be called back at (``fire(t + 1)``)
     dropped: bool = False  # the group's state is empty now: nothing of it is kept
+    overdue: int = 0  # windows computed after their end's timer should have fired (it did not)
 
 
 class WindowFold:
@@ -72,6 +80,7 @@ class WindowFold:
         the window's end), so that window is emitted at once (unless ``finest_at_end``); coarser
         ones are computed at their end."""
         out, index = Output(), _Index(state)
+        self._settle(state, index, watermark + 1, out, timer=False)  # what timers that did not fire left undone
         for w in self.chain:
             start = w.start_of(base_start)
             end, kept_until = start + w.size_ms, self._kept_until(w, start)
@@ -85,49 +94,73 @@ class WindowFold:
                 if emit_now:
                     out.emits.append(Emit(w, start, end, merged))
         cadence_end = self.cadence.start_of(base_start) + self.cadence.size_ms
-        if late and self.all_time is not None and cadence_end - 1 <= watermark:  # all-time took it in: add
-            all_time = index.merge(window_id(self.all_time.label, 0), summary)
-            all_time_end = self.cadence.start_of(watermark + 1)
-            out.emits.append(Emit(self.all_time, 0, all_time_end, all_time))
-            self._keep_all_time(index, all_time_end, out)
+        if late and cadence_end - 1 <= watermark:  # all-time took its window in: it takes the event too
+            self._fold_into_all_time(index, summary, self.cadence.start_of(watermark + 1), out)
         index.save()
         return out
 
     def fire(self, state: State, end: int) -> Output:
         """At event time ``end - 1``: emits the windows ending at ``end`` (computing the coarser ones
         from their finer windows), folds the cadence window into all-time, and drops what is no
-        longer needed (and windows whose size is no longer configured)."""
+        longer needed (and windows whose size is no longer configured); and whatever earlier timers
+        left undone (``_settle``)."""
         out, index = Output(), _Index(state)
-        self._emit_ending(state, index, end, out)
-        if index.cleanup == end:  # the all-time sketch's expiry timer
-            self._expire_all_time(index, end, out)
-        for key in list(index.ids):
-            label, start = of_window_id(key)
-            w = self.labels.get(label)
-            if w is None or (not w.is_all_time and self._kept_until(w, start) <= end):
-                index.remove(key)
+        finest = window_id(self.base.label, end - self.base.size_ms)
+        if self.finest_at_end and end % self.base.size_ms == 0 and finest in index:
+            summary = state.get(finest)
+            out.emits.append(Emit(self.base, end - self.base.size_ms, end, summary))
+            self._fold_into_all_time(index, summary, end, out)
+        self._settle(state, index, end, out, timer=True)
         out.dropped = index.save()
         return out
 
-    def _emit_ending(self, state: State, index: _Index, end: int, out: Output) -> None:
-        """The windows ending at ``end``, finest first, each coarser one merged from the finer ones; the
-        cadence window's into all-time too."""
-        finer = None
-        for w in self.chain:
-            if end % w.size_ms == 0:
-                start = end - w.size_ms
-                if finer is None:  # the finest window: emitted here only with its all-time fold
-                    ready = self.finest_at_end and window_id(w.label, start) in index
-                    summary = state.get(window_id(w.label, start)) if ready else None
-                else:
-                    summary = self._compute(state, index, finer, w, start)
-                if summary is not None:
-                    out.emits.append(Emit(w, start, end, summary))
-                if summary is not None and w is self.cadence and self.all_time is not None:
-                    all_time = index.merge(window_id(self.all_time.label, 0), summary)
-                    out.emits.append(Emit(self.all_time, 0, end, all_time))
-                    self._keep_all_time(index, end, out)
-            finer = w
+    def _settle(self, state: State, index: _Index, end: int, out: Output, timer: bool) -> None:
+        """Does what every timer up to event time ``end - 1`` is for, whether it fired or not: computes
+        each coarser window ending by ``end`` that is not in state yet (finest size first, each in time
+        order; the cadence size's folded into all-time), expires all-time when due and drops windows
+        past keeping. A window is in state from when it is computed until its finer windows are gone
+        (it is kept at least as long as they are), so none is computed twice. Those whose timer did
+        not fire (all but the ones ending at ``end`` when called by the ``timer`` at ``end - 1``) are
+        counted in ``out.overdue``. Not covered: a finest-size window that all-time takes in at its end
+        (``finest_at_end``), whose fold leaves no trace in state."""
+        expiring = index.cleanup is not None and index.cleanup <= end
+        if not expiring and not any(self._owes(label, s, end) for label, s in _earliest_starts(index.ids).items()):
+            return  # the common case, told from each size's earliest window (every row checks)
+        present = [of_window_id(key) for key in index.ids]
+        for finer, w in self.coarser.items():
+            for start in sorted({w.start_of(s) for label, s in present if label == finer.label}):
+                if start + w.size_ms > end or window_id(w.label, start) in index:
+                    continue
+                summary = self._compute(state, index, finer, w, start)
+                out.emits.append(Emit(w, start, start + w.size_ms, summary))
+                if (kept := self._kept_until(w, start)) > end:  # its own timer may be gone as well
+                    out.timers.add(kept - 1)
+                out.overdue += not timer or start + w.size_ms < end
+                present.append((w.label, start))
+                if w is self.cadence:
+                    self._fold_into_all_time(index, summary, start + w.size_ms, out)
+        if expiring:  # the all-time sketch's expiry timer
+            self._expire_all_time(index, end, out)
+        for label, start in present:
+            w = self.labels.get(label)
+            if w is None or (not w.is_all_time and self._kept_until(w, start) <= end):
+                index.remove(window_id(label, start))
+
+    def _owes(self, label: str, start: int, end: int) -> bool:
+        """Whether the window (``label``, ``start``) is to be dropped, or a coarser window computed from
+        it, by ``end`` (a coarser window ends before its finer windows' keeping does)."""
+        w = self.labels.get(label)
+        if w is None or w.is_all_time:
+            return w is None
+        coarser = self.coarser.get(w)
+        return (coarser.start_of(start) + coarser.size_ms if coarser else self._kept_until(w, start)) <= end
+
+    def _fold_into_all_time(self, index: _Index, summary: bytes, end: int, out: Output) -> None:
+        """The window ending at ``end`` (the cadence size's) taken into all-time, which is emitted."""
+        if self.all_time is not None:
+            all_time = index.merge(window_id(self.all_time.label, 0), summary)
+            out.emits.append(Emit(self.all_time, 0, end, all_time))
+            self._keep_all_time(index, end, out)
 
     def _expire_all_time(self, index: _Index, end: int, out: Output) -> None:
         """The all-time sketch's expiry timer at ``end``: dropped, unless it took in windows since (then
@@ -156,11 +189,10 @@ class WindowFold:
             index.cleanup = index.expires
             out.timers.add(index.expires - 1)
 
-    def _compute(self, state: State, index: _Index, finer: WindowSpec, w: WindowSpec, start: int) -> bytes | None:
+    def _compute(self, state: State, index: _Index, finer: WindowSpec, w: WindowSpec, start: int) -> bytes:
+        """The window ``w`` at ``start`` merged from its finer windows in state (at least one is), and stored."""
         keys = [window_id(finer.label, s) for s in range(start, start + w.size_ms, finer.size_ms)]
         parts = [state.get(k) for k in keys if k in index]
-        if not parts:
-            return None
         summary = parts[0] if len(parts) == 1 else _merged_all(parts)
         index.put(window_id(w.label, start), summary)
         return summary
@@ -216,6 +248,16 @@ class _Index:
             expiry = "" if self.cleanup is None else f";{self.expires},{self.cleanup}"
             self.state.put(self.KEY, (",".join(sorted(self.ids)) + expiry).encode())
         return empty
+
+
+def _earliest_starts(ids: Iterable[str]) -> dict[str, int]:
+    """Window label -> the earliest start among ``ids`` (``window_id`` s) of that label."""
+    earliest: dict[str, int] = {}
+    for key in ids:
+        label, start = of_window_id(key)
+        if start < earliest.get(label, start + 1):
+            earliest[label] = start
+    return earliest
 
 
 def _merged(summary: bytes | None, other: bytes) -> bytes:
