@@ -3,6 +3,7 @@ a small harness (a timer fires once the watermark reaches it, in time order)."""
 
 from __future__ import annotations
 
+import itertools
 from collections import Counter
 
 import numpy as np
@@ -291,6 +292,39 @@ def test_windows_whose_timers_were_lost_are_computed_once_each_on_the_next_row_o
         assert kept.overdue == 0 and lost.overdue > 0
 
 
+def test_every_window_holds_every_event_whatever_timers_are_lost_and_late_events_come():
+    """Random watermark jumps, late events up to a lateness beyond the hour, and every pending timer
+    lost now and then: each hour, day and quarter, and all-time, ends with its exact total; with none
+    lost, every window is computed at its own timer."""
+    for windows, lateness in (("1m,1h,1d,all", 90 * MINUTE), ("1m,15m,1h,all", 20 * MINUTE), ("1m,1d,all", 0)):
+        for seed, lose in itertools.product(range(4), (0, 0.05)):
+            rng, h = np.random.default_rng(seed), Harness(windows, lateness_ms=lateness)
+            sizes = h.fold.chain[1:]
+            truth, total, m = Counter(), 0, 0
+            while m < 2 * 24 * 60:
+                if lateness and rng.random() < 0.3 and h.watermark > lateness:
+                    t = h.watermark - int(rng.integers(0, lateness - 1))
+                    truth.update((w.label, w.start_of(t)) for w in sizes)
+                    h.row(t - t % MINUTE, Counter({"late": 1}), late=True)
+                    total += 1
+                if rng.random() < 0.1:
+                    truth.update((w.label, w.start_of(m * MINUTE)) for w in sizes)
+                    h.row(m * MINUTE, Counter({"x": 1}))
+                    total += 1
+                if rng.random() < lose:
+                    h.lose_timers()
+                m += int(rng.choice([1, 1, 1, 3, 17, 61]))
+                h.advance(m * MINUTE - MINUTE + int(rng.integers(0, MINUTE - 1)))
+            h.row(5 * DAY, Counter({"z": 1}))
+            h.advance(9 * DAY)
+            case = (windows, seed, lose)
+            for (label, start), n in truth.items():
+                assert HeavyHittersSketch.deserialize(h.emitted(label)[start].summary).total_weight == n, (*case, start)
+            final = h.emitted("all")[max(h.emitted("all"))]
+            assert HeavyHittersSketch.deserialize(final.summary).total_weight == total + 1, case
+            assert lose or h.overdue == 0, case
+
+
 def test_an_hour_whose_timer_was_lost_takes_a_late_event_after_its_minutes():
     """The hour is computed from its minutes before the late event is added to it, not from the late
     event alone; all-time takes both in once."""
@@ -306,6 +340,21 @@ def test_an_hour_whose_timer_was_lost_takes_a_late_event_after_its_minutes():
     assert HeavyHittersSketch.deserialize(h.emits[-1].summary).total_weight == 6
 
 
+def test_a_late_event_finds_its_hour_computed_while_an_earlier_hour_keeps_its_minutes():
+    """A lateness beyond the hour keeps hour 0's minutes past hour 1's end, so an on-time row does not
+    look further; a late event does, before it reaches hour 1."""
+    h = Harness("1m,1h,all", lateness_ms=90 * MINUTE)
+    h.row(50 * MINUTE, Counter({"a": 1}))
+    h.advance(70 * MINUTE)
+    h.row(70 * MINUTE, Counter({"b": 1}))
+    h.lose_timers()
+    h.advance(122 * MINUTE)
+    h.row(100 * MINUTE, Counter({"c": 1}), late=True)
+    assert HeavyHittersSketch.deserialize(h.emitted("1h")[HOUR_MS].summary).total_weight == 2
+    h.advance(30 * DAY)
+    assert HeavyHittersSketch.deserialize(h.emitted("all")[2 * HOUR_MS].summary).total_weight == 3
+
+
 def test_an_all_time_view_whose_expiry_timer_was_lost_expires_on_the_next_row():
     h = Harness("1m,1h,all")
     h.fold = WindowFold(parse_windows("1m,1h,all", "all=2d"), 0)
@@ -318,6 +367,37 @@ def test_an_all_time_view_whose_expiry_timer_was_lost_expires_on_the_next_row():
     assert "all:0" not in h.state  # dropped before the new row
     h.advance(4 * DAY + HOUR_MS)
     assert HeavyHittersSketch.deserialize(h.emitted("all")[4 * DAY + HOUR_MS].summary).total_weight == 2
+
+
+def test_an_all_time_view_whose_expiry_timer_was_lost_still_expires_once_the_group_is_quiet():
+    """Every fold sets the expiry check's timer again, so a group that goes quiet after the loss is
+    dropped on time."""
+    h = Harness("1m,1h,all")
+    h.fold = WindowFold(parse_windows("1m,1h,all", "all=2d"), 0)
+    h.row(0, Counter({"a": 1}))
+    h.advance(2 * HOUR_MS)
+    h.lose_timers()
+    for m in range(120, 240, 7):
+        h.advance(m * MINUTE + MINUTE - 2)
+        h.row(m * MINUTE, Counter({"b": 1}))
+    h.advance(100 * DAY)
+    assert h.state == {} and h.dropped
+
+
+def test_an_upgrade_to_a_finer_cadence_takes_no_window_into_all_time_twice():
+    """``1m,all`` folds each minute into all-time; restored as ``1m,1h,all`` within the lateness after an
+    hour, the minutes kept for their lateness are not made into an hour and folded again."""
+    h = Harness("1m,all", lateness_ms=10 * MINUTE)
+    for m in range(56, 60):
+        h.advance(m * MINUTE + MINUTE - 2)
+        h.row(m * MINUTE, Counter({"a": 1}))
+    h.advance(HOUR_MS + 4 * MINUTE)
+    h.fold = WindowFold(parse_windows("1m,1h,all"), 10 * MINUTE)
+    h.row(HOUR_MS + 5 * MINUTE, Counter({"b": 1}))
+    h.advance(30 * DAY)
+    assert h.emitted("1h").keys() == {HOUR_MS}  # hour 0 was all-time's already, minute by minute
+    assert HeavyHittersSketch.deserialize(h.emitted("all")[2 * HOUR_MS].summary).total_weight == 5
+    assert h.overdue == 0
 
 
 class Registered:

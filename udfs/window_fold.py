@@ -17,15 +17,18 @@ dropped whole (``Output.dropped``), so a group that stops getting events leaves 
 
 Timers only say when: every row and timer first does what the timers up to its watermark were for
 (``_settle``), so a window whose timer went missing (as one of the archive job's once did after a
-restore) is computed, emitted and folded into all-time on the group's next row or timer, once, and
-counted (``Output.overdue``). A group that gets neither keeps such a window in state, unemitted.
-After an upgrade that adds a window size, the first window of that size is computed from the finer
-windows still in state, which may be only part of it.
+restore) is computed, emitted and folded into all-time once, and counted (``Output.overdue``): on
+the group's next timer or late row, or on an on-time row once the earliest window of the finer size
+is in question (``_owes``). A group that gets none keeps such a window in state, unemitted.
+After an upgrade that adds a window size, the windows of that size already over are computed from
+the finer windows still in state (and counted as overdue), which may be only part of them; none that
+all-time took in under the old sizes is taken in again.
 
 State is a map from window id (``topk.windows.window_id``) to a serialized sketch, plus one entry
-``index`` listing the window ids present (and when the all-time sketch expires), so a coarser window
-reads only the finer windows that exist (a read of an absent key is a round trip to the JVM like any
-other) and nothing ever scans the map's keys (a RocksDB scan per group). ``State`` is the part of
+``index`` listing the window ids present (and when the all-time sketch expires, and the end of the
+last window it took in), so a coarser window reads only the finer windows that exist (a read of an
+absent key is a round trip to the JVM like any other) and nothing ever scans the map's keys (a
+RocksDB scan per group). ``State`` is the part of
 PyFlink's ``MapState`` used here, so this class is tested with a dict.
 """
 
@@ -80,7 +83,8 @@ class WindowFold:
         the window's end), so that window is emitted at once (unless ``finest_at_end``); coarser
         ones are computed at their end."""
         out, index = Output(), _Index(state)
-        self._settle(state, index, watermark + 1, out, timer=False)  # what timers that did not fire left undone
+        # what timers that did not fire left undone; a late row looks at every window it may reach
+        self._settle(state, index, watermark + 1, out, timer=False, thorough=late)
         for w in self.chain:
             start = w.start_of(base_start)
             end, kept_until = start + w.size_ms, self._kept_until(w, start)
@@ -109,27 +113,30 @@ class WindowFold:
         if self.finest_at_end and end % self.base.size_ms == 0 and finest in index:
             summary = state.get(finest)
             out.emits.append(Emit(self.base, end - self.base.size_ms, end, summary))
-            self._fold_into_all_time(index, summary, end, out)
-        self._settle(state, index, end, out, timer=True)
+            self._fold_window(index, summary, end, out)
+        self._settle(state, index, end, out, timer=True, thorough=True)
         out.dropped = index.save()
         return out
 
-    def _settle(self, state: State, index: _Index, end: int, out: Output, timer: bool) -> None:
+    def _settle(self, state: State, index: _Index, end: int, out: Output, timer: bool, thorough: bool) -> None:
         """Does what every timer up to event time ``end - 1`` is for, whether it fired or not: computes
         each coarser window ending by ``end`` that is not in state yet (finest size first, each in time
         order; the cadence size's folded into all-time), expires all-time when due and drops windows
         past keeping. A window is in state from when it is computed until its finer windows are gone
         (it is kept at least as long as they are), so none is computed twice. Those whose timer did
         not fire (all but the ones ending at ``end`` when called by the ``timer`` at ``end - 1``) are
-        counted in ``out.overdue``. Not covered: a finest-size window that all-time takes in at its end
-        (``finest_at_end``), whose fold leaves no trace in state."""
+        counted in ``out.overdue``. Unless ``thorough``, nothing is done when each size's earliest
+        window owes nothing (``_owes``). Not covered: a finest-size window that all-time takes in at its
+        end (``finest_at_end``), whose fold leaves no trace in state."""
         expiring = index.cleanup is not None and index.cleanup <= end
-        if not expiring and not any(self._owes(label, s, end) for label, s in _earliest_starts(index.ids).items()):
-            return  # the common case, told from each size's earliest window (every row checks)
+        if not thorough and not expiring:
+            earliest = _earliest_starts(index.ids)
+            if not any(self._owes(index, label, start, end) for label, start in earliest.items()):
+                return
         present = [of_window_id(key) for key in index.ids]
         for finer, w in self.coarser.items():
             for start in sorted({w.start_of(s) for label, s in present if label == finer.label}):
-                if start + w.size_ms > end or window_id(w.label, start) in index:
+                if start + w.size_ms > end or window_id(w.label, start) in index or self._held(index, w, start):
                     continue
                 summary = self._compute(state, index, finer, w, start)
                 out.emits.append(Emit(w, start, start + w.size_ms, summary))
@@ -138,7 +145,7 @@ class WindowFold:
                 out.overdue += not timer or start + w.size_ms < end
                 present.append((w.label, start))
                 if w is self.cadence:
-                    self._fold_into_all_time(index, summary, start + w.size_ms, out)
+                    self._fold_window(index, summary, start + w.size_ms, out)
         if expiring:  # the all-time sketch's expiry timer
             self._expire_all_time(index, end, out)
         for label, start in present:
@@ -146,17 +153,36 @@ class WindowFold:
             if w is None or (not w.is_all_time and self._kept_until(w, start) <= end):
                 index.remove(window_id(label, start))
 
-    def _owes(self, label: str, start: int, end: int) -> bool:
-        """Whether the window (``label``, ``start``) is to be dropped, or a coarser window computed from
-        it, by ``end`` (a coarser window ends before its finer windows' keeping does)."""
+    def _owes(self, index: _Index, label: str, start: int, end: int) -> bool:
+        """Whether the window (``label``, ``start``) is to be dropped by ``end``, or its coarser window
+        has ended and is not in state (the earliest window of each size tells whether any is: a coarser
+        window found missing this way later is computed when the earliest is dropped at the latest)."""
         w = self.labels.get(label)
         if w is None or w.is_all_time:
             return w is None
+        if self._kept_until(w, start) <= end:
+            return True
         coarser = self.coarser.get(w)
-        return (coarser.start_of(start) + coarser.size_ms if coarser else self._kept_until(w, start)) <= end
+        if coarser is None:
+            return False
+        first = coarser.start_of(start)
+        return first + coarser.size_ms <= end and window_id(coarser.label, first) not in index
+
+    def _held(self, index: _Index, w: WindowSpec, start: int) -> bool:
+        """Whether all-time took in the window ``w`` at ``start`` (of the cadence size) although it is
+        not in state: its finer windows were folded under other window sizes (an upgrade) and are kept
+        only for their lateness, so it is not computed from them."""
+        return w is self.cadence and index.folded is not None and start + w.size_ms <= index.folded
+
+    def _fold_window(self, index: _Index, summary: bytes, end: int, out: Output) -> None:
+        """The cadence size's window ending at ``end`` taken into all-time, unless all-time holds it
+        already (``index.folded``: windows are folded in time order)."""
+        if self.all_time is not None and (index.folded is None or end > index.folded):
+            index.folded, index.changed = end, True
+            self._fold_into_all_time(index, summary, end, out)
 
     def _fold_into_all_time(self, index: _Index, summary: bytes, end: int, out: Output) -> None:
-        """The window ending at ``end`` (the cadence size's) taken into all-time, which is emitted."""
+        """``summary`` (a window ending at ``end``, or a late event's) taken into all-time, which is emitted."""
         if self.all_time is not None:
             all_time = index.merge(window_id(self.all_time.label, 0), summary)
             out.emits.append(Emit(self.all_time, 0, end, all_time))
@@ -181,13 +207,14 @@ class WindowFold:
 
     def _keep_all_time(self, index: _Index, end: int, out: Output) -> None:
         """The all-time sketch took in a window ending at ``end``: it is kept its retention from there,
-        with one expiry timer pending at a time (moved on when it fires early)."""
+        with one expiry check pending at a time (moved on when it fires early), whose timer is set again
+        (Flink keeps one a time) in case it went missing."""
         if self.all_time is None or self.all_time.retention_ms is None:
             return
         index.changed, index.expires = True, max(index.expires or 0, end + self.all_time.retention_ms)
         if index.cleanup is None:
             index.cleanup = index.expires
-            out.timers.add(index.expires - 1)
+        out.timers.add(index.cleanup - 1)
 
     def _compute(self, state: State, index: _Index, finer: WindowSpec, w: WindowSpec, start: int) -> bytes:
         """The window ``w`` at ``start`` merged from its finer windows in state (at least one is), and stored."""
@@ -205,18 +232,21 @@ class WindowFold:
 
 
 class _Index:
-    """The ids of the windows in ``state``, and when the all-time sketch expires (``expires``) and is
-    next checked (``cleanup``: the pending timer's end), kept in its ``index`` entry as
-    ``"<id>,<id>,...[;<expires>,<cleanup>]"``; written back by ``save``."""
+    """The ids of the windows in ``state``, when the all-time sketch expires (``expires``) and is next
+    checked (``cleanup``: the pending timer's end), and the end of the last window it took in
+    (``folded``), kept in its ``index`` entry as ``"<id>,<id>,...[;[<expires>,<cleanup>][;<folded>]]"``
+    (an entry without ``folded`` is read as not knowing it); written back by ``save``."""
 
     KEY = "index"
 
     def __init__(self, state: State) -> None:
         self.state, stored = state, state.get(self.KEY)
-        text, _, expiry = (stored or b"").decode().partition(";")
+        text, _, tail = (stored or b"").decode().partition(";")
         self.ids = set(text.split(",")) if text else set()
+        expiry, _, folded = tail.partition(";")
         expires, _, cleanup = expiry.partition(",")
         self.expires, self.cleanup = (int(expires) if expires else None), (int(cleanup) if cleanup else None)
+        self.folded = int(folded) if folded else None
         self.stored = stored is not None
         self.changed = False
 
@@ -245,8 +275,9 @@ class _Index:
         if empty and self.stored:
             self.state.remove(self.KEY)
         elif not empty and (self.changed or not self.stored):
-            expiry = "" if self.cleanup is None else f";{self.expires},{self.cleanup}"
-            self.state.put(self.KEY, (",".join(sorted(self.ids)) + expiry).encode())
+            tail = "" if self.cleanup is None else f"{self.expires},{self.cleanup}"
+            tail += "" if self.folded is None else f";{self.folded}"
+            self.state.put(self.KEY, (",".join(sorted(self.ids)) + (f";{tail}" if tail else "")).encode())
         return empty
 
 
