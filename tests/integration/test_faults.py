@@ -199,12 +199,15 @@ def test_a_soak_with_faults_leaves_every_closed_window_exact(submit, servers, ru
     second, a 5 MB record and the bad-record corpus, and 20,000 events each with a new region. Meanwhile
     the TaskManager is killed (and another started), then a Python worker, Redis and Cassandra are
     restarted, then the broker, and both jobs are cancelled, refused a plain rerun and resumed from their
-    latest retained checkpoints. At the end every closed minute, the hour and the all-time view of
-    ``default`` and ``acme`` equal the exact counts in Redis and Cassandra, and the archive holds every
-    offset of the topic exactly once."""
+    latest retained checkpoints. At the end every closed minute, the hour of every group (regions with
+    one event in it among them) and the all-time view of ``default`` and ``acme`` equal the exact counts
+    in Redis and Cassandra, and the archive holds every offset of the topic exactly once."""
     topic, start = f"soak_{run_id}", aligned_start(H, 3)
     span = 70 * M
     default = list(generate(StreamSpec(28_000, 300, 1.1, start, span, seed=51)))
+    # groups with one row in the hour, before each fault: their hour rests on one timer set long before it
+    sparse = [event(None, start + m * M + 1_234, f"rare-{m}", region=f"sparse-{m}") for m in (3, 12, 22, 33, 47, 55)]
+    default = sorted(default + sparse, key=event_time_ms)
     acme = list(generate(StreamSpec(8_000, 60, 0.7, start, span, seed=52, tenant="acme")))
     rng = np.random.default_rng(53)
     records = on_time(list(heapq.merge(default, acme, key=event_time_ms)))
@@ -313,8 +316,12 @@ def test_a_soak_with_faults_leaves_every_closed_window_exact(submit, servers, ru
         produce(servers.kafka, topic, phases[3], max_bytes=6 << 20)
         last = exact_counts(iter(default), M)
         assert wait_for(lambda: written(69)() and written(69, "acme")() and written(60), 400), "not every minute"
-        hours = [window_key("1h", "all", "all", start, tenant_prefix(topic, t)) for t in ("default", "acme")]
-        assert wait_for(lambda: all(r.exists(h) for h in hours), 120)
+        groups = [(t, "all", "all") for t in ("default", "acme")]
+        groups += [(t, "region", v) for t, evs in (("default", default), ("acme", acme)) for v in regions(evs)]
+        hours = {g: window_key("1h", g[1], g[2], start, tenant_prefix(topic, g[0])) for g in groups}
+        assert wait_for(lambda: all(r.exists(h) for h in hours.values()), 120), [
+            g for g, h in hours.items() if not r.exists(h)
+        ]
 
         cluster, session = connect(CassandraConnection(port=servers.cassandra_port))
         try:
@@ -322,10 +329,13 @@ def test_a_soak_with_faults_leaves_every_closed_window_exact(submit, servers, ru
             closed_minutes_exact(r, session, topic, tenant_prefix(topic, "acme"), "acme", acme, start + span)
         finally:
             cluster.shutdown()
+        for (tenant, dimension, value), key in hours.items():
+            events = default if tenant == "default" else acme
+            hour = exact_counts(iter(events), H, dimension, value)[start]
+            assert stored_top(r, key) == ranked(hour, K), key
         for tenant, events in (("default", default), ("acme", acme)):
             prefix = tenant_prefix(topic, tenant)
             hour = exact_counts(iter(events), H)[start]
-            assert stored_top(r, window_key("1h", "all", "all", start, prefix)) == ranked(hour, K), tenant
             all_time = window_key("all", "all", "all", 0, prefix)
             assert int(r.hget(all_time + ":meta", "totalEvents")) == sum(hour.values()), tenant  # one hour closed
         assert sorted(last)[-1] < start + span
@@ -340,6 +350,10 @@ def test_a_soak_with_faults_leaves_every_closed_window_exact(submit, servers, ru
     finally:
         for job in jobs.values():
             submit("cancel", job, check=False)
+
+
+def regions(events: list[dict]) -> set[str]:
+    return {e["payload"]["region"] for e in events if "region" in e["payload"]}
 
 
 def checkpoint_jobs(servers, group: str) -> set[str]:
