@@ -18,8 +18,9 @@ dropped whole (``Output.dropped``), so a group that stops getting events leaves 
 Timers only say when: every row and timer first does what the timers up to its watermark were for
 (``_settle``), so a window whose timer went missing (as one of the archive job's once did after a
 restore) is computed, emitted and folded into all-time once, and counted (``Output.overdue``): on
-the group's next timer or late row, or on an on-time row once the earliest window of the finer size
-is in question (``_owes``). A group that gets none keeps such a window in state, unemitted.
+the group's next timer or late row, or on an on-time row once the group's earliest window of some
+size is to be dropped or its coarser window is missing (``_owes``). A group that gets none keeps
+such a window in state, unemitted.
 After an upgrade that adds a window size, the windows of that size already over are computed from
 the finer windows still in state (and counted as overdue), which may be only part of them; none that
 all-time took in under the old sizes is taken in again.
@@ -28,8 +29,8 @@ State is a map from window id (``topk.windows.window_id``) to a serialized sketc
 ``index`` listing the window ids present (and when the all-time sketch expires, and the end of the
 last window it took in), so a coarser window reads only the finer windows that exist (a read of an
 absent key is a round trip to the JVM like any other) and nothing ever scans the map's keys (a
-RocksDB scan per group). ``State`` is the part of
-PyFlink's ``MapState`` used here, so this class is tested with a dict.
+RocksDB scan per group). ``State`` is the part of PyFlink's ``MapState`` used here, so this class is
+tested with a dict.
 """
 
 from __future__ import annotations
