@@ -210,6 +210,28 @@ def test_a_late_event_in_an_open_hour_reaches_the_hour_once():
     assert HeavyHittersSketch.deserialize(h.emitted("all")[HOUR_MS].summary).total_weight == 6
 
 
+def test_an_index_entry_in_the_form_written_before_is_read_and_rewritten():
+    """An entry listing window ids (``"1m:0,1h:0;..."``, as written before the by-label form) gives
+    the same windows, state and all-time as the same rows on an entry in the current form."""
+    rng = np.random.default_rng(7)
+    rows = minutes(rng, 3 * 24 * 60)
+    runs = []
+    for old_form in (False, True):
+        h = Harness("1m,1h,1d,all", lateness_ms=20 * MINUTE)
+        for i, (start, counts) in enumerate(rows):
+            if old_form and i % 500 == 250:
+                text, _, tail = h.state["index"].decode().partition(";")
+                by_label = [part.partition("=") for part in text.split(" ")]
+                ids = [f"{label}:{s}" for label, _, starts in by_label for s in starts.split(",")]
+                h.state["index"] = (",".join(ids) + (f";{tail}" if tail else "")).encode()
+            h.row(start, counts)
+            assert "=" in h.state["index"].decode().partition(";")[0]  # written back in the current form
+            h.advance(start + MINUTE - 1)
+        h.advance(9 * DAY)
+        runs.append((h.emits, dict(h.state)))
+    assert runs[0] == runs[1]
+
+
 def test_windows_no_longer_configured_are_dropped_from_state():
     h = Harness("1m,all")
     h.state.put("1h:0", sketch_of(Counter({"x": 1})).serialize())  # from a savepoint of a job with 1h

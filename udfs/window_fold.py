@@ -26,7 +26,7 @@ the finer windows still in state (and counted as overdue), which may be only par
 all-time took in under the old sizes is taken in again.
 
 State is a map from window id (``topk.windows.window_id``) to a serialized sketch, plus one entry
-``index`` listing the window ids present (and when the all-time sketch expires, and the end of the
+``index`` listing the windows present, by label (and when the all-time sketch expires, and the end of the
 last window it took in), so a coarser window reads only the finer windows that exist (a read of an
 absent key is a round trip to the JVM like any other) and nothing ever scans the map's keys (a
 RocksDB scan per group). ``State`` is the part of PyFlink's ``MapState`` used here, so this class is
@@ -35,7 +35,7 @@ tested with a dict.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -94,7 +94,7 @@ class WindowFold:
             closed = end - 1 <= watermark
             if w is self.base or (late and closed):  # coarser windows still open are computed when they end
                 # late events (only with allowed lateness) may reach a finest window before its summary
-                merged = index.merge(window_id(w.label, start), summary)
+                merged = index.merge(w.label, start, summary)
                 emit_now = closed if late else not self.finest_at_end  # late: its closed windows again
                 if emit_now:
                     out.emits.append(Emit(w, start, end, merged))
@@ -110,9 +110,9 @@ class WindowFold:
         longer needed (and windows whose size is no longer configured); and whatever earlier timers
         left undone (``_settle``)."""
         out, index = Output(), _Index(state)
-        finest = window_id(self.base.label, end - self.base.size_ms)
-        if self.finest_at_end and end % self.base.size_ms == 0 and finest in index:
-            summary = state.get(finest)
+        finest = end - self.base.size_ms
+        if self.finest_at_end and end % self.base.size_ms == 0 and index.has(self.base.label, finest):
+            summary = state.get(window_id(self.base.label, finest))
             out.emits.append(Emit(self.base, end - self.base.size_ms, end, summary))
             self._fold_window(index, summary, end, out)
         self._settle(state, index, end, out, timer=True, thorough=True)
@@ -130,29 +130,26 @@ class WindowFold:
         window owes nothing (``_owes``). Not covered: a finest-size window that all-time takes in at its
         end (``finest_at_end``), whose fold leaves no trace in state."""
         expiring = index.cleanup is not None and index.cleanup <= end
-        if not thorough and not expiring:
-            earliest = _earliest_starts(index.ids)
-            if not any(self._owes(index, label, start, end) for label, start in earliest.items()):
-                return
-        present = [of_window_id(key) for key in index.ids]
-        for finer, w in self.coarser.items():
-            for start in sorted({w.start_of(s) for label, s in present if label == finer.label}):
-                if start + w.size_ms > end or window_id(w.label, start) in index or self._held(index, w, start):
+        owed = (self._owes(index, label, min(starts), end) for label, starts in index.starts.items())
+        if not thorough and not expiring and not any(owed):
+            return
+        for finer, w in self.coarser.items():  # the windows computed at one size are the next one's finer windows
+            for start in sorted({w.start_of(s) for s in index.starts.get(finer.label, ())}):
+                if start + w.size_ms > end or index.has(w.label, start) or self._held(index, w, start):
                     continue
                 summary = self._compute(state, index, finer, w, start)
                 out.emits.append(Emit(w, start, start + w.size_ms, summary))
                 if (kept := self._kept_until(w, start)) > end:  # its own timer may be gone as well
                     out.timers.add(kept - 1)
                 out.overdue += not timer or start + w.size_ms < end
-                present.append((w.label, start))
                 if w is self.cadence:
                     self._fold_window(index, summary, start + w.size_ms, out)
         if expiring:  # the all-time sketch's expiry timer
             self._expire_all_time(index, end, out)
-        for label, start in present:
+        for label, start in index.windows():
             w = self.labels.get(label)
             if w is None or (not w.is_all_time and self._kept_until(w, start) <= end):
-                index.remove(window_id(label, start))
+                index.remove(label, start)
 
     def _owes(self, index: _Index, label: str, start: int, end: int) -> bool:
         """Whether the window (``label``, ``start``) is to be dropped by ``end``, or its coarser window
@@ -167,7 +164,7 @@ class WindowFold:
         if coarser is None:
             return False
         first = coarser.start_of(start)
-        return first + coarser.size_ms <= end and window_id(coarser.label, first) not in index
+        return first + coarser.size_ms <= end and not index.has(coarser.label, first)
 
     def _held(self, index: _Index, w: WindowSpec, start: int) -> bool:
         """Whether all-time took in the window ``w`` at ``start`` (of the cadence size) although it is
@@ -185,7 +182,7 @@ class WindowFold:
     def _fold_into_all_time(self, index: _Index, summary: bytes, end: int, out: Output) -> None:
         """``summary`` (a window ending at ``end``, or a late event's) taken into all-time, which is emitted."""
         if self.all_time is not None:
-            all_time = index.merge(window_id(self.all_time.label, 0), summary)
+            all_time = index.merge(self.all_time.label, 0, summary)
             out.emits.append(Emit(self.all_time, 0, end, all_time))
             self._keep_all_time(index, end, out)
 
@@ -198,7 +195,7 @@ class WindowFold:
             out.timers.add(index.expires - 1)
         elif self.all_time is not None:
             index.expires = None
-            index.remove(window_id(self.all_time.label, 0))
+            index.remove(self.all_time.label, 0)
 
     def open_to_late(self, key: str, watermark: int) -> bool:
         """Whether the window ``key`` (a ``window_id``) may still take late events (and be emitted again)."""
@@ -219,10 +216,11 @@ class WindowFold:
 
     def _compute(self, state: State, index: _Index, finer: WindowSpec, w: WindowSpec, start: int) -> bytes:
         """The window ``w`` at ``start`` merged from its finer windows in state (at least one is), and stored."""
-        keys = [window_id(finer.label, s) for s in range(start, start + w.size_ms, finer.size_ms)]
-        parts = [state.get(k) for k in keys if k in index]
+        present = index.starts[finer.label]
+        starts = range(start, start + w.size_ms, finer.size_ms)
+        parts = [state.get(window_id(finer.label, s)) for s in starts if s in present]
         summary = parts[0] if len(parts) == 1 else _merged_all(parts)
-        index.put(window_id(w.label, start), summary)
+        index.put(w.label, start, summary)
         return summary
 
     def _kept_until(self, w: WindowSpec, start: int) -> int:
@@ -233,63 +231,72 @@ class WindowFold:
 
 
 class _Index:
-    """The ids of the windows in ``state``, when the all-time sketch expires (``expires``) and is next
-    checked (``cleanup``: the pending timer's end), and the end of the last window it took in
-    (``folded``), kept in its ``index`` entry as ``"<id>,<id>,...[;[<expires>,<cleanup>][;<folded>]]"``
-    (an entry without ``folded`` is read as not knowing it); written back by ``save``."""
+    """The windows in ``state`` (``starts``: label -> their starts), when the all-time sketch expires
+    (``expires``) and is next checked (``cleanup``: the pending timer's end), and the end of the last
+    window it took in (``folded``), kept in its ``index`` entry as
+    ``"<label>=<start>,<start>,... <label>=...[;[<expires>,<cleanup>][;<folded>]]"`` (an entry without
+    ``folded`` is read as not knowing it; one that lists ``window_id`` s, ``"<id>,<id>,...;..."``, as
+    written before, is read and written back in this form); written back by ``save``."""
 
     KEY = "index"
 
     def __init__(self, state: State) -> None:
         self.state, stored = state, state.get(self.KEY)
         text, _, tail = (stored or b"").decode().partition(";")
-        self.ids = set(text.split(",")) if text else set()
+        self.starts: dict[str, set[int]] = {}
+        self.changed = bool(text) and "=" not in text  # the form that listed window ids: rewritten
+        if self.changed:
+            for key in text.split(","):
+                label, start = of_window_id(key)
+                self.starts.setdefault(label, set()).add(start)
+        elif text:
+            for part in text.split(" "):
+                label, _, starts = part.partition("=")
+                self.starts[label] = set(map(int, starts.split(",")))
         expiry, _, folded = tail.partition(";")
         expires, _, cleanup = expiry.partition(",")
         self.expires, self.cleanup = (int(expires) if expires else None), (int(cleanup) if cleanup else None)
         self.folded = int(folded) if folded else None
         self.stored = stored is not None
-        self.changed = False
 
-    def __contains__(self, key: str) -> bool:
-        return key in self.ids
+    def has(self, label: str, start: int) -> bool:
+        return start in self.starts.get(label, ())
 
-    def merge(self, key: str, summary: bytes) -> bytes:
-        """Stores ``summary`` merged into the window ``key`` (read only if present); returns it."""
-        merged = _merged(self.state.get(key) if key in self.ids else None, summary)
-        self.put(key, merged)
+    def windows(self) -> list[tuple[str, int]]:
+        """(label, start) of every window in state."""
+        return [(label, start) for label, starts in self.starts.items() for start in starts]
+
+    def merge(self, label: str, start: int, summary: bytes) -> bytes:
+        """Stores ``summary`` merged into the window (``label``, ``start``) (read only if present); returns it."""
+        merged = _merged(self.state.get(window_id(label, start)) if self.has(label, start) else None, summary)
+        self.put(label, start, merged)
         return merged
 
-    def put(self, key: str, summary: bytes) -> None:
-        self.state.put(key, summary)
-        self.changed |= key not in self.ids
-        self.ids.add(key)
+    def put(self, label: str, start: int, summary: bytes) -> None:
+        self.state.put(window_id(label, start), summary)
+        starts = self.starts.setdefault(label, set())
+        self.changed |= start not in starts
+        starts.add(start)
 
-    def remove(self, key: str) -> None:
-        self.state.remove(key)
-        self.ids.discard(key)
+    def remove(self, label: str, start: int) -> None:
+        self.state.remove(window_id(label, start))
+        starts = self.starts.get(label, set())
+        starts.discard(start)
+        if not starts:
+            self.starts.pop(label, None)
         self.changed = True
 
     def save(self) -> bool:
         """Writes the entry back if it changed, or removes it when nothing is left; whether nothing is."""
-        empty = not self.ids and self.cleanup is None
+        empty = not self.starts and self.cleanup is None
         if empty and self.stored:
             self.state.remove(self.KEY)
         elif not empty and (self.changed or not self.stored):
             tail = "" if self.cleanup is None else f"{self.expires},{self.cleanup}"
             tail += "" if self.folded is None else f";{self.folded}"
-            self.state.put(self.KEY, (",".join(sorted(self.ids)) + (f";{tail}" if tail else "")).encode())
+            ids = " ".join(f"{label}={','.join(map(str, sorted(s)))}" for label, s in sorted(self.starts.items()))
+            self.state.put(self.KEY, (ids + (f";{tail}" if tail else "")).encode())
         return empty
-
-
-def _earliest_starts(ids: Iterable[str]) -> dict[str, int]:
-    """Window label -> the earliest start among ``ids`` (``window_id`` s) of that label."""
-    earliest: dict[str, int] = {}
-    for key in ids:
-        label, start = of_window_id(key)
-        if start < earliest.get(label, start + 1):
-            earliest[label] = start
-    return earliest
 
 
 def _merged(summary: bytes | None, other: bytes) -> bytes:
