@@ -45,10 +45,12 @@ from topk.sketches import HeavyHittersSketch
 from topk.sketches.heavy_hitters import total_weight
 from topk.tenant_config import Params
 from topk.window_result import WindowResult
+from udfs.recent_windows import RecentWindows
 from udfs.route import LATE
 from udfs.window_fold import Output, WindowFold
 
 KEPT_VERSIONS = 16
+RECENT_WINDOW_BYTES = 64 << 20  # the window summaries last written or read, of any group (``udfs.recent_windows``)
 
 
 def group_key(row: Row) -> tuple[str, str]:
@@ -80,9 +82,10 @@ class TopKWindowFunction(KeyedProcessFunction):
         self.state = self.params = self.alerted = None
 
     def open(self, runtime_context: RuntimeContext) -> None:
-        self.state = runtime_context.get_map_state(
+        windows = runtime_context.get_map_state(
             MapStateDescriptor("windows", Types.STRING(), Types.PRIMITIVE_ARRAY(Types.BYTE()))
         )
+        self.state = RecentWindows(windows, RECENT_WINDOW_BYTES)  # made here: a restore starts it empty
         self.params = runtime_context.get_state(ValueStateDescriptor("params", Types.STRING()))
         if self.alerting:  # the worker caches each group's states one by one: only those in use
             self.alerted = runtime_context.get_state(ValueStateDescriptor("alerted", Types.STRING()))
@@ -110,7 +113,8 @@ class TopKWindowFunction(KeyedProcessFunction):
         watermark = ctx.timer_service().current_watermark()
         summary = bytes(row.summary)
         versions = self._kept_versions(row.config) if row.config else None
-        yield from self._apply(self.fold.add(self.state, base_start, summary, late, watermark), ctx, versions)
+        state = self.state.scoped(ctx.get_current_key())
+        yield from self._apply(self.fold.add(state, base_start, summary, late, watermark), ctx, versions)
         self.batches.inc()
         if row.dim == "all":
             events = total_weight(summary)
@@ -120,7 +124,7 @@ class TopKWindowFunction(KeyedProcessFunction):
 
     def on_timer(self, timestamp: int, ctx: KeyedProcessFunction.OnTimerContext) -> Iterator[WindowResult]:
         started = time.perf_counter(), time.thread_time()
-        out = self.fold.fire(self.state, timestamp + 1)
+        out = self.fold.fire(self.state.scoped(ctx.get_current_key()), timestamp + 1)
         yield from self._apply(out, ctx)
         if out.dropped:  # nothing of the group is kept: neither are its versions, nor what it alerted
             self.params.clear()
