@@ -6,8 +6,9 @@ per group's map, and it keeps one for every key removed as well, in the order fi
 replay, where rows run ahead of the operator's watermark and so of its timers, the minutes an hour needs
 had left it, and each read was a round trip to the JVM (0.2 ms each, measured on a 7-day replay: a
 fifth of the operator's time). This cache keeps what was last written or read, of any group, up to
-``max_bytes`` (each entry counted as its value's length plus ``ENTRY_OVERHEAD``), least recently used
-out, and keeps nothing for a removed key.
+``max_bytes`` per operator instance (each entry counted as its value's length plus ``ENTRY_OVERHEAD``,
+at least what tracemalloc measured for an entry whose row's group key is its own), least recently
+used out, and keeps nothing for a removed key.
 
 It is only correct while every change to the state goes through it: it lives in one operator
 instance (made in ``open``, so a restore starts it empty) and ``group`` must be the key the state is
@@ -21,7 +22,7 @@ from collections.abc import Hashable
 
 from udfs.window_fold import State
 
-ENTRY_OVERHEAD = 200  # bytes: the key, its tuple and the dict's entry, roughly
+ENTRY_OVERHEAD = 800  # bytes besides the value: the key, the group's key decoded for its row, the tuple, the entry
 
 
 class RecentWindows:
