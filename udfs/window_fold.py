@@ -85,7 +85,7 @@ class WindowFold:
         ones are computed at their end."""
         out, index = Output(), _Index(state)
         # what timers that did not fire left undone; a late row looks at every window it may reach
-        self._settle(state, index, watermark + 1, out, timer=False, thorough=late)
+        self._settle(index, watermark + 1, out, timer=False, thorough=late)
         for w in self.chain:
             start = w.start_of(base_start)
             end, kept_until = start + w.size_ms, self._kept_until(w, start)
@@ -112,14 +112,14 @@ class WindowFold:
         out, index = Output(), _Index(state)
         finest = end - self.base.size_ms
         if self.finest_at_end and end % self.base.size_ms == 0 and index.has(self.base.label, finest):
-            summary = state.get(window_id(self.base.label, finest))
-            out.emits.append(Emit(self.base, end - self.base.size_ms, end, summary))
+            summary = index.get(self.base.label, finest)
+            out.emits.append(Emit(self.base, finest, end, summary))
             self._fold_window(index, summary, end, out)
-        self._settle(state, index, end, out, timer=True, thorough=True)
+        self._settle(index, end, out, timer=True, thorough=True)
         out.dropped = index.save()
         return out
 
-    def _settle(self, state: State, index: _Index, end: int, out: Output, timer: bool, thorough: bool) -> None:
+    def _settle(self, index: _Index, end: int, out: Output, timer: bool, thorough: bool) -> None:
         """Does what every timer up to event time ``end - 1`` is for, whether it fired or not: computes
         each coarser window ending by ``end`` that is not in state yet (finest size first, each in time
         order; the cadence size's folded into all-time), expires all-time when due and drops windows
@@ -137,7 +137,7 @@ class WindowFold:
             for start in sorted({w.start_of(s) for s in index.starts.get(finer.label, ())}):
                 if start + w.size_ms > end or index.has(w.label, start) or self._held(index, w, start):
                     continue
-                summary = self._compute(state, index, finer, w, start)
+                summary = self._compute(index, finer, w, start)
                 out.emits.append(Emit(w, start, start + w.size_ms, summary))
                 if (kept := self._kept_until(w, start)) > end:  # its own timer may be gone as well
                     out.timers.add(kept - 1)
@@ -214,11 +214,11 @@ class WindowFold:
             index.cleanup = index.expires
         out.timers.add(index.cleanup - 1)
 
-    def _compute(self, state: State, index: _Index, finer: WindowSpec, w: WindowSpec, start: int) -> bytes:
+    def _compute(self, index: _Index, finer: WindowSpec, w: WindowSpec, start: int) -> bytes:
         """The window ``w`` at ``start`` merged from its finer windows in state (at least one is), and stored."""
         present = index.starts[finer.label]
         starts = range(start, start + w.size_ms, finer.size_ms)
-        parts = [state.get(window_id(finer.label, s)) for s in starts if s in present]
+        parts = [index.get(finer.label, s) for s in starts if s in present]
         summary = parts[0] if len(parts) == 1 else _merged_all(parts)
         index.put(w.label, start, summary)
         return summary
@@ -262,13 +262,17 @@ class _Index:
     def has(self, label: str, start: int) -> bool:
         return start in self.starts.get(label, ())
 
+    def get(self, label: str, start: int) -> bytes | None:
+        """The summary of the window (``label``, ``start``) in state."""
+        return self.state.get(window_id(label, start))
+
     def windows(self) -> list[tuple[str, int]]:
         """(label, start) of every window in state."""
         return [(label, start) for label, starts in self.starts.items() for start in starts]
 
     def merge(self, label: str, start: int, summary: bytes) -> bytes:
         """Stores ``summary`` merged into the window (``label``, ``start``) (read only if present); returns it."""
-        merged = _merged(self.state.get(window_id(label, start)) if self.has(label, start) else None, summary)
+        merged = _merged(self.get(label, start) if self.has(label, start) else None, summary)
         self.put(label, start, merged)
         return merged
 
