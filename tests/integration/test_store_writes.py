@@ -5,6 +5,8 @@ once, and a rewritten one again."""
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 import redis
 
@@ -12,9 +14,10 @@ from tests.integration.helpers import aligned_start, stored_top
 from topk.query.engine import TopKQueries
 from topk.sketches import HeavyHittersSketch
 from topk.stores.cassandra_connection import CassandraConnection
-from topk.stores.cassandra_store import CassandraStore
+from topk.stores.cassandra_store import CassandraStore, item_rows
 from topk.stores.redis_store import connect as redis_connect
 from topk.stores.redis_store import window_key, write_results
+from topk.times import utc
 from topk.window_result import WindowResult
 from topk.windows import parse_windows
 
@@ -89,5 +92,25 @@ def test_cassandra_summaries_are_read_once_and_a_rewritten_one_again(servers, ru
         rewritten = queries.range_topk(5, start, start + 3 * MINUTE, "region", "eu")
         assert read[2:] == [[start + MINUTE]] and rewritten.total_events == 3 + 15 + 5
         assert [(i.item, i.estimate) for i in rewritten.items] == [("a", 14), ("c", 5), ("b", 4)]
+    finally:
+        store.close()
+
+
+def test_item_rows_are_the_bytes_bind_makes(servers, run_id):
+    sketch = HeavyHittersSketch(capacity=16, cms_width=64, cms_depth=3)
+    for n, item in enumerate(["a", "é ü", "☃", "x" * 300, "0"], 1):
+        sketch.update(item, n * n)
+    result = WindowResult.of(
+        sketch, window="1m", dimension="region", value="Zürich", start=aligned_start(MINUTE, 2), end=0, k=4
+    )
+    items = [replace(i, guaranteed=bool(n % 2)) for n, i in enumerate(result.items)]  # both kinds
+    store = CassandraStore(CassandraConnection(port=servers.cassandra_port), f"b_{run_id}", WINDOWS, create_schema=True)
+    try:
+        statement = store._prepared("ITEM")
+        part = ("acme", "1m", "region", "Zürich", utc(result.window_start))
+        rows = list(item_rows(statement, part, items, 3_600, store.session.cluster.protocol_version))
+        for rank, (row, i) in enumerate(zip(rows, items, strict=True), 1):
+            bound = statement.bind((*part, rank, i.item, i.estimate, i.lower_bound, i.upper_bound, i.guaranteed, 3_600))
+            assert (row.values, row.routing_key) == (bound.values, bound.routing_key)
     finally:
         store.close()

