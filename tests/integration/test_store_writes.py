@@ -114,3 +114,20 @@ def test_item_rows_are_the_bytes_bind_makes(servers, run_id):
             assert (row.values, row.routing_key) == (bound.values, bound.routing_key)
     finally:
         store.close()
+
+
+def test_a_keyspace_named_in_capitals_is_the_one_cassandra_folds_it_to(servers, run_id):
+    """Unquoted in CQL, ``Results_<id>`` is keyspace ``results_<id>``: written and read as that one."""
+    start = aligned_start(MINUTE, 2)
+    stores = [
+        CassandraStore(CassandraConnection(port=servers.cassandra_port), name, WINDOWS, create_schema=True)
+        for name in (f"Results_{run_id}", f"results_{run_id}")
+    ]
+    try:
+        result = minute("eu", start, {"a": 2})
+        stores[0].write(result)
+        for store in stores:
+            assert store.summaries([(WINDOWS[0], start)], "region", "eu")[("1m", start)].summary == result.summary
+    finally:
+        for store in stores:
+            store.close()

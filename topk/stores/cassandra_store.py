@@ -197,7 +197,8 @@ class CassandraStore:
     ) -> None:
         if not re.fullmatch(KEYSPACE_NAME, keyspace):  # it goes into CQL text
             raise ValueError(f"bad Cassandra keyspace {keyspace!r}")
-        self.conn, self.keyspace, self.create_schema = conn.validate(), keyspace, create_schema
+        # unquoted in CQL, so Cassandra folds it to lower case; the schema tables hold it so
+        self.conn, self.keyspace, self.create_schema = conn.validate(), keyspace.lower(), create_schema
         self.windows = {w.label: w for w in windows}
         self.cluster: Cluster | None = None
         self._statements: dict[str, PreparedStatement] = {}
