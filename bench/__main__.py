@@ -19,10 +19,10 @@ from pathlib import Path
 from bench import e2e, hot, jvm_core, ranges, scale, sketch_core, state
 from bench.stream import make_stream
 from topk.generator.events import StreamSpec, encode, event_time_ms, generate
-from topk.generator.produce import ensure_topic, send
+from topk.generator.produce import send
 from topk.settings import EventSettings
 from topk.stores.config_topic import ensure_config_topic, write
-from topk.stores.kafka_client import KafkaSettings
+from topk.stores.kafka_client import KafkaSettings, ensure_topic
 from topk.tenant_config import encode as tenant_config
 
 RESULTS = Path(__file__).resolve().parent / "results"

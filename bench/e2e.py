@@ -28,8 +28,8 @@ import psutil
 from bench.task_times import Started, StartWatch
 from bench.workers import is_python_worker
 from topk.generator.events import StreamSpec, encode, generate
-from topk.generator.produce import ensure_topic, send
-from topk.stores.kafka_client import KafkaClient
+from topk.generator.produce import send
+from topk.stores.kafka_client import KafkaClient, ensure_topic
 
 ROOT = Path(__file__).resolve().parents[1]
 PORTS = {"KAFKA_PORT": "29092", "REDIS_PORT": "26379", "CASSANDRA_PORT": "29042"}

@@ -10,7 +10,8 @@ from pathlib import Path
 
 from bench import cluster, e2e
 from topk.generator.events import StreamSpec, encode, generate
-from topk.generator.produce import ensure_topic, send
+from topk.generator.produce import send
+from topk.stores.kafka_client import ensure_topic
 
 HOT_SHARE = 0.9  # of the events have region eu-west; the rest the other three
 OTHERS = ("us-east", "us-west", "ap-south")

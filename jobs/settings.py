@@ -7,6 +7,7 @@ import argparse
 from collections.abc import Sequence
 from dataclasses import dataclass, field, fields
 
+from connectors.kafka_sinks import TRANSACTION_TIMEOUT_MS
 from connectors.kafka_tables import SourceSettings
 from topk.settings import EventSettings, SketchSettings, WindowSettings, add_settings, setting, settings_of
 from topk.stores.archive_layout import ArchiveSettings
@@ -61,4 +62,12 @@ def parse_args(argv: Sequence[str] | None = None) -> JobSettings:
     for concern in concerns.values():
         add_settings(p, concern)
     a = p.parse_args(argv)
-    return JobSettings(**{name: settings_of(concern, a) for name, concern in concerns.items()})
+    settings = JobSettings(**{name: settings_of(concern, a) for name, concern in concerns.items()})
+    # an alerts transaction stays open from one checkpoint to the next one's end: past its timeout the
+    # broker aborts it, and that checkpoint's alerts are lost
+    if settings.kafka.alerts_topic and settings.run.checkpoint_interval_ms > TRANSACTION_TIMEOUT_MS // 2:
+        raise ValueError(
+            f"--checkpoint-interval-ms above {TRANSACTION_TIMEOUT_MS // 2} with --alerts-topic: alerts are written "
+            f"in transactions of one checkpoint interval, which Kafka aborts after {TRANSACTION_TIMEOUT_MS} ms"
+        )
+    return settings

@@ -118,7 +118,9 @@ def running_jobs(name: str) -> list[str]:
 def committed_offsets(settings: JobSettings) -> str:
     """What the job's consumer group has committed on its topic (empty: nothing)."""
     topic, group = settings.kafka.topic, settings.source.group_id
-    consumer = KafkaConsumer(**settings.kafka.client.kafka_python(), group_id=group, enable_auto_commit=False)
+    consumer = KafkaConsumer(  # a mistyped topic is not created here, empty, for the job to read nothing from
+        **settings.kafka.client.kafka_python(), group_id=group, enable_auto_commit=False, allow_auto_create_topics=False
+    )
     try:  # a consumer waits for the group's coordinator (a new broker creates it first), the admin client fails
         parts = sorted(consumer.partitions_for_topic(topic) or ())
         mine = [p for p in parts if consumer.committed(TopicPartition(topic, p)) is not None]

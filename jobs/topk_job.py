@@ -25,6 +25,7 @@ from jobs.start import Refused, Start, start_or_exit
 from topk.stores.alerts_topic import ensure_alerts_topic
 from topk.stores.cassandra_store import UNREACHABLE, CassandraStore
 from topk.stores.config_topic import ensure_config_topic, read_all
+from topk.stores.kafka_client import ensure_topic
 from udfs.dead_letters import DeadLetterEnvelope, original_kafka_time
 from udfs.parse_events import computed_columns, create_parsed_views, register_functions
 from udfs.route import DEAD_LETTER, LATE, SUMMARY, of_kind, routed_table, values_per_window
@@ -94,6 +95,7 @@ def main(argv: list[str] | None = None) -> None:
         settings, "topk", lambda: stored_windows(settings), "scripts/submit.sh replay --into NAME"
     )
     configs = []
+    ensure_topic(settings.kafka.client, settings.kafka.dead_letter_topic)  # else the first bad record fails the job
     if settings.kafka.alerts_topic:
         ensure_alerts_topic(settings.kafka)  # so readers can follow it before the first alert
     if settings.kafka.config_topic:

@@ -84,6 +84,13 @@ def test_a_store_flag_means_the_same_to_the_job_and_the_query_side():
         (["--cassandra-keyspace", "1x"], "bad Cassandra keyspace"),
         (["--start-from", "yesterday"], "bad --start-from"),
         (["--archive-buffer-bytes", "0"], "archive buffer bytes"),
+        (["--dead-letter-topic", ""], "not a Kafka topic name"),
+        (["--topic", "events dlq"], "not a Kafka topic name"),
+        (["--config-topic", ".."], "not a Kafka topic name"),
+        (["--alerts-topic", "x" * 250], "not a Kafka topic name"),
+        (["--dead-letter-topic", "events"], "--dead-letter-topic and --topic are the same topic"),
+        (["--alerts-topic", "topk-config"], "--alerts-topic and --config-topic are the same topic"),
+        (["--alerts-topic", "a", "--checkpoint-interval-ms", "450001"], "with --alerts-topic"),
     ],
 )
 def test_each_concern_validates_its_own_flags(args, message):
@@ -98,3 +105,8 @@ def test_an_entry_point_exits_with_the_reason(capsys):
         verify(["--start-ms", "0", "--shape", "sine"])
     assert exit_.value.code == 2
     assert "unknown shape 'sine'" in capsys.readouterr().err
+
+
+def test_topics_may_use_every_character_kafka_allows_and_optional_ones_may_be_empty():
+    settings = parse_args(["--config-topic", "", "--alerts-topic", "a.B_c-9", "--checkpoint-interval-ms", "450000"])
+    assert (settings.kafka.config_topic, settings.kafka.alerts_topic) == ("", "a.B_c-9")

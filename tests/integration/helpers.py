@@ -21,12 +21,12 @@ from kafka import KafkaConsumer
 
 from bench.workers import python_workers
 from topk.generator.events import StreamSpec, encode, event_time_ms, exact_counts, generate
-from topk.generator.produce import ensure_topic, send
+from topk.generator.produce import send
 from topk.query.engine import TopKQueries
 from topk.sketches.accuracy import ranked
 from topk.stores.cassandra_connection import CassandraConnection
 from topk.stores.cassandra_store import CassandraStore
-from topk.stores.kafka_client import KafkaClient
+from topk.stores.kafka_client import KafkaClient, ensure_topic
 from topk.stores.redis_store import connect as redis_connect
 from topk.windows import parse_windows
 

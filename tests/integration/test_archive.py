@@ -23,10 +23,11 @@ from tests.integration.helpers import (
     wait_for,
 )
 from topk.generator.events import StreamSpec, encode, generate
-from topk.generator.produce import ensure_topic, send
+from topk.generator.produce import send
 from topk.query.archive import EventArchive, read_archive
 from topk.stores.archive_compaction import compact
 from topk.stores.archive_layout import DEAD_LETTERS, EVENTS, open_archive
+from topk.stores.kafka_client import ensure_topic
 
 pytestmark = pytest.mark.integration
 H, M = 3_600_000, 60_000

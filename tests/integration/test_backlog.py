@@ -15,7 +15,8 @@ import pytest
 from tests.integration.helpers import aligned_start, wait_for
 from tests.integration.helpers import flink_rest as rest
 from topk.generator.events import StreamSpec, encode, exact_counts, generate
-from topk.generator.produce import ensure_topic, send
+from topk.generator.produce import send
+from topk.stores.kafka_client import ensure_topic
 from topk.stores.redis_store import connect as redis_connect
 from topk.stores.redis_store import window_key
 

@@ -16,10 +16,11 @@ import redis
 from tests.integration.helpers import aligned_start, counts_between, produce, read_topic, stored_top
 from tests.integration.test_archive import archived
 from topk.generator.events import StreamSpec, encode, event_time_ms, exact_counts, generate
-from topk.generator.produce import ensure_topic, send
+from topk.generator.produce import send
 from topk.query.tenants import main as tenants_cli
 from topk.sketches.accuracy import ranked
 from topk.stores.archive_layout import DEAD_LETTERS
+from topk.stores.kafka_client import ensure_topic
 from topk.stores.redis_store import connect as redis_connect
 from topk.stores.redis_store import window_key
 

@@ -28,9 +28,10 @@ from tests.integration.helpers import (
     flink_rest as rest,
 )
 from topk.generator.events import StreamSpec, encode, exact_counts, generate
-from topk.generator.produce import ensure_topic, send
+from topk.generator.produce import send
 from topk.query.api import ApiConfig, create_app
 from topk.sketches.accuracy import ranked
+from topk.stores.kafka_client import ensure_topic
 from topk.stores.redis_store import connect as redis_connect
 from topk.stores.redis_store import window_key
 

@@ -32,11 +32,11 @@ from tests.integration.helpers import aligned_start, kill_tree, produce, read_to
 from tests.integration.helpers import flink_rest as rest
 from tests.integration.test_archive import archived
 from topk.generator.events import StreamSpec, encode, event_time_ms, exact_counts, generate
-from topk.generator.produce import ensure_topic
 from topk.query.tenants import main as tenants_cli
 from topk.sketches.accuracy import ranked
 from topk.stores.archive_layout import DEAD_LETTERS, EVENTS, open_archive
 from topk.stores.cassandra_connection import CassandraConnection, connect
+from topk.stores.kafka_client import ensure_topic
 from topk.stores.redis_store import connect as redis_connect
 from topk.stores.redis_store import tenant_prefix, window_key
 

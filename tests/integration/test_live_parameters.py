@@ -11,11 +11,11 @@ import pytest
 
 from tests.integration.helpers import aligned_start, read_topic, scrape, stored_top, wait_for
 from topk.generator.events import StreamSpec, encode, event_time_ms, exact_counts, generate
-from topk.generator.produce import ensure_topic, send
+from topk.generator.produce import send
 from topk.query.tenants import main as tenants_cli
 from topk.sketches.accuracy import ranked
 from topk.stores.config_topic import write
-from topk.stores.kafka_client import KafkaSettings
+from topk.stores.kafka_client import KafkaSettings, ensure_topic
 from topk.stores.redis_store import connect as redis_connect
 from topk.stores.redis_store import window_key
 

@@ -12,9 +12,10 @@ import pytest
 from tests.bad_records import bad_records
 from tests.integration.helpers import read_topic, stored_top
 from topk.generator.events import StreamSpec, encode, exact_counts, generate
-from topk.generator.produce import ensure_topic, send
+from topk.generator.produce import send
 from topk.sketches.accuracy import ranked
 from topk.stores.cassandra_connection import CassandraConnection, connect
+from topk.stores.kafka_client import ensure_topic
 from topk.stores.redis_store import connect as redis_connect
 from topk.stores.redis_store import window_key
 

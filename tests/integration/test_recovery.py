@@ -23,9 +23,10 @@ from tests.integration.helpers import (
 )
 from topk.alerts import Alert
 from topk.generator.events import DIMENSION_VALUES, StreamSpec, encode, event_time_ms, exact_counts, generate
-from topk.generator.produce import ensure_topic, send
+from topk.generator.produce import send
 from topk.sketches.accuracy import ranked
 from topk.stores.alerts_topic import AlertFeed
+from topk.stores.kafka_client import ensure_topic
 from topk.stores.redis_store import connect as redis_connect
 from topk.stores.redis_store import window_key
 

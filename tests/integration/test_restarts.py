@@ -10,6 +10,7 @@ import subprocess
 import pyarrow.compute as pc
 import pyarrow.dataset as ds
 import pytest
+from kafka.admin import KafkaAdminClient
 from pyarrow import fs
 
 from jobs.settings import parse_args
@@ -18,10 +19,11 @@ from tests.integration.conftest import job_command
 from tests.integration.helpers import aligned_start, counts_between, stored_top
 from tests.integration.test_archive import archived
 from topk.generator.events import StreamSpec, encode, exact_counts, generate
-from topk.generator.produce import ensure_topic, send
+from topk.generator.produce import send
 from topk.query.archive import EventArchive
 from topk.sketches.accuracy import ranked
 from topk.stores.archive_layout import EVENTS, open_archive
+from topk.stores.kafka_client import ensure_topic
 from topk.stores.redis_store import connect as redis_connect
 from topk.stores.redis_store import window_key
 
@@ -61,6 +63,11 @@ def test_a_run_without_state_over_its_results_is_refused_and_a_replay_rebuilds_t
     )
     done = run(servers, run_id, *flags)
     assert done.returncode == 0, done.stderr[-3000:]
+    admin = KafkaAdminClient(**servers.kafka.kafka_python())
+    try:  # made at the start, before any record needs it: a broker need not create topics on first use
+        assert f"{topic}-dlq" in admin.list_topics()
+    finally:
+        admin.close()
     r = redis_connect(servers.redis_url)
     all_time = window_key("all", "all", "all", 0, topic)
     assert int(r.hget(all_time + ":meta", "totalEvents")) == len(first)

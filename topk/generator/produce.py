@@ -11,23 +11,10 @@ import time
 from collections.abc import Iterable
 
 from confluent_kafka import KafkaException, Producer
-from kafka.admin import KafkaAdminClient, NewTopic
-from kafka.errors import TopicAlreadyExistsError
 
 from topk.generator.events import StreamSpec, encode, generate
 from topk.settings import add_settings, settings_of
-from topk.stores.kafka_client import KafkaClient, KafkaSettings
-
-
-def ensure_topic(kafka: KafkaClient, topic: str, partitions: int, configs: dict[str, str] | None = None) -> None:
-    """Creates ``topic`` (with these topic ``configs``) unless it exists."""
-    admin = KafkaAdminClient(**kafka.kafka_python())
-    try:
-        admin.create_topics([NewTopic(topic, num_partitions=partitions, replication_factor=1, topic_configs=configs)])
-    except TopicAlreadyExistsError:
-        pass
-    finally:
-        admin.close()
+from topk.stores.kafka_client import KafkaClient, KafkaSettings, ensure_topic
 
 
 def producer(kafka: KafkaClient) -> Producer:

@@ -78,13 +78,14 @@ def main(argv: list[str] | None = None) -> int:
     if args.command != "show" and not args.tenant:
         p.error(f"{args.command} needs --tenant")
     try:
-        if args.command == "show":
+        record = None if args.command == "show" else encode(args.tenant, config_of(args))  # checked first
+        ensure_config_topic(kafka)  # as the job makes it: a broker might make it on first read, with more partitions
+        if record is None:
             configs = latest(read_all(kafka))
             shown = {t: c for t, c in configs.items() if args.tenant in (None, t)}
             print(json.dumps(shown, indent=2, sort_keys=True))
             return 0 if shown or not args.tenant else 1
-        key, value = encode(args.tenant, config_of(args))  # checked before anything is written
-        ensure_config_topic(kafka)
+        key, value = record
         write(kafka, [(key, value if args.command == "set" else None, args.at)])
     except ValueError as err:
         p.error(str(err))

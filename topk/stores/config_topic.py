@@ -14,10 +14,8 @@ from collections.abc import Iterable
 
 from confluent_kafka import Producer
 from kafka import KafkaConsumer, TopicPartition
-from kafka.admin import KafkaAdminClient, NewTopic
-from kafka.errors import TopicAlreadyExistsError
 
-from topk.stores.kafka_client import KafkaSettings
+from topk.stores.kafka_client import KafkaSettings, ensure_topic
 
 COMPACTED = {"cleanup.policy": "compact"}
 
@@ -29,13 +27,7 @@ def ensure_config_topic(kafka: KafkaSettings) -> None:
 
 def ensure_one_partition_topic(kafka: KafkaSettings, topic: str, configs: dict[str, str]) -> None:
     """Creates ``topic`` (one partition, with ``configs``) unless it exists; one that does is left as it is."""
-    admin = KafkaAdminClient(**kafka.client.kafka_python())
-    try:
-        admin.create_topics([NewTopic(topic, 1, 1, topic_configs=configs)])
-    except TopicAlreadyExistsError:
-        pass
-    finally:
-        admin.close()
+    ensure_topic(kafka.client, topic, 1, configs)
 
 
 def write(kafka: KafkaSettings, records: Iterable[tuple[bytes, bytes | None, int | None]]) -> None:
@@ -59,7 +51,8 @@ def write(kafka: KafkaSettings, records: Iterable[tuple[bytes, bytes | None, int
 
 def read_all(kafka: KafkaSettings, timeout_s: float = 30) -> list[tuple[bytes, bytes | None, int]]:
     """Every record of the topic now, in order: (key, value, timestamp ms)."""
-    consumer = KafkaConsumer(**kafka.client.kafka_python(), enable_auto_commit=False)
+    # not created here: a broker that creates topics on first use would make it with its default partitions
+    consumer = KafkaConsumer(**kafka.client.kafka_python(), enable_auto_commit=False, allow_auto_create_topics=False)
     try:
         partition = TopicPartition(kafka.config_topic, 0)
         consumer.assign([partition])

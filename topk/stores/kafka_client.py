@@ -31,11 +31,15 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
 
+from kafka.admin import KafkaAdminClient, NewTopic
+from kafka.errors import TopicAlreadyExistsError
+
 from topk.settings import setting
 
 # A dead letter's envelope holds its record's first bytes in base64 (4/3 of them) and fits Kafka's default
 # max.request.size (1 MB) with room to spare.
 MAX_DEAD_LETTER_BYTES = 512 * 1024
+TOPIC_NAME = re.compile(r"[A-Za-z0-9._-]{1,249}")  # Kafka's rule; "." and ".." are refused as well
 FETCH_LIMITS = {"fetch.max.bytes": str(8 << 20), "max.partition.fetch.bytes": str(1 << 20)}
 PROVIDERS = {
     "env": "org.apache.kafka.common.config.provider.EnvVarConfigProvider",
@@ -178,8 +182,31 @@ class KafkaSettings:
     def validate(self) -> KafkaSettings:
         if not 1 <= self.dead_letter_max_bytes <= MAX_DEAD_LETTER_BYTES:
             raise ValueError(f"--dead-letter-max-bytes must be in 1..{MAX_DEAD_LETTER_BYTES}")
+        topics = {"topic": self.topic, "dead-letter-topic": self.dead_letter_topic}
+        optional = [("config-topic", self.config_topic), ("alerts-topic", self.alerts_topic)]
+        topics |= {name: topic for name, topic in optional if topic}  # empty: none
+        for name, topic in topics.items():
+            if not TOPIC_NAME.fullmatch(topic) or topic in (".", ".."):
+                raise ValueError(f"--{name} {topic!r} is not a Kafka topic name: 1 to 249 of A-Z a-z 0-9 . _ -")
+        named = {}
+        for name, topic in topics.items():  # one topic for two uses: dead letters of dead letters, and so on
+            if topic in named:
+                raise ValueError(f"--{name} and --{named[topic]} are the same topic, {topic!r}")
+            named[topic] = name
         self.client.java()  # the properties file reads and its references name known providers
         return self
+
+
+def ensure_topic(client: KafkaClient, topic: str, partitions: int = -1, configs: dict[str, str] | None = None) -> None:
+    """Creates ``topic`` (``partitions`` -1: the broker's default; the broker's default replication; with these
+    topic ``configs``) unless it exists; one that does is left as it is."""
+    admin = KafkaAdminClient(**client.kafka_python())
+    try:
+        admin.create_topics([NewTopic(topic, partitions, -1, topic_configs=configs or {})])
+    except TopicAlreadyExistsError:
+        pass
+    finally:
+        admin.close()
 
 
 def _lookup(ref: re.Match) -> str:
