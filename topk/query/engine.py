@@ -28,7 +28,7 @@ from topk.events import DEFAULT_TENANT, EVENT_TIME_RANGE_MS, check_tenant
 from topk.query.archive import EventArchive, Scan
 from topk.query.budgets import MAX_BASELINE_PERIODS, MAX_SERIES_WINDOWS, Budgets, OverBudget
 from topk.query.summaries import Decoded, Summary, SummaryCache, content_version
-from topk.query.tiling import Tiling, tile
+from topk.query.tiling import Tiling, tile, widened
 from topk.sketches import HeavyHittersSketch, ItemCount
 from topk.sketches.heavy_hitters import Frequent
 from topk.sketches.trend import Changes, changes, ratios
@@ -192,7 +192,7 @@ class TopKQueries:
     def tiling(self, start: int, end: int, dimension: str, value: str) -> Tiling:
         """The stored windows that answer ``[start, end)``: those written (the catalogue) and retained."""
         self.check_range(start, end)
-        catalogue = self.catalogue(self.sized, dimension, value, start, end)
+        catalogue = self.catalogue(self.sized, dimension, value, *widened(start, end, self.sized))
         return tile(start, end, self.sized, int(time.time() * 1000), catalogue)
 
     def _parts(self, tiles: list[tuple[WindowSpec, int]], dimension: str, value: str) -> list[Part | None]:

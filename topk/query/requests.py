@@ -139,7 +139,8 @@ def body(answer: Answer, dimension: str, value: str, **extra: object) -> dict:
     if answer.rounded:
         extra["rounded"] = {
             **answer.rounded,
-            "reason": "finer windows there have expired (--retention): the range was rounded to these sizes",
+            "reason": "finer windows there have expired (--retention) or were not kept: the range was rounded to "
+            "these sizes",
         }
     return {
         "results": [

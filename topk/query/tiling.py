@@ -11,12 +11,18 @@ using only windows that were written and are still retained.
   bound the range).
 * A stretch that no retained window can cover (a range that starts before the finer windows'
   retention and ends within less than a coarser window of it) ends the covered interval there.
+* Sizes not kept: with a catalogue, a size that a written coarser window has none of inside it,
+  or whose closed window is missing above finer ones written, was not kept for the group (a
+  tenant's parameters may keep some sizes only; the query side's ``--windows`` or ``--retention``
+  may not be the job's). Its windows missing elsewhere are then not "no events": the range is tiled
+  without that size, so its ends round to a size that was kept, and the answer says so. (A size a
+  tenant began or stopped keeping inside a window of the next coarser size is not seen.)
 """
 
 from __future__ import annotations
 
 import bisect
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 from topk.windows import WindowSpec, by_size
@@ -38,8 +44,9 @@ def tile(
     now_ms: int,
     written: Mapping[str, Sequence[int]] | None = None,
 ) -> Tiling:
-    """``written``: per window label, the sorted starts of the windows stored (the catalogue);
-    ``None`` to tile as if every retained window existed."""
+    """``written``: per window label, the sorted starts of the windows stored (the catalogue), of at
+    least the range widened to the coarsest size's boundaries (``widened``); ``None`` to tile as if
+    every retained window existed."""
     sized = by_size(windows)
     if not sized:
         raise ValueError("no sized windows to tile with")
@@ -47,6 +54,9 @@ def tile(
     def retained(w: WindowSpec, start: int) -> bool:
         since = w.retained_since(now_ms)
         return since is None or start >= since
+
+    if written is not None:
+        sized = _kept(sized, written, start_ms, end_ms, now_ms, retained)
 
     lo, lo_w = next(((s, w) for w in sized if retained(w, s := -(-start_ms // w.size_ms) * w.size_ms)), (None, None))
     if lo is None:  # even the coarsest windows at the start expired: start where they are still kept
@@ -92,3 +102,50 @@ def tile(
                 break  # nothing was written in [t, t + size): no events there
         t += w.size_ms
     return Tiling(tiles, lo, max(lo, hi), lo_w, hi_w)
+
+
+def _kept(
+    sized: Sequence[WindowSpec],
+    written: Mapping[str, Sequence[int]],
+    start_ms: int,
+    end_ms: int,
+    now_ms: int,
+    retained: Callable[[WindowSpec, int], bool],
+) -> list[WindowSpec]:
+    """The sizes of ``sized`` (finest first) the catalogue ``written`` shows kept. A coarser window is
+    merged from the finer windows written inside it, so where a size would still be retained, it was
+    not kept when a written coarser window overlapping the range has none of it inside, or when one of
+    its windows, closed a window's length ago, is not written though finer ones inside it are. All of
+    them, if the catalogue contradicts itself."""
+
+    def overlapping(w: WindowSpec, at: int) -> bool:
+        return at < end_ms and at + w.size_ms > start_ms
+
+    def any_in(starts: Sequence[int], lo: int, hi: int) -> bool:
+        i = bisect.bisect_left(starts, lo)
+        return i < len(starts) and starts[i] < hi
+
+    kept = []
+    for n, w in enumerate(sized):
+        starts = written.get(w.label, ())
+        unmerged = any(
+            overlapping(c, at) and retained(w, at) and not any_in(starts, at, at + c.size_ms)
+            for c in sized[n + 1 :]
+            for at in written.get(c.label, ())
+        )
+        closed = {
+            at
+            for f in sized[:n]
+            for s in written.get(f.label, ())
+            if overlapping(w, at := s - s % w.size_ms) and at + 2 * w.size_ms <= now_ms and retained(w, at)
+        }
+        if not unmerged and closed <= set(starts):
+            kept.append(w)
+    return kept or list(sized)
+
+
+def widened(start_ms: int, end_ms: int, windows: Sequence[WindowSpec]) -> tuple[int, int]:
+    """``[start_ms, end_ms)`` out to the boundaries of the coarsest sized window: what ``tile``'s
+    catalogue covers, so that every window overlapping the range is seen with the finer ones inside it."""
+    size = by_size(windows)[-1].size_ms
+    return start_ms - start_ms % size, -(-end_ms // size) * size
