@@ -84,6 +84,7 @@ def test_a_store_flag_means_the_same_to_the_job_and_the_query_side():
         (["--cassandra-keyspace", "1x"], "bad Cassandra keyspace"),
         (["--start-from", "yesterday"], "bad --start-from"),
         (["--archive-buffer-bytes", "0"], "archive buffer bytes"),
+        (["--cms-width", str(1 << 18), "--cms-depth", "5"], "at most 1048576 counters"),
         (["--dead-letter-topic", ""], "not a Kafka topic name"),
         (["--topic", "events dlq"], "not a Kafka topic name"),
         (["--config-topic", ".."], "not a Kafka topic name"),

@@ -26,6 +26,7 @@ from topk.tenant_config import Params, check, encode
         ({"capacity": 1 << 17}, "capacity is at most 65536"),
         ({"cmsDepth": 17}, "cmsDepth is at most 16"),
         ({"cmsWidth": (1 << 22) + 1}, "cmsWidth is at most 4194304"),
+        ({"cmsWidth": 1 << 18, "cmsDepth": 5}, "cmsWidth x cmsDepth is at most 1048576 counters"),
         ({"dimensions": "region"}, "dimensions must be a list of names"),
         ({"windows": [1]}, "windows must be a list of names"),
         ({"windows": []}, "windows is empty"),

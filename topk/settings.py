@@ -17,7 +17,7 @@ from functools import cached_property
 from typing import Any, TypeVar
 
 from topk.events import check_dimension
-from topk.tenant_config import is_phi
+from topk.tenant_config import MAX_CELLS, is_phi
 from topk.windows import WindowSpec, by_size, parse_windows, split_csv
 
 T = TypeVar("T")
@@ -163,6 +163,8 @@ class SketchSettings:
             raise ValueError(f"need 1 <= k <= capacity, got k={self.k}, capacity={self.capacity}")
         if self.cms_width < 1 or self.cms_depth < 1:
             raise ValueError("Count-Min width and depth must be >= 1")
+        if self.cms_width * self.cms_depth > MAX_CELLS:  # as for a tenant's (topk.tenant_config)
+            raise ValueError(f"--cms-width x --cms-depth is at most {MAX_CELLS} counters")
         if not is_phi(self.alert_phi):
             raise ValueError("--alert-phi must be 0 or from 0.001 to below 1")
         return self

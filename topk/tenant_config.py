@@ -43,6 +43,7 @@ from topk.events import check_tenant
 MAX_CAPACITY = 1 << 16
 MAX_WIDTH = 1 << 22
 MAX_DEPTH = 16
+MAX_CELLS = 1 << 20  # Count-Min counters a summary may hold: 8 MiB as the operator's int64 table
 MAX_WATCHED_LENGTH = 1024
 NUMBERS = {"k": 1, "capacity": 1, "cmsWidth": 1, "cmsDepth": 1, "maxWeight": 1, "quota": 1}  # field -> least
 LISTS = ("dimensions", "windows", "alertItems")
@@ -64,6 +65,8 @@ def check(config: Mapping[str, Any]) -> dict[str, Any]:
     for name, most in limits.items():
         if config.get(name, 0) > most:
             raise ValueError(f"{name} is at most {most}")
+    if config.get("cmsWidth", 0) * config.get("cmsDepth", 0) > MAX_CELLS:  # one alone: the job checks with its own
+        raise ValueError(f"cmsWidth x cmsDepth is at most {MAX_CELLS} counters")
     if "k" in config and "capacity" in config and config["k"] > config["capacity"]:
         raise ValueError(f"k {config['k']} > capacity {config['capacity']}")
     for name in LISTS:

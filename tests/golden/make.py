@@ -147,6 +147,8 @@ TENANT_CONFIGS = [  # (record value, or None for a deleted config; refused only 
     ('{"k": 1e3}', False),
     ('{"capacity": 65537}', False),
     ('{"cmsDepth": 17}', False),
+    ('{"cmsWidth": 262144, "cmsDepth": 4}', False),  # 2^20 counters: the most
+    ('{"cmsWidth": 262144, "cmsDepth": 5}', False),
     ('{"k": 300, "capacity": 256}', False),
     ('{"windows": []}', False),
     ('{"alertPhi": 1}', False),
@@ -159,6 +161,7 @@ TENANT_CONFIGS = [  # (record value, or None for a deleted config; refused only 
     ("[1, 2]", False),
     ("{", False),
     ('{"cmsWidth": 3000}', True),
+    ('{"cmsWidth": 524288}', True),  # with the job's depth 5: over 2^20 counters
     ('{"dimensions": ["shelf"]}', True),
     ('{"windows": ["5m"]}', True),
     ('{"maxWeight": 1000001}', True),

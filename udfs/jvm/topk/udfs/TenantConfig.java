@@ -26,6 +26,8 @@ public final class TenantConfig implements Serializable {
     static final int MAX_CAPACITY = 1 << 16;
     static final int MAX_WIDTH = 1 << 22;
     static final int MAX_DEPTH = 16;
+    /** Count-Min counters a summary may hold: 8 MiB as the Python operator's int64 table, at most that serialized. */
+    static final int MAX_CELLS = 1 << 20;
     static final double MIN_ALERT_PHI = 0.001;
     static final int MAX_WATCHED = 100;
     static final int MAX_WATCHED_LENGTH = 1024;
@@ -122,6 +124,9 @@ public final class TenantConfig implements Serializable {
                     + " times or divided by a power of two");
         }
         int depth = (int) number(root, "cmsDepth", job.cmsDepth, 1, MAX_DEPTH);
+        if ((long) width * depth > MAX_CELLS) {
+            throw new Invalid("cmsWidth x cmsDepth is at most " + MAX_CELLS + " counters, got " + width + " x " + depth);
+        }
         long maxWeight = number(root, "maxWeight", job.maxWeight, 1, job.maxWeight);
         long quota = number(root, "quota", 0, 1, Long.MAX_VALUE);
         List<String> dimensions = names(root, "dimensions", job.dimensions, "dimension");

@@ -320,7 +320,12 @@ public class TenantGate extends BroadcastProcessFunction<RowData, Row, RowData> 
                 TreeMap<Long, Version> parsed = new TreeMap<>();
                 for (Map.Entry<Long, String> v : e.getValue().entrySet()) {
                     byte[] value = v.getValue() == null ? null : v.getValue().getBytes(StandardCharsets.UTF_8);
-                    TenantConfig config = TenantConfig.parse(value, job);
+                    TenantConfig config;
+                    try {
+                        config = TenantConfig.parse(value, job);
+                    } catch (TenantConfig.Invalid invalid) {
+                        continue; // valid when stored, not under this job's rules or settings: as if never set
+                    }
                     parsed.put(v.getKey(), new Version(config, config.describe(v.getKey(), job)));
                 }
                 versions.put(e.getKey(), parsed);
