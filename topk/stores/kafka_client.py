@@ -31,7 +31,7 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
 
-from kafka.admin import KafkaAdminClient, NewTopic
+from kafka.admin import KafkaAdminClient
 from kafka.errors import TopicAlreadyExistsError
 
 from topk.settings import setting
@@ -201,9 +201,10 @@ def ensure_topic(client: KafkaClient, topic: str, partitions: int = -1, configs:
     """Creates ``topic`` (``partitions`` -1: the broker's default; the broker's default replication; with these
     topic ``configs``) unless it exists; one that does is left as it is."""
     admin = KafkaAdminClient(**client.kafka_python())
-    try:
-        admin.create_topics([NewTopic(topic, partitions, -1, topic_configs=configs or {})])
-    except TopicAlreadyExistsError:
+    try:  # asked first: creating takes the CREATE permission, a topic made by the operators only DESCRIBE
+        if topic not in admin.list_topics():
+            admin.create_topics({topic: {"num_partitions": partitions, "configs": configs or {}}})
+    except TopicAlreadyExistsError:  # made meanwhile
         pass
     finally:
         admin.close()
