@@ -66,12 +66,7 @@ def tile(
     existing = {w.label: set(written.get(w.label, ())) for w in sized} if written is not None else None
 
     def any_written_inside(finer: Sequence[WindowSpec], start: int, end: int) -> bool:
-        for f in finer:
-            starts = written.get(f.label, ())
-            i = bisect.bisect_left(starts, start)
-            if i < len(starts) and starts[i] < end:
-                return True
-        return False
+        return any(_any_in(written.get(f.label, ()), start, end) for f in finer)
 
     def next_written(start: int) -> int:
         """The earliest start >= ``start`` of any window written (``hi`` if none)."""
@@ -121,15 +116,11 @@ def _kept(
     def overlapping(w: WindowSpec, at: int) -> bool:
         return at < end_ms and at + w.size_ms > start_ms
 
-    def any_in(starts: Sequence[int], lo: int, hi: int) -> bool:
-        i = bisect.bisect_left(starts, lo)
-        return i < len(starts) and starts[i] < hi
-
     kept = []
     for n, w in enumerate(sized):
         starts = written.get(w.label, ())
         unmerged = any(
-            overlapping(c, at) and retained(w, at) and not any_in(starts, at, at + c.size_ms)
+            overlapping(c, at) and retained(w, at) and not _any_in(starts, at, at + c.size_ms)
             for c in sized[n + 1 :]
             for at in written.get(c.label, ())
         )
@@ -142,6 +133,12 @@ def _kept(
         if not unmerged and closed <= set(starts):
             kept.append(w)
     return kept or list(sized)
+
+
+def _any_in(starts: Sequence[int], lo: int, hi: int) -> bool:
+    """Whether the sorted ``starts`` hold one in ``[lo, hi)``."""
+    i = bisect.bisect_left(starts, lo)
+    return i < len(starts) and starts[i] < hi
 
 
 def widened(start_ms: int, end_ms: int, windows: Sequence[WindowSpec]) -> tuple[int, int]:

@@ -23,8 +23,7 @@ import threading
 from kafka import KafkaConsumer, TopicPartition
 
 from topk.alerts import Alert
-from topk.stores.config_topic import ensure_one_partition_topic
-from topk.stores.kafka_client import KafkaClient, KafkaSettings
+from topk.stores.kafka_client import KafkaClient, KafkaSettings, ensure_topic
 
 RETENTION_MS = 7 * 86_400_000
 CONFIGS = {"cleanup.policy": "compact,delete", "retention.ms": str(RETENTION_MS)}
@@ -34,7 +33,7 @@ MAX_TENANTS = 1000
 
 def ensure_alerts_topic(kafka: KafkaSettings) -> None:
     """Creates ``kafka.alerts_topic`` (one partition, compacted and retained ``RETENTION_MS``) unless it exists."""
-    ensure_one_partition_topic(kafka, kafka.alerts_topic, CONFIGS)
+    ensure_topic(kafka.client, kafka.alerts_topic, 1, CONFIGS)
 
 
 class AlertFeed:

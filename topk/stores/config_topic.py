@@ -22,12 +22,7 @@ COMPACTED = {"cleanup.policy": "compact"}
 
 def ensure_config_topic(kafka: KafkaSettings) -> None:
     """Creates ``kafka.config_topic`` (compacted, one partition) unless it exists."""
-    ensure_one_partition_topic(kafka, kafka.config_topic, COMPACTED)
-
-
-def ensure_one_partition_topic(kafka: KafkaSettings, topic: str, configs: dict[str, str]) -> None:
-    """Creates ``topic`` (one partition, with ``configs``) unless it exists; one that does is left as it is."""
-    ensure_topic(kafka.client, topic, 1, configs)
+    ensure_topic(kafka.client, kafka.config_topic, 1, COMPACTED)
 
 
 def write(kafka: KafkaSettings, records: Iterable[tuple[bytes, bytes | None, int | None]]) -> None:
